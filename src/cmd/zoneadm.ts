@@ -1,0 +1,138 @@
+/**
+ * zoneadm(8): administer zones. A command table (illumos zoneadm.c cmdtab[]) maps each
+ * subcommand to its handler; subcommands that later issues build are listed already
+ * and say plainly that they are not built yet, after the state checks they will have.
+ *
+ *   zoneadm [-z zone] [-u uuid] subcommand [args]
+ */
+import { EXIT_OK, UsageError, ZoneError } from "../lib/errors.js";
+import { checkZoneName } from "../lib/names.js";
+import { zonePaths } from "../lib/paths.js";
+import { Repository, type IndexEntry } from "../lib/repository.js";
+import { checkOperation } from "../lib/state.js";
+import { listZones, parseListFlags } from "./zoneadm/list.js";
+import { verifyOnHost } from "./zoneadm/verify.js";
+import { failure } from "./report.js";
+
+interface Context {
+  repo: Repository;
+  /** The zone named with -z (or found by -u), if any. */
+  zone: string | undefined;
+  args: string[];
+  out(line: string): void;
+}
+
+interface Subcommand {
+  name: string;
+  usage: string;
+  /** Needs -z. */
+  needsZone: boolean;
+  run(ctx: Context): void;
+}
+
+function entryOf(ctx: Context): IndexEntry {
+  const e = ctx.repo.find(ctx.zone!);
+  if (!e) throw new ZoneError("no such zone configured; create it with zonecfg");
+  return e;
+}
+
+/** A subcommand whose work is still to come: its state check, then a clear refusal. */
+function notBuilt(name: string, usage: string, op = name): Subcommand {
+  return {
+    name,
+    usage,
+    needsZone: true,
+    run(ctx) {
+      checkOperation(op, entryOf(ctx).state);
+      throw new ZoneError(`${name} is not implemented yet in this version of zoneadm`);
+    },
+  };
+}
+
+const CMDTAB: readonly Subcommand[] = [
+  {
+    name: "help",
+    usage: "help [subcommand]",
+    needsZone: false,
+    run(ctx) {
+      const c = CMDTAB.find((x) => x.name === ctx.args[0]);
+      ctx.out(c ? `usage: zoneadm${c.needsZone ? " -z zone" : ""} ${c.usage}` : USAGE);
+    },
+  },
+  notBuilt("boot", "boot [-- boot_arguments]"),
+  notBuilt("halt", "halt"),
+  notBuilt("ready", "ready"),
+  notBuilt("shutdown", "shutdown [-r [-- boot_arguments]]"),
+  notBuilt("reboot", "reboot [-- boot_arguments]"),
+  {
+    name: "list",
+    usage: "list [-cinpv]",
+    needsZone: false,
+    run(ctx) {
+      const flags = parseListFlags(ctx.args);
+      for (const line of listZones(ctx.repo, flags, ctx.zone, new Map())) ctx.out(line);
+    },
+  },
+  {
+    name: "verify",
+    usage: "verify",
+    needsZone: true,
+    run(ctx) {
+      if (ctx.args.length > 0) throw new UsageError("usage: verify");
+      const e = entryOf(ctx);
+      checkOperation("verify", e.state);
+      verifyOnHost(ctx.repo.load(e.name), ctx.repo.list().filter((x) => x.name !== e.name));
+    },
+  },
+  notBuilt("install", "install [-x nodataset]"),
+  notBuilt("uninstall", "uninstall [-F]"),
+  notBuilt("clone", "clone [-m copy] source_zone"),
+  notBuilt("move", "move zonepath"),
+  notBuilt("detach", "detach [-n]"),
+  notBuilt("attach", "attach [-F] [-n path]"),
+  notBuilt("mark", "mark incomplete"),
+  notBuilt("mount", "mount"),
+  notBuilt("unmount", "unmount"),
+];
+
+const USAGE = "usage: zoneadm [-z zone] [-u uuid] subcommand [args]\nsubcommands:\n" + CMDTAB.map((c) => `  ${c.usage}`).join("\n");
+
+function main(argv: string[]): number {
+  let prefix = "zoneadm";
+  try {
+    let zone: string | undefined;
+    let uuid: string | undefined;
+    let i = 0;
+    for (; i < argv.length && argv[i]!.startsWith("-"); i++) {
+      const a = argv[i]!;
+      if (a !== "-z" && a !== "-u") throw new UsageError(`unknown option ${JSON.stringify(a)}\n${USAGE}`);
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`option ${a} needs an argument\n${USAGE}`);
+      if (a === "-z") zone = v;
+      else uuid = v;
+    }
+    const name = argv[i];
+    if (name === undefined) throw new UsageError(USAGE);
+    const cmd = CMDTAB.find((c) => c.name === name);
+    if (!cmd) throw new UsageError(`unknown subcommand ${JSON.stringify(name)}\n${USAGE}`);
+    const repo = new Repository(zonePaths());
+    if (uuid !== undefined) {
+      const byUuid = repo.list().find((e) => e.uuid === uuid);
+      if (!byUuid) throw new ZoneError(`no zone has uuid ${JSON.stringify(uuid)}`);
+      if (zone !== undefined && zone !== byUuid.name) throw new ZoneError(`-z ${zone} and -u ${uuid} name different zones`);
+      zone = byUuid.name;
+    }
+    if (zone !== undefined) {
+      if (zone !== "global") checkZoneName(zone);
+      prefix = `zoneadm: zone '${zone}'`;
+    }
+    if (cmd.needsZone && zone === undefined) throw new UsageError(`${name} needs a zone (-z zone)`);
+    if (cmd.needsZone && zone === "global") throw new ZoneError(`${name} does not apply to the global zone`);
+    cmd.run({ repo, zone, args: argv.slice(i + 1), out: (l) => process.stdout.write(l + "\n") });
+    return EXIT_OK;
+  } catch (e) {
+    return failure(prefix, e);
+  }
+}
+
+process.exitCode = main(process.argv.slice(2));

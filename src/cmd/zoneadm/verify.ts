@@ -1,0 +1,63 @@
+/**
+ * zoneadm verify: the configuration checks of zonecfg verify, plus what only the host
+ * can tell (illumos crosscheck_zonepath): the zonepath, where it exists, is a
+ * root-owned directory closed to group and others on a file system that allows
+ * set-uid programs and devices; each dataset is a host directory.
+ */
+import * as fs from "node:fs";
+import { ZoneError, q } from "../../lib/errors.js";
+import type { ZoneConfig } from "../../lib/model.js";
+import { pathWithin } from "../../lib/names.js";
+import type { OtherZone } from "../../lib/verify.js";
+import { verifyZone } from "../../lib/verify.js";
+
+/** Mount options of the file system holding `p` (the longest mount point above it). */
+export function mountOptionsOf(p: string): string[] {
+  let best = "";
+  let opts: string[] = [];
+  for (const line of fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const f = line.split(" ");
+    const mnt = f[4]?.replace(/\\040/g, " ");
+    if (mnt === undefined || !pathWithin(p, mnt) || mnt.length < best.length) continue;
+    best = mnt;
+    opts = (f[5] ?? "").split(",");
+  }
+  return opts;
+}
+
+function hostChecks(z: ZoneConfig): string[] {
+  const problems: string[] = [];
+  let existing = z.zonepath;
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.lstatSync(z.zonepath);
+  } catch {
+    while (existing !== "/" && !fs.existsSync(existing)) existing = existing.slice(0, existing.lastIndexOf("/")) || "/";
+  }
+  if (st) {
+    if (!st.isDirectory()) problems.push(`zonepath ${q(z.zonepath)} exists and is not a directory`);
+    else {
+      if (st.uid !== 0) problems.push(`zonepath ${q(z.zonepath)} must be owned by root (it is owned by uid ${st.uid})`);
+      if ((st.mode & 0o077) !== 0) problems.push(`zonepath ${q(z.zonepath)} must not be accessible to group or others (mode ${(st.mode & 0o777).toString(8)}; chmod 700)`);
+    }
+  }
+  const opts = mountOptionsOf(existing);
+  for (const bad of ["nosuid", "nodev"])
+    if (opts.includes(bad)) problems.push(`zonepath ${q(z.zonepath)} is on a file system mounted ${bad}; set-uid programs and devices must work in a zone`);
+  for (const d of z.dataset) {
+    let ok = false;
+    try {
+      ok = fs.statSync(d.name).isDirectory();
+    } catch {
+      ok = false;
+    }
+    if (!ok) problems.push(`dataset ${q(d.name)} is not a directory on this host`);
+  }
+  return problems;
+}
+
+export function verifyOnHost(z: ZoneConfig, others: readonly OtherZone[]): void {
+  const problems = verifyZone(z, others);
+  if (problems.length === 0) problems.push(...hostChecks(z));
+  if (problems.length > 0) throw new ZoneError(problems.join("\n"));
+}

@@ -1,0 +1,265 @@
+/**
+ * One zonecfg session on one zone: the subcommands of zonecfg(8) over a ZoneEditor,
+ * with the repository for create, commit, revert and delete. The session knows
+ * nothing of terminals: lines in, lines out, and a confirm() the caller supplies.
+ */
+import * as fs from "node:fs";
+import { applyEdit, ZoneEditor } from "../../lib/editor.js";
+import { ZoneError, q } from "../../lib/errors.js";
+import { exportZone } from "../../lib/export.js";
+import { Cursor } from "../../lib/grammar.js";
+import { infoAll, infoGlobal, infoResource } from "../../lib/info.js";
+import type { CommandTokens } from "../../lib/lexer.js";
+import { cloneZone, blankZone, type ZoneConfig } from "../../lib/model.js";
+import * as path from "node:path";
+import { globalProp } from "../../lib/properties.js";
+import type { Repository } from "../../lib/repository.js";
+import { resourceSpec } from "../../lib/resources.js";
+import type { ZoneState } from "../../lib/state.js";
+import { fromTemplate } from "../../lib/templates.js";
+import { verifyZone } from "../../lib/verify.js";
+import { helpText } from "./help.js";
+
+export interface SessionIO {
+  out(text: string): void;
+  /** Ask a yes/no question; null when nobody can answer (no terminal). */
+  confirm(question: string): Promise<boolean | null>;
+}
+
+/** Properties fixed once a zone is installed, and what to use instead. */
+const FIXED_AFTER_INSTALL: Readonly<Record<string, string>> = {
+  zonepath: "use 'zoneadm -z ZONE move' to move an installed zone",
+  brand: "uninstall the zone first",
+};
+
+export class ZonecfgSession {
+  /** null while the zone is not configured (before create, after delete). */
+  editor: ZoneEditor | null = null;
+  /** Name the zone has in the repository; null for a zone not yet committed. */
+  storedName: string | null = null;
+  state: ZoneState | null = null;
+  dirty = false;
+  exited = false;
+
+  constructor(
+    private readonly repo: Repository,
+    private zoneName: string,
+    private readonly io: SessionIO,
+  ) {
+    const entry = repo.find(zoneName);
+    if (entry) {
+      this.editor = new ZoneEditor(repo.load(zoneName));
+      this.storedName = zoneName;
+      this.state = entry.state;
+    }
+  }
+
+  get name(): string {
+    return this.editor?.zone.zonename ?? this.zoneName;
+  }
+
+  get prompt(): string {
+    const scope = this.editor?.scope;
+    return `zonecfg:${this.name}${scope ? ":" + scope.spec.type : ""}> `;
+  }
+
+  private zone(): ZoneEditor {
+    if (!this.editor) throw new ZoneError("no such zone configured; use 'create' to begin configuring a new zone");
+    return this.editor;
+  }
+
+  private async confirmed(force: boolean, question: string, flagHelp: string): Promise<boolean> {
+    if (force) return true;
+    const answer = await this.io.confirm(question);
+    if (answer === null) throw new ZoneError(`${flagHelp} needs -F when there is no terminal to confirm on`);
+    return answer;
+  }
+
+  async run(cmd: CommandTokens): Promise<void> {
+    const c = new Cursor(cmd);
+    const verb = c.word("command");
+    switch (verb) {
+      case "create":
+        return this.create(c);
+      case "delete":
+        return this.delete(c);
+      case "commit":
+        c.end("commit");
+        return this.commit();
+      case "revert":
+        return this.revert(c);
+      case "verify":
+        c.end("verify");
+        return this.verify();
+      case "export":
+        return this.export(c);
+      case "info":
+        return this.info(c);
+      case "exit":
+        return this.exit(c);
+      case "help":
+      case "?": {
+        const topic = c.done ? undefined : c.simple("help topic");
+        c.end("help topic");
+        this.io.out(helpText(topic));
+        return;
+      }
+      default: {
+        const ed = this.zone();
+        if (verb === "set" || verb === "clear") this.guardFixed(cmd);
+        if (!applyEdit(ed, verb, c)) throw new ZoneError(`unknown command ${q(verb)}; try 'help'`);
+        this.dirty = true;
+      }
+    }
+  }
+
+  /** Refuse changes to brand/zonepath once installed, and renames in other states. */
+  private guardFixed(cmd: CommandTokens): void {
+    if (this.editor?.scope) return;
+    const prop = cmd.tokens[1]?.text ?? "";
+    if (this.state === null || this.state === "configured") return;
+    const fixed = FIXED_AFTER_INSTALL[prop];
+    if (fixed) throw new ZoneError(`${prop} cannot be changed while the zone is ${this.state}: ${fixed.replace("ZONE", this.name)}`);
+    if (prop === "zonename" && this.state !== "installed")
+      throw new ZoneError(`zone can only be renamed while configured or installed (it is ${this.state})`);
+  }
+
+  private create(c: Cursor): void {
+    const flags = c.flags("Fb", "at");
+    c.end("create options");
+    if (this.editor && this.storedName !== null && !flags.has("F"))
+      throw new ZoneError("zone already exists; use 'create -F' to replace its configuration");
+    if (this.state !== null && this.state !== "configured")
+      throw new ZoneError(`zone is ${this.state}; its configuration can only be replaced while configured`);
+    if (flags.has("a")) throw new ZoneError("create -a (from a detached zonepath) needs 'zoneadm attach', which is not built yet");
+    const picked = [...flags.keys()].filter((f) => f !== "F");
+    if (picked.length > 1) throw new ZoneError("create takes only one of -a, -b and -t");
+    const name = this.name;
+    let z: ZoneConfig;
+    if (flags.has("b")) z = blankZone(name);
+    else {
+      const t = flags.get("t") ?? "default";
+      const fromT = fromTemplate(t, name);
+      if (fromT) z = fromT;
+      else if (this.repo.find(t)) {
+        z = cloneZone(this.repo.load(t));
+        z.zonename = name;
+        z.zonepath = "";
+      } else throw new ZoneError(`template ${q(t)} is neither a built-in template (default, blank) nor a configured zone`);
+      if (z.zonepath === "") z.zonepath = path.join(this.repo.paths.zonesDir, name);
+    }
+    this.editor = new ZoneEditor(z);
+    this.dirty = true;
+  }
+
+  private async delete(c: Cursor): Promise<void> {
+    const force = c.flags("F").has("F");
+    c.end("delete options");
+    if (this.storedName === null) throw new ZoneError("zone has not been committed; nothing to delete");
+    if (this.state !== "configured") throw new ZoneError(`zone is ${this.state}; only a configured zone can be deleted (uninstall it first)`);
+    if (!(await this.confirmed(force, `Are you sure you want to delete zone ${this.storedName} (y/[n])? `, "delete"))) return;
+    this.repo.delete(this.storedName);
+    this.zoneName = this.storedName;
+    this.editor = null;
+    this.storedName = null;
+    this.state = null;
+    this.dirty = false;
+  }
+
+  /** Verify and store; the repository re-checks fixed properties under its lock. */
+  commit(): void {
+    const ed = this.zone();
+    if (ed.scope) throw new ZoneError(`the ${ed.scope.spec.type} resource is still open; 'end' or 'cancel' it before commit`);
+    const entry = this.repo.commit(ed.zone, this.storedName, (old) => {
+      if (old.state === "configured") return;
+      const stored = this.repo.load(old.name);
+      for (const p of Object.keys(FIXED_AFTER_INSTALL))
+        if (globalProp(p)!.get(stored) !== globalProp(p)!.get(ed.zone))
+          throw new ZoneError(`${p} cannot be changed while the zone is ${old.state}: ${FIXED_AFTER_INSTALL[p]!.replace("ZONE", old.name)}`);
+      if (old.name !== ed.zone.zonename && old.state !== "installed")
+        throw new ZoneError(`zone can only be renamed while configured or installed (it is ${old.state})`);
+    });
+    this.storedName = entry.name;
+    this.zoneName = entry.name;
+    this.state = entry.state;
+    this.dirty = false;
+  }
+
+  private async revert(c: Cursor): Promise<void> {
+    const force = c.flags("F").has("F");
+    c.end("revert options");
+    if (!(await this.confirmed(force, "Are you sure you want to revert (y/[n])? ", "revert"))) return;
+    const entry = this.storedName === null ? undefined : this.repo.find(this.storedName);
+    this.editor = entry ? new ZoneEditor(this.repo.load(entry.name)) : null;
+    this.state = entry?.state ?? null;
+    if (!entry) this.storedName = null;
+    this.dirty = false;
+  }
+
+  private verify(): void {
+    const ed = this.zone();
+    if (ed.scope) throw new ZoneError(`the ${ed.scope.spec.type} resource is still open; 'end' or 'cancel' it first`);
+    const others = this.repo.list().filter((e) => e.name !== this.storedName);
+    const problems = verifyZone(ed.zone, others);
+    if (problems.length > 0) throw new ZoneError(problems.join("\n"));
+  }
+
+  private export(c: Cursor): void {
+    const flags = c.flags("", "f");
+    c.end("export options");
+    const text = exportZone(this.zone().zone);
+    const file = flags.get("f");
+    if (file === undefined) this.io.out(text.replace(/\n$/, ""));
+    else {
+      try {
+        fs.writeFileSync(file, text);
+      } catch (e) {
+        throw new ZoneError(`cannot write ${file}: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  private info(c: Cursor): void {
+    const ed = this.zone();
+    if (ed.scope && c.done) {
+      this.io.out(infoResource(ed.scope.spec, ed.scope.rec).join("\n"));
+      return;
+    }
+    if (c.done) {
+      this.io.out(infoAll(ed.zone).join("\n"));
+      return;
+    }
+    const what = c.word("resource type or property name");
+    if (globalProp(what)) {
+      c.end(what);
+      this.io.out(infoGlobal(ed.zone, what));
+      return;
+    }
+    const spec = resourceSpec(what);
+    if (!spec) throw new ZoneError(`unknown resource type or property ${q(what)}`);
+    const pairs = c.pairs(3);
+    const lines = spec
+      .read(ed.zone)
+      .filter((r) => pairs.every(([k, v]) => r[k] === v))
+      .flatMap((r) => infoResource(spec, r));
+    if (lines.length > 0) this.io.out(lines.join("\n"));
+  }
+
+  private exit(c: Cursor): void {
+    const force = c.flags("F").has("F");
+    c.end("exit options");
+    if (!force) {
+      if (this.editor?.scope) throw new ZoneError(`the ${this.editor.scope.spec.type} resource is still open; 'end' or 'cancel' it, or 'exit -F' to drop all changes`);
+      if (this.dirty) this.commit();
+    }
+    this.exited = true;
+  }
+
+  /** End of input: what exit does, and an open resource is an error. */
+  finish(): void {
+    if (this.exited) return;
+    if (this.editor?.scope) throw new ZoneError(`the ${this.editor.scope.spec.type} resource is not closed with 'end'; nothing was committed`);
+    if (this.dirty) this.commit();
+    this.exited = true;
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Linux capabilities stand in for illumos privileges (privileges(5)): `limitpriv` takes
+ * capability names, lower case, with or without the "cap_" prefix.
+ *
+ *   limitpriv = [default] { "," ( name | "-" name | "!" name ) }
+ *
+ * "default" (allowed first only) is the safe set below; "-x" and "!x" remove one.
+ */
+import { ZoneError, q } from "./errors.js";
+
+/** Every capability of Linux 6.x, in kernel order (CAP_CHOWN = 0 ... CAP_CHECKPOINT_RESTORE = 40). */
+export const ALL_CAPABILITIES = [
+  "chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid", "setuid",
+  "setpcap", "linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw",
+  "ipc_lock", "ipc_owner", "sys_module", "sys_rawio", "sys_chroot", "sys_ptrace", "sys_pacct",
+  "sys_admin", "sys_boot", "sys_nice", "sys_resource", "sys_time", "sys_tty_config", "mknod",
+  "lease", "audit_write", "audit_control", "setfcap", "mac_override", "mac_admin", "syslog",
+  "wake_alarm", "block_suspend", "audit_read", "perfmon", "bpf", "checkpoint_restore",
+] as const;
+
+/**
+ * The default bounding set of a zone: what a whole system (its own init, su, sudo,
+ * passwd, mounts inside its own namespaces) needs. It leaves out everything that
+ * reaches kernel-global state (sys_module, sys_rawio, sys_time, dac_read_search,
+ * bpf, perfmon, syslog, ...). net_admin and net_raw are added for exclusive-IP zones
+ * only (see the networking issue), as illumos does with sys_ip_config.
+ */
+export const DEFAULT_CAPABILITIES: readonly string[] = [
+  "chown", "dac_override", "fowner", "fsetid", "kill", "setgid", "setuid", "setpcap",
+  "net_bind_service", "ipc_lock", "ipc_owner", "sys_chroot", "sys_ptrace", "sys_admin",
+  "sys_boot", "sys_nice", "sys_resource", "mknod", "lease", "audit_write", "setfcap",
+];
+
+/** Never granted to a zone whatever limitpriv says: they act on the whole machine. */
+export const PROHIBITED_CAPABILITIES: readonly string[] = ["sys_module", "sys_rawio", "mac_admin", "mac_override"];
+
+const KNOWN = new Set<string>(ALL_CAPABILITIES);
+
+function canonical(name: string): string {
+  const n = name.toLowerCase();
+  return n.startsWith("cap_") ? n.slice(4) : n;
+}
+
+/** Resolve a limitpriv value to the capability set it grants; throws on a bad name. */
+export function resolveLimitpriv(limitpriv: string): string[] {
+  const items = limitpriv === "" ? ["default"] : limitpriv.split(",").map((s) => s.trim());
+  const set = new Set<string>();
+  items.forEach((item, i) => {
+    if (item === "") throw new ZoneError(`limitpriv has an empty entry: ${q(limitpriv)}`);
+    if (item === "default") {
+      if (i !== 0) throw new ZoneError(`limitpriv: 'default' may only come first: ${q(limitpriv)}`);
+      for (const c of DEFAULT_CAPABILITIES) set.add(c);
+      return;
+    }
+    const remove = item.startsWith("-") || item.startsWith("!");
+    const name = canonical(remove ? item.slice(1) : item);
+    if (!KNOWN.has(name)) throw new ZoneError(`limitpriv: unknown capability ${q(item)}`);
+    if (remove) set.delete(name);
+    else if (PROHIBITED_CAPABILITIES.includes(name)) throw new ZoneError(`limitpriv: capability ${q(name)} is never granted to a zone`);
+    else set.add(name);
+  });
+  return ALL_CAPABILITIES.filter((c) => set.has(c));
+}

@@ -1,0 +1,28 @@
+/**
+ * Errors and exit codes shared by every command (illumos: Z_OK, Z_ERR, Z_USAGE).
+ * A ZoneError carries a one-line message that already names the thing and the value;
+ * commands only add their own prefix ("zonecfg: zone 'web': ").
+ */
+export const EXIT_OK = 0;
+export const EXIT_ERR = 1;
+export const EXIT_USAGE = 2;
+
+export class ZoneError extends Error {
+  constructor(message: string, readonly exitCode: number = EXIT_ERR) {
+    super(message);
+    this.name = "ZoneError";
+  }
+}
+
+/** A usage mistake: wrong flags or arguments (exit 2). */
+export class UsageError extends ZoneError {
+  constructor(message: string) {
+    super(message, EXIT_USAGE);
+    this.name = "UsageError";
+  }
+}
+
+/** Quote a value the way messages show it: JSON string syntax, so spaces and quotes stay visible. */
+export function q(value: string): string {
+  return JSON.stringify(value);
+}

@@ -1,0 +1,129 @@
+/**
+ * The zone model: one typed document per zone, the single source of truth that every
+ * other module reads (illumos: the zonecfg XML document owned by libzonecfg).
+ *
+ * Aliases are not stored twice: cpu-shares, max-lwps, ..., capped-cpu and the swap and
+ * locked parts of capped-memory live only as rctls (see rctls.ts), so the alias and
+ * its rctl can never disagree.
+ */
+
+export type IpType = "shared" | "exclusive";
+
+export interface FsResource {
+  dir: string;
+  special: string;
+  raw: string;
+  type: string;
+  options: string[];
+}
+
+export interface NetResource {
+  address: string;
+  allowedAddress: string;
+  physical: string;
+  defrouter: string;
+}
+
+export interface DeviceResource {
+  match: string;
+}
+
+export interface RctlValue {
+  priv: string;
+  limit: number;
+  action: string;
+}
+
+export interface RctlResource {
+  name: string;
+  values: RctlValue[];
+}
+
+export interface AttrResource {
+  name: string;
+  type: string;
+  value: string;
+}
+
+export interface DatasetResource {
+  name: string;
+}
+
+export interface DedicatedCpu {
+  ncpus: string;
+  importance: string;
+}
+
+export interface CappedMemory {
+  /** Bytes; 0 means not set. swap and locked are the rctls zone.max-swap / zone.max-locked-memory. */
+  physical: number;
+}
+
+export interface AdminResource {
+  user: string;
+  auths: string;
+}
+
+export interface SecurityFlags {
+  lower: string;
+  default: string;
+  upper: string;
+}
+
+export interface ZoneConfig {
+  zonename: string;
+  zonepath: string;
+  brand: string;
+  autoboot: boolean;
+  bootargs: string;
+  pool: string;
+  limitpriv: string;
+  schedulingClass: string;
+  ipType: IpType;
+  hostid: string;
+  fsAllowed: string;
+  fs: FsResource[];
+  net: NetResource[];
+  device: DeviceResource[];
+  rctl: RctlResource[];
+  attr: AttrResource[];
+  dataset: DatasetResource[];
+  dedicatedCpu: DedicatedCpu | null;
+  cappedMemory: CappedMemory | null;
+  admin: AdminResource[];
+  securityFlags: SecurityFlags | null;
+}
+
+/** The brand a zone gets when none is set; export omits it (illumos: the native brand). */
+export const NATIVE_BRAND = "sparse";
+
+/** What `create -b` gives: nothing but the name. */
+export function blankZone(zonename: string): ZoneConfig {
+  return {
+    zonename,
+    zonepath: "",
+    brand: NATIVE_BRAND,
+    autoboot: false,
+    bootargs: "",
+    pool: "",
+    limitpriv: "",
+    schedulingClass: "",
+    ipType: "shared",
+    hostid: "",
+    fsAllowed: "",
+    fs: [],
+    net: [],
+    device: [],
+    rctl: [],
+    attr: [],
+    dataset: [],
+    dedicatedCpu: null,
+    cappedMemory: null,
+    admin: [],
+    securityFlags: null,
+  };
+}
+
+export function cloneZone(z: ZoneConfig): ZoneConfig {
+  return structuredClone(z);
+}

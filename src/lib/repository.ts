@@ -1,0 +1,165 @@
+/**
+ * The zone repository (illumos /etc/zones): an index of `name:state:zonepath:uuid`
+ * lines plus one document per zone. Every write happens under one exclusive lock and
+ * replaces files atomically, in an order that keeps the index the authority:
+ * a zone's document is written before the index names it, and removed after the index
+ * stops naming it. A document the index does not name is a leftover and is ignored.
+ */
+import { randomUUID } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { removeStaleTemporaries, writeFileAtomic } from "./atomic.js";
+import { parseZone, serializeZone } from "./document.js";
+import { ZoneError, q } from "./errors.js";
+import { withLock } from "./lock.js";
+import type { ZoneConfig } from "./model.js";
+import { checkZoneName } from "./names.js";
+import type { ZonePaths } from "./paths.js";
+import { pairProcessLimits } from "./rctls.js";
+import { checkTransition, isState, type ZoneState } from "./state.js";
+import { verifyZone } from "./verify.js";
+
+export interface IndexEntry {
+  name: string;
+  state: ZoneState;
+  zonepath: string;
+  uuid: string;
+}
+
+const INDEX_HEADER = "# Zone index: name:state:zonepath:uuid. Written by zonecfg and zoneadm; do not edit.\n";
+
+/** Escape ':' and '\' in an index or `list -p` field. */
+export function escapeField(s: string): string {
+  return s.replace(/\\/g, "\\\\").replace(/:/g, "\\:");
+}
+
+/** Split an index line on unescaped ':'. */
+function splitFields(line: string): string[] {
+  const out: string[] = [];
+  let cur = "";
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (c === "\\" && i + 1 < line.length) cur += line[++i];
+    else if (c === ":") {
+      out.push(cur);
+      cur = "";
+    } else cur += c;
+  }
+  out.push(cur);
+  return out;
+}
+
+export class Repository {
+  readonly indexFile: string;
+  private readonly lockFile: string;
+
+  constructor(readonly paths: ZonePaths) {
+    this.indexFile = path.join(paths.configDir, "index");
+    this.lockFile = path.join(paths.configDir, ".lock");
+  }
+
+  zoneFile(name: string): string {
+    checkZoneName(name);
+    return path.join(this.paths.configDir, `${name}.cfg`);
+  }
+
+  /** The index; a broken line is reported with the file and line. */
+  list(): IndexEntry[] {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.indexFile, "utf8");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw new ZoneError(`cannot read ${this.indexFile}: ${(e as Error).message}`);
+    }
+    const entries: IndexEntry[] = [];
+    text.split("\n").forEach((line, i) => {
+      if (line === "" || line.startsWith("#")) return;
+      const [name, state, zonepath, uuid, ...rest] = splitFields(line);
+      const where = `${this.indexFile} line ${i + 1}`;
+      if (uuid === undefined || rest.length > 0) throw new ZoneError(`${where}: expected name:state:zonepath:uuid: ${q(line)}`);
+      if (!isState(state!)) throw new ZoneError(`${where}: unknown state ${q(state!)}`);
+      try {
+        checkZoneName(name!);
+      } catch (e) {
+        throw new ZoneError(`${where}: ${(e as Error).message}`);
+      }
+      entries.push({ name: name!, state, zonepath: zonepath!, uuid });
+    });
+    return entries;
+  }
+
+  find(name: string): IndexEntry | undefined {
+    return this.list().find((e) => e.name === name);
+  }
+
+  /** A zone's configuration; errors name the document and line. */
+  load(name: string): ZoneConfig {
+    const file = this.zoneFile(name);
+    let text: string;
+    try {
+      text = fs.readFileSync(file, "utf8");
+    } catch (e) {
+      throw new ZoneError((e as NodeJS.ErrnoException).code === "ENOENT" ? `configuration ${file} is missing` : `cannot read ${file}: ${(e as Error).message}`);
+    }
+    return parseZone(name, text, file);
+  }
+
+  /** Run fn under the repository lock, with the index read afresh. */
+  private update<T>(fn: (entries: IndexEntry[]) => T): T {
+    fs.mkdirSync(this.paths.configDir, { recursive: true, mode: 0o755 });
+    return withLock(this.lockFile, () => {
+      removeStaleTemporaries(this.paths.configDir);
+      return fn(this.list());
+    });
+  }
+
+  private writeIndex(entries: IndexEntry[]): void {
+    const lines = entries.map((e) => [e.name, e.state, escapeField(e.zonepath), e.uuid].join(":"));
+    writeFileAtomic(this.indexFile, INDEX_HEADER + lines.map((l) => l + "\n").join(""));
+  }
+
+  /**
+   * Verify and store a zone. `previousName` is the name it was loaded under (null for
+   * a new zone); a different z.zonename renames it. Returns the index entry.
+   */
+  commit(z: ZoneConfig, previousName: string | null, checkChange?: (old: IndexEntry) => void): IndexEntry {
+    return this.update((entries) => {
+      const old = previousName === null ? undefined : entries.find((e) => e.name === previousName);
+      if (previousName !== null && !old) throw new ZoneError(`zone '${previousName}' was deleted while it was being edited`);
+      if (old && checkChange) checkChange(old);
+      if (z.zonename !== previousName && entries.some((e) => e.name === z.zonename))
+        throw new ZoneError(`zone '${z.zonename}' already exists`);
+      pairProcessLimits(z);
+      const problems = verifyZone(z, entries.filter((e) => e.name !== previousName));
+      if (problems.length > 0) throw new ZoneError(problems.join("\n"));
+      writeFileAtomic(this.zoneFile(z.zonename), serializeZone(z));
+      const entry: IndexEntry = { name: z.zonename, state: old?.state ?? "configured", zonepath: z.zonepath, uuid: old?.uuid ?? randomUUID() };
+      this.writeIndex(old ? entries.map((e) => (e === old ? entry : e)) : [...entries, entry]);
+      if (old && old.name !== z.zonename) fs.rmSync(this.zoneFile(old.name), { force: true });
+      return entry;
+    });
+  }
+
+  /** Remove a configured zone (zonecfg delete). */
+  delete(name: string): void {
+    this.update((entries) => {
+      const e = entries.find((x) => x.name === name);
+      if (!e) throw new ZoneError(`zone '${name}' does not exist`);
+      if (e.state !== "configured") throw new ZoneError(`zone '${name}' is ${e.state}; only a configured zone can be deleted (uninstall it first)`);
+      this.writeIndex(entries.filter((x) => x !== e));
+      fs.rmSync(this.zoneFile(name), { force: true });
+    });
+  }
+
+  /** Persist a state change, checked against the state model. */
+  setState(name: string, to: ZoneState): void {
+    this.update((entries) => {
+      const e = entries.find((x) => x.name === name);
+      if (!e) throw new ZoneError(`zone '${name}' does not exist`);
+      checkTransition(e.state, to);
+      e.state = to;
+      this.writeIndex(entries);
+    });
+  }
+}
