@@ -1,10 +1,8 @@
-# Sourced by the scripts in bin/: run one built command, building first on a fresh checkout.
-# $here is the bin/ directory of the checkout (symlinks resolved).
+# Sourced by the scripts in bin/: run one bundled command, building first on a fresh
+# checkout. $top is the checkout (bin/ links resolved).
 run_command() {
-  name=$1
+  js="$top/dist/bin/$1.cjs"
   shift
-  top=$(cd "$here/.." && pwd)
-  js="$top/dist/src/cmd/$name.js"
   if [ ! -f "$js" ]; then
     (cd "$top" && npm run --silent build >&2) || exit 1
   fi

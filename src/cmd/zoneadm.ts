@@ -70,7 +70,7 @@ const CMDTAB: readonly Subcommand[] = [
     needsZone: false,
     run(ctx) {
       const flags = parseListFlags(ctx.args);
-      for (const line of listZones(ctx.repo, flags, ctx.zone, new Map())) ctx.out(line);
+      ctx.out(listZones(ctx.repo, flags, ctx.zone, new Map()).join("\n"));
     },
   },
   {

@@ -88,17 +88,43 @@ async function runScript(session: ZonecfgSession, prefix: string, text: string, 
   return EXIT_OK;
 }
 
+/**
+ * Lines from a readline interface, one at a time. Every line is queued as it arrives,
+ * so pasted input is not lost between prompts and confirmations.
+ */
+function lineQueue(rl: readline.Interface): (prompt: string) => Promise<string | null> {
+  const lines: string[] = [];
+  let closed = false;
+  let wake: (() => void) | undefined;
+  rl.on("line", (l) => {
+    lines.push(l);
+    wake?.();
+  });
+  rl.on("close", () => {
+    closed = true;
+    wake?.();
+  });
+  return async (prompt) => {
+    rl.setPrompt(prompt);
+    rl.prompt();
+    while (lines.length === 0 && !closed) await new Promise<void>((r) => (wake = r));
+    wake = undefined;
+    return lines.shift() ?? null;
+  };
+}
+
 async function runInteractive(session: ZonecfgSession, io: SessionIO, prefix: string): Promise<number> {
   const rl = readline.createInterface({ input: process.stdin, output: process.stdout, terminal: true, historySize: 200 });
+  const next = lineQueue(rl);
   // While the main loop owns the terminal, confirmations are asked through it.
-  io.confirm = async (question) => /^y(es)?$/i.test((await new Promise<string>((r) => rl.question(question, r))).trim());
+  io.confirm = async (question) => /^y(es)?$/i.test((await next(question)) ?? "");
   if (session.storedName === null) {
     process.stdout.write(`${session.name}: No such zone configured\nUse 'create' to begin configuring a new zone.\n`);
   }
   let status = EXIT_OK;
-  rl.setPrompt(session.prompt);
-  rl.prompt();
-  for await (const line of rl) {
+  for (;;) {
+    const line = await next(session.prompt);
+    if (line === null) break;
     try {
       for (const cmd of lex(line)) {
         await session.run(cmd);
@@ -109,8 +135,6 @@ async function runInteractive(session: ZonecfgSession, io: SessionIO, prefix: st
       status = failure(prefix, e);
     }
     if (session.exited) break;
-    rl.setPrompt(session.prompt);
-    rl.prompt();
   }
   rl.close();
   if (!session.exited) {

@@ -1,6 +1,8 @@
 /**
- * The zone repository (illumos /etc/zones): an index of `name:state:zonepath:uuid`
- * lines plus one document per zone. Every write happens under one exclusive lock and
+ * The zone repository (illumos /etc/zones): an index of
+ * `name:state:zonepath:uuid:brand:ip-type` lines plus one document per zone. The index
+ * repeats brand and ip-type from each document (written in the same commit) so that
+ * `zoneadm list` reads one file whatever the number of zones. Every write happens under one exclusive lock and
  * replaces files atomically, in an order that keeps the index the authority:
  * a zone's document is written before the index names it, and removed after the index
  * stops naming it. A document the index does not name is a leftover and is ignored.
@@ -12,7 +14,7 @@ import { removeStaleTemporaries, writeFileAtomic } from "./atomic.js";
 import { parseZone, serializeZone } from "./document.js";
 import { ZoneError, q } from "./errors.js";
 import { withLock } from "./lock.js";
-import type { ZoneConfig } from "./model.js";
+import type { IpType, ZoneConfig } from "./model.js";
 import { checkZoneName } from "./names.js";
 import type { ZonePaths } from "./paths.js";
 import { pairProcessLimits } from "./rctls.js";
@@ -24,9 +26,11 @@ export interface IndexEntry {
   state: ZoneState;
   zonepath: string;
   uuid: string;
+  brand: string;
+  ipType: IpType;
 }
 
-const INDEX_HEADER = "# Zone index: name:state:zonepath:uuid. Written by zonecfg and zoneadm; do not edit.\n";
+const INDEX_HEADER = "# Zone index: name:state:zonepath:uuid:brand:ip-type. Written by zonecfg and zoneadm; do not edit.\n";
 
 /** Escape ':' and '\' in an index or `list -p` field. */
 export function escapeField(s: string): string {
@@ -75,16 +79,17 @@ export class Repository {
     const entries: IndexEntry[] = [];
     text.split("\n").forEach((line, i) => {
       if (line === "" || line.startsWith("#")) return;
-      const [name, state, zonepath, uuid, ...rest] = splitFields(line);
+      const [name, state, zonepath, uuid, brand, ipType, ...rest] = splitFields(line);
       const where = `${this.indexFile} line ${i + 1}`;
-      if (uuid === undefined || rest.length > 0) throw new ZoneError(`${where}: expected name:state:zonepath:uuid: ${q(line)}`);
+      if (ipType === undefined || rest.length > 0) throw new ZoneError(`${where}: expected name:state:zonepath:uuid:brand:ip-type: ${q(line)}`);
       if (!isState(state!)) throw new ZoneError(`${where}: unknown state ${q(state!)}`);
+      if (ipType !== "shared" && ipType !== "exclusive") throw new ZoneError(`${where}: unknown ip-type ${q(ipType)}`);
       try {
         checkZoneName(name!);
       } catch (e) {
         throw new ZoneError(`${where}: ${(e as Error).message}`);
       }
-      entries.push({ name: name!, state, zonepath: zonepath!, uuid });
+      entries.push({ name: name!, state, zonepath: zonepath!, uuid: uuid!, brand: brand!, ipType });
     });
     return entries;
   }
@@ -115,7 +120,7 @@ export class Repository {
   }
 
   private writeIndex(entries: IndexEntry[]): void {
-    const lines = entries.map((e) => [e.name, e.state, escapeField(e.zonepath), e.uuid].join(":"));
+    const lines = entries.map((e) => [e.name, e.state, escapeField(e.zonepath), e.uuid, e.brand, e.ipType].join(":"));
     writeFileAtomic(this.indexFile, INDEX_HEADER + lines.map((l) => l + "\n").join(""));
   }
 
@@ -134,7 +139,14 @@ export class Repository {
       const problems = verifyZone(z, entries.filter((e) => e.name !== previousName));
       if (problems.length > 0) throw new ZoneError(problems.join("\n"));
       writeFileAtomic(this.zoneFile(z.zonename), serializeZone(z));
-      const entry: IndexEntry = { name: z.zonename, state: old?.state ?? "configured", zonepath: z.zonepath, uuid: old?.uuid ?? randomUUID() };
+      const entry: IndexEntry = {
+        name: z.zonename,
+        state: old?.state ?? "configured",
+        zonepath: z.zonepath,
+        uuid: old?.uuid ?? randomUUID(),
+        brand: z.brand,
+        ipType: z.ipType,
+      };
       this.writeIndex(old ? entries.map((e) => (e === old ? entry : e)) : [...entries, entry]);
       if (old && old.name !== z.zonename) fs.rmSync(this.zoneFile(old.name), { force: true });
       return entry;

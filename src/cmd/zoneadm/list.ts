@@ -47,25 +47,11 @@ export function parseListFlags(args: string[]): ListFlags {
   return f;
 }
 
-function row(repo: Repository, e: IndexEntry, ids: ReadonlyMap<string, number>, detail: boolean): ListRow {
-  let brand = "-";
-  let ipType: ListRow["ipType"] = "shared";
-  if (detail) {
-    try {
-      const z = repo.load(e.name);
-      brand = z.brand;
-      ipType = z.ipType === "exclusive" ? "excl" : "shared";
-    } catch (err) {
-      if (!(err instanceof ZoneError)) throw err;
-      // A broken document must not hide the other zones: show the zone, warn once.
-      process.stderr.write(`zoneadm: zone '${e.name}': ${err.message}\n`);
-    }
-  }
-  return { id: ids.get(e.name), name: e.name, state: e.state, zonepath: e.zonepath, uuid: e.uuid, brand, ipType };
+function row(e: IndexEntry, ids: ReadonlyMap<string, number>): ListRow {
+  return { id: ids.get(e.name), name: e.name, state: e.state, zonepath: e.zonepath, uuid: e.uuid, brand: e.brand, ipType: e.ipType === "exclusive" ? "excl" : "shared" };
 }
 
 export function listZones(repo: Repository, flags: ListFlags, only: string | undefined, ids: ReadonlyMap<string, number>): string[] {
-  const detail = flags.parsable || flags.verbose;
   const rows: ListRow[] = [];
   if (!flags.noGlobal && (only === undefined || only === "global"))
     rows.push({ id: 0, name: "global", state: "running", zonepath: "/", uuid: "", brand: GLOBAL_BRAND, ipType: "shared" });
@@ -73,13 +59,13 @@ export function listZones(repo: Repository, flags: ListFlags, only: string | und
   if (only !== undefined && only !== "global") {
     const e = entries.find((x) => x.name === only);
     if (!e) throw new ZoneError(`zone '${only}' does not exist`);
-    rows.push(row(repo, e, ids, detail));
+    rows.push(row(e, ids));
   } else if (only === undefined) {
     const wanted = (s: ZoneState): boolean => flags.configured || (flags.installed ? INSTALLED : ACTIVE).includes(s);
     const picked = entries.filter((e) => wanted(e.state));
     // Active zones first in ID order, as illumos lists them from the kernel.
     const active = picked.filter((e) => ids.has(e.name)).sort((a, b) => ids.get(a.name)! - ids.get(b.name)!);
-    for (const e of [...active, ...picked.filter((x) => !ids.has(x.name))]) rows.push(row(repo, e, ids, detail));
+    for (const e of [...active, ...picked.filter((x) => !ids.has(x.name))]) rows.push(row(e, ids));
   }
   if (flags.parsable)
     return rows.map((r) => [r.id ?? "-", r.name, r.state, escapeField(r.zonepath), r.uuid, r.brand, r.ipType].join(":"));

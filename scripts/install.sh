@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install Zones for Linux on a Debian 12 host, as root: Debian packages, npm
+# dependencies, the build, the commands on PATH; then configure a sample zone.
+# Safe to run again. Honours ZONES_ROOT (state under that directory instead of /).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+
+if [ "$(id -u)" -ne 0 ]; then echo "install: run as root" >&2; exit 1; fi
+
+# Debian packages the commands use. Only missing ones are installed, so a re-run
+# needs no network.
+packages=(nodejs ca-certificates)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" npm
+fi
+major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$major" -lt 20 ]; then
+  echo "install: Node.js 20 or newer is needed (found $(node --version)); install nodejs 20 from NodeSource" >&2
+  exit 1
+fi
+
+npm ci --no-audit --no-fund --loglevel=error
+npm run --silent build
+
+# Commands on PATH: links to the checkout's bin/, which runs the build.
+for c in bin/*; do ln -sfn "$top/$c" "/usr/local/bin/$(basename "$c")"; done
+
+# A sample zone, configured with the default template.
+if ! zoneadm -z sample list >/dev/null 2>&1; then
+  zonecfg -z sample "create; set autoboot=false"
+fi
+zoneadm list -cv

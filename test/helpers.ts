@@ -1,0 +1,44 @@
+/** Shared by the command tests: a private ZONES_ROOT and a way to run bin/ commands in it. */
+import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The checkout: tests compile to dist/test, two levels below it. */
+export const TOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const BIN = path.join(TOP, "bin");
+
+export interface Result {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A fresh ZONES_ROOT under the system temp dir; remove() deletes every trace. */
+export class TestRoot {
+  readonly dir: string;
+  constructor(tag: string) {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `zones-${tag}-`));
+  }
+  get env(): NodeJS.ProcessEnv {
+    return { ...process.env, ZONES_ROOT: this.dir, NODE_EXTRA_CA_CERTS: "" };
+  }
+  run(cmd: string, args: string[], input?: string): Result {
+    const r: SpawnSyncReturns<string> = spawnSync(path.join(BIN, cmd), args, { env: this.env, input: input ?? "", encoding: "utf8", timeout: 30_000 });
+    if (r.error) throw r.error;
+    return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  }
+  /** Run and insist on success, returning stdout. */
+  ok(cmd: string, args: string[], input?: string): string {
+    const r = this.run(cmd, args, input);
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
+    return r.stdout;
+  }
+  get configDir(): string {
+    return path.join(this.dir, "etc/zones");
+  }
+  remove(): void {
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
