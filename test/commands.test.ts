@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, describe, test } from "node:test";
+import { zonePaths } from "../src/lib/paths.js";
+import { Repository } from "../src/lib/repository.js";
 import { TestRoot } from "./helpers.js";
 
 const root = new TestRoot("cmd");
@@ -174,6 +176,36 @@ describe("zoneadm and zonename", () => {
     assert.match(root.run("zoneadm", ["-z", "nosuch", "verify"]).stderr, /no such zone configured/);
     assert.equal(root.run("zoneadm", ["bogus"]).status, 2);
     assert.equal(root.run("zoneadm", ["verify"]).status, 2);
+  });
+
+  test("an installed zone keeps its zonepath and brand; it can still be renamed", () => {
+    root.ok("zonecfg", ["-z", "inst", `create; set zonepath=${zp("inst")}`]);
+    const repo = new Repository(zonePaths(root.env));
+    repo.setState("inst", "incomplete");
+    repo.setState("inst", "installed");
+    const move = root.run("zonecfg", ["-z", "inst", `set zonepath=${zp("elsewhere")}`]);
+    assert.equal(move.status, 1);
+    assert.equal(move.stderr, "zonecfg: zone 'inst': zonepath cannot be changed while the zone is installed: use 'zoneadm -z inst move' to move an installed zone\n");
+    assert.match(root.run("zonecfg", ["-z", "inst", "set brand=minimal"]).stderr, /brand cannot be changed while the zone is installed/);
+    assert.match(root.run("zonecfg", ["-z", "inst", "delete -F"]).stderr, /only a configured zone can be deleted/);
+    root.ok("zonecfg", ["-z", "inst", "set zonename=inst2; set bootargs=-s"]);
+    assert.match(root.ok("zoneadm", ["list", "-ip"]), new RegExp(`^-:inst2:installed:${zp("inst")}:`, "m"));
+    assert.match(root.ok("zoneadm", ["list", "-iv"]), /inst2 +installed/);
+    repo.setState("inst2", "incomplete");
+    assert.match(root.run("zoneadm", ["-z", "inst2", "verify"]).stderr, /uninstall required/);
+    repo.setState("inst2", "configured");
+    root.ok("zonecfg", ["-z", "inst2", "delete -F"]);
+  });
+
+  test("two ZONES_ROOTs side by side do not see each other", () => {
+    const other = new TestRoot("other");
+    try {
+      other.ok("zonecfg", ["-z", "web", `create; set zonepath=${other.dir}/zones/web; set bootargs=other`]);
+      assert.equal(other.ok("zoneadm", ["list", "-c"]), "global\nweb\n");
+      assert.equal(root.ok("zonecfg", ["-z", "web", "info bootargs"]), "bootargs: -s\n");
+    } finally {
+      other.remove();
+    }
   });
 
   test("zonename prints global in the global zone", () => {

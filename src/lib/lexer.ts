@@ -113,7 +113,7 @@ export function lex(text: string, firstLine = 1): CommandTokens[] {
 /** Does a value need quotes to come back as itself? (inList: it sits inside [...] or (...)) */
 export function needsQuotes(value: string, inList: boolean): boolean {
   if (value === "") return true;
-  if (/[\s";=[\]()]/.test(value)) return true;
+  if (/[\s";=[\]()\x7f]/.test(value)) return true;
   return inList && value.includes(",");
 }
 

@@ -13,13 +13,15 @@ export interface RctlDef {
   bytes: boolean;
   /** Actions the rctl allows. */
   actions: readonly string[];
+  /** Smallest limit that means anything (a CPU cap of 0 would stop the zone). */
+  min?: number;
 }
 
 const DENY = ["none", "deny", "signal"] as const;
 
 export const RCTLS: readonly RctlDef[] = [
   { name: "zone.cpu-shares", bytes: false, actions: ["none"] },
-  { name: "zone.cpu-cap", bytes: false, actions: ["none", "deny"] },
+  { name: "zone.cpu-cap", bytes: false, actions: ["none", "deny"], min: 1 },
   { name: "zone.max-lwps", bytes: false, actions: DENY },
   { name: "zone.max-processes", bytes: false, actions: DENY },
   { name: "zone.max-msg-ids", bytes: false, actions: DENY },
@@ -57,6 +59,7 @@ export function checkRctlValue(def: RctlDef, v: RctlValue): void {
   if (v.priv !== "privileged" && v.priv !== "basic")
     throw new ZoneError(`${where}: priv must be 'privileged' or 'basic': ${q(v.priv)}`);
   if (!Number.isSafeInteger(v.limit) || v.limit < 0) throw new ZoneError(`${where}: limit must be a non-negative integer: ${q(String(v.limit))}`);
+  if (def.min !== undefined && v.limit < def.min) throw new ZoneError(`${where}: limit must be at least ${def.min}: ${q(String(v.limit))}`);
   const kind = v.action.startsWith("signal=") ? "signal" : v.action;
   if (!def.actions.includes(kind)) throw new ZoneError(`${where}: action must be one of ${def.actions.join(", ")}: ${q(v.action)}`);
   if (kind === "signal") {

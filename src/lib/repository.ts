@@ -135,10 +135,12 @@ export class Repository {
       if (old && checkChange) checkChange(old);
       if (z.zonename !== previousName && entries.some((e) => e.name === z.zonename))
         throw new ZoneError(`zone '${z.zonename}' already exists`);
-      pairProcessLimits(z);
-      const problems = verifyZone(z, entries.filter((e) => e.name !== previousName));
+      // The caller's zone changes only if the commit succeeds.
+      const doc = structuredClone(z);
+      pairProcessLimits(doc);
+      const problems = verifyZone(doc, entries.filter((e) => e.name !== previousName));
       if (problems.length > 0) throw new ZoneError(problems.join("\n"));
-      writeFileAtomic(this.zoneFile(z.zonename), serializeZone(z));
+      writeFileAtomic(this.zoneFile(doc.zonename), serializeZone(doc));
       const entry: IndexEntry = {
         name: z.zonename,
         state: old?.state ?? "configured",
@@ -149,6 +151,7 @@ export class Repository {
       };
       this.writeIndex(old ? entries.map((e) => (e === old ? entry : e)) : [...entries, entry]);
       if (old && old.name !== z.zonename) fs.rmSync(this.zoneFile(old.name), { force: true });
+      z.rctl = doc.rctl;
       return entry;
     });
   }

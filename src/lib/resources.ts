@@ -9,7 +9,7 @@ import { ZoneError, q } from "./errors.js";
 import type { Complex } from "./grammar.js";
 import type { ZoneConfig, RctlValue } from "./model.js";
 import { checkAbsolutePath } from "./names.js";
-import { findRctl, rctlDef, rctlValueFrom, removeRctl, setRctlLimit } from "./rctls.js";
+import { rctlDef, rctlLimit, rctlValueFrom, removeRctl, setRctlLimit } from "./rctls.js";
 import { formatBytes, parseBytes, parseCount } from "./units.js";
 
 export type PropValue = string | string[] | Complex[];
@@ -97,6 +97,15 @@ export function checkAttrValue(type: string, value: string, name: string): void 
     (type === "uint" && /^[0-9]+$/.test(value) && Number.isSafeInteger(Number(value)));
   if (!["string", "boolean", "int", "uint"].includes(type)) throw new ZoneError(`${where}: type must be int, uint, boolean or string: ${q(type)}`);
   if (!ok) throw new ZoneError(`${where}: value is not a valid ${type}: ${q(value)}`);
+}
+
+/**
+ * Store an alias resource's value in its rctl. An unchanged value leaves the rctl as it
+ * is, so selecting and ending capped-cpu or capped-memory never rewrites rctl values
+ * the administrator set by hand.
+ */
+function setAliasRctl(z: ZoneConfig, rctl: string, limit: number): void {
+  if (rctlLimit(z, rctl) !== limit) setRctlLimit(z, rctl, limit);
 }
 
 function formatNcpus(capPercent: number): string {
@@ -222,7 +231,7 @@ export const RESOURCES: readonly ResourceSpec[] = [
     singleton: true,
     props: simple("ncpus"),
     read: (z) => {
-      const cap = findRctl(z, "zone.cpu-cap")?.values[0]?.limit;
+      const cap = rctlLimit(z, "zone.cpu-cap");
       return cap === undefined ? [] : [rec({ ncpus: formatNcpus(cap) })];
     },
     write(z, recs) {
@@ -232,7 +241,7 @@ export const RESOURCES: readonly ResourceSpec[] = [
       const n = s(r, "ncpus");
       if (!/^([0-9]+(\.[0-9]*)?|\.[0-9]+)$/.test(n) || Number(n) <= 0)
         throw new ZoneError(`capped-cpu ncpus must be a positive number of CPUs such as .75 or 1.5: ${q(n)}`);
-      setRctlLimit(z, "zone.cpu-cap", Math.round(Number(n) * 100));
+      setAliasRctl(z, "zone.cpu-cap", Math.round(Number(n) * 100));
     },
   },
   {
@@ -240,8 +249,8 @@ export const RESOURCES: readonly ResourceSpec[] = [
     singleton: true,
     props: simple("physical", "swap", "locked"),
     read: (z) => {
-      const swap = findRctl(z, "zone.max-swap")?.values[0]?.limit;
-      const locked = findRctl(z, "zone.max-locked-memory")?.values[0]?.limit;
+      const swap = rctlLimit(z, "zone.max-swap");
+      const locked = rctlLimit(z, "zone.max-locked-memory");
       if (!z.cappedMemory && swap === undefined && locked === undefined) return [];
       return [
         rec({
@@ -255,12 +264,14 @@ export const RESOURCES: readonly ResourceSpec[] = [
       const r = recs[0] ?? {};
       if (recs[0] && s(r, "physical") === "" && s(r, "swap") === "" && s(r, "locked") === "")
         throw new ZoneError("capped-memory: set at least one of physical, swap and locked");
-      const physical = s(r, "physical") === "" ? 0 : parseBytes("capped-memory physical", s(r, "physical"));
-      if (s(r, "physical") !== "" && physical === 0) throw new ZoneError("capped-memory physical must be more than 0");
-      z.cappedMemory = physical > 0 ? { physical } : null;
-      for (const [prop, rctl] of [["swap", "zone.max-swap"], ["locked", "zone.max-locked-memory"]] as const) {
-        if (s(r, prop) === "") removeRctl(z, rctl);
-        else setRctlLimit(z, rctl, parseBytes(`capped-memory ${prop}`, s(r, prop)));
+      // Parse everything first: a bad value must leave the zone as it was.
+      const bytes = (prop: string): number | undefined => (s(r, prop) === "" ? undefined : parseBytes(`capped-memory ${prop}`, s(r, prop)));
+      const [physical, swap, locked] = [bytes("physical"), bytes("swap"), bytes("locked")];
+      if (physical === 0) throw new ZoneError("capped-memory physical must be more than 0");
+      z.cappedMemory = physical === undefined ? null : { physical };
+      for (const [limit, rctl] of [[swap, "zone.max-swap"], [locked, "zone.max-locked-memory"]] as const) {
+        if (limit === undefined) removeRctl(z, rctl);
+        else setAliasRctl(z, rctl, limit);
       }
     },
   },

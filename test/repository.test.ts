@@ -1,0 +1,470 @@
+import { test, describe, before, after } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { serializeZone } from "../src/lib/document.js";
+import { ZoneError } from "../src/lib/errors.js";
+import { blankZone, cloneZone, type ZoneConfig } from "../src/lib/model.js";
+import { zonePaths } from "../src/lib/paths.js";
+import { escapeField, Repository } from "../src/lib/repository.js";
+
+let parent = "";
+let counter = 0;
+
+before(() => {
+  parent = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "zones-repo-")));
+});
+
+after(() => {
+  if (parent !== "") fs.rmSync(parent, { recursive: true, force: true });
+});
+
+/** A fresh, empty repository under its own ZONES_ROOT. */
+function freshRepo(): { repo: Repository; root: string } {
+  const root = path.join(parent, `r${++counter}`);
+  fs.mkdirSync(root);
+  return { repo: new Repository(zonePaths({ ZONES_ROOT: root })), root };
+}
+
+function zone(repo: Repository, name: string): ZoneConfig {
+  const z = blankZone(name);
+  z.zonepath = path.join(repo.paths.zonesDir, name);
+  z.autoboot = true;
+  z.bootargs = 'say "hi"; x=[1,2]';
+  z.fs = [{ dir: "/mnt", special: "/srv/data", raw: "", type: "lofs", options: ["ro", "nodevices"] }];
+  z.net = [{ address: "10.1.0.5/24", allowedAddress: "", physical: "eth0", defrouter: "" }];
+  z.rctl = [{ name: "zone.cpu-shares", values: [{ priv: "privileged", limit: 20, action: "none" }] }];
+  z.attr = [{ name: "note", type: "string", value: "a, b = c" }];
+  z.cappedMemory = { physical: 256 * 1024 ** 2 };
+  return z;
+}
+
+function zoneError(fn: () => unknown, ...fragments: string[]): string {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof ZoneError, `expected a ZoneError, got ${String(e)}`);
+    for (const f of fragments) assert.ok(e.message.includes(f), `message ${JSON.stringify(e.message)} lacks ${JSON.stringify(f)}`);
+    return e.message;
+  }
+  assert.fail(`expected an error mentioning ${fragments.join(", ")}`);
+}
+
+function indexLines(repo: Repository): string[] {
+  return fs
+    .readFileSync(repo.indexFile, "utf8")
+    .split("\n")
+    .filter((l) => l !== "" && !l.startsWith("#"));
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+describe("Repository layout", () => {
+  test("ZONES_ROOT relocates the config directory", () => {
+    const { repo, root } = freshRepo();
+    assert.equal(repo.paths.configDir, path.join(root, "etc/zones"));
+    assert.equal(repo.indexFile, path.join(root, "etc/zones/index"));
+    assert.equal(repo.zoneFile("web"), path.join(root, "etc/zones/web.cfg"));
+  });
+
+  test("an empty repository lists nothing", () => {
+    const { repo } = freshRepo();
+    assert.deepEqual(repo.list(), []);
+    assert.equal(repo.find("web"), undefined);
+  });
+
+  test("zoneFile refuses names that could escape the directory", () => {
+    const { repo } = freshRepo();
+    zoneError(() => repo.zoneFile("../etc"), "invalid zone name");
+    zoneError(() => repo.zoneFile("global"), "reserved");
+  });
+
+  test("loading a zone without a document says it is missing", () => {
+    const { repo } = freshRepo();
+    zoneError(() => repo.load("nothere"), "nothere.cfg", "missing");
+  });
+});
+
+describe("Repository.commit", () => {
+  test("a new zone gets an index line and <name>.cfg", () => {
+    const { repo } = freshRepo();
+    const z = zone(repo, "web");
+    const entry = repo.commit(cloneZone(z), null);
+    assert.equal(entry.name, "web");
+    assert.equal(entry.state, "configured");
+    assert.equal(entry.zonepath, z.zonepath);
+    assert.match(entry.uuid, UUID);
+    const lines = indexLines(repo);
+    assert.equal(lines.length, 1);
+    // name:state:zonepath:uuid first (further fields may follow, as in zoneadm list -p)
+    assert.ok(lines[0]!.startsWith(`web:configured:${escapeField(z.zonepath)}:${entry.uuid}`), lines[0]);
+    assert.ok(fs.existsSync(repo.zoneFile("web")));
+    assert.equal(fs.readFileSync(repo.zoneFile("web"), "utf8"), serializeZone(z));
+    assert.deepEqual(repo.list(), [entry]);
+    assert.deepEqual(repo.find("web"), entry);
+  });
+
+  test("load returns an equal config, also from a fresh Repository object", () => {
+    const { repo } = freshRepo();
+    const z = zone(repo, "web");
+    repo.commit(cloneZone(z), null);
+    assert.deepStrictEqual(repo.load("web"), z);
+    assert.deepStrictEqual(new Repository(repo.paths).load("web"), z);
+  });
+
+  test("commit pairs max-lwps with max-processes before storing", () => {
+    const { repo } = freshRepo();
+    const z = zone(repo, "web");
+    z.rctl.push({ name: "zone.max-lwps", values: [{ priv: "privileged", limit: 300, action: "deny" }] });
+    repo.commit(z, null);
+    const back = repo.load("web");
+    assert.deepEqual(
+      back.rctl.find((r) => r.name === "zone.max-processes")?.values,
+      [{ priv: "privileged", limit: 300, action: "deny" }],
+    );
+    const y = zone(repo, "db");
+    y.zonepath = path.join(repo.paths.zonesDir, "db");
+    y.net = [];
+    y.rctl = [{ name: "zone.max-processes", values: [{ priv: "privileged", limit: 40, action: "deny" }] }];
+    repo.commit(y, null);
+    assert.equal(repo.load("db").rctl.find((r) => r.name === "zone.max-lwps")?.values[0]?.limit, 400);
+  });
+
+  test("a second commit updates the document and keeps state and uuid", () => {
+    const { repo } = freshRepo();
+    const z = zone(repo, "web");
+    const first = repo.commit(cloneZone(z), null);
+    z.autoboot = false;
+    z.attr.push({ name: "n2", type: "int", value: "-3" });
+    const second = repo.commit(cloneZone(z), "web");
+    assert.equal(second.uuid, first.uuid);
+    assert.equal(second.state, "configured");
+    assert.deepStrictEqual(repo.load("web"), z);
+    assert.equal(indexLines(repo).length, 1);
+  });
+
+  test("several zones keep their order in the index", () => {
+    const { repo } = freshRepo();
+    for (const n of ["a", "b", "c"]) repo.commit(zone(repo, n), null);
+    assert.deepEqual(
+      repo.list().map((e) => e.name),
+      ["a", "b", "c"],
+    );
+  });
+
+  test("a new zone with an existing name is refused", () => {
+    const { repo } = freshRepo();
+    repo.commit(zone(repo, "web"), null);
+    const z = zone(repo, "web");
+    z.zonepath = path.join(repo.paths.zonesDir, "other");
+    zoneError(() => repo.commit(z, null), "zone 'web' already exists");
+    assert.equal(indexLines(repo).length, 1);
+  });
+
+  test("a zonepath overlapping another zone's is refused", () => {
+    const { repo } = freshRepo();
+    const a = zone(repo, "a");
+    repo.commit(cloneZone(a), null);
+    const b = zone(repo, "b");
+    b.zonepath = path.join(a.zonepath, "inner");
+    zoneError(() => repo.commit(b, null), "overlaps", "'a'");
+    assert.equal(repo.find("b"), undefined);
+  });
+
+  test("committing an edit of a zone that was deleted meanwhile is refused", () => {
+    const { repo } = freshRepo();
+    const z = zone(repo, "web");
+    repo.commit(cloneZone(z), null);
+    repo.delete("web");
+    zoneError(() => repo.commit(z, "web"), "'web' was deleted while it was being edited");
+    assert.equal(fs.existsSync(repo.zoneFile("web")), false);
+  });
+
+  test("checkChange sees the old entry and can veto the commit", () => {
+    const { repo } = freshRepo();
+    const z = zone(repo, "web");
+    repo.commit(cloneZone(z), null);
+    const before = fs.readFileSync(repo.zoneFile("web"), "utf8");
+    z.autoboot = false;
+    zoneError(
+      () =>
+        repo.commit(z, "web", (old) => {
+          assert.equal(old.name, "web");
+          throw new ZoneError("vetoed");
+        }),
+      "vetoed",
+    );
+    assert.equal(fs.readFileSync(repo.zoneFile("web"), "utf8"), before);
+  });
+
+  test("an invalid zone is refused with every problem and writes nothing", () => {
+    const { repo } = freshRepo();
+    const z = zone(repo, "web");
+    z.zonepath = "";
+    z.hostid = "nothex";
+    const msg = zoneError(() => repo.commit(z, null), "zonepath not specified", "hostid");
+    assert.equal(msg.split("\n").length, 2, msg);
+    assert.equal(fs.existsSync(repo.indexFile), false, "no index");
+    assert.equal(fs.existsSync(repo.zoneFile("web")), false, "no document");
+    assert.deepEqual(
+      fs.readdirSync(repo.paths.configDir).filter((f) => f !== ".lock"),
+      [],
+    );
+  });
+
+  test(
+    "a refused commit leaves the caller's zone unchanged",
+    () => {
+      const { repo } = freshRepo();
+      const z = zone(repo, "web");
+      z.zonepath = "";
+      z.rctl = [{ name: "zone.max-lwps", values: [{ priv: "privileged", limit: 5, action: "deny" }] }];
+      const before = cloneZone(z);
+      zoneError(() => repo.commit(z, null), "zonepath not specified");
+      assert.deepStrictEqual(z, before);
+    },
+  );
+
+  test("an invalid change to an existing zone leaves its files as they were", () => {
+    const { repo } = freshRepo();
+    const z = zone(repo, "web");
+    repo.commit(cloneZone(z), null);
+    const doc = fs.readFileSync(repo.zoneFile("web"), "utf8");
+    const index = fs.readFileSync(repo.indexFile, "utf8");
+    const bad = cloneZone(z);
+    bad.net[0]!.address = "";
+    zoneError(() => repo.commit(bad, "web"), "address not specified");
+    assert.equal(fs.readFileSync(repo.zoneFile("web"), "utf8"), doc);
+    assert.equal(fs.readFileSync(repo.indexFile, "utf8"), index);
+  });
+
+  test("stale temporary files are removed on the next commit", () => {
+    const { repo } = freshRepo();
+    repo.commit(zone(repo, "a"), null);
+    const dir = repo.paths.configDir;
+    const stale = [".x.cfg.tmp-123", ".index.tmp-99999", ".a.cfg.tmp-1"];
+    for (const f of stale) fs.writeFileSync(path.join(dir, f), "half written");
+    fs.writeFileSync(path.join(dir, "keep.tmp-1"), "not ours: no leading dot");
+    repo.commit(zone(repo, "b"), null);
+    const left = fs.readdirSync(dir);
+    for (const f of stale) assert.ok(!left.includes(f), `${f} was not removed`);
+    assert.ok(left.includes("keep.tmp-1"));
+    assert.ok(!left.some((f) => f.includes(".tmp-") && f.startsWith(".")), JSON.stringify(left));
+  });
+
+  test("a zonepath with ':' and '\\' survives the index", () => {
+    const { repo } = freshRepo();
+    const z = zone(repo, "odd");
+    z.zonepath = path.join(repo.paths.zonesDir, "a:b\\c");
+    const entry = repo.commit(cloneZone(z), null);
+    assert.equal(entry.zonepath, z.zonepath);
+    assert.ok(indexLines(repo)[0]!.includes(escapeField(z.zonepath)));
+    assert.equal(new Repository(repo.paths).find("odd")?.zonepath, z.zonepath);
+    assert.equal(repo.load("odd").zonepath, z.zonepath);
+  });
+});
+
+describe("Repository rename", () => {
+  test("commit with a new zonename moves the file and keeps the uuid and state", () => {
+    const { repo } = freshRepo();
+    const z = zone(repo, "web");
+    const first = repo.commit(cloneZone(z), null);
+    repo.setState("web", "incomplete");
+    repo.setState("web", "installed");
+    const renamed = cloneZone(z);
+    renamed.zonename = "www";
+    const entry = repo.commit(renamed, "web");
+    assert.equal(entry.name, "www");
+    assert.equal(entry.uuid, first.uuid);
+    assert.equal(entry.state, "installed");
+    assert.equal(fs.existsSync(repo.zoneFile("web")), false, "old document removed");
+    assert.ok(fs.existsSync(repo.zoneFile("www")));
+    assert.deepEqual(
+      repo.list().map((e) => e.name),
+      ["www"],
+    );
+    const loaded = repo.load("www");
+    assert.equal(loaded.zonename, "www");
+    assert.deepStrictEqual(loaded, renamed);
+  });
+
+  test("renaming onto an existing zone is refused and changes nothing", () => {
+    const { repo } = freshRepo();
+    repo.commit(zone(repo, "a"), null);
+    repo.commit(zone(repo, "b"), null);
+    const index = fs.readFileSync(repo.indexFile, "utf8");
+    const z = repo.load("a");
+    z.zonename = "b";
+    zoneError(() => repo.commit(z, "a"), "zone 'b' already exists");
+    assert.equal(fs.readFileSync(repo.indexFile, "utf8"), index);
+    assert.ok(fs.existsSync(repo.zoneFile("a")));
+  });
+});
+
+describe("Repository.delete", () => {
+  test("delete removes the index line and the document", () => {
+    const { repo } = freshRepo();
+    repo.commit(zone(repo, "a"), null);
+    repo.commit(zone(repo, "b"), null);
+    repo.delete("a");
+    assert.deepEqual(
+      repo.list().map((e) => e.name),
+      ["b"],
+    );
+    assert.equal(fs.existsSync(repo.zoneFile("a")), false);
+    assert.ok(fs.existsSync(repo.zoneFile("b")));
+    zoneError(() => repo.load("a"), "missing");
+  });
+
+  test("delete of an unknown zone", () => {
+    const { repo } = freshRepo();
+    zoneError(() => repo.delete("ghost"), "zone 'ghost' does not exist");
+  });
+
+  test("delete of a zone that is not configured is refused", () => {
+    const { repo } = freshRepo();
+    repo.commit(zone(repo, "a"), null);
+    repo.setState("a", "installed");
+    zoneError(() => repo.delete("a"), "'a' is installed", "uninstall");
+    assert.ok(fs.existsSync(repo.zoneFile("a")));
+    assert.equal(repo.find("a")?.state, "installed");
+  });
+});
+
+describe("Repository.setState", () => {
+  test("follows the state model and persists", () => {
+    const { repo } = freshRepo();
+    const { uuid } = repo.commit(zone(repo, "web"), null);
+    for (const s of ["incomplete", "installed", "ready", "running", "shutting_down", "down", "installed"] as const) {
+      repo.setState("web", s);
+      assert.equal(new Repository(repo.paths).find("web")?.state, s);
+    }
+    assert.equal(repo.find("web")?.uuid, uuid);
+    assert.ok(indexLines(repo)[0]!.startsWith("web:installed:"));
+  });
+
+  test("an illegal transition throws and leaves the state as it was", () => {
+    const { repo } = freshRepo();
+    repo.commit(zone(repo, "web"), null);
+    const index = fs.readFileSync(repo.indexFile, "utf8");
+    zoneError(() => repo.setState("web", "running"), "configured", "running");
+    assert.equal(repo.find("web")?.state, "configured");
+    assert.equal(fs.readFileSync(repo.indexFile, "utf8"), index);
+  });
+
+  test("setState of an unknown zone", () => {
+    const { repo } = freshRepo();
+    repo.commit(zone(repo, "web"), null);
+    zoneError(() => repo.setState("ghost", "installed"), "zone 'ghost' does not exist");
+  });
+
+  test("only the named zone changes", () => {
+    const { repo } = freshRepo();
+    repo.commit(zone(repo, "a"), null);
+    repo.commit(zone(repo, "b"), null);
+    repo.setState("b", "installed");
+    assert.deepEqual(
+      repo.list().map((e) => [e.name, e.state]),
+      [
+        ["a", "configured"],
+        ["b", "installed"],
+      ],
+    );
+  });
+});
+
+describe("Repository: hand-broken files", () => {
+  test("a bad value at line 3 names the file and the line; other zones still load", () => {
+    const { repo } = freshRepo();
+    const good = zone(repo, "good");
+    repo.commit(cloneZone(good), null);
+    repo.commit(zone(repo, "bad"), null);
+    const file = repo.zoneFile("bad");
+    fs.writeFileSync(file, `# hand edited\ncreate -b\nset autoboot=maybe\nset ip-type=shared\n`);
+    const msg = zoneError(() => repo.load("bad"), file, "line 3", "autoboot", '"maybe"');
+    assert.ok(msg.startsWith(`${file} line 3: `), msg);
+    assert.deepStrictEqual(repo.load("good"), good);
+    assert.deepEqual(
+      repo.list().map((e) => e.name),
+      ["good", "bad"],
+    );
+  });
+
+  test("an unterminated quote at line 3 names the file and line 3", () => {
+    const { repo } = freshRepo();
+    repo.commit(zone(repo, "good"), null);
+    repo.commit(zone(repo, "bad"), null);
+    const file = repo.zoneFile("bad");
+    fs.writeFileSync(file, `create -b\nset autoboot=true\nset bootargs="never closed\nset ip-type=shared\n`);
+    zoneError(() => repo.load("bad"), file, "line 3", "unterminated");
+    assert.equal(repo.load("good").zonename, "good");
+  });
+
+  test("an unclosed resource, a foreign command and a missing create -b are reported", () => {
+    const { repo } = freshRepo();
+    repo.commit(zone(repo, "bad"), null);
+    const file = repo.zoneFile("bad");
+    fs.writeFileSync(file, "create -b\nadd fs\nset dir=/a\n");
+    zoneError(() => repo.load("bad"), file, "fs resource is not closed");
+    fs.writeFileSync(file, "create -b\nset autoboot=true\ncommit\n");
+    zoneError(() => repo.load("bad"), file, "line 3", "'commit' does not belong");
+    fs.writeFileSync(file, "set autoboot=true\n");
+    zoneError(() => repo.load("bad"), file, "line 1", "create -b");
+    fs.writeFileSync(file, "# only a comment\n");
+    zoneError(() => repo.load("bad"), file, "empty");
+  });
+
+  test("a resource that fails validation names the line of its end", () => {
+    const { repo } = freshRepo();
+    repo.commit(zone(repo, "bad"), null);
+    const file = repo.zoneFile("bad");
+    fs.writeFileSync(file, "create -b\nadd fs\nset dir=/a\nset special=/b\nset type=proc\nend\n");
+    zoneError(() => repo.load("bad"), file, "line 6", '"proc"');
+  });
+
+  test("a broken index line names the index file and line", () => {
+    const { repo } = freshRepo();
+    repo.commit(zone(repo, "a"), null);
+    const good = fs.readFileSync(repo.indexFile, "utf8");
+    // the header is line 1 and zone a is line 2
+    assert.equal(good.split("\n").length, 3);
+    const line = indexLines(repo)[0]!;
+    assert.ok(line.startsWith("a:configured:"), line);
+    const b = line.replace(/^a:/, "b:").replace(/:[0-9a-f-]{36}/, ":0000");
+    assert.deepEqual(
+      (() => {
+        fs.writeFileSync(repo.indexFile, good + b + "\n");
+        return repo.list().map((e) => e.name);
+      })(),
+      ["a", "b"],
+      "the well-formed variant used below is accepted",
+    );
+    fs.writeFileSync(repo.indexFile, good + "broken line without fields\n");
+    zoneError(() => repo.list(), repo.indexFile, "line 3", "expected name:state:zonepath:uuid");
+    fs.writeFileSync(repo.indexFile, good + b.replace(":configured:", ":sleeping:") + "\n");
+    zoneError(() => repo.list(), repo.indexFile, "line 3", "unknown state", '"sleeping"');
+    fs.writeFileSync(repo.indexFile, good + "\n" + b.replace(/^b:/, "-b:") + "\n");
+    zoneError(() => repo.list(), repo.indexFile, "line 4", "invalid zone name");
+    fs.writeFileSync(repo.indexFile, good + b + ":extra\n");
+    zoneError(() => repo.list(), repo.indexFile, "line 3");
+  });
+
+  test("a broken index also stops commits, which leave the documents alone", () => {
+    const { repo } = freshRepo();
+    repo.commit(zone(repo, "a"), null);
+    fs.appendFileSync(repo.indexFile, "garbage\n");
+    zoneError(() => repo.commit(zone(repo, "b"), null), repo.indexFile, "line 3");
+    assert.equal(fs.existsSync(repo.zoneFile("b")), false);
+  });
+
+  test("a document that the index does not name is ignored", () => {
+    const { repo } = freshRepo();
+    repo.commit(zone(repo, "a"), null);
+    fs.writeFileSync(path.join(repo.paths.configDir, "leftover.cfg"), "create -b\n");
+    assert.deepEqual(
+      repo.list().map((e) => e.name),
+      ["a"],
+    );
+  });
+});
