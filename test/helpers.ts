@@ -20,6 +20,8 @@ export class TestRoot {
   readonly dir: string;
   constructor(tag: string) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `zones-${tag}-`));
+    // Zones' runtimes reach their root trees from inside the zone's user namespace.
+    fs.chmodSync(this.dir, 0o755);
   }
   get env(): NodeJS.ProcessEnv {
     return { ...process.env, ZONES_ROOT: this.dir, NODE_EXTRA_CA_CERTS: "" };

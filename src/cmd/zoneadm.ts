@@ -11,8 +11,11 @@ import { zonePaths } from "../lib/paths.js";
 import { Repository, type IndexEntry } from "../lib/repository.js";
 import { checkOperation } from "../lib/state.js";
 import { listZones, parseListFlags } from "./zoneadm/list.js";
-import { verifyOnHost } from "./zoneadm/verify.js";
+import { verifyOnHost } from "../lib/hostcheck.js";
 import { failure } from "./report.js";
+import { call } from "../daemon/client.js";
+import type { Operation, Request } from "../daemon/protocol.js";
+import { runningIds } from "../lib/runstate.js";
 
 interface Context {
   repo: Repository;
@@ -27,7 +30,7 @@ interface Subcommand {
   usage: string;
   /** Needs -z. */
   needsZone: boolean;
-  run(ctx: Context): void;
+  run(ctx: Context): void | Promise<void>;
 }
 
 function entryOf(ctx: Context): IndexEntry {
@@ -49,6 +52,39 @@ function notBuilt(name: string, usage: string, op = name): Subcommand {
   };
 }
 
+/** Ask zoneadmd to carry out a transition (it owns them all); fail with its message. */
+function viaDaemon(op: Operation, usage: string, parse: (args: string[]) => Partial<Request> = noArgs(usage)): Subcommand {
+  return {
+    name: op,
+    usage,
+    needsZone: true,
+    async run(ctx) {
+      const extra = parse(ctx.args);
+      checkOperation(op, entryOf(ctx).state);
+      const reply = await call(zonePaths(), { op, zone: ctx.zone, ...extra });
+      if (!reply.ok) throw new ZoneError(reply.error);
+    },
+  };
+}
+
+function noArgs(usage: string): (args: string[]) => Partial<Request> {
+  return (args) => {
+    if (args.length > 0) throw new UsageError(`usage: zoneadm -z zone ${usage}`);
+    return {};
+  };
+}
+
+/** boot [-- -i init]: the arguments after -- go to the zone's boot. */
+function bootArgs(args: string[]): Partial<Request> {
+  if (args.length === 0) return {};
+  if (args[0] !== "--") throw new UsageError("usage: zoneadm -z zone boot [-- -i /path/to/init]");
+  const rest = args.slice(1);
+  if (rest.length === 0) return {};
+  if (rest[0] !== "-i" || rest.length !== 2 || !rest[1]!.startsWith("/"))
+    throw new UsageError("boot arguments: only -i /absolute/path/to/init is supported");
+  return { init: [rest[1]!] };
+}
+
 const CMDTAB: readonly Subcommand[] = [
   {
     name: "help",
@@ -59,18 +95,18 @@ const CMDTAB: readonly Subcommand[] = [
       ctx.out(c ? `usage: zoneadm${c.needsZone ? " -z zone" : ""} ${c.usage}` : USAGE);
     },
   },
-  notBuilt("boot", "boot [-- boot_arguments]"),
-  notBuilt("halt", "halt"),
-  notBuilt("ready", "ready"),
+  viaDaemon("boot", "boot [-- -i /path/to/init]", bootArgs),
+  viaDaemon("halt", "halt"),
+  viaDaemon("ready", "ready"),
   notBuilt("shutdown", "shutdown [-r [-- boot_arguments]]"),
-  notBuilt("reboot", "reboot [-- boot_arguments]"),
+  viaDaemon("reboot", "reboot"),
   {
     name: "list",
     usage: "list [-cinpv]",
     needsZone: false,
     run(ctx) {
       const flags = parseListFlags(ctx.args);
-      ctx.out(listZones(ctx.repo, flags, ctx.zone, new Map()).join("\n"));
+      ctx.out(listZones(ctx.repo, flags, ctx.zone, runningIds(zonePaths())).join("\n"));
     },
   },
   {
@@ -84,8 +120,12 @@ const CMDTAB: readonly Subcommand[] = [
       verifyOnHost(ctx.repo.load(e.name), ctx.repo.list().filter((x) => x.name !== e.name));
     },
   },
-  notBuilt("install", "install [-x nodataset]"),
-  notBuilt("uninstall", "uninstall [-F]"),
+  viaDaemon("install", "install"),
+  viaDaemon("uninstall", "uninstall -F", (args) => {
+    // illumos asks for confirmation; with no question asked here, -F says yes.
+    if (args.length !== 1 || args[0] !== "-F") throw new UsageError("uninstall removes the zone's files: confirm with 'zoneadm -z zone uninstall -F'");
+    return {};
+  }),
   notBuilt("clone", "clone [-m copy] source_zone"),
   notBuilt("move", "move zonepath"),
   notBuilt("detach", "detach [-n]"),
@@ -97,7 +137,7 @@ const CMDTAB: readonly Subcommand[] = [
 
 const USAGE = "usage: zoneadm [-z zone] [-u uuid] subcommand [args]\nsubcommands:\n" + CMDTAB.map((c) => `  ${c.usage}`).join("\n");
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   let prefix = "zoneadm";
   try {
     let zone: string | undefined;
@@ -128,11 +168,11 @@ function main(argv: string[]): number {
     }
     if (cmd.needsZone && zone === undefined) throw new UsageError(`${name} needs a zone (-z zone)`);
     if (cmd.needsZone && zone === "global") throw new ZoneError(`${name} does not apply to the global zone`);
-    cmd.run({ repo, zone, args: argv.slice(i + 1), out: (l) => process.stdout.write(l + "\n") });
+    await cmd.run({ repo, zone, args: argv.slice(i + 1), out: (l) => process.stdout.write(l + "\n") });
     return EXIT_OK;
   } catch (e) {
     return failure(prefix, e);
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+main(process.argv.slice(2)).then((code) => (process.exitCode = code));

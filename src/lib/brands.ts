@@ -1,17 +1,51 @@
 /**
- * Brands: how a zone's root tree is made (illumos brands, here installers).
- * The lifecycle issue gives each its installer; this table is what verify knows.
+ * Brands: how a zone's root tree is made and what its platform needs (illumos brands,
+ * here installers). Each brand installs a tree whose owners are shifted into the
+ * zone's uid slot, names its default init, and lists host trees to share into it.
  */
+import type { ZoneConfig } from "./model.js";
+import { installMinimal } from "./brands/minimal.js";
+import { installSparse } from "./brands/sparse.js";
+
+export interface SharedTree {
+  /** Host directory. */
+  source: string;
+  /** Path inside the zone. */
+  target: string;
+}
+
 export interface Brand {
   name: string;
   description: string;
+  /** Build the zone's tree at `root`; `base` is the host uid of the zone's root. */
+  install(root: string, base: number, z: ZoneConfig): Promise<void>;
+  /** The zone's init, unless `zoneadm boot -- -i PATH` names another. */
+  init: string[];
+  /** Host trees mounted read-only and id-mapped into the zone at ready. */
+  shared: SharedTree[];
 }
 
 export const BRANDS: readonly Brand[] = [
-  { name: "sparse", description: "own /etc, /var, /tmp, /root, /home; the host's /usr shared read-only (default)" },
-  { name: "minimal", description: "a static busybox tree with busybox init, for small and dense zones" },
+  {
+    name: "sparse",
+    description: "own /etc, /var, /tmp, /root, /home; the host's /usr shared read-only (default)",
+    install: installSparse,
+    init: ["/bin/busybox", "init"],
+    shared: [{ source: "/usr", target: "/usr" }],
+  },
+  {
+    name: "minimal",
+    description: "a static busybox tree with busybox init, for small and dense zones",
+    install: installMinimal,
+    init: ["/sbin/init"],
+    shared: [],
+  },
 ];
 
 export function isBrand(name: string): boolean {
   return BRANDS.some((b) => b.name === name);
+}
+
+export function brand(name: string): Brand | undefined {
+  return BRANDS.find((b) => b.name === name);
 }

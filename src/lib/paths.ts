@@ -2,6 +2,7 @@
  * Where every piece of state lives. ZONES_ROOT relocates all of it, so tests,
  * benchmarks and a real installation never share a file or a host object name.
  */
+import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { ZoneError, q } from "./errors.js";
 
@@ -14,6 +15,11 @@ export interface ZonePaths {
   runDir: string;
   /** Parent of default zone paths: a new zone's zonepath is <zonesDir>/<name>. */
   zonesDir: string;
+  /**
+   * Prefix of host-wide object names (cgroups, later bridges and netns): "zones" for
+   * the standard root, "zones-<hash>" under a ZONES_ROOT, so two roots never share one.
+   */
+  hostPrefix: string;
 }
 
 export function zonePaths(env: NodeJS.ProcessEnv = process.env): ZonePaths {
@@ -28,5 +34,6 @@ export function zonePaths(env: NodeJS.ProcessEnv = process.env): ZonePaths {
     configDir: path.join(r, "etc/zones"),
     runDir: path.join(r, "run/zones"),
     zonesDir: root === "" ? "/zones" : path.join(r, "zones"),
+    hostPrefix: root === "" ? "zones" : `zones-${createHash("sha256").update(r).digest("hex").slice(0, 6)}`,
   };
 }

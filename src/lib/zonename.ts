@@ -14,6 +14,10 @@ export function inGlobalZone(): boolean {
 
 export function currentZoneName(): string {
   if (inGlobalZone()) return GLOBAL_ZONE;
-  // Inside a zone the lifecycle layer publishes the zone's name (not built yet).
-  throw new ZoneError("cannot tell which zone this is: not the global zone, and no zone name is published here");
+  // In a zone: the platform writes the zone's name to /etc/zonename at every ready.
+  try {
+    return fs.readFileSync("/etc/zonename", "utf8").trim();
+  } catch {
+    throw new ZoneError("cannot tell which zone this is: not the global zone, and /etc/zonename is missing");
+  }
 }

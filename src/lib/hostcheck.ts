@@ -1,15 +1,17 @@
 /**
  * zoneadm verify: the configuration checks of zonecfg verify, plus what only the host
  * can tell (illumos crosscheck_zonepath): the zonepath, where it exists, is a
- * root-owned directory closed to group and others on a file system that allows
- * set-uid programs and devices; each dataset is a host directory.
+ * root-owned directory closed to others on a file system that allows set-uid programs
+ * and devices; each dataset is a host directory. (illumos wants mode 700; an installed
+ * zone's path is 750 with the group of the zone's root, whose runtime must reach the
+ * root tree through it.)
  */
 import * as fs from "node:fs";
-import { ZoneError, q } from "../../lib/errors.js";
-import type { ZoneConfig } from "../../lib/model.js";
-import { pathWithin } from "../../lib/names.js";
-import type { OtherZone } from "../../lib/verify.js";
-import { verifyZone } from "../../lib/verify.js";
+import { ZoneError, q } from "./errors.js";
+import type { ZoneConfig } from "./model.js";
+import { pathWithin } from "./names.js";
+import type { OtherZone } from "./verify.js";
+import { verifyZone } from "./verify.js";
 
 /** Mount options of the file system holding `p` (the longest mount point above it). */
 export function mountOptionsOf(p: string): string[] {
@@ -38,7 +40,7 @@ function hostChecks(z: ZoneConfig): string[] {
     if (!st.isDirectory()) problems.push(`zonepath ${q(z.zonepath)} exists and is not a directory`);
     else {
       if (st.uid !== 0) problems.push(`zonepath ${q(z.zonepath)} must be owned by root (it is owned by uid ${st.uid})`);
-      if ((st.mode & 0o077) !== 0) problems.push(`zonepath ${q(z.zonepath)} must not be accessible to group or others (mode ${(st.mode & 0o777).toString(8)}; chmod 700)`);
+      if ((st.mode & 0o007) !== 0) problems.push(`zonepath ${q(z.zonepath)} must not be accessible to others (mode ${(st.mode & 0o777).toString(8)}; chmod 700)`);
     }
   }
   const opts = mountOptionsOf(existing);

@@ -1,0 +1,21 @@
+/**
+ * zoneadmd's API: one JSON request per connection on a UNIX socket in the run
+ * directory (mode 0600: only root reaches it), one JSON reply.
+ */
+import type { RunState } from "../lib/runstate.js";
+
+export const OPERATIONS = ["ping", "install", "uninstall", "ready", "boot", "halt", "reboot"] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+export interface Request {
+  op: Operation;
+  zone?: string;
+  /** boot -- -i PATH: another init for this boot. */
+  init?: string[];
+}
+
+export type Reply = { ok: true; pid?: number; run?: RunState; runtime?: string } | { ok: false; error: string };
+
+export function socketPath(runDir: string): string {
+  return `${runDir}/zoneadmd.sock`;
+}

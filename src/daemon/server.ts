@@ -1,0 +1,186 @@
+/**
+ * zoneadmd: one daemon that owns every zone's lifecycle (illumos runs one per zone; one
+ * per host is cheaper here). It serializes operations per zone and lets different
+ * zones proceed at once, supervises each zone's init, and can be killed and started
+ * again at any time: zones run on without it, and at start it reconciles what the
+ * kernel has with what the repository says.
+ */
+import * as fs from "node:fs";
+import * as net from "node:net";
+import { ZoneError } from "../lib/errors.js";
+import { checkZoneName } from "../lib/names.js";
+import { chooseRuntime } from "../lib/oci/runtime.js";
+import type { ZonePaths } from "../lib/paths.js";
+import { Platform } from "../lib/platform.js";
+import { Repository } from "../lib/repository.js";
+import { SlotRegistry } from "../lib/slots.js";
+import { sys } from "../lib/sys.js";
+import { OPERATIONS, socketPath, type Reply, type Request } from "./protocol.js";
+
+const PR_SET_CHILD_SUBREAPER = 36;
+const WNOHANG = 1;
+const LOCK_EX_NB = 2 | 4;
+const SUPERVISE_MS = 200;
+
+/** Is `pid` alive (and not a zombie waiting to be reaped)? */
+export function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+export class Daemon {
+  readonly platform: Platform;
+  private readonly queues = new Map<string, Promise<unknown>>();
+  private server?: net.Server;
+  private timer?: NodeJS.Timeout;
+  private readonly logFd: number;
+
+  constructor(readonly paths: ZonePaths) {
+    fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
+    this.logFd = fs.openSync(`${paths.runDir}/zoneadmd.log`, "a", 0o600);
+    const repo = new Repository(paths);
+    this.platform = new Platform(paths, repo, chooseRuntime(paths.runDir), new SlotRegistry(), (l) => this.log(l));
+  }
+
+  log(line: string): void {
+    fs.writeSync(this.logFd, `${new Date().toISOString()} ${line}\n`);
+  }
+
+  /** Run `fn` after every earlier operation on the same zone. */
+  private serialize<T>(zone: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(zone) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const settled = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queues.set(zone, settled);
+    void settled.then(() => {
+      if (this.queues.get(zone) === settled) this.queues.delete(zone);
+    });
+    return next;
+  }
+
+  async handle(req: Request): Promise<Reply> {
+    if (!OPERATIONS.includes(req.op)) return { ok: false, error: `unknown operation ${JSON.stringify(req.op)}` };
+    if (req.op === "ping") return { ok: true, pid: process.pid, runtime: this.platform.runtime.name };
+    const zone = req.zone ?? "";
+    try {
+      checkZoneName(zone);
+      const p = this.platform;
+      return await this.serialize(zone, async (): Promise<Reply> => {
+        switch (req.op) {
+          case "install":
+            await p.install(zone);
+            return { ok: true };
+          case "uninstall":
+            await p.uninstall(zone);
+            return { ok: true };
+          case "ready":
+            return { ok: true, run: await p.ready(zone, req.init) };
+          case "boot":
+            return { ok: true, run: await p.boot(zone, req.init) };
+          case "halt":
+            await p.halt(zone);
+            return { ok: true };
+          case "reboot":
+            return { ok: true, run: await p.reboot(zone) };
+          default:
+            return { ok: false, error: "unreachable" };
+        }
+      });
+    } catch (e) {
+      if (e instanceof ZoneError) return { ok: false, error: e.message };
+      this.log(`internal error: ${(e as Error).stack}`);
+      return { ok: false, error: `internal error: ${(e as Error).message}` };
+    }
+  }
+
+  /**
+   * Match the repository to the kernel: zones whose init is gone are halted, runtime
+   * containers the repository does not know are removed. Runs at start and whenever
+   * an init dies.
+   */
+  async reconcile(): Promise<void> {
+    const p = this.platform;
+    const entries = p.repo.list();
+    for (const e of entries) {
+      if (!["ready", "running", "shutting_down", "down"].includes(e.state)) continue;
+      const run = p.readRun(e.name);
+      if (run && run.pid > 0 && alive(run.pid)) continue;
+      await this.serialize(e.name, async () => {
+        const now = p.repo.find(e.name);
+        if (!now || !["ready", "running", "shutting_down", "down"].includes(now.state)) return;
+        const r = p.readRun(e.name);
+        if (r && r.pid > 0 && alive(r.pid)) return;
+        await p.halt(e.name, "its init is gone").catch((err: Error) => this.log(`zone '${e.name}': halt failed: ${err.message}`));
+      });
+    }
+    const known = new Set(entries.filter((e) => ["ready", "running"].includes(e.state)).map((e) => e.name));
+    for (const id of await p.runtime.list()) {
+      if (known.has(id) || this.queues.has(id)) continue;
+      this.log(`removing container '${id}' that no ready or running zone owns`);
+      await p.runtime.delete(id, true).catch(() => undefined);
+    }
+  }
+
+  /** Reap the inits we are parent of (as subreaper) and halt zones whose init died. */
+  private supervise(): void {
+    let dead = false;
+    for (const e of this.platform.repo.list()) {
+      if (e.state !== "running" && e.state !== "ready") continue;
+      const run = this.platform.readRun(e.name);
+      if (!run || run.pid === 0) continue;
+      // Reap only pids we know: waitpid(-1) would steal Node's own children's statuses.
+      sys().waitpid(run.pid, null, WNOHANG);
+      if (!alive(run.pid) && !this.queues.has(e.name)) dead = true;
+    }
+    if (dead) void this.reconcile();
+  }
+
+  async start(): Promise<void> {
+    process.title = "zoneadmd";
+    const lock = fs.openSync(`${this.paths.runDir}/zoneadmd.lock`, "a", 0o600);
+    if (sys().flock(lock, LOCK_EX_NB) !== 0) throw new ZoneError("another zoneadmd already serves this root");
+    sys().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    await this.reconcile();
+    const sock = socketPath(this.paths.runDir);
+    fs.rmSync(sock, { force: true });
+    this.server = net.createServer((c) => this.serve(c));
+    await new Promise<void>((resolve) => this.server!.listen(sock, resolve));
+    fs.chmodSync(sock, 0o600);
+    fs.writeFileSync(`${this.paths.runDir}/zoneadmd.pid`, `${process.pid}\n`);
+    this.timer = setInterval(() => this.supervise(), SUPERVISE_MS);
+    this.log(`zoneadmd ${process.pid} serving ${sock} with ${this.platform.runtime.name}`);
+  }
+
+  private serve(c: net.Socket): void {
+    let buf = "";
+    c.setEncoding("utf8");
+    c.on("data", (d) => {
+      buf += d;
+      const nl = buf.indexOf("\n");
+      if (nl < 0) return;
+      let req: Request;
+      try {
+        req = JSON.parse(buf.slice(0, nl)) as Request;
+      } catch {
+        c.end(JSON.stringify({ ok: false, error: "malformed request" }) + "\n");
+        return;
+      }
+      void this.handle(req).then((reply) => c.end(JSON.stringify(reply) + "\n"));
+    });
+    c.on("error", () => undefined);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.server?.close();
+    fs.rmSync(socketPath(this.paths.runDir), { force: true });
+    fs.rmSync(`${this.paths.runDir}/zoneadmd.pid`, { force: true });
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Id-mapped bind mounts (kernel >= 5.12): a host tree shown through a zone's uid slot,
+ * so host files owned by root appear owned by the zone's root and set-uid programs
+ * work inside. Made with open_tree + mount_setattr(MOUNT_ATTR_IDMAP) + move_mount,
+ * which runc 1.1 cannot do itself; the mount is placed in the zone root before the
+ * runtime creates the zone, and the runtime's recursive bind of the root carries it.
+ */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import { ZoneError } from "./errors.js";
+import { errnoText, sys } from "./sys.js";
+
+const SYS_OPEN_TREE = 428;
+const SYS_MOVE_MOUNT = 429;
+const SYS_MOUNT_SETATTR = 442;
+const OPEN_TREE_CLONE = 1;
+const OPEN_TREE_CLOEXEC = 0o2000000;
+const AT_RECURSIVE = 0x8000;
+const AT_EMPTY_PATH = 0x1000;
+const AT_FDCWD = -100;
+const MOVE_MOUNT_F_EMPTY_PATH = 4;
+export const MOUNT_ATTR_RDONLY = 0x1;
+export const MOUNT_ATTR_NOSUID = 0x2;
+export const MOUNT_ATTR_NODEV = 0x4;
+const MOUNT_ATTR_IDMAP = 0x100000;
+const MNT_DETACH = 2;
+
+/**
+ * A user namespace mapping 0..size-1 to base..base+size-1, held by a sleeping process
+ * until release(). Its fd is what MOUNT_ATTR_IDMAP takes.
+ */
+async function mappedUserns(base: number, size: number): Promise<{ fd: number; release(): void }> {
+  const child = spawn("unshare", ["--user", "sleep", "60"], { stdio: "ignore" });
+  const self = fs.readlinkSync("/proc/self/ns/user");
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      if (child.pid && fs.readlinkSync(`/proc/${child.pid}/ns/user`) !== self) break;
+    } catch {
+      // not started yet
+    }
+    if (Date.now() > deadline) throw new ZoneError("cannot create a user namespace for an id-mapped mount");
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  fs.writeFileSync(`/proc/${child.pid}/uid_map`, `0 ${base} ${size}\n`);
+  fs.writeFileSync(`/proc/${child.pid}/gid_map`, `0 ${base} ${size}\n`);
+  const fd = fs.openSync(`/proc/${child.pid}/ns/user`, "r");
+  return {
+    fd,
+    release() {
+      fs.closeSync(fd);
+      child.kill("SIGKILL");
+    },
+  };
+}
+
+/** Bind `source` at `target` (an existing directory) through the id map base/size. */
+export async function idmappedBind(source: string, target: string, base: number, size: number, attrs: number): Promise<void> {
+  const s = sys();
+  const ns = await mappedUserns(base, size);
+  let tree = -1;
+  try {
+    tree = Number(s.syscall(SYS_OPEN_TREE, "int", AT_FDCWD, "str", source, "uint", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
+    if (tree < 0) throw new ZoneError(`open_tree ${source}: ${errnoText(s.errno())}`);
+    const attr = { attr_set: MOUNT_ATTR_IDMAP | attrs, attr_clr: 0, propagation: 0, userns_fd: ns.fd };
+    if (Number(s.syscall(SYS_MOUNT_SETATTR, "int", tree, "str", "", "uint", AT_EMPTY_PATH | AT_RECURSIVE, s.koffi.pointer(s.mountAttr), attr, "size_t", s.koffi.sizeof(s.mountAttr))) < 0)
+      throw new ZoneError(`id-mapped mount of ${source}: ${errnoText(s.errno())}`);
+    if (Number(s.syscall(SYS_MOVE_MOUNT, "int", tree, "str", "", "int", AT_FDCWD, "str", target, "uint", MOVE_MOUNT_F_EMPTY_PATH)) < 0)
+      throw new ZoneError(`mount at ${target}: ${errnoText(s.errno())}`);
+  } finally {
+    if (tree >= 0) fs.closeSync(tree);
+    ns.release();
+  }
+}
+
+/** Detach a mount; a target that is not mounted is fine. */
+export function unmount(target: string): void {
+  const s = sys();
+  if (s.umount2(target, MNT_DETACH) !== 0) {
+    const e = s.errno();
+    if (e !== 22 && e !== 2) throw new ZoneError(`umount ${target}: ${errnoText(e)}`); // EINVAL: not a mount point; ENOENT
+  }
+}
+
+/** Mount points at or below `dir`, deepest first (from /proc/self/mountinfo). */
+export function mountsBelow(dir: string): string[] {
+  const out: string[] = [];
+  for (const line of fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const mp = line.split(" ")[4]?.replace(/\\040/g, " ");
+    if (mp !== undefined && (mp === dir || mp.startsWith(dir + "/"))) out.push(mp);
+  }
+  return out.sort((a, b) => b.length - a.length);
+}

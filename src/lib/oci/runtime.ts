@@ -1,0 +1,172 @@
+/**
+ * The OCI runtime behind a thin interface with no state of its own (podman's model):
+ * runc and crun take the same verbs; the runtime keeps its state under our run
+ * directory (--root), so each ZONES_ROOT has its own and `runc list` of the host's
+ * default root never sees zones.
+ */
+import { execFile, spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import { ZoneError } from "../errors.js";
+
+export type RuntimeName = "runc" | "crun";
+
+export interface ContainerState {
+  status: "creating" | "created" | "running" | "paused" | "stopped";
+  pid: number;
+}
+
+export interface RuntimeVersion {
+  name: RuntimeName;
+  version: string;
+  /** Set when the version predates known security fixes. */
+  warning?: string;
+}
+
+export interface ExecOptions {
+  /** Path of an OCI process JSON (user, args, env, cwd, terminal). */
+  processFile: string;
+  /** Write the exec'd process's host pid here. */
+  pidFile?: string;
+}
+
+export interface OciRuntime {
+  readonly name: RuntimeName;
+  version(): RuntimeVersion;
+  /** Create the container (namespaces, mounts, cgroup) with init stopped before exec. */
+  create(id: string, bundle: string, pidFile: string, log: string): Promise<void>;
+  /** Let init exec. */
+  start(id: string): Promise<void>;
+  state(id: string): Promise<ContainerState | undefined>;
+  kill(id: string, signal: string, all: boolean): Promise<void>;
+  delete(id: string, force: boolean): Promise<void>;
+  list(): Promise<string[]>;
+  /** argv that runs a process in the container with the caller's stdio (zlogin spawns it). */
+  execArgv(id: string, opts: ExecOptions): string[];
+}
+
+/** Known security fixes each runtime version must include (reference/linux-notes.md). */
+const FIXES: Record<RuntimeName, { min: string; what: string }> = {
+  runc: { min: "1.2.8", what: "CVE-2025-31133, CVE-2025-52565, CVE-2025-52881" },
+  crun: { min: "1.19", what: "CVE-2025-31133-class /dev/null and procfs races fixed in later releases" },
+};
+
+function older(a: string, b: string): boolean {
+  const pa = a.split(/[.+~-]/).map((x) => Number.parseInt(x, 10) || 0);
+  const pb = b.split(/[.+~-]/).map((x) => Number.parseInt(x, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d < 0;
+  }
+  return false;
+}
+
+class CliRuntime implements OciRuntime {
+  constructor(
+    readonly name: RuntimeName,
+    private readonly bin: string,
+    private readonly stateDir: string,
+  ) {}
+
+  private run(args: string[]): Promise<string> {
+    return new Promise((resolve, reject) => {
+      execFile(this.bin, ["--root", this.stateDir, ...args], { encoding: "utf8", maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+        if (err) reject(new ZoneError(`${this.name} ${args[0]} failed: ${(stderr || err.message).trim().split("\n").pop()}`));
+        else resolve(stdout);
+      });
+    });
+  }
+
+  version(): RuntimeVersion {
+    const r = spawnSync(this.bin, ["--version"], { encoding: "utf8" });
+    const m = /version\s+([0-9][^\s]*)/.exec(r.stdout ?? "");
+    const version = m?.[1] ?? "unknown";
+    const fix = FIXES[this.name];
+    const warning = version === "unknown" || older(version, fix.min) ? `${this.name} ${version} predates ${fix.min} (${fix.what}); upgrade it` : undefined;
+    return { name: this.name, version, warning };
+  }
+
+  create(id: string, bundle: string, pidFile: string, log: string): Promise<void> {
+    fs.mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
+    // The container's init inherits the runtime's stdio, so it gets the zone's log file
+    // and /dev/null: no pipe of ours, and nothing else, leaks into the zone.
+    const fd = fs.openSync(log, "a", 0o600);
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.bin, ["--root", this.stateDir, "create", "--bundle", bundle, "--pid-file", pidFile, id], { stdio: ["ignore", fd, fd] });
+      fs.closeSync(fd);
+      child.on("error", (e) => reject(new ZoneError(`${this.name} create failed: ${e.message}`)));
+      child.on("exit", (code) => {
+        if (code === 0) return resolve();
+        const last = fs.readFileSync(log, "utf8").trim().split("\n").pop() ?? "";
+        reject(new ZoneError(`${this.name} create failed: ${last}`));
+      });
+    });
+  }
+
+  async start(id: string): Promise<void> {
+    await this.run(["start", id]);
+  }
+
+  async state(id: string): Promise<ContainerState | undefined> {
+    try {
+      const s = JSON.parse(await this.run(["state", id])) as { status: ContainerState["status"]; pid: number };
+      return { status: s.status, pid: s.pid };
+    } catch {
+      return undefined;
+    }
+  }
+
+  async kill(id: string, signal: string, all: boolean): Promise<void> {
+    await this.run(["kill", ...(all ? ["--all"] : []), id, signal]);
+  }
+
+  async delete(id: string, force: boolean): Promise<void> {
+    await this.run(["delete", ...(force ? ["--force"] : []), id]);
+  }
+
+  async list(): Promise<string[]> {
+    if (!fs.existsSync(this.stateDir)) return [];
+    const out = await this.run(["list", "-q"]);
+    return out.split("\n").filter(Boolean);
+  }
+
+  execArgv(id: string, opts: ExecOptions): string[] {
+    return [this.bin, "--root", this.stateDir, "exec", "--process", opts.processFile, ...(opts.pidFile ? ["--pid-file", opts.pidFile] : []), id];
+  }
+}
+
+function which(bin: string): string | undefined {
+  for (const dir of (process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin").split(":")) {
+    const p = `${dir}/${bin}`;
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+export function makeRuntime(name: RuntimeName, stateDir: string): OciRuntime {
+  const bin = which(name);
+  if (!bin) throw new ZoneError(`${name} is not installed (apt-get install ${name})`);
+  return new CliRuntime(name, bin, `${stateDir}/${name}`);
+}
+
+/** Pure cgroup v2 hosts can use crun; hybrid and v1 hosts need runc (crun 1.8 refuses them). */
+export function pureCgroupV2(): boolean {
+  try {
+    return fs.statfsSync("/sys/fs/cgroup").type === 0x63677270; // CGROUP2_SUPER_MAGIC
+  } catch {
+    return false;
+  }
+}
+
+/** The runtime this host's cgroup layout allows, honouring ZONES_RUNTIME=runc|crun. */
+export function chooseRuntime(stateDir: string, env: NodeJS.ProcessEnv = process.env): OciRuntime {
+  const wanted = env.ZONES_RUNTIME;
+  if (wanted === "runc" || wanted === "crun") return makeRuntime(wanted, stateDir);
+  if (wanted !== undefined && wanted !== "") throw new ZoneError(`ZONES_RUNTIME must be runc or crun: ${JSON.stringify(wanted)}`);
+  if (pureCgroupV2() && which("crun")) return makeRuntime("crun", stateDir);
+  return makeRuntime("runc", stateDir);
+}

@@ -1,0 +1,123 @@
+/**
+ * The OCI runtime configuration (config.json) of a zone: its namespaces, its uid slot,
+ * its mounts, its privileges and its limits, all derived from the zone document. The
+ * types cover the subset of the runtime spec we use (no npm package carries them).
+ */
+import type { ZoneConfig } from "../model.js";
+import { rctlLimit } from "../rctls.js";
+import { MASKED_PATHS, READONLY_PATHS, ociCapabilities, seccompProfile, type LinuxSeccomp } from "../security.js";
+import { SLOT_SIZE } from "../slots.js";
+
+export interface OciMount {
+  destination: string;
+  type: string;
+  source: string;
+  options?: string[];
+}
+
+export interface OciProcess {
+  terminal: boolean;
+  user: { uid: number; gid: number; additionalGids?: number[] };
+  args: string[];
+  env: string[];
+  cwd: string;
+  capabilities?: { bounding: string[]; effective: string[]; permitted: string[] };
+  rlimits?: Array<{ type: string; soft: number; hard: number }>;
+  noNewPrivileges: boolean;
+}
+
+export interface OciSpec {
+  ociVersion: string;
+  process: OciProcess;
+  root: { path: string; readonly: boolean };
+  hostname: string;
+  mounts: OciMount[];
+  annotations: Record<string, string>;
+  linux: {
+    uidMappings: Array<{ containerID: number; hostID: number; size: number }>;
+    gidMappings: Array<{ containerID: number; hostID: number; size: number }>;
+    namespaces: Array<{ type: string }>;
+    cgroupsPath: string;
+    resources: {
+      devices: Array<{ allow: boolean; access?: string }>;
+      pids?: { limit: number };
+      memory?: { limit: number };
+      cpu?: { shares?: number; quota?: number; period?: number };
+    };
+    seccomp: LinuxSeccomp;
+    maskedPaths: string[];
+    readonlyPaths: string[];
+  };
+}
+
+export const ZONE_PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+export interface SpecInput {
+  zone: ZoneConfig;
+  /** Host uid of the zone's root: slot * 65536. */
+  base: number;
+  /** The zone root on the host (zonepath/root). */
+  root: string;
+  init: string[];
+  /** cgroup parent name for this ZONES_ROOT (paths.hostPrefix). */
+  cgroupParent: string;
+  zoneId: number;
+}
+
+/** The process of a zone's processes, as zlogin and init start them. */
+export function zoneProcess(zone: ZoneConfig, args: string[], user = { uid: 0, gid: 0 }, extraEnv: string[] = []): OciProcess {
+  const caps = ociCapabilities(zone.limitpriv, zone.ipType);
+  return {
+    terminal: false,
+    user,
+    args,
+    env: [ZONE_PATH_ENV, "TERM=xterm", ...extraEnv],
+    cwd: "/",
+    capabilities: { bounding: caps, effective: caps, permitted: caps },
+    // A zone is a whole system: su, sudo and passwd need set-uid to work.
+    noNewPrivileges: false,
+  };
+}
+
+export function zoneSpec(i: SpecInput): OciSpec {
+  const z = i.zone;
+  const map = [{ containerID: 0, hostID: i.base, size: SLOT_SIZE }];
+  const lwps = rctlLimit(z, "zone.max-lwps");
+  const cap = rctlLimit(z, "zone.cpu-cap");
+  const shares = rctlLimit(z, "zone.cpu-shares");
+  return {
+    ociVersion: "1.0.2",
+    process: zoneProcess(z, i.init, { uid: 0, gid: 0 }, [`container=zone`]),
+    root: { path: i.root, readonly: false },
+    hostname: z.zonename,
+    mounts: [
+      { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
+      { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+      { destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"] },
+      { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+      { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
+      { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
+      { destination: "/run", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "mode=755", "size=65536k"] },
+    ],
+    annotations: { "org.illumos.zone.name": z.zonename, "org.illumos.zone.id": String(i.zoneId) },
+    linux: {
+      uidMappings: map,
+      gidMappings: map,
+      namespaces: ["pid", "ipc", "uts", "mount", "user", "network", "cgroup"].map((type) => ({ type })),
+      cgroupsPath: `/${i.cgroupParent}/${z.zonename}`,
+      resources: {
+        // Deny every device, then the runtime adds its safe defaults (null, zero, full,
+        // random, urandom, tty, ptmx, pts): the zone's /dev allow-list.
+        devices: [{ allow: false, access: "rwm" }],
+        ...(lwps !== undefined ? { pids: { limit: lwps } } : {}),
+        ...(z.cappedMemory ? { memory: { limit: z.cappedMemory.physical } } : {}),
+        ...(cap !== undefined || shares !== undefined
+          ? { cpu: { ...(shares !== undefined ? { shares } : {}), ...(cap !== undefined ? { quota: cap * 1000, period: 100000 } : {}) } }
+          : {}),
+      },
+      seccomp: seccompProfile(),
+      maskedPaths: [...MASKED_PATHS],
+      readonlyPaths: [...READONLY_PATHS],
+    },
+  };
+}

@@ -1,0 +1,215 @@
+/**
+ * The virtual platform of each zone (illumos zoneadmd's vplat.c): install and
+ * uninstall its tree, make it ready (namespaces, mounts, cgroup, via the OCI runtime),
+ * boot its init, and tear it all down at halt. Every transition goes through the state
+ * model and is persisted in the repository; what only lives while a zone is ready or
+ * running (its ID, its init's pid, its runtime bundle) is kept in the run directory,
+ * so a restarted daemon finds it again.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { writeFileAtomic } from "./atomic.js";
+import { brand as brandOf } from "./brands.js";
+import { ZoneError, q } from "./errors.js";
+import { verifyOnHost } from "./hostcheck.js";
+import { idmappedBind, mountsBelow, MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY, unmount } from "./idmap.js";
+import type { ZoneConfig } from "./model.js";
+import type { OciRuntime } from "./oci/runtime.js";
+import { zoneSpec } from "./oci/spec.js";
+import type { ZonePaths } from "./paths.js";
+import type { IndexEntry, Repository } from "./repository.js";
+import { readRun, runFile, runningIds, zoneRunDir, type RunState } from "./runstate.js";
+import { SLOT_SIZE, type SlotRegistry } from "./slots.js";
+import { checkOperation, type ZoneState } from "./state.js";
+
+export class Platform {
+  constructor(
+    readonly paths: ZonePaths,
+    readonly repo: Repository,
+    readonly runtime: OciRuntime,
+    readonly slots: SlotRegistry,
+    private readonly log: (line: string) => void = () => {},
+  ) {}
+
+  runDir(name: string): string {
+    return zoneRunDir(this.paths, name);
+  }
+
+  readRun(name: string): RunState | undefined {
+    return readRun(this.paths, name);
+  }
+
+  ids(): Map<string, number> {
+    return runningIds(this.paths);
+  }
+
+  private entry(name: string): IndexEntry {
+    const e = this.repo.find(name);
+    if (!e) throw new ZoneError("no such zone configured");
+    return e;
+  }
+
+  private root(z: ZoneConfig): string {
+    return path.join(z.zonepath, "root");
+  }
+
+  private base(e: IndexEntry): number {
+    const slot = this.slots.find(e.uuid);
+    if (!slot) throw new ZoneError("zone has no uid slot; uninstall and install it again");
+    return slot.slot * SLOT_SIZE;
+  }
+
+  private setState(name: string, to: ZoneState): void {
+    this.repo.setState(name, to);
+    this.log(`zone '${name}': ${to}`);
+  }
+
+  async install(name: string): Promise<void> {
+    const e = this.entry(name);
+    checkOperation("install", e.state);
+    const z = this.repo.load(name);
+    const brand = brandOf(z.brand);
+    if (!brand) throw new ZoneError(`unknown brand ${q(z.brand)}`);
+    verifyOnHost(z, this.repo.list().filter((x) => x.name !== name));
+    const root = this.root(z);
+    if (fs.existsSync(root)) throw new ZoneError(`${root} already exists; remove it before installing`);
+    const slot = this.slots.allocate(e.uuid, this.paths.configDir, name);
+    // From here a failure or a kill leaves the zone incomplete, which says so.
+    this.setState(name, "incomplete");
+    // Closed to host users; the zone's root group may pass, since the runtime mounts
+    // the root tree from inside the zone's user namespace.
+    fs.mkdirSync(path.dirname(z.zonepath), { recursive: true, mode: 0o755 });
+    fs.mkdirSync(z.zonepath, { recursive: true, mode: 0o700 });
+    fs.chownSync(z.zonepath, 0, slot * SLOT_SIZE);
+    fs.chmodSync(z.zonepath, 0o750);
+    fs.mkdirSync(root, { mode: 0o755 });
+    await brand.install(root, slot * SLOT_SIZE, z);
+    this.setState(name, "installed");
+  }
+
+  async uninstall(name: string): Promise<void> {
+    const e = this.entry(name);
+    checkOperation("uninstall", e.state);
+    const z = this.repo.load(name);
+    // Never delete through a mount: a host tree mounted in the zone would go with it.
+    const mounted = mountsBelow(z.zonepath);
+    if (mounted.length > 0) throw new ZoneError(`${mounted[0]} is still mounted; halt the zone first`);
+    if (e.state === "installed") this.setState(name, "incomplete");
+    fs.rmSync(this.root(z), { recursive: true, force: true });
+    try {
+      fs.rmdirSync(z.zonepath);
+    } catch {
+      // the administrator keeps other files there: leave the directory
+    }
+    this.slots.release(e.uuid);
+    this.setState(name, "configured");
+  }
+
+  /** The lowest positive ID no ready or running zone of this root holds. */
+  private freeId(): number {
+    const used = new Set(this.ids().values());
+    let id = 1;
+    while (used.has(id)) id++;
+    return id;
+  }
+
+  async ready(name: string, init?: string[]): Promise<RunState> {
+    const e = this.entry(name);
+    checkOperation("ready", e.state);
+    if (e.state === "ready") return this.readRun(name)!;
+    const z = this.repo.load(name);
+    const brand = brandOf(z.brand);
+    if (!brand) throw new ZoneError(`unknown brand ${q(z.brand)}`);
+    const base = this.base(e);
+    const root = this.root(z);
+    if (!fs.existsSync(root)) throw new ZoneError(`${root} is missing; the zone must be installed again`);
+    const dir = this.runDir(name);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // The ID is taken and recorded before any await, so concurrent readies never share one.
+    const run: RunState = { zonename: name, id: this.freeId(), pid: 0, runtime: this.runtime.name, since: new Date().toISOString() };
+    writeFileAtomic(runFile(this.paths, name), JSON.stringify(run));
+    try {
+      for (const t of brand.shared) await idmappedBind(t.source, path.join(root, t.target), base, SLOT_SIZE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV);
+      fs.writeFileSync(path.join(root, "etc/zonename"), `${name}\n`);
+      fs.lchownSync(path.join(root, "etc/zonename"), base, base);
+      const spec = zoneSpec({ zone: z, base, root, init: init ?? brand.init, cgroupParent: this.paths.hostPrefix, zoneId: run.id });
+      fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(spec, null, 1));
+      const pidFile = path.join(dir, "init.pid");
+      await this.runtime.create(name, dir, pidFile, path.join(dir, "console.log"));
+      run.pid = Number(fs.readFileSync(pidFile, "utf8"));
+      writeFileAtomic(runFile(this.paths, name), JSON.stringify(run));
+      this.setState(name, "ready");
+      return run;
+    } catch (err) {
+      await this.teardown(name, z);
+      throw err;
+    }
+  }
+
+  async boot(name: string, init?: string[]): Promise<RunState> {
+    const state = this.entry(name).state;
+    checkOperation("boot", state);
+    const run = await this.ready(name, init);
+    try {
+      await this.runtime.start(name);
+    } catch (err) {
+      await this.halt(name);
+      throw err;
+    }
+    this.setState(name, "running");
+    return run;
+  }
+
+  /** Kill every process of the zone and remove its virtual platform. */
+  async halt(name: string, reason?: string): Promise<void> {
+    const e = this.entry(name);
+    checkOperation("halt", e.state);
+    if (e.state === "running") this.setState(name, "shutting_down");
+    if (reason) this.log(`zone '${name}': halting: ${reason}`);
+    await this.teardown(name, this.repo.load(name));
+    const now = this.entry(name).state;
+    if (now === "shutting_down") this.setState(name, "down");
+    this.setState(name, "installed");
+  }
+
+  async reboot(name: string): Promise<RunState> {
+    checkOperation("reboot", this.entry(name).state);
+    await this.halt(name);
+    return this.boot(name);
+  }
+
+  /**
+   * Remove everything a ready or running zone has on the host: its processes and
+   * container, its mounts, its cgroups, its run directory. Safe to repeat.
+   */
+  async teardown(name: string, z: ZoneConfig): Promise<void> {
+    const state = await this.runtime.state(name);
+    if (state) {
+      if (state.status !== "stopped") await this.runtime.kill(name, "KILL", true).catch(() => undefined);
+      await this.runtime.delete(name, true);
+    }
+    for (const m of mountsBelow(this.root(z))) unmount(m);
+    removeCgroups(this.paths.hostPrefix, name);
+    fs.rmSync(this.runDir(name), { recursive: true, force: true });
+  }
+}
+
+/** The zone's cgroups in every hierarchy, and the root's parent group once empty. */
+export function removeCgroups(prefix: string, name: string): void {
+  let hierarchies: string[] = [];
+  try {
+    hierarchies = fs.readdirSync("/sys/fs/cgroup").map((h) => path.join("/sys/fs/cgroup", h));
+  } catch {
+    return;
+  }
+  // Pure cgroup v2 has the groups directly under /sys/fs/cgroup.
+  for (const h of ["/sys/fs/cgroup", ...hierarchies]) {
+    for (const dir of [path.join(h, prefix, name), path.join(h, prefix)]) {
+      try {
+        fs.rmdirSync(dir);
+      } catch {
+        // absent, not a hierarchy, or still in use by another zone
+      }
+    }
+  }
+}

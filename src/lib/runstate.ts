@@ -1,0 +1,49 @@
+/**
+ * What only exists while a zone is ready or running — its zone ID, its init's host
+ * pid, its runtime bundle — lives in <runDir>/zone/<name>/, so that a restarted
+ * zoneadmd and every command (zoneadm list, zlogin) find it without asking anyone.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { ZonePaths } from "./paths.js";
+
+export interface RunState {
+  zonename: string;
+  id: number;
+  /** Host pid of the zone's init (0 until the runtime reports it). */
+  pid: number;
+  runtime: string;
+  since: string;
+}
+
+export function zoneRunDir(paths: ZonePaths, name: string): string {
+  return path.join(paths.runDir, "zone", name);
+}
+
+export function runFile(paths: ZonePaths, name: string): string {
+  return path.join(zoneRunDir(paths, name), "zone.json");
+}
+
+export function readRun(paths: ZonePaths, name: string): RunState | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(runFile(paths, name), "utf8")) as RunState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Zone IDs of every ready or running zone of this root. */
+export function runningIds(paths: ZonePaths): Map<string, number> {
+  const out = new Map<string, number>();
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(path.join(paths.runDir, "zone"));
+  } catch {
+    return out;
+  }
+  for (const n of names) {
+    const s = readRun(paths, n);
+    if (s) out.set(n, s.id);
+  }
+  return out;
+}

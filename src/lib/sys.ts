@@ -1,0 +1,55 @@
+/**
+ * The few libc calls Node lacks, through koffi (prebuilt FFI, no compiler). Loaded on
+ * first use: koffi costs ~20 ms to load and most commands never need it.
+ */
+import { createRequire } from "node:module";
+import * as os from "node:os";
+
+interface KoffiType {
+  readonly __koffiType: unique symbol;
+}
+interface Koffi {
+  load(lib: string): { func(sig: string): (...args: unknown[]) => unknown };
+  struct(name: string, def: Record<string, string>): KoffiType;
+  pointer(t: KoffiType): KoffiType;
+  sizeof(t: KoffiType): number;
+  decode(ptr: unknown, type: string): number;
+}
+
+interface Libc {
+  koffi: Koffi;
+  flock(fd: number, op: number): number;
+  umount2(target: string, flags: number): number;
+  prctl(option: number, arg: number, a3: number, a4: number, a5: number): number;
+  waitpid(pid: number, status: null, options: number): number;
+  errno(): number;
+  syscall: (...args: unknown[]) => unknown;
+  mountAttr: KoffiType;
+}
+
+let libc: Libc | undefined;
+
+export function sys(): Libc {
+  if (!libc) {
+    const koffi = createRequire(import.meta.url)("koffi") as Koffi;
+    const c = koffi.load("libc.so.6");
+    const errnoLocation = c.func("int *__errno_location()");
+    libc = {
+      koffi,
+      flock: c.func("int flock(int fd, int op)") as Libc["flock"],
+      umount2: c.func("int umount2(const char *target, int flags)") as Libc["umount2"],
+      prctl: c.func("int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)") as Libc["prctl"],
+      waitpid: c.func("int waitpid(int pid, int *status, int options)") as Libc["waitpid"],
+      errno: () => koffi.decode(errnoLocation(), "int"),
+      syscall: c.func("long syscall(long number, ...)"),
+      mountAttr: koffi.struct("mount_attr", { attr_set: "uint64", attr_clr: "uint64", propagation: "uint64", userns_fd: "uint64" }),
+    };
+  }
+  return libc;
+}
+
+/** "EPERM (1)" style text for an errno value. */
+export function errnoText(n: number): string {
+  const name = Object.entries(os.constants.errno).find(([, v]) => v === n)?.[0];
+  return name ? `${name}` : `errno ${n}`;
+}

@@ -1,0 +1,76 @@
+/**
+ * For tests that run real zones: a TestRoot whose teardown also removes every trace a
+ * zone can leave — containers, mounts, cgroups, uid slots, the daemon — even when a
+ * test failed half-way.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { unmount, mountsBelow } from "../src/lib/idmap.js";
+import { zonePaths } from "../src/lib/paths.js";
+import { removeCgroups } from "../src/lib/platform.js";
+import { Repository } from "../src/lib/repository.js";
+import { SlotRegistry } from "../src/lib/slots.js";
+import { TestRoot } from "./helpers.js";
+
+export class ZoneTestRoot extends TestRoot {
+  get paths() {
+    return zonePaths(this.env);
+  }
+
+  daemonPid(): number | undefined {
+    try {
+      return Number(fs.readFileSync(path.join(this.paths.runDir, "zoneadmd.pid"), "utf8"));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Names of the runtime's containers under this root. */
+  containers(): string[] {
+    const out: string[] = [];
+    for (const rt of ["runc", "crun"]) {
+      const dir = path.join(this.paths.runDir, rt);
+      if (!fs.existsSync(dir)) continue;
+      const r = spawnSync(rt, ["--root", dir, "list", "-q"], { encoding: "utf8" });
+      out.push(...(r.stdout ?? "").split("\n").filter(Boolean));
+    }
+    return out;
+  }
+
+  /** Host cgroup directories of this root, in any hierarchy. */
+  cgroups(): string[] {
+    const prefix = this.paths.hostPrefix;
+    const hs = ["/sys/fs/cgroup", ...fs.readdirSync("/sys/fs/cgroup").map((h) => `/sys/fs/cgroup/${h}`)];
+    return hs.map((h) => path.join(h, prefix)).filter((d) => fs.existsSync(d));
+  }
+
+  override remove(): void {
+    const pid = this.daemonPid();
+    if (pid) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    for (const rt of ["runc", "crun"]) {
+      const dir = path.join(this.paths.runDir, rt);
+      if (!fs.existsSync(dir)) continue;
+      for (const id of this.containers()) spawnSync(rt, ["--root", dir, "delete", "--force", id]);
+    }
+    for (const m of mountsBelow(this.dir)) unmount(m);
+    const repo = new Repository(this.paths);
+    const slots = new SlotRegistry();
+    try {
+      for (const e of repo.list()) {
+        removeCgroups(this.paths.hostPrefix, e.name);
+        slots.release(e.uuid);
+      }
+    } catch {
+      // a broken repository: the slots are still released below
+    }
+    for (const s of slots.list()) if (s.configDir === this.paths.configDir) slots.release(s.uuid);
+    super.remove();
+  }
+}
