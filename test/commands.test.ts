@@ -171,8 +171,8 @@ describe("zoneadm and zonename", () => {
     const boot = root.run("zoneadm", ["-z", "web", "boot"]);
     assert.equal(boot.status, 1);
     assert.equal(boot.stderr, "zoneadm: zone 'web': must be installed before boot (it is configured)\n");
-    const install = root.run("zoneadm", ["-z", "web", "install"]);
-    assert.match(install.stderr, /install is not implemented yet/);
+    const clone = root.run("zoneadm", ["-z", "web", "clone", "other"]);
+    assert.match(clone.stderr, /clone is not implemented yet/);
     assert.match(root.run("zoneadm", ["-z", "nosuch", "verify"]).stderr, /no such zone configured/);
     assert.equal(root.run("zoneadm", ["bogus"]).status, 2);
     assert.equal(root.run("zoneadm", ["verify"]).status, 2);

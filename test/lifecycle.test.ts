@@ -109,19 +109,29 @@ describe("zone lifecycle", { concurrency: false }, () => {
     assert.deepEqual(seen, zoneRoot);
   });
 
-  test("kill -9 -1 by zone root ends only its zone, not the host uid it maps to", async () => {
+  test("kill -9 -1 by zone root ends only its zone's processes, not the host uid it maps to", async () => {
     const base = new SlotRegistry().find(repo().find("mini")!.uuid)!.slot * 65536;
     const bystander = spawn("setpriv", [`--reuid=${base}`, `--regid=${base}`, "--clear-groups", "sleep", "60"], { stdio: "ignore" });
     try {
       await until("bystander", () => bystander.pid !== undefined && fs.existsSync(`/proc/${bystander.pid}`));
+      root.ok("zlogin", ["mini", "sleep 600 >/dev/null 2>&1 &"]);
+      assert.match(root.ok("zlogin", ["mini", "ps"]), /sleep 600/);
       root.run("zlogin", ["mini", "kill -9 -1"]);
-      await until("mini halted after its init died", () => state("mini") === "installed");
+      assert.doesNotMatch(root.ok("zlogin", ["mini", "ps"]), /sleep 600/, "the zone's processes are gone");
       assert.ok(fs.existsSync(`/proc/${bystander.pid}`), "a host process under the zone root's host uid survives");
       assert.equal(state("web"), "running", "another zone survives");
       assert.equal(root.ok("zlogin", ["web", "echo alive"]), "alive\n");
     } finally {
       bystander.kill("SIGKILL");
     }
+  });
+
+  test("when a zone's init dies the zone is halted and the reason logged", async () => {
+    const init = readRun(root.paths, "mini")!.pid;
+    process.kill(init, "SIGKILL");
+    await until("mini halted", () => state("mini") === "installed");
+    assert.equal(readRun(root.paths, "mini"), undefined);
+    assert.match(fs.readFileSync(path.join(root.paths.runDir, "zoneadmd.log"), "utf8"), /zone 'mini': halting: its init is gone/);
   });
 
   test("zoneadmd killed with SIGKILL: zones run on, and a new daemon takes over", async () => {

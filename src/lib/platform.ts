@@ -95,7 +95,12 @@ export class Platform {
     const mounted = mountsBelow(z.zonepath);
     if (mounted.length > 0) throw new ZoneError(`${mounted[0]} is still mounted; halt the zone first`);
     if (e.state === "installed") this.setState(name, "incomplete");
-    fs.rmSync(this.root(z), { recursive: true, force: true });
+    try {
+      fs.rmSync(this.root(z), { recursive: true, force: true });
+    } catch (err) {
+      // A zonepath that never became a directory (a failed install) has nothing to remove.
+      if ((err as NodeJS.ErrnoException).code !== "ENOTDIR") throw err;
+    }
     try {
       fs.rmdirSync(z.zonepath);
     } catch {
