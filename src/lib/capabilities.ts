@@ -20,14 +20,18 @@ export const ALL_CAPABILITIES = [
 
 /**
  * The default bounding set of a zone: what a whole system (its own init, su, sudo,
- * passwd, mounts inside its own namespaces) needs. It leaves out everything that
- * reaches kernel-global state (sys_module, sys_rawio, sys_time, dac_read_search,
- * bpf, perfmon, syslog, ...). net_admin and net_raw are added for exclusive-IP zones
- * only (see the networking issue), as illumos does with sys_ip_config.
+ * passwd, useradd, services) needs. It leaves out everything that reaches
+ * kernel-global state (sys_module, sys_rawio, sys_time, dac_read_search, bpf,
+ * perfmon, syslog, ...). It also leaves out sys_admin: with it, the zone's root could
+ * mount proc, sysfs and other file systems in its namespaces and unmount the masks over
+ * /proc, since masks made inside a user namespace are not locked. A zone that must
+ * mount (or set its own hostname) gets it with `set limitpriv=default,sys_admin`.
+ * net_admin and net_raw are added for exclusive-IP zones only (see the networking
+ * issue), as illumos does with sys_ip_config.
  */
 export const DEFAULT_CAPABILITIES: readonly string[] = [
   "chown", "dac_override", "fowner", "fsetid", "kill", "setgid", "setuid", "setpcap",
-  "net_bind_service", "ipc_lock", "ipc_owner", "sys_chroot", "sys_ptrace", "sys_admin",
+  "net_bind_service", "ipc_lock", "ipc_owner", "sys_chroot", "sys_ptrace",
   "sys_boot", "sys_nice", "sys_resource", "mknod", "lease", "audit_write", "setfcap",
 ];
 
