@@ -49,7 +49,11 @@ describe("zone lifecycle", { concurrency: false }, () => {
   });
 
   test("boot runs init; list shows the zone ID; zonename inside names the zone", () => {
-    root.ok("zoneadm", ["-z", "web", "boot"]);
+    const boot = root.run("zoneadm", ["-z", "web", "boot"]);
+    assert.equal(boot.status, 0, boot.stderr);
+    const rt = root.ok("zoneadm", ["runtime"]);
+    assert.match(rt, /^(runc|crun) \d+\.\d+/);
+    if (rt.includes("warning")) assert.match(boot.stderr, /^zoneadm: warning: .*predates/m, "boot repeats the runtime warning");
     assert.equal(state("web"), "running");
     root.ok("zoneadm", ["-z", "mini", "ready"]);
     assert.equal(state("mini"), "ready");
@@ -88,6 +92,20 @@ describe("zone lifecycle", { concurrency: false }, () => {
     const kill = root.run("zlogin", ["web", `kill -0 ${process.pid}`]);
     assert.notEqual(kill.status, 0);
     assert.match(kill.stderr, /No such process/);
+  });
+
+  test("from the global zone, zps lists every process with its zone, and root can signal them", () => {
+    const init = readRun(root.paths, "web")!.pid;
+    const rows = root.ok("zps", []).split("\n");
+    assert.match(rows[0]!, /^ +ZONE +UID +PID +PPID CMD$/);
+    assert.ok(rows.some((r) => new RegExp(`^ +web +0 +${init} +\\d+ /bin/busybox init$`).test(r)), "web's init, as zone uid 0");
+    assert.ok(rows.some((r) => /^ +mini +0 +\d+ +\d+ init$/.test(r)), "busybox init names itself init");
+    assert.ok(rows.some((r) => new RegExp(`^ +global +0 +${process.pid} `).test(r)));
+    assert.ok(root.ok("zps", ["-z", "web"]).trim().split("\n").slice(1).every((r) => r.trimStart().startsWith("web ")));
+    root.ok("zlogin", ["web", "sleep 600 >/dev/null 2>&1 &"]);
+    const sleeper = root.ok("zps", ["-z", "web"]).split("\n").find((r) => r.endsWith("sleep 600"))!.trim().split(/\s+/)[2]!;
+    process.kill(Number(sleeper), "SIGKILL");
+    assert.doesNotMatch(root.ok("zlogin", ["web", "ps -e -o comm="]), /sleep/);
   });
 
   test("a zone's root runs with the safe bounding set and seccomp", () => {

@@ -63,8 +63,15 @@ function viaDaemon(op: Operation, usage: string, parse: (args: string[]) => Part
       checkOperation(op, entryOf(ctx).state);
       const reply = await call(zonePaths(), { op, zone: ctx.zone, ...extra });
       if (!reply.ok) throw new ZoneError(reply.error);
+      if (op === "boot" || op === "ready") await warnOldRuntime();
     },
   };
+}
+
+/** Zones are only as safe as their runtime: say so when it lacks known fixes. */
+async function warnOldRuntime(): Promise<void> {
+  const reply = await call(zonePaths(), { op: "ping" });
+  if (reply.ok && reply.runtime?.warning) process.stderr.write(`zoneadm: warning: ${reply.runtime.warning}\n`);
 }
 
 function noArgs(usage: string): (args: string[]) => Partial<Request> {
@@ -107,6 +114,18 @@ const CMDTAB: readonly Subcommand[] = [
     run(ctx) {
       const flags = parseListFlags(ctx.args);
       ctx.out(listZones(ctx.repo, flags, ctx.zone, runningIds(zonePaths())).join("\n"));
+    },
+  },
+  {
+    name: "runtime",
+    usage: "runtime",
+    needsZone: false,
+    async run(ctx) {
+      if (ctx.args.length > 0) throw new UsageError("usage: zoneadm runtime");
+      const reply = await call(zonePaths(), { op: "ping" });
+      if (!reply.ok || !reply.runtime) throw new ZoneError("zoneadmd did not say which runtime it uses");
+      ctx.out(`${reply.runtime.name} ${reply.runtime.version}`);
+      if (reply.runtime.warning) ctx.out(`warning: ${reply.runtime.warning}`);
     },
   },
   {

@@ -2,6 +2,7 @@
  * zoneadmd's API: one JSON request per connection on a UNIX socket in the run
  * directory (mode 0600: only root reaches it), one JSON reply.
  */
+import type { RuntimeVersion } from "../lib/oci/runtime.js";
 import type { RunState } from "../lib/runstate.js";
 
 export const OPERATIONS = ["ping", "install", "uninstall", "ready", "boot", "halt", "reboot"] as const;
@@ -14,7 +15,7 @@ export interface Request {
   init?: string[];
 }
 
-export type Reply = { ok: true; pid?: number; run?: RunState; runtime?: string } | { ok: false; error: string };
+export type Reply = { ok: true; pid?: number; run?: RunState; runtime?: RuntimeVersion } | { ok: false; error: string };
 
 export function socketPath(runDir: string): string {
   return `${runDir}/zoneadmd.sock`;

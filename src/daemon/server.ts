@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import { ZoneError } from "../lib/errors.js";
 import { checkZoneName } from "../lib/names.js";
-import { chooseRuntime } from "../lib/oci/runtime.js";
+import { chooseRuntime, type RuntimeVersion } from "../lib/oci/runtime.js";
 import type { ZonePaths } from "../lib/paths.js";
 import { Platform } from "../lib/platform.js";
 import { Repository } from "../lib/repository.js";
@@ -38,12 +38,14 @@ export class Daemon {
   private server?: net.Server;
   private timer?: NodeJS.Timeout;
   private readonly logFd: number;
+  readonly runtimeVersion: RuntimeVersion;
 
   constructor(readonly paths: ZonePaths) {
     fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
     this.logFd = fs.openSync(`${paths.runDir}/zoneadmd.log`, "a", 0o600);
     const repo = new Repository(paths);
     this.platform = new Platform(paths, repo, chooseRuntime(paths.runDir), new SlotRegistry(), (l) => this.log(l));
+    this.runtimeVersion = this.platform.runtime.version();
   }
 
   log(line: string): void {
@@ -67,7 +69,7 @@ export class Daemon {
 
   async handle(req: Request): Promise<Reply> {
     if (!OPERATIONS.includes(req.op)) return { ok: false, error: `unknown operation ${JSON.stringify(req.op)}` };
-    if (req.op === "ping") return { ok: true, pid: process.pid, runtime: this.platform.runtime.name };
+    if (req.op === "ping") return { ok: true, pid: process.pid, runtime: this.runtimeVersion };
     const zone = req.zone ?? "";
     try {
       checkZoneName(zone);
@@ -155,7 +157,8 @@ export class Daemon {
     fs.chmodSync(sock, 0o600);
     fs.writeFileSync(`${this.paths.runDir}/zoneadmd.pid`, `${process.pid}\n`);
     this.timer = setInterval(() => this.supervise(), SUPERVISE_MS);
-    this.log(`zoneadmd ${process.pid} serving ${sock} with ${this.platform.runtime.name}`);
+    const v = this.runtimeVersion;
+    this.log(`zoneadmd ${process.pid} serving ${sock} with ${v.name} ${v.version}${v.warning ? `; warning: ${v.warning}` : ""}`);
   }
 
   private serve(c: net.Socket): void {

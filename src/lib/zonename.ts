@@ -8,8 +8,11 @@ import { ZoneError } from "./errors.js";
 
 const PROC_PID_INIT_INO = 0xeffffffc;
 
+/** What /proc/PID/ns/pid reads for a process of the global zone. */
+export const GLOBAL_PID_NS = `pid:[${PROC_PID_INIT_INO}]`;
+
 export function inGlobalZone(): boolean {
-  return fs.readlinkSync("/proc/self/ns/pid") === `pid:[${PROC_PID_INIT_INO}]`;
+  return fs.readlinkSync("/proc/self/ns/pid") === GLOBAL_PID_NS;
 }
 
 export function currentZoneName(): string {

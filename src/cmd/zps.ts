@@ -1,0 +1,64 @@
+/**
+ * zps: every process of the host with its ZONE, as illumos `ps -eZ` shows it (Linux's
+ * ps cannot be taught a zone column). A process belongs to the zone whose init shares
+ * its pid namespace; the global zone is the initial pid namespace.
+ *   zps [-z zone]
+ */
+import * as fs from "node:fs";
+import { EXIT_OK, UsageError } from "../lib/errors.js";
+import { GLOBAL_ZONE } from "../lib/names.js";
+import { zonePaths } from "../lib/paths.js";
+import { readRun } from "../lib/runstate.js";
+import { Repository } from "../lib/repository.js";
+import { GLOBAL_PID_NS } from "../lib/zonename.js";
+import { failure } from "./report.js";
+
+function nsOf(pid: number | string): string | undefined {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/ns/pid`);
+  } catch {
+    return undefined;
+  }
+}
+
+function main(argv: string[]): number {
+  let only: string | undefined;
+  if (argv.length === 2 && argv[0] === "-z") only = argv[1];
+  else if (argv.length > 0) throw new UsageError("usage: zps [-z zone]");
+  const paths = zonePaths();
+  const zoneOfNs = new Map<string, { name: string; base: number }>([[GLOBAL_PID_NS, { name: GLOBAL_ZONE, base: 0 }]]);
+  for (const e of new Repository(paths).list()) {
+    const run = readRun(paths, e.name);
+    const ns = run && run.pid > 0 ? nsOf(run.pid) : undefined;
+    if (!ns) continue;
+    const base = Number(fs.readFileSync(`/proc/${run!.pid}/uid_map`, "utf8").trim().split(/\s+/)[1] ?? 0);
+    zoneOfNs.set(ns, { name: e.name, base });
+  }
+  const lines = [`${"ZONE".padStart(12)} ${"UID".padStart(6)} ${"PID".padStart(7)} ${"PPID".padStart(7)} CMD`];
+  for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).sort((a, b) => a - b)) {
+    const ns = nsOf(pid);
+    const zone = ns === undefined ? undefined : zoneOfNs.get(ns);
+    const name = zone?.name ?? "-";
+    if (only !== undefined && name !== only) continue;
+    let status: string;
+    let cmd: string;
+    try {
+      status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+      cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0+$/, "").replace(/\0/g, " ");
+    } catch {
+      continue; // gone meanwhile
+    }
+    const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1) - (zone?.base ?? 0);
+    const ppid = /^PPid:\s+(\d+)/m.exec(status)?.[1] ?? "?";
+    if (cmd === "") cmd = `[${/^Name:\s+(.*)$/m.exec(status)?.[1] ?? "?"}]`;
+    lines.push(`${name.padStart(12)} ${String(uid).padStart(6)} ${String(pid).padStart(7)} ${ppid.padStart(7)} ${cmd}`);
+  }
+  process.stdout.write(lines.join("\n") + "\n");
+  return EXIT_OK;
+}
+
+try {
+  process.exitCode = main(process.argv.slice(2));
+} catch (e) {
+  process.exitCode = failure("zps", e);
+}
