@@ -7,7 +7,8 @@ import { serializeZone } from "../src/lib/document.js";
 import { ZoneError } from "../src/lib/errors.js";
 import { blankZone, cloneZone, type ZoneConfig } from "../src/lib/model.js";
 import { zonePaths } from "../src/lib/paths.js";
-import { escapeField, Repository } from "../src/lib/repository.js";
+import { escapeField } from "../src/lib/fields.js";
+import { Repository } from "../src/lib/repository.js";
 
 let parent = "";
 let counter = 0;

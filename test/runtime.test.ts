@@ -8,7 +8,8 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, describe, test } from "node:test";
-import { installMinimal } from "../src/lib/brands/minimal.js";
+import { BUSYBOX_TREE, installMinimal } from "../src/lib/brands/minimal.js";
+import { idmappedBind, MOUNT_ATTR_RDONLY, mountsBelow, unmount } from "../src/lib/idmap.js";
 import { blankZone } from "../src/lib/model.js";
 import { makeRuntime, pureCgroupV2, type RuntimeName } from "../src/lib/oci/runtime.js";
 import { zoneProcess, zoneSpec } from "../src/lib/oci/spec.js";
@@ -20,6 +21,7 @@ const root = new TestRoot("oci");
 const slots = new SlotRegistry();
 const uuid = `runtime-test-${process.pid}`;
 after(() => {
+  for (const m of mountsBelow(root.dir)) unmount(m);
   slots.release(uuid);
   root.remove();
 });
@@ -52,6 +54,7 @@ for (const name of ["runc", "crun"] as const) {
       const z = blankZone(id);
       fs.mkdirSync(path.join(bundle, "root"), { recursive: true });
       await installMinimal(path.join(bundle, "root"), base, z);
+      await idmappedBind(BUSYBOX_TREE, path.join(bundle, "root/bin"), base, SLOT_SIZE, MOUNT_ATTR_RDONLY);
       const spec = zoneSpec({ zone: z, base, root: path.join(bundle, "root"), init: ["/bin/sleep", "600"], cgroupParent: prefix, zoneId: 1 });
       fs.writeFileSync(path.join(bundle, "config.json"), JSON.stringify(spec));
       await rt.create(id, bundle, path.join(bundle, "pid"), path.join(bundle, "log"));
@@ -82,6 +85,7 @@ for (const name of ["runc", "crun"] as const) {
       assert.equal(await rt.state(id), undefined);
       assert.deepEqual(await rt.list(), []);
       removeCgroups(prefix, id);
+      unmount(path.join(bundle, "root/bin"));
     });
   });
 }

@@ -4,8 +4,8 @@
  * zone's uid slot, names its default init, and lists host trees to share into it.
  */
 import type { ZoneConfig } from "./model.js";
-import { installMinimal } from "./brands/minimal.js";
-import { installSparse } from "./brands/sparse.js";
+import { BUSYBOX_TREE, installMinimal } from "./brands/minimal.js";
+import { installSparse, SPARSE_SHARED } from "./brands/sparse.js";
 
 export interface SharedTree {
   /** Host directory. */
@@ -31,14 +31,14 @@ export const BRANDS: readonly Brand[] = [
     description: "own /etc, /var, /tmp, /root, /home; the host's /usr shared read-only (default)",
     install: installSparse,
     init: ["/bin/busybox", "init"],
-    shared: [{ source: "/usr", target: "/usr" }],
+    shared: SPARSE_SHARED,
   },
   {
     name: "minimal",
     description: "a static busybox tree with busybox init, for small and dense zones",
     install: installMinimal,
     init: ["/sbin/init"],
-    shared: [],
+    shared: [{ source: BUSYBOX_TREE, target: "/bin" }],
   },
 ];
 

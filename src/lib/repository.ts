@@ -12,6 +12,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { removeStaleTemporaries, writeFileAtomic } from "./atomic.js";
 import { parseZone, serializeZone } from "./document.js";
+import { escapeField, splitFields } from "./fields.js";
 import { ZoneError, q } from "./errors.js";
 import { withLock } from "./lock.js";
 import type { IpType, ZoneConfig } from "./model.js";
@@ -31,27 +32,6 @@ export interface IndexEntry {
 }
 
 const INDEX_HEADER = "# Zone index: name:state:zonepath:uuid:brand:ip-type. Written by zonecfg and zoneadm; do not edit.\n";
-
-/** Escape ':' and '\' in an index or `list -p` field. */
-export function escapeField(s: string): string {
-  return s.replace(/\\/g, "\\\\").replace(/:/g, "\\:");
-}
-
-/** Split an index line on unescaped ':'. */
-function splitFields(line: string): string[] {
-  const out: string[] = [];
-  let cur = "";
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (c === "\\" && i + 1 < line.length) cur += line[++i];
-    else if (c === ":") {
-      out.push(cur);
-      cur = "";
-    } else cur += c;
-  }
-  out.push(cur);
-  return out;
-}
 
 export class Repository {
   readonly indexFile: string;

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { writeFileAtomic } from "./atomic.js";
 import { ZoneError, q } from "./errors.js";
 import { withLock } from "./lock.js";
-import { escapeField } from "./repository.js";
+import { escapeField, splitFields } from "./fields.js";
 
 export const DEFAULT_SLOT_REGISTRY = "/var/lib/zones/slots";
 export const SLOT_SIZE = 65536;
@@ -39,21 +39,6 @@ export function hostId(slot: number, id: number): number {
   return slot * SLOT_SIZE + id;
 }
 
-function split(line: string): string[] {
-  const out: string[] = [];
-  let cur = "";
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (c === "\\" && i + 1 < line.length) cur += line[++i];
-    else if (c === ":") {
-      out.push(cur);
-      cur = "";
-    } else cur += c;
-  }
-  out.push(cur);
-  return out;
-}
-
 function readLines(file: string): string[] {
   try {
     return fs.readFileSync(file, "utf8").split("\n");
@@ -72,7 +57,7 @@ export class SlotRegistry {
     const out: SlotEntry[] = [];
     readLines(this.file).forEach((line, i) => {
       if (line === "" || line.startsWith("#")) return;
-      const [slot, uuid, configDir, zonename, ...rest] = split(line);
+      const [slot, uuid, configDir, zonename, ...rest] = splitFields(line);
       const n = Number(slot);
       if (zonename === undefined || rest.length > 0 || !Number.isInteger(n) || n < 1 || n > MAX_SLOT)
         throw new ZoneError(`${this.file} line ${i + 1}: expected slot:uuid:configDir:zonename: ${q(line)}`);

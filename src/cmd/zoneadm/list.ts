@@ -4,7 +4,8 @@
  * a 4-wide ID column, parsable "zoneid:zonename:state:zonepath:uuid:brand:ip-type".
  */
 import { UsageError, ZoneError } from "../../lib/errors.js";
-import { escapeField, type IndexEntry, type Repository } from "../../lib/repository.js";
+import { escapeField } from "../../lib/fields.js";
+import type { IndexEntry, Repository } from "../../lib/repository.js";
 import type { ZoneState } from "../../lib/state.js";
 
 /** What `list` shows of the global zone: the host. */
