@@ -14,8 +14,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { installMinimal } from "../src/lib/brands/minimal.js";
-import { mountsBelow, unmount } from "../src/lib/idmap.js";
+import { BUSYBOX_TREE, installMinimal } from "../src/lib/brands/minimal.js";
+import { idmappedBind, MOUNT_ATTR_RDONLY, mountsBelow, unmount } from "../src/lib/idmap.js";
 import { blankZone } from "../src/lib/model.js";
 import { makeRuntime } from "../src/lib/oci/runtime.js";
 import { zoneSpec } from "../src/lib/oci/spec.js";
@@ -90,6 +90,8 @@ async function main(): Promise<void> {
   const peerBundle = path.join(dir, "peer");
   fs.mkdirSync(path.join(peerBundle, "root"), { recursive: true });
   await installMinimal(path.join(peerBundle, "root"), peerBase, blankZone("peer"));
+  // The same shared busybox tree our minimal zones get, so both run the same init.
+  await idmappedBind(BUSYBOX_TREE, path.join(peerBundle, "root/bin"), peerBase, SLOT_SIZE, MOUNT_ATTR_RDONLY);
   const peerSpec = zoneSpec({ zone: blankZone("peer"), base: peerBase, root: path.join(peerBundle, "root"), init: ["/sbin/init"], cgroupParent: `${paths.hostPrefix}-peer`, zoneId: 0 });
   fs.writeFileSync(path.join(peerBundle, "config.json"), JSON.stringify(peerSpec));
   const runc = ["runc", "--root", path.join(dir, "peer-state")];

@@ -10,14 +10,19 @@ import { ZoneError } from "./errors.js";
 
 const TMP_MARK = ".tmp-";
 
-export function writeFileAtomic(file: string, data: string, mode = 0o644): void {
+/**
+ * `durable: false` skips the fsyncs: the file is still replaced whole (old or new after
+ * any crash of ours), but a power loss may bring back the old one. For records that a
+ * host reboot makes stale anyway, such as a zone being ready or running.
+ */
+export function writeFileAtomic(file: string, data: string, mode = 0o644, durable = true): void {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}${TMP_MARK}${process.pid}`);
   try {
     const fd = fs.openSync(tmp, "w", mode);
     try {
       fs.writeFileSync(fd, data);
-      fs.fsyncSync(fd);
+      if (durable) fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }
@@ -26,7 +31,7 @@ export function writeFileAtomic(file: string, data: string, mode = 0o644): void 
     fs.rmSync(tmp, { force: true });
     throw new ZoneError(`cannot write ${file}: ${(e as Error).message}`);
   }
-  fsyncDir(dir);
+  if (durable) fsyncDir(dir);
 }
 
 export function fsyncDir(dir: string): void {

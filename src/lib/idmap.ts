@@ -54,23 +54,43 @@ async function mappedUserns(base: number, size: number): Promise<{ fd: number; r
   };
 }
 
-/** Bind `source` at `target` (an existing directory) through the id map base/size. */
-export async function idmappedBind(source: string, target: string, base: number, size: number, attrs: number): Promise<void> {
+export interface IdmappedBind {
+  /** Host directory. */
+  source: string;
+  /** An existing directory to mount it on. */
+  target: string;
+}
+
+/**
+ * Bind each source at its target through the id map base/size, with `attrs` (read-only,
+ * nodev, ...). One user namespace serves every bind of the call.
+ */
+export async function idmappedBinds(binds: readonly IdmappedBind[], base: number, size: number, attrs: number): Promise<void> {
+  if (binds.length === 0) return;
   const s = sys();
   const ns = await mappedUserns(base, size);
-  let tree = -1;
   try {
-    tree = Number(s.syscall(SYS_OPEN_TREE, "int", AT_FDCWD, "str", source, "uint", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
-    if (tree < 0) throw new ZoneError(`open_tree ${source}: ${errnoText(s.errno())}`);
-    const attr = { attr_set: MOUNT_ATTR_IDMAP | attrs, attr_clr: 0, propagation: 0, userns_fd: ns.fd };
-    if (Number(s.syscall(SYS_MOUNT_SETATTR, "int", tree, "str", "", "uint", AT_EMPTY_PATH | AT_RECURSIVE, s.koffi.pointer(s.mountAttr), attr, "size_t", s.koffi.sizeof(s.mountAttr))) < 0)
-      throw new ZoneError(`id-mapped mount of ${source}: ${errnoText(s.errno())}`);
-    if (Number(s.syscall(SYS_MOVE_MOUNT, "int", tree, "str", "", "int", AT_FDCWD, "str", target, "uint", MOVE_MOUNT_F_EMPTY_PATH)) < 0)
-      throw new ZoneError(`mount at ${target}: ${errnoText(s.errno())}`);
+    for (const { source, target } of binds) {
+      const tree = Number(s.syscall(SYS_OPEN_TREE, "int", AT_FDCWD, "str", source, "uint", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
+      if (tree < 0) throw new ZoneError(`open_tree ${source}: ${errnoText(s.errno())}`);
+      try {
+        const attr = { attr_set: MOUNT_ATTR_IDMAP | attrs, attr_clr: 0, propagation: 0, userns_fd: ns.fd };
+        if (Number(s.syscall(SYS_MOUNT_SETATTR, "int", tree, "str", "", "uint", AT_EMPTY_PATH | AT_RECURSIVE, s.koffi.pointer(s.mountAttr), attr, "size_t", s.koffi.sizeof(s.mountAttr))) < 0)
+          throw new ZoneError(`id-mapped mount of ${source}: ${errnoText(s.errno())}`);
+        if (Number(s.syscall(SYS_MOVE_MOUNT, "int", tree, "str", "", "int", AT_FDCWD, "str", target, "uint", MOVE_MOUNT_F_EMPTY_PATH)) < 0)
+          throw new ZoneError(`mount at ${target}: ${errnoText(s.errno())}`);
+      } finally {
+        fs.closeSync(tree);
+      }
+    }
   } finally {
-    if (tree >= 0) fs.closeSync(tree);
     ns.release();
   }
+}
+
+/** One id-mapped bind (see idmappedBinds). */
+export function idmappedBind(source: string, target: string, base: number, size: number, attrs: number): Promise<void> {
+  return idmappedBinds([{ source, target }], base, size, attrs);
 }
 
 /** Detach a mount; a target that is not mounted is fine. */

@@ -12,7 +12,7 @@ import { writeFileAtomic } from "./atomic.js";
 import { brand as brandOf } from "./brands.js";
 import { ZoneError, q } from "./errors.js";
 import { verifyOnHost } from "./hostcheck.js";
-import { idmappedBind, mountsBelow, MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY, unmount } from "./idmap.js";
+import { idmappedBinds, mountsBelow, MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY, unmount } from "./idmap.js";
 import type { ZoneConfig } from "./model.js";
 import type { OciRuntime } from "./oci/runtime.js";
 import { zoneSpec } from "./oci/spec.js";
@@ -54,7 +54,7 @@ export class Platform {
   }
 
   private base(e: IndexEntry): number {
-    const slot = this.slots.find(e.uuid);
+    const slot = this.slots.find(e.uuid, this.paths.configDir);
     if (!slot) throw new ZoneError("zone has no uid slot; uninstall and install it again");
     return slot.slot * SLOT_SIZE;
   }
@@ -106,7 +106,7 @@ export class Platform {
     } catch {
       // the administrator keeps other files there: leave the directory
     }
-    this.slots.release(e.uuid);
+    this.slots.release(e.uuid, this.paths.configDir);
     this.setState(name, "configured");
   }
 
@@ -134,7 +134,8 @@ export class Platform {
     const run: RunState = { zonename: name, id: this.freeId(), pid: 0, runtime: this.runtime.name, since: new Date().toISOString() };
     writeFileAtomic(runFile(this.paths, name), JSON.stringify(run));
     try {
-      for (const t of brand.shared) await idmappedBind(t.source, path.join(root, t.target), base, SLOT_SIZE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV);
+      const binds = brand.shared.map((t) => ({ source: t.source, target: path.join(root, t.target) }));
+      await idmappedBinds(binds, base, SLOT_SIZE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV);
       fs.writeFileSync(path.join(root, "etc/zonename"), `${name}\n`);
       fs.lchownSync(path.join(root, "etc/zonename"), base, base);
       const spec = zoneSpec({ zone: z, base, root, init: init ?? brand.init, cgroupParent: this.paths.hostPrefix, zoneId: run.id });

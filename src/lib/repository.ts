@@ -33,6 +33,8 @@ export interface IndexEntry {
 
 const INDEX_HEADER = "# Zone index: name:state:zonepath:uuid:brand:ip-type. Written by zonecfg and zoneadm; do not edit.\n";
 
+const TRANSIENT: readonly ZoneState[] = ["ready", "running", "shutting_down", "down"];
+
 export class Repository {
   readonly indexFile: string;
   private readonly lockFile: string;
@@ -99,9 +101,9 @@ export class Repository {
     });
   }
 
-  private writeIndex(entries: IndexEntry[]): void {
+  private writeIndex(entries: IndexEntry[], durable = true): void {
     const lines = entries.map((e) => [e.name, e.state, escapeField(e.zonepath), e.uuid, e.brand, e.ipType].join(":"));
-    writeFileAtomic(this.indexFile, INDEX_HEADER + lines.map((l) => l + "\n").join(""));
+    writeFileAtomic(this.indexFile, INDEX_HEADER + lines.map((l) => l + "\n").join(""), 0o644, durable);
   }
 
   /**
@@ -154,7 +156,9 @@ export class Repository {
       if (!e) throw new ZoneError(`zone '${name}' does not exist`);
       checkTransition(e.state, to);
       e.state = to;
-      this.writeIndex(entries);
+      // Configuration and the states that outlive a host reboot are made durable; the
+      // transient ones need only be replaced whole (a reboot makes them stale anyway).
+      this.writeIndex(entries, !TRANSIENT.includes(to));
     });
   }
 }

@@ -1,20 +1,27 @@
 /**
  * The host-wide registry of uid slots (the virtual super-user, patent Eq. 1:
  * UID = VPID<<16 | UID). An installed zone owns slot k: zone uid N is host uid
- * k*65536 + N. Slots are unique on the host, across every ZONES_ROOT, so the registry
- * lives at a fixed path that ZONES_ROOT does not move; a slot never overlaps a host
- * user or group, nor a subordinate range of /etc/subuid or /etc/subgid.
+ * k*65536 + N, and the same for gids. Slots are unique on the host, across every
+ * ZONES_ROOT, so the registry lives at a fixed path that ZONES_ROOT does not move; a slot
+ * never overlaps a host user or group, nor a subordinate range of /etc/subuid or
+ * /etc/subgid, so no host account can ever own a zone's files.
+ *
+ * The file is a header comment, then one `slot:uuid:configDir:zonename` line per slot
+ * (':' and '\' escaped as in the zone index). The uuid (with the configDir of the
+ * ZONES_ROOT that owns it) identifies the zone; the zonename is only for people.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { writeFileAtomic } from "./atomic.js";
 import { ZoneError, q } from "./errors.js";
-import { withLock } from "./lock.js";
 import { escapeField, splitFields } from "./fields.js";
+import { withLock } from "./lock.js";
 
 export const DEFAULT_SLOT_REGISTRY = "/var/lib/zones/slots";
 export const SLOT_SIZE = 65536;
-const MAX_SLOT = 65534; // slot 65535 would reach uid 2^32-1, which means "no uid"
+/** Slot 0 is the host's own ids; slot 65535 would reach uid 2^32-1, which means "no uid". */
+const MIN_SLOT = 1;
+const MAX_SLOT = 65534;
 
 export interface SlotEntry {
   slot: number;
@@ -30,97 +37,142 @@ export interface HostIdFiles {
   subgid: string;
 }
 
-const HEADER = "# uid slots of zones: slot:uuid:configDir:zonename. Written by zoneadmd; do not edit.\n";
+export const HOST_ID_FILES: HostIdFiles = { passwd: "/etc/passwd", group: "/etc/group", subuid: "/etc/subuid", subgid: "/etc/subgid" };
+
+const HEADER = "# uid slots of zones: slot:uuid:configDir:zonename. Written by zoneadm; do not edit.\n";
+const DECIMAL = /^[0-9]+$/;
+// A newline would split a record; other control characters have no business in these fields.
+const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Host uid or gid of zone id `id` in `slot`. */
 export function hostId(slot: number, id: number): number {
-  if (!Number.isInteger(slot) || slot < 1 || slot > MAX_SLOT) throw new ZoneError(`invalid uid slot ${slot}`);
-  if (!Number.isInteger(id) || id < 0 || id >= SLOT_SIZE) throw new ZoneError(`zone id ${id} is outside 0-65535`);
+  if (!Number.isInteger(slot) || slot < MIN_SLOT || slot > MAX_SLOT) throw new ZoneError(`uid slot ${slot} is outside ${MIN_SLOT}-${MAX_SLOT}`);
+  if (!Number.isInteger(id) || id < 0 || id >= SLOT_SIZE) throw new ZoneError(`zone id ${id} is outside 0-${SLOT_SIZE - 1}`);
   return slot * SLOT_SIZE + id;
 }
 
+/** A file's lines; a missing file has none. Any other failure is an error: guessing could hand out a host user's ids. */
 function readLines(file: string): string[] {
   try {
     return fs.readFileSync(file, "utf8").split("\n");
-  } catch {
-    return [];
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw new ZoneError(`cannot read ${file}: ${(e as Error).message}`);
   }
 }
 
 export class SlotRegistry {
   constructor(
     readonly file = DEFAULT_SLOT_REGISTRY,
-    private readonly host: HostIdFiles = { passwd: "/etc/passwd", group: "/etc/group", subuid: "/etc/subuid", subgid: "/etc/subgid" },
+    private readonly host: HostIdFiles = HOST_ID_FILES,
   ) {}
 
+  /** Every slot in use; a broken line is reported with the file and line. */
   list(): SlotEntry[] {
     const out: SlotEntry[] = [];
+    const slots = new Set<number>();
+    const uuids = new Set<string>();
     readLines(this.file).forEach((line, i) => {
       if (line === "" || line.startsWith("#")) return;
+      const where = `${this.file} line ${i + 1}`;
       const [slot, uuid, configDir, zonename, ...rest] = splitFields(line);
       const n = Number(slot);
-      if (zonename === undefined || rest.length > 0 || !Number.isInteger(n) || n < 1 || n > MAX_SLOT)
-        throw new ZoneError(`${this.file} line ${i + 1}: expected slot:uuid:configDir:zonename: ${q(line)}`);
+      if (zonename === undefined || rest.length > 0 || !DECIMAL.test(slot!) || n < MIN_SLOT || n > MAX_SLOT || uuid === "" || configDir === "")
+        throw new ZoneError(`${where}: expected slot:uuid:configDir:zonename with a slot in ${MIN_SLOT}-${MAX_SLOT}: ${q(line)}`);
+      // Two zones on one slot would share host ids: refuse to work from such a file.
+      if (slots.has(n)) throw new ZoneError(`${where}: slot ${n} is listed twice`);
+      if (uuids.has(uuid!)) throw new ZoneError(`${where}: uuid ${q(uuid!)} is listed twice`);
+      slots.add(n);
+      uuids.add(uuid!);
       out.push({ slot: n, uuid: uuid!, configDir: configDir!, zonename });
     });
     return out;
   }
 
-  find(uuid: string): SlotEntry | undefined {
-    return this.list().find((e) => e.uuid === uuid);
+  /** The slot of a zone; with `configDir`, only if that repository owns it. */
+  find(uuid: string, configDir?: string): SlotEntry | undefined {
+    return this.list().find((e) => e.uuid === uuid && (configDir === undefined || e.configDir === configDir));
+  }
+
+  /**
+   * The zone's slot: the one it has (a re-install keeps its slot), or the lowest free
+   * one. A uuid that another repository already holds is refused (a copied ZONES_ROOT
+   * repeats uuids), since the two zones would otherwise share host ids.
+   */
+  allocate(uuid: string, configDir: string, zonename: string): number {
+    if (uuid === "" || CONTROL.test(uuid)) throw new ZoneError(`invalid zone uuid ${q(uuid)}`);
+    if (!path.isAbsolute(configDir) || CONTROL.test(configDir)) throw new ZoneError(`zone repository must be an absolute path without control characters: ${q(configDir)}`);
+    if (CONTROL.test(zonename)) throw new ZoneError(`zone name holds a control character: ${q(zonename)}`);
+    return this.update((entries) => {
+      const have = entries.find((e) => e.uuid === uuid);
+      if (have) {
+        if (have.configDir !== configDir)
+          throw new ZoneError(`zone uuid ${q(uuid)} already holds uid slot ${have.slot} for ${q(have.configDir)}; uninstall that zone first`);
+        if (have.zonename !== zonename) this.write(entries.map((e) => (e === have ? { ...e, zonename } : e)));
+        return have.slot;
+      }
+      const blocked = this.hostSlots();
+      for (const e of entries) blocked.add(e.slot);
+      for (let k = MIN_SLOT; k <= MAX_SLOT; k++) {
+        if (blocked.has(k)) continue;
+        // Kept in slot order so that an administrator reads the file as a table.
+        this.write([...entries, { slot: k, uuid, configDir, zonename }].sort((a, b) => a.slot - b.slot));
+        return k;
+      }
+      throw new ZoneError(`no free uid slot in ${this.file}: every slot ${MIN_SLOT}-${MAX_SLOT} is taken by a zone or by host ids`);
+    });
+  }
+
+  /** Free the zone's slot; with `configDir`, only if that repository owns it. No slot is no error. */
+  release(uuid: string, configDir?: string): void {
+    this.update((entries) => {
+      const rest = entries.filter((e) => !(e.uuid === uuid && (configDir === undefined || e.configDir === configDir)));
+      if (rest.length !== entries.length) this.write(rest);
+    });
+  }
+
+  /** Run fn under the registry lock, with the registry read afresh. */
+  private update<T>(fn: (entries: SlotEntry[]) => T): T {
+    const dir = path.dirname(this.file);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+    return withLock(this.file + ".lock", () => {
+      // A writer killed mid-write leaves `.slots.tmp-PID` (atomic.ts's naming). Only our
+      // own are removed: other files in this directory are under other locks.
+      const stale = `.${path.basename(this.file)}.tmp-`;
+      for (const f of fs.readdirSync(dir)) if (f.startsWith(stale)) fs.rmSync(path.join(dir, f), { force: true });
+      return fn(this.list());
+    });
   }
 
   private write(entries: SlotEntry[]): void {
-    writeFileAtomic(this.file, HEADER + entries.map((e) => `${e.slot}:${escapeField(e.uuid)}:${escapeField(e.configDir)}:${escapeField(e.zonename)}\n`).join(""));
+    const lines = entries.map((e) => [String(e.slot), escapeField(e.uuid), escapeField(e.configDir), escapeField(e.zonename)].join(":") + "\n");
+    writeFileAtomic(this.file, HEADER + lines.join(""), 0o644);
   }
 
-  private locked<T>(fn: () => T): T {
-    fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o755 });
-    return withLock(this.file + ".lock", fn);
-  }
-
-  /** Ids and id ranges the host already uses: slots touching them are not handed out. */
-  private hostRanges(): Array<[number, number]> {
-    const ranges: Array<[number, number]> = [];
-    for (const f of [this.host.passwd, this.host.group]) {
-      for (const l of readLines(f)) {
-        const id = Number(l.split(":")[2]);
-        if (l !== "" && Number.isInteger(id) && id >= 0) ranges.push([id, id]);
+  /** Slots that hold an id the host already uses: a uid, a gid, or a subordinate range. */
+  private hostSlots(): Set<number> {
+    const blocked = new Set<number>();
+    const block = (lo: number, hi: number): void => {
+      const first = Math.max(MIN_SLOT, Math.floor(lo / SLOT_SIZE));
+      const last = Math.min(MAX_SLOT, Math.floor(hi / SLOT_SIZE));
+      for (let k = first; k <= last; k++) blocked.add(k);
+    };
+    // passwd: name:pw:uid:gid:... (the primary gid counts too: it may have no group line);
+    // group: name:pw:gid:members. Lines that do not parse (NIS '+', comments) are skipped.
+    for (const [file, fields] of [[this.host.passwd, [2, 3]], [this.host.group, [2]]] as const) {
+      for (const line of readLines(file)) {
+        const f = line.split(":");
+        for (const i of fields) if (f[i] !== undefined && DECIMAL.test(f[i]!)) block(Number(f[i]), Number(f[i]));
       }
     }
-    for (const f of [this.host.subuid, this.host.subgid]) {
-      for (const l of readLines(f)) {
-        const [, start, count] = l.split(":").map(Number);
-        if (Number.isInteger(start) && Number.isInteger(count) && count! > 0) ranges.push([start!, start! + count! - 1]);
+    // subuid/subgid: name:start:count, the ranges newuidmap hands to user namespaces.
+    for (const file of [this.host.subuid, this.host.subgid]) {
+      for (const line of readLines(file)) {
+        const f = line.split(":");
+        if (f.length !== 3 || !DECIMAL.test(f[1]!) || !DECIMAL.test(f[2]!) || Number(f[2]) === 0) continue;
+        block(Number(f[1]), Number(f[1]) + Number(f[2]) - 1);
       }
     }
-    return ranges;
-  }
-
-  /** The zone's slot: the one it has, or the lowest free one. */
-  allocate(uuid: string, configDir: string, zonename: string): number {
-    return this.locked(() => {
-      const entries = this.list();
-      const have = entries.find((e) => e.uuid === uuid);
-      if (have) return have.slot;
-      const used = new Set(entries.map((e) => e.slot));
-      const ranges = this.hostRanges();
-      for (let k = 1; k <= MAX_SLOT; k++) {
-        if (used.has(k)) continue;
-        const lo = k * SLOT_SIZE;
-        const hi = lo + SLOT_SIZE - 1;
-        if (ranges.some(([a, b]) => a <= hi && b >= lo)) continue;
-        this.write([...entries, { slot: k, uuid, configDir, zonename }]);
-        return k;
-      }
-      throw new ZoneError("no free uid slot on this host");
-    });
-  }
-
-  release(uuid: string): void {
-    this.locked(() => {
-      const entries = this.list();
-      if (entries.some((e) => e.uuid === uuid)) this.write(entries.filter((e) => e.uuid !== uuid));
-    });
+    return blocked;
   }
 }
