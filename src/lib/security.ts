@@ -19,12 +19,26 @@ const EXCLUSIVE_IP_CAPABILITIES = ["net_admin", "net_raw"] as const;
 /**
  * The zone's capability set in OCI names ("CAP_CHOWN", ...), in kernel order: what
  * limitpriv grants (resolveLimitpriv throws ZoneError on a bad value), plus net_admin
- * and net_raw for an exclusive-IP zone.
+ * and net_raw for an exclusive-IP zone unless limitpriv's last word on them removes
+ * them ("default,-net_raw").
  */
 export function ociCapabilities(limitpriv: string, ipType: "shared" | "exclusive"): string[] {
   const caps = new Set<string>(resolveLimitpriv(limitpriv));
-  if (ipType === "exclusive") for (const c of EXCLUSIVE_IP_CAPABILITIES) caps.add(c);
+  if (ipType === "exclusive")
+    for (const c of EXCLUSIVE_IP_CAPABILITIES) if (lastMention(limitpriv, c) !== "remove") caps.add(c);
   return ALL_CAPABILITIES.filter((c) => caps.has(c)).map((c) => `CAP_${c.toUpperCase()}`);
+}
+
+/** Whether limitpriv's last entry naming `cap` adds or removes it (the value is already valid). */
+function lastMention(limitpriv: string, cap: string): "add" | "remove" | undefined {
+  let last: "add" | "remove" | undefined;
+  for (const raw of limitpriv.split(",")) {
+    const item = raw.trim().toLowerCase();
+    const remove = item.startsWith("-") || item.startsWith("!");
+    const name = remove ? item.slice(1) : item;
+    if ((name.startsWith("cap_") ? name.slice(4) : name) === cap) last = remove ? "remove" : "add";
+  }
+  return last;
 }
 
 // ---------------------------------------------------------------------------------------
