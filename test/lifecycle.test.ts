@@ -11,6 +11,7 @@ import { mountsBelow } from "../src/lib/idmap.js";
 import { Repository } from "../src/lib/repository.js";
 import { readRun } from "../src/lib/runstate.js";
 import { SlotRegistry } from "../src/lib/slots.js";
+import { BIN } from "./helpers.js";
 import { ZoneTestRoot } from "./zones.js";
 
 const root = new ZoneTestRoot("life");
@@ -83,6 +84,11 @@ describe("zone lifecycle", { concurrency: false }, () => {
   test("the shared /usr appears root-owned inside; set-uid programs keep their bit", () => {
     const ls = root.ok("zlogin", ["web", "ls -ln /usr/bin/passwd"]);
     assert.match(ls, /^-rwsr-xr-x +\d+ 0 0 /);
+    // Zone root administers its own users; set-uid passwd reads the zone's shadow for alice.
+    root.ok("zlogin", ["web", "useradd -m alice && echo alice:secret | chpasswd && chown alice /home/alice"]);
+    assert.equal(root.ok("zlogin", ["web", "su alice -c 'id -un'"]), "alice\n");
+    assert.match(root.ok("zlogin", ["-l", "alice", "web", "passwd -S"]), /^alice P /);
+    assert.match(root.run("zlogin", ["-l", "alice", "web", "cat /etc/shadow"]).stderr, /Permission denied/);
     assert.match(root.run("zlogin", ["web", "touch /usr/x"]).stderr, /Read-only file system/);
   });
 
@@ -143,6 +149,24 @@ describe("zone lifecycle", { concurrency: false }, () => {
     } finally {
       bystander.kill("SIGKILL");
     }
+  });
+
+  test("boot -- -i names another init; zones boot concurrently with distinct IDs", async () => {
+    root.ok("zoneadm", ["-z", "mini", "halt"]);
+    root.ok("zoneadm", ["-z", "web", "halt"]);
+    const initScript = path.join(zp("mini"), "root/root/myinit");
+    fs.writeFileSync(initScript, "#!/bin/sh\nexec sleep 1000\n", { mode: 0o755 });
+    const base = new SlotRegistry().find(repo().find("mini")!.uuid)!.slot * 65536;
+    fs.chownSync(initScript, base, base);
+    const both = await Promise.all(
+      [["-z", "mini", "boot", "--", "-i", "/root/myinit"], ["-z", "web", "boot"]].map(
+        (args) => new Promise<number>((resolve) => spawn(path.join(BIN, "zoneadm"), args, { env: root.env, stdio: "ignore" }).on("exit", (c) => resolve(c ?? -1))),
+      ),
+    );
+    assert.deepEqual(both, [0, 0]);
+    assert.deepEqual([readRun(root.paths, "mini")!.id, readRun(root.paths, "web")!.id].sort(), [1, 2]);
+    assert.match(root.ok("zps", ["-z", "mini"]), / sleep 1000$/m);
+    fs.rmSync(initScript);
   });
 
   test("when a zone's init dies the zone is halted and the reason logged", async () => {

@@ -21,6 +21,12 @@ const root = new TestRoot("oci");
 const slots = new SlotRegistry();
 const uuid = `runtime-test-${process.pid}`;
 after(() => {
+  for (const rt of ["runc", "crun"]) {
+    const state = path.join(root.dir, "state", rt);
+    const ids = spawnSync(rt, ["--root", state, "list", "-q"], { encoding: "utf8" }).stdout ?? "";
+    for (const id of ids.split("\n").filter(Boolean)) spawnSync(rt, ["--root", state, "delete", "--force", id]);
+  }
+  for (const name of ["runc", "crun"]) removeCgroups(`zones-test-${process.pid}`, `t-${name}`);
   for (const m of mountsBelow(root.dir)) unmount(m);
   slots.release(uuid);
   root.remove();

@@ -18,6 +18,7 @@ import { zonePaths } from "../lib/paths.js";
 import { Repository } from "../lib/repository.js";
 import { readRun, zoneRunDir } from "../lib/runstate.js";
 import { zoneUser } from "../lib/zoneusers.js";
+import { call } from "../daemon/client.js";
 import { failure } from "./report.js";
 
 const USAGE = "usage: zlogin [-n] [-l user] zone utility [argument...]";
@@ -61,6 +62,10 @@ async function main(argv: string[]): Promise<number> {
     checkZoneName(a.zone);
     prefix = `zlogin: zone '${a.zone}'`;
     const paths = zonePaths();
+    // zoneadmd must be watching the zone (it is started if not): it reconciles a zone
+    // whose init died while it was away, before we look at the zone's state.
+    const ping = await call(paths, { op: "ping" });
+    if (!ping.ok) throw new ZoneError(ping.error);
     const repo = new Repository(paths);
     const entry = repo.find(a.zone);
     if (!entry) throw new ZoneError("no such zone configured");

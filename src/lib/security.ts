@@ -106,18 +106,19 @@ export const DENIED_SYSCALL_GROUPS: Readonly<Record<string, readonly string[]>> 
   // fanotify, which watches whole mounts and file systems.
   kernelObservation: ["bpf", "perf_event_open", "lookup_dcookie", "syslog", "fanotify_init"],
   // Exploit aids: userfaultfd holds a kernel thread at a page fault of its choosing,
-  // turning races into reliable exploits; kcmp orders kernel objects by address.
-  exploitAids: ["userfaultfd", "kcmp"],
+  // turning races into reliable exploits; kcmp orders kernel objects by address;
+  // io_uring has been the source of many kernel exploits and no zone service needs it.
+  exploitAids: ["userfaultfd", "kcmp", "io_uring_setup", "io_uring_enter", "io_uring_register"],
   // The kernel keyring is not namespaced: keys, and key quotas, are shared with the host.
   keyring: ["keyctl", "add_key", "request_key"],
   // File handles open any inode of a file system by number, past the zone's root and
-  // mount tree (the "shocker" escape).
-  fileHandles: ["open_by_handle_at", "name_to_handle_at"],
+  // mount tree (the "shocker" escape). Making a handle (name_to_handle_at) stays
+  // allowed: systemd and mount tools use it, and it opens nothing.
+  fileHandles: ["open_by_handle_at"],
   // One clock serves every zone and the host (including the 32-bit time64 variants).
-  clock: [
-    "settimeofday", "clock_settime", "clock_settime64", "clock_adjtime", "clock_adjtime64",
-    "adjtimex", "stime",
-  ],
+  // adjtimex and clock_adjtime stay allowed: read-only uses (ntp_gettime, timedatectl)
+  // need them, and the kernel refuses their changes outside the host's user namespace.
+  clock: ["settimeofday", "clock_settime", "clock_settime64", "stime"],
   // Machine-wide resources: swap devices, process accounting, disk quotas.
   machine: ["swapon", "swapoff", "acct", "quotactl", "quotactl_fd"],
   // Obsolete interfaces kept only for old binaries, each a past source of kernel bugs
