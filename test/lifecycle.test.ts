@@ -79,6 +79,19 @@ describe("zone lifecycle", { concurrency: false }, () => {
     assert.match(r.stderr, /no user "nosuchuser" in the zone/);
     const stopped = root.run("zlogin", ["nosuch", "true"]);
     assert.equal(stopped.status, 1);
+    // zonename(1) inside a sparse zone is the host's, shared through /usr (scripts/install.sh).
+    assert.equal(root.ok("zlogin", ["web", "zonename"]), "web\n");
+  });
+
+  test("zlogin passes SIGTERM to the command in the zone and returns its status", async () => {
+    const child = spawn(path.join(BIN, "zlogin"), ["web", "trap 'echo got TERM; exit 42' TERM; echo ready; while :; do sleep 0.1; done"], { env: root.env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    await until("the command to start", () => out.includes("ready"));
+    child.kill("SIGTERM");
+    const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+    assert.equal(code, 42);
+    assert.match(out, /got TERM/);
   });
 
   test("the shared /usr appears root-owned inside; set-uid programs keep their bit", () => {
