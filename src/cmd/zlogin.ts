@@ -13,10 +13,9 @@ import * as path from "node:path";
 import { EXIT_ERR, UsageError, ZoneError } from "../lib/errors.js";
 import { checkZoneName } from "../lib/names.js";
 import { makeRuntime, type RuntimeName } from "../lib/oci/runtime.js";
-import { zoneProcess } from "../lib/oci/spec.js";
+import type { OciProcess } from "../lib/oci/spec.js";
 import { zonePaths } from "../lib/paths.js";
-import { Repository } from "../lib/repository.js";
-import { readRun, zoneRunDir } from "../lib/runstate.js";
+import { processTemplateFile, readRun, zoneRunDir } from "../lib/runstate.js";
 import { zoneUser } from "../lib/zoneusers.js";
 import { call } from "../daemon/client.js";
 import { failure } from "./report.js";
@@ -55,6 +54,16 @@ function parseArgs(argv: string[]): Args {
   return { zone, user, nullInput, argv: rest };
 }
 
+/** Is `pid` a live process (not a zombie)? */
+function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat[stat.lastIndexOf(")") + 2] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   let prefix = "zlogin";
   try {
@@ -62,38 +71,47 @@ async function main(argv: string[]): Promise<number> {
     checkZoneName(a.zone);
     prefix = `zlogin: zone '${a.zone}'`;
     const paths = zonePaths();
-    // zoneadmd must be watching the zone (it is started if not): it reconciles a zone
-    // whose init died while it was away, before we look at the zone's state.
-    const ping = await call(paths, { op: "ping" });
-    if (!ping.ok) throw new ZoneError(ping.error);
-    const repo = new Repository(paths);
-    const entry = repo.find(a.zone);
-    if (!entry) throw new ZoneError("no such zone configured");
+    // zoneadmd must be watching the zones (it is started if not running); this does not
+    // wait for it: the zone's own run state says whether it is running.
+    const daemon = call(paths, { op: "ping" }).catch((e: Error) => e);
     const run = readRun(paths, a.zone);
-    if (entry.state !== "running" || !run) throw new ZoneError(`zone is not running (it is ${entry.state})`);
-    const z = repo.load(a.zone);
-    const u = zoneUser(path.join(z.zonepath, "root"), a.user);
-    const args = a.argv.length === 1 ? [u.shell, "-c", a.argv[0]!] : a.argv;
-    const proc = zoneProcess(z, args, { uid: u.uid, gid: u.gid }, [`HOME=${u.home}`, `USER=${u.name}`, `LOGNAME=${u.name}`, `SHELL=${u.shell}`]);
+    if (!run || !run.booted || !alive(run.pid)) {
+      await daemon; // lets the daemon reconcile a zone whose init died
+      throw new ZoneError(fs.existsSync(paths.configDir) && zoneExists(paths.configDir, a.zone) ? "zone is not running" : "no such zone configured");
+    }
+    const u = zoneUser(run.root, a.user);
+    const template = JSON.parse(fs.readFileSync(processTemplateFile(paths, a.zone), "utf8")) as OciProcess;
+    const proc: OciProcess = {
+      ...template,
+      user: { uid: u.uid, gid: u.gid },
+      args: a.argv.length === 1 ? [u.shell, "-c", a.argv[0]!] : a.argv,
+      env: [...template.env.filter((e) => !e.startsWith("container=")), `HOME=${u.home}`, `USER=${u.name}`, `LOGNAME=${u.name}`, `SHELL=${u.shell}`],
+    };
     const processFile = path.join(zoneRunDir(paths, a.zone), `exec-${process.pid}.json`);
     fs.writeFileSync(processFile, JSON.stringify(proc), { mode: 0o600 });
     const [bin, ...rargs] = makeRuntime(run.runtime as RuntimeName, paths.runDir).execArgv(a.zone, { processFile });
     const child = spawn(bin!, rargs, { stdio: [a.nullInput ? "ignore" : "inherit", "inherit", "inherit"] });
     // The runtime passes the signals it gets to the process in the zone.
     for (const sig of ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const) process.on(sig, () => child.kill(sig));
-    return await new Promise<number>((resolve) => {
-      child.on("error", (e) => {
-        fs.rmSync(processFile, { force: true });
-        resolve(failure(prefix, new ZoneError(`cannot start ${bin}: ${e.message}`)));
-      });
-      child.on("exit", (code, signal) => {
-        fs.rmSync(processFile, { force: true });
-        resolve(code ?? 128 + (signal ? constants.signals[signal] : 0));
-      });
+    const code = await new Promise<number>((resolve) => {
+      child.on("error", (e) => resolve(failure(prefix, new ZoneError(`cannot start ${bin}: ${e.message}`))));
+      child.on("exit", (c, signal) => resolve(c ?? 128 + (signal ? constants.signals[signal] : 0)));
     });
+    fs.rmSync(processFile, { force: true });
+    await daemon;
+    return code;
   } catch (e) {
     const code = failure(prefix, e);
     return code === 2 ? 2 : EXIT_ERR;
+  }
+}
+
+/** Whether the repository index names the zone (read directly: zlogin stays small). */
+function zoneExists(configDir: string, name: string): boolean {
+  try {
+    return fs.readFileSync(path.join(configDir, "index"), "utf8").split("\n").some((l) => l.startsWith(`${name}:`));
+  } catch {
+    return false;
   }
 }
 

@@ -15,10 +15,10 @@ import { verifyOnHost } from "./hostcheck.js";
 import { idmappedBinds, mountsBelow, MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY, unmount } from "./idmap.js";
 import type { ZoneConfig } from "./model.js";
 import type { OciRuntime } from "./oci/runtime.js";
-import { zoneSpec } from "./oci/spec.js";
+import { zoneProcess, zoneSpec } from "./oci/spec.js";
 import type { ZonePaths } from "./paths.js";
 import type { IndexEntry, Repository } from "./repository.js";
-import { readRun, runFile, runningIds, zoneRunDir, type RunState } from "./runstate.js";
+import { processTemplateFile, readRun, runFile, runningIds, zoneRunDir, type RunState } from "./runstate.js";
 import { SLOT_SIZE, type SlotRegistry } from "./slots.js";
 import { checkOperation, type ZoneState } from "./state.js";
 
@@ -131,7 +131,7 @@ export class Platform {
     const dir = this.runDir(name);
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     // The ID is taken and recorded before any await, so concurrent readies never share one.
-    const run: RunState = { zonename: name, id: this.freeId(), pid: 0, runtime: this.runtime.name, since: new Date().toISOString() };
+    const run: RunState = { zonename: name, id: this.freeId(), pid: 0, runtime: this.runtime.name, since: new Date().toISOString(), root, booted: false };
     writeFileAtomic(runFile(this.paths, name), JSON.stringify(run));
     try {
       const binds = brand.shared.map((t) => ({ source: t.source, target: path.join(root, t.target) }));
@@ -140,6 +140,7 @@ export class Platform {
       fs.lchownSync(path.join(root, "etc/zonename"), base, base);
       const spec = zoneSpec({ zone: z, base, root, init: init ?? brand.init, cgroupParent: this.paths.hostPrefix, zoneId: run.id });
       fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(spec, null, 1));
+      fs.writeFileSync(processTemplateFile(this.paths, name), JSON.stringify(zoneProcess(z, [])), { mode: 0o600 });
       const pidFile = path.join(dir, "init.pid");
       await this.runtime.create(name, dir, pidFile, path.join(dir, "console.log"));
       run.pid = Number(fs.readFileSync(pidFile, "utf8"));
@@ -162,6 +163,8 @@ export class Platform {
       await this.halt(name);
       throw err;
     }
+    run.booted = true;
+    writeFileAtomic(runFile(this.paths, name), JSON.stringify(run), 0o644, false);
     this.setState(name, "running");
     return run;
   }

@@ -14,6 +14,19 @@ export interface RunState {
   pid: number;
   runtime: string;
   since: string;
+  /** The zone's root tree on the host. */
+  root: string;
+  /** Set once init runs (boot); a ready zone has none. */
+  booted: boolean;
+}
+
+/**
+ * The template of every process started in the zone (zlogin): the zone's privileges and
+ * environment, computed from its configuration at ready, so that zlogin need not read
+ * the configuration at all.
+ */
+export function processTemplateFile(paths: ZonePaths, name: string): string {
+  return path.join(zoneRunDir(paths, name), "process.json");
 }
 
 export function zoneRunDir(paths: ZonePaths, name: string): string {
