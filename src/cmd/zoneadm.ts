@@ -63,15 +63,10 @@ function viaDaemon(op: Operation, usage: string, parse: (args: string[]) => Part
       checkOperation(op, entryOf(ctx).state);
       const reply = await call(zonePaths(), { op, zone: ctx.zone, ...extra });
       if (!reply.ok) throw new ZoneError(reply.error);
-      if (op === "boot" || op === "ready") await warnOldRuntime();
+      // Zones are only as safe as their runtime: say so when it lacks known fixes.
+      if (reply.runtime?.warning) process.stderr.write(`zoneadm: warning: ${reply.runtime.warning}\n`);
     },
   };
-}
-
-/** Zones are only as safe as their runtime: say so when it lacks known fixes. */
-async function warnOldRuntime(): Promise<void> {
-  const reply = await call(zonePaths(), { op: "ping" });
-  if (reply.ok && reply.runtime?.warning) process.stderr.write(`zoneadm: warning: ${reply.runtime.warning}\n`);
 }
 
 function noArgs(usage: string): (args: string[]) => Partial<Request> {

@@ -83,9 +83,9 @@ export class Daemon {
             await p.uninstall(zone);
             return { ok: true };
           case "ready":
-            return { ok: true, run: await p.ready(zone, req.init) };
+            return { ok: true, run: await p.ready(zone, req.init), runtime: this.runtimeVersion };
           case "boot":
-            return { ok: true, run: await p.boot(zone, req.init) };
+            return { ok: true, run: await p.boot(zone, req.init), runtime: this.runtimeVersion };
           case "halt":
             await p.halt(zone);
             return { ok: true };

@@ -132,7 +132,7 @@ export class Platform {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     // The ID is taken and recorded before any await, so concurrent readies never share one.
     const run: RunState = { zonename: name, id: this.freeId(), pid: 0, runtime: this.runtime.name, since: new Date().toISOString(), root, booted: false };
-    writeFileAtomic(runFile(this.paths, name), JSON.stringify(run));
+    writeFileAtomic(runFile(this.paths, name), JSON.stringify(run), 0o644, false);
     try {
       const binds = brand.shared.map((t) => ({ source: t.source, target: path.join(root, t.target) }));
       await idmappedBinds(binds, base, SLOT_SIZE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV);
@@ -144,7 +144,7 @@ export class Platform {
       const pidFile = path.join(dir, "init.pid");
       await this.runtime.create(name, dir, pidFile, path.join(dir, "console.log"));
       run.pid = Number(fs.readFileSync(pidFile, "utf8"));
-      writeFileAtomic(runFile(this.paths, name), JSON.stringify(run));
+      writeFileAtomic(runFile(this.paths, name), JSON.stringify(run), 0o644, false);
       this.setState(name, "ready");
       return run;
     } catch (err) {
