@@ -9,6 +9,7 @@ import { blankZone, cloneZone, type ZoneConfig } from "../src/lib/model.js";
 import { zonePaths } from "../src/lib/paths.js";
 import { escapeField } from "../src/lib/fields.js";
 import { Repository } from "../src/lib/repository.js";
+import { zoneError } from "./assertions.js";
 
 let parent = "";
 let counter = 0;
@@ -39,17 +40,6 @@ function zone(repo: Repository, name: string): ZoneConfig {
   z.attr = [{ name: "note", type: "string", value: "a, b = c" }];
   z.cappedMemory = { physical: 256 * 1024 ** 2 };
   return z;
-}
-
-function zoneError(fn: () => unknown, ...fragments: string[]): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof ZoneError, `expected a ZoneError, got ${String(e)}`);
-    for (const f of fragments) assert.ok(e.message.includes(f), `message ${JSON.stringify(e.message)} lacks ${JSON.stringify(f)}`);
-    return e.message;
-  }
-  assert.fail(`expected an error mentioning ${fragments.join(", ")}`);
 }
 
 function indexLines(repo: Repository): string[] {

@@ -2,6 +2,7 @@ import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { ZoneError } from "../src/lib/errors.js";
 import { canTransition, checkOperation, checkTransition, isState, REQUIRES, STATES, type ZoneState } from "../src/lib/state.js";
+import { zoneError } from "./assertions.js";
 
 /** The transitions of zones-reference §3, each with the operation that makes it. */
 const LEGAL: ReadonlyArray<readonly [ZoneState, ZoneState, string]> = [
@@ -47,17 +48,6 @@ const ILLEGAL: ReadonlyArray<readonly [ZoneState, ZoneState]> = [
   ["shutting_down", "running"],
   ["shutting_down", "configured"],
 ];
-
-function zoneError(fn: () => void, ...fragments: string[]): string {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof ZoneError, `expected a ZoneError, got ${String(e)}`);
-    for (const f of fragments) assert.ok(e.message.includes(f), `message ${JSON.stringify(e.message)} lacks ${JSON.stringify(f)}`);
-    return e.message;
-  }
-  assert.fail(`expected an error mentioning ${fragments.join(", ")}`);
-}
 
 describe("states", () => {
   test("the eight illumos states in libzonecfg order", () => {
