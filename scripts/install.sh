@@ -38,8 +38,17 @@ rm -f /usr/local/bin/zonename
 printf '#!/bin/sh\n# zonename(1), installed by Zones for Linux: works in the global zone and in zones.\nunset NODE_EXTRA_CA_CERTS\nexec node /usr/local/lib/zones/zonename.cjs "$@"\n' > /usr/local/bin/zonename
 chmod 0755 /usr/local/bin/zonename
 
-# A sample zone, configured with the default template.
+# A sample zone, configured with the default template, installed and running.
 if ! zoneadm -z sample list >/dev/null 2>&1; then
   zonecfg -z sample "create; set autoboot=false"
 fi
+state=$(zoneadm -z sample list -p | cut -d: -f3)
+case "$state" in
+  configured) zoneadm -z sample install && zoneadm -z sample boot ;;
+  incomplete) zoneadm -z sample uninstall -F && zoneadm -z sample install && zoneadm -z sample boot ;;
+  installed) zoneadm -z sample boot ;;
+esac
 zoneadm list -cv
+echo
+echo "The zone 'sample' is running. Run a command in it as its root:"
+echo "    zlogin sample 'zonename; id; ps -ef'"
