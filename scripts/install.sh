@@ -50,5 +50,5 @@ case "$state" in
 esac
 zoneadm list -cv
 echo
-echo "The zone 'sample' is running. Run a command in it as its root:"
-echo "    zlogin sample 'zonename; id; ps -ef'"
+echo "The zone 'sample' is running. Log into it as its root with:"
+echo "    zlogin sample"
