@@ -100,7 +100,17 @@ const CMDTAB: readonly Subcommand[] = [
   viaDaemon("boot", "boot [-- -i /path/to/init]", bootArgs),
   viaDaemon("halt", "halt"),
   viaDaemon("ready", "ready"),
-  notBuilt("shutdown", "shutdown [-r [-- boot_arguments]]"),
+  {
+    name: "shutdown",
+    usage: "shutdown [-r]",
+    needsZone: true,
+    async run(ctx) {
+      if (ctx.args.length > 1 || (ctx.args.length === 1 && ctx.args[0] !== "-r")) throw new UsageError("usage: zoneadm -z zone shutdown [-r]");
+      checkOperation("shutdown", entryOf(ctx).state);
+      const reply = await call(zonePaths(), { op: ctx.args[0] === "-r" ? "shutdown-reboot" : "shutdown", zone: ctx.zone });
+      if (!reply.ok) throw new ZoneError(reply.error);
+    },
+  },
   viaDaemon("reboot", "reboot"),
   {
     name: "list",

@@ -5,7 +5,7 @@
 import type { RuntimeVersion } from "../lib/oci/runtime.js";
 import type { RunState } from "../lib/runstate.js";
 
-export const OPERATIONS = ["ping", "install", "uninstall", "ready", "boot", "halt", "reboot"] as const;
+export const OPERATIONS = ["ping", "install", "uninstall", "ready", "boot", "halt", "reboot", "shutdown", "shutdown-reboot"] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
 export interface Request {

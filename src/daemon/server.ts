@@ -11,7 +11,7 @@ import { ZoneError } from "../lib/errors.js";
 import { checkZoneName } from "../lib/names.js";
 import { chooseRuntime, type RuntimeVersion } from "../lib/oci/runtime.js";
 import type { ZonePaths } from "../lib/paths.js";
-import { Platform } from "../lib/platform.js";
+import { alive, Platform } from "../lib/platform.js";
 import { Repository } from "../lib/repository.js";
 import { SlotRegistry } from "../lib/slots.js";
 import { sys } from "../lib/sys.js";
@@ -21,16 +21,7 @@ const PR_SET_CHILD_SUBREAPER = 36;
 const WNOHANG = 1;
 const LOCK_EX_NB = 2 | 4;
 const SUPERVISE_MS = 200;
-
-/** Is `pid` alive (and not a zombie waiting to be reaped)? */
-export function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
+const SIGHUP = 1;
 
 export class Daemon {
   readonly platform: Platform;
@@ -91,6 +82,10 @@ export class Daemon {
             return { ok: true };
           case "reboot":
             return { ok: true, run: await p.reboot(zone) };
+          case "shutdown":
+            return { ok: true, run: await p.shutdown(zone, false) };
+          case "shutdown-reboot":
+            return { ok: true, run: await p.shutdown(zone, true) };
           default:
             return { ok: false, error: "unreachable" };
         }
@@ -130,18 +125,34 @@ export class Daemon {
     }
   }
 
-  /** Reap the inits we are parent of (as subreaper) and halt zones whose init died. */
+  /**
+   * Reap the inits we are parent of (as subreaper) and act on their end: an init killed
+   * by SIGHUP ran reboot(2) in its pid namespace, so the zone boots again; any other
+   * end (SIGINT is halt or power-off) halts it. Inits of an earlier daemon are not our
+   * children: their end is seen as a vanished process and halts the zone.
+   */
   private supervise(): void {
-    let dead = false;
     for (const e of this.platform.repo.list()) {
-      if (e.state !== "running" && e.state !== "ready") continue;
+      if ((e.state !== "running" && e.state !== "ready") || this.queues.has(e.name)) continue;
       const run = this.platform.readRun(e.name);
       if (!run || run.pid === 0) continue;
       // Reap only pids we know: waitpid(-1) would steal Node's own children's statuses.
-      sys().waitpid(run.pid, null, WNOHANG);
-      if (!alive(run.pid) && !this.queues.has(e.name)) dead = true;
+      const status = [0];
+      const reaped = sys().waitpid(run.pid, status, WNOHANG) === run.pid;
+      if (!reaped && alive(run.pid)) continue;
+      const signal = reaped && (status[0]! & 0x7f) !== 0 ? status[0]! & 0x7f : 0;
+      void this.serialize(e.name, async () => {
+        const now = this.platform.repo.find(e.name);
+        if (!now || (now.state !== "running" && now.state !== "ready")) return;
+        if (signal === SIGHUP) {
+          await this.platform.halt(e.name, "its init rebooted the zone");
+          await this.platform.boot(e.name);
+        } else {
+          const why = !reaped ? "its init is gone" : signal !== 0 ? `its init ended on signal ${signal}` : `its init exited with status ${(status[0]! >> 8) & 0xff}`;
+          await this.platform.halt(e.name, why);
+        }
+      }).catch((err: Error) => this.log(`zone '${e.name}': ${err.message}`));
     }
-    if (dead) void this.reconcile();
   }
 
   async start(): Promise<void> {

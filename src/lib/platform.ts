@@ -181,6 +181,29 @@ export class Platform {
     this.setState(name, "installed");
   }
 
+  /**
+   * Ask the zone's init for a clean stop, in its own convention, wait for it to end
+   * (at most `timeoutMs`), then halt; with `reboot`, boot again.
+   */
+  async shutdown(name: string, reboot: boolean, timeoutMs = 30_000): Promise<RunState | undefined> {
+    checkOperation("shutdown", this.entry(name).state);
+    const run = this.readRun(name);
+    if (run && run.pid > 0 && alive(run.pid)) {
+      const signal = stopSignal(run.pid);
+      this.log(`zone '${name}': shutdown: ${signal} to init ${run.pid}`);
+      try {
+        process.kill(run.pid, signal);
+      } catch {
+        // already gone
+      }
+      const end = Date.now() + timeoutMs;
+      while (alive(run.pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      if (alive(run.pid)) this.log(`zone '${name}': init still running after ${timeoutMs} ms; halting`);
+    }
+    await this.halt(name);
+    return reboot ? this.boot(name) : undefined;
+  }
+
   async reboot(name: string): Promise<RunState> {
     checkOperation("reboot", this.entry(name).state);
     await this.halt(name);
@@ -201,6 +224,33 @@ export class Platform {
     removeCgroups(this.paths.hostPrefix, name);
     fs.rmSync(this.runDir(name), { recursive: true, force: true });
   }
+}
+
+/** Is `pid` a live process (not a zombie waiting to be reaped)? */
+export function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat[stat.lastIndexOf(")") + 2] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The signal that asks an init for a clean power-off: busybox init and sysvinit take
+ * SIGUSR2 and SIGTERM-and-runlevel respectively; systemd takes SIGRTMIN+4. Anything
+ * else gets SIGTERM, and the halt that follows the timeout ends it.
+ */
+export function stopSignal(pid: number): NodeJS.Signals | number {
+  let exe = "";
+  try {
+    exe = fs.readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return "SIGTERM";
+  }
+  if (exe.endsWith("/busybox")) return "SIGUSR2";
+  if (exe.endsWith("/systemd")) return 34 + 4; // SIGRTMIN+4: poweroff
+  return "SIGTERM";
 }
 
 /** The zone's cgroups in every hierarchy, and the root's parent group once empty. */

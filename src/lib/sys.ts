@@ -21,7 +21,8 @@ interface Libc {
   flock(fd: number, op: number): number;
   umount2(target: string, flags: number): number;
   prctl(option: number, arg: number, a3: number, a4: number, a5: number): number;
-  waitpid(pid: number, status: null, options: number): number;
+  /** status: a one-element array that receives the wait status. */
+  waitpid(pid: number, status: number[], options: number): number;
   errno(): number;
   syscall: (...args: unknown[]) => unknown;
   mountAttr: KoffiType;
@@ -39,7 +40,7 @@ export function sys(): Libc {
       flock: c.func("int flock(int fd, int op)") as Libc["flock"],
       umount2: c.func("int umount2(const char *target, int flags)") as Libc["umount2"],
       prctl: c.func("int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)") as Libc["prctl"],
-      waitpid: c.func("int waitpid(int pid, int *status, int options)") as Libc["waitpid"],
+      waitpid: c.func("int waitpid(int pid, _Out_ int *status, int options)") as Libc["waitpid"],
       errno: () => koffi.decode(errnoLocation(), "int"),
       syscall: c.func("long syscall(long number, ...)"),
       mountAttr: koffi.struct("mount_attr", { attr_set: "uint64", attr_clr: "uint64", propagation: "uint64", userns_fd: "uint64" }),
