@@ -93,6 +93,7 @@ async function main(): Promise<void> {
   // The same shared busybox tree our minimal zones get, so both run the same init.
   await idmappedBind(BUSYBOX_TREE, path.join(peerBundle, "root/bin"), peerBase, SLOT_SIZE, MOUNT_ATTR_RDONLY);
   const peerSpec = zoneSpec({ zone: blankZone("peer"), base: peerBase, root: path.join(peerBundle, "root"), init: ["/sbin/init"], cgroupParent: `${paths.hostPrefix}-peer`, zoneId: 0 });
+  peerSpec.process.terminal = false; // plain runc run -d, no console socket
   fs.writeFileSync(path.join(peerBundle, "config.json"), JSON.stringify(peerSpec));
   const runc = ["runc", "--root", path.join(dir, "peer-state")];
   const log = fs.openSync(path.join(dir, "peer.log"), "a");

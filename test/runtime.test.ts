@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { after, describe, test } from "node:test";
 import { BUSYBOX_TREE, installMinimal } from "../src/lib/brands/minimal.js";
 import { idmappedBind, MOUNT_ATTR_RDONLY, mountsBelow, unmount } from "../src/lib/idmap.js";
+import { receiveOneFd } from "../src/lib/fdpass.js";
 import { blankZone } from "../src/lib/model.js";
 import { makeRuntime, pureCgroupV2, type RuntimeName } from "../src/lib/oci/runtime.js";
 import { zoneProcess, zoneSpec } from "../src/lib/oci/spec.js";
@@ -46,6 +47,7 @@ for (const name of ["runc", "crun"] as const) {
     const id = `t-${name}`;
     const prefix = `zones-test-${process.pid}`;
     let rt: ReturnType<typeof makeRuntime>;
+    let console = -1;
 
     test("version is reported, with a warning when it predates known fixes", () => {
       rt = makeRuntime(name, stateDir);
@@ -55,7 +57,7 @@ for (const name of ["runc", "crun"] as const) {
       if (name === "runc" && v.version.startsWith("1.1.")) assert.match(v.warning ?? "", /CVE-2025/);
     });
 
-    test("create leaves init waiting; start runs it; state follows", async () => {
+    test("create leaves init waiting with its terminal sent to the console socket; start runs it", async () => {
       const base = slots.allocate(uuid, root.configDir, "oci") * SLOT_SIZE;
       const z = blankZone(id);
       fs.mkdirSync(path.join(bundle, "root"), { recursive: true });
@@ -63,7 +65,12 @@ for (const name of ["runc", "crun"] as const) {
       await idmappedBind(BUSYBOX_TREE, path.join(bundle, "root/bin"), base, SLOT_SIZE, MOUNT_ATTR_RDONLY);
       const spec = zoneSpec({ zone: z, base, root: path.join(bundle, "root"), init: ["/bin/sleep", "600"], cgroupParent: prefix, zoneId: 1 });
       fs.writeFileSync(path.join(bundle, "config.json"), JSON.stringify(spec));
-      await rt.create(id, bundle, path.join(bundle, "pid"), path.join(bundle, "log"));
+      const consoleSocket = receiveOneFd(path.join(bundle, "console.sock"));
+      await rt.create(id, bundle, path.join(bundle, "pid"), path.join(bundle, "log"), path.join(bundle, "console.sock"));
+      const master = await consoleSocket.fd;
+      consoleSocket.close();
+      // Closing the master would hang up init's terminal; keep it until the container is gone.
+      console = master;
       const created = await rt.state(id);
       assert.equal(created?.status, "created");
       assert.equal(created?.pid, Number(fs.readFileSync(path.join(bundle, "pid"), "utf8")));
@@ -88,6 +95,7 @@ for (const name of ["runc", "crun"] as const) {
       for (let i = 0; i < 100 && (await rt.state(id))?.status !== "stopped"; i++) await new Promise((r) => setTimeout(r, 20));
       assert.equal((await rt.state(id))?.status, "stopped");
       await rt.delete(id, true);
+      fs.closeSync(console);
       assert.equal(await rt.state(id), undefined);
       assert.deepEqual(await rt.list(), []);
       removeCgroups(prefix, id);

@@ -10,6 +10,7 @@ import { unmount, mountsBelow } from "../src/lib/idmap.js";
 import { zonePaths } from "../src/lib/paths.js";
 import { removeCgroups } from "../src/lib/platform.js";
 import { Repository } from "../src/lib/repository.js";
+import { readRun } from "../src/lib/runstate.js";
 import { SlotRegistry } from "../src/lib/slots.js";
 import { TestRoot } from "./helpers.js";
 
@@ -29,6 +30,16 @@ export class ZoneTestRoot extends TestRoot {
   /** Names of the runtime's containers under this root. */
   containers(): string[] {
     const out: string[] = [];
+    // Console holders of zones a failed test left running.
+    for (const name of fs.existsSync(path.join(this.paths.runDir, "zone")) ? fs.readdirSync(path.join(this.paths.runDir, "zone")) : []) {
+      const holder = readRun(this.paths, name)?.consoleHolder;
+      if (!holder) continue;
+      try {
+        process.kill(holder, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
     for (const rt of ["runc", "crun"]) {
       const dir = path.join(this.paths.runDir, rt);
       if (!fs.existsSync(dir)) continue;
@@ -50,6 +61,16 @@ export class ZoneTestRoot extends TestRoot {
     if (pid) {
       try {
         process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    // Console holders of zones a failed test left running.
+    for (const name of fs.existsSync(path.join(this.paths.runDir, "zone")) ? fs.readdirSync(path.join(this.paths.runDir, "zone")) : []) {
+      const holder = readRun(this.paths, name)?.consoleHolder;
+      if (!holder) continue;
+      try {
+        process.kill(holder, "SIGKILL");
       } catch {
         // already gone
       }

@@ -1,7 +1,8 @@
 /**
- * zlogin(1): log into a zone, or run a command in it.
+ * zlogin(1): log into a zone, run a command in it, or attach to its console.
  *   zlogin [-EQS] [-l user] zone                     interactive login
  *   zlogin [-nEQS] [-l user] zone utility [argument...]
+ *   zlogin -C [-dEQ] [-e c] zone                     the zone console; ~. detaches
  * Without a utility and with a terminal on standard input, the user's login shell runs
  * on a pseudo-terminal allocated inside the zone (its own /dev/pts; the runtime relays
  * it, passes window-size changes on and keeps no host terminal in the zone). Without a
@@ -21,10 +22,14 @@ import type { OciProcess } from "../lib/oci/spec.js";
 import { zonePaths } from "../lib/paths.js";
 import { processTemplateFile, readRun, zoneRunDir } from "../lib/runstate.js";
 import { zoneUser } from "../lib/zoneusers.js";
+import * as net from "node:net";
 import { call } from "../daemon/client.js";
+import { socketPath, type Reply } from "../daemon/protocol.js";
+import { EscapeFilter } from "../lib/escape.js";
+import type { ZonePaths } from "../lib/paths.js";
 import { failure } from "./report.js";
 
-const USAGE = "usage: zlogin [-EQS] [-l user] zone\n       zlogin [-nEQS] [-l user] zone utility [argument...]";
+const USAGE = "usage: zlogin [-EQS] [-l user] zone\n       zlogin [-nEQS] [-l user] zone utility [argument...]\n       zlogin -C [-dEQ] [-e c] zone";
 
 interface Args {
   zone: string;
@@ -33,6 +38,11 @@ interface Args {
   quiet: boolean;
   /** Safe mode: root's plain /bin/sh, no login shell, for repairs. */
   safe: boolean;
+  console: boolean;
+  /** -d: drop the console connection when the zone halts. */
+  detachOnHalt: boolean;
+  /** The escape character's byte; undefined with -E. */
+  escape: number | undefined;
   argv: string[];
 }
 
@@ -41,6 +51,9 @@ function parseArgs(argv: string[]): Args {
   let nullInput = false;
   let quiet = false;
   let safe = false;
+  let console = false;
+  let detachOnHalt = false;
+  let escape: number | undefined = 0x7e; // '~'
   let i = 0;
   for (; i < argv.length && argv[i]!.startsWith("-"); i++) {
     const a = argv[i]!;
@@ -51,18 +64,26 @@ function parseArgs(argv: string[]): Args {
     if (a === "-n") nullInput = true;
     else if (a === "-Q") quiet = true;
     else if (a === "-S") safe = true;
-    else if (a === "-E") continue; // no escape character: the only mode there is yet
-    else if (a === "-l") {
+    else if (a === "-E") escape = undefined;
+    else if (a === "-C") console = true;
+    else if (a === "-d") detachOnHalt = true;
+    else if (a === "-e") {
+      const v = argv[++i];
+      if (v === undefined || Buffer.byteLength(v) !== 1) throw new UsageError(`-e needs one character\n${USAGE}`);
+      escape = Buffer.from(v)[0];
+    } else if (a === "-l") {
       const v = argv[++i];
       if (v === undefined) throw new UsageError(`-l needs a user name\n${USAGE}`);
       user = v;
-    } else if (["-C", "-d", "-e"].includes(a)) throw new UsageError(`${a} belongs to the zone console and escape characters, which are not built yet\n${USAGE}`);
-    else throw new UsageError(`unknown option ${JSON.stringify(a)}\n${USAGE}`);
+    } else throw new UsageError(`unknown option ${JSON.stringify(a)}\n${USAGE}`);
   }
   if (safe && user !== undefined) throw new UsageError(`-S and -l cannot be used together\n${USAGE}`);
+  if (console && (safe || user !== undefined || nullInput)) throw new UsageError(`-C cannot be used with -S, -l or -n\n${USAGE}`);
+  if (detachOnHalt && !console) throw new UsageError(`-d applies to the console (-C)\n${USAGE}`);
   const zone = argv[i];
   if (zone === undefined) throw new UsageError(USAGE);
-  return { zone, user: user ?? "root", nullInput, quiet, safe, argv: argv.slice(i + 1) };
+  if (console && argv.length > i + 1) throw new UsageError(`the console takes no command\n${USAGE}`);
+  return { zone, user: user ?? "root", nullInput, quiet, safe, console, detachOnHalt, escape, argv: argv.slice(i + 1) };
 }
 
 /** Is `pid` a live process (not a zombie)? */
@@ -82,6 +103,7 @@ async function main(argv: string[]): Promise<number> {
     checkZoneName(a.zone);
     prefix = `zlogin: zone '${a.zone}'`;
     const paths = zonePaths();
+    if (a.console) return await consoleSession(paths, a);
     // zoneadmd must be watching the zones (it is started if not running); this does not
     // wait for it: the zone's own run state says whether it is running.
     const daemon = call(paths, { op: "ping" }).catch((e: Error) => e);
@@ -129,6 +151,59 @@ async function main(argv: string[]): Promise<number> {
     const code = failure(prefix, e);
     return code === 2 ? 2 : EXIT_ERR;
   }
+}
+
+/**
+ * zlogin -C: the zone console through zoneadmd. The terminal is raw while attached, so
+ * the zone sees every key; `~.` at the start of a line (or -e's character) detaches.
+ */
+async function consoleSession(paths: ZonePaths, a: Args): Promise<number> {
+  const ping = await call(paths, { op: "ping" }); // starts zoneadmd if needed
+  if (!ping.ok) throw new ZoneError(ping.error);
+  const sock = net.createConnection(socketPath(paths.runDir));
+  sock.write(JSON.stringify({ op: "console", zone: a.zone, detachOnHalt: a.detachOnHalt }) + "\n");
+  let head = Buffer.alloc(0);
+  const first = await new Promise<{ reply: Reply; rest: Buffer }>((resolve, reject) => {
+    const onData = (d: Buffer): void => {
+      head = Buffer.concat([head, d]);
+      const nl = head.indexOf(0x0a);
+      if (nl < 0) return;
+      sock.off("data", onData);
+      try {
+        resolve({ reply: JSON.parse(head.subarray(0, nl).toString("utf8")) as Reply, rest: head.subarray(nl + 1) });
+      } catch {
+        reject(new ZoneError("zoneadmd sent a malformed reply"));
+      }
+    };
+    sock.on("data", onData);
+    sock.on("error", reject);
+    sock.on("end", () => reject(new ZoneError("zoneadmd closed the console connection")));
+  });
+  if (!first.reply.ok) throw new ZoneError(first.reply.error);
+  if (!a.quiet) process.stdout.write(`[Connected to zone '${a.zone}' console]\n`);
+  const raw = process.stdin.isTTY === true;
+  if (raw) process.stdin.setRawMode(true);
+  process.stdout.write(first.rest);
+  const filter = new EscapeFilter(a.escape);
+  return await new Promise<number>((resolve) => {
+    const done = (): void => {
+      if (raw) process.stdin.setRawMode(false);
+      process.stdin.pause();
+      sock.destroy();
+      if (!a.quiet) process.stdout.write(`\n[Connection to zone '${a.zone}' console closed]\n`);
+      resolve(0);
+    };
+    sock.removeAllListeners("end");
+    sock.on("data", (d: Buffer) => process.stdout.write(d));
+    sock.on("end", done);
+    sock.on("error", done);
+    process.stdin.on("data", (d: Buffer) => {
+      const { out, disconnect } = filter.feed(d);
+      if (out.length > 0) sock.write(out);
+      if (disconnect) done();
+    });
+    process.stdin.on("end", () => sock.end());
+  });
 }
 
 /** Is `dir` (a path inside the zone) a directory there? Checked without following links. */

@@ -1,11 +1,12 @@
 /**
  * zoneadmd's API: one JSON request per connection on a UNIX socket in the run
- * directory (mode 0600: only root reaches it), one JSON reply.
+ * directory (mode 0600: only root reaches it), one JSON reply. After the reply to
+ * "console", the connection carries the zone console's bytes both ways.
  */
 import type { RuntimeVersion } from "../lib/oci/runtime.js";
 import type { RunState } from "../lib/runstate.js";
 
-export const OPERATIONS = ["ping", "install", "uninstall", "ready", "boot", "halt", "reboot", "shutdown", "shutdown-reboot"] as const;
+export const OPERATIONS = ["ping", "install", "uninstall", "ready", "boot", "halt", "reboot", "shutdown", "shutdown-reboot", "console"] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
 export interface Request {
@@ -13,6 +14,8 @@ export interface Request {
   zone?: string;
   /** boot -- -i PATH: another init for this boot. */
   init?: string[];
+  /** console: drop the connection when the zone halts (zlogin -C -d). */
+  detachOnHalt?: boolean;
 }
 
 export type Reply = { ok: true; pid?: number; run?: RunState; runtime?: RuntimeVersion } | { ok: false; error: string };

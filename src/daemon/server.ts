@@ -16,6 +16,9 @@ import { Repository } from "../lib/repository.js";
 import { SlotRegistry } from "../lib/slots.js";
 import { sys } from "../lib/sys.js";
 import { OPERATIONS, socketPath, type Reply, type Request } from "./protocol.js";
+import { ZoneConsoles } from "./console.js";
+import { fdOfProcess } from "../lib/fdpass.js";
+import { HOLDER_FD } from "../lib/runstate.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const WNOHANG = 1;
@@ -30,12 +33,14 @@ export class Daemon {
   private timer?: NodeJS.Timeout;
   private readonly logFd: number;
   readonly runtimeVersion: RuntimeVersion;
+  private readonly consoles: ZoneConsoles;
 
   constructor(readonly paths: ZonePaths) {
     fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
     this.logFd = fs.openSync(`${paths.runDir}/zoneadmd.log`, "a", 0o600);
     const repo = new Repository(paths);
     this.platform = new Platform(paths, repo, chooseRuntime(paths.runDir), new SlotRegistry(), (l) => this.log(l));
+    this.platform.consoles = this.consoles = new ZoneConsoles(paths);
     this.runtimeVersion = this.platform.runtime.version();
   }
 
@@ -161,6 +166,7 @@ export class Daemon {
     if (sys().flock(lock, LOCK_EX_NB) !== 0) throw new ZoneError("another zoneadmd already serves this root");
     sys().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     await this.reconcile();
+    this.recoverConsoles();
     const sock = socketPath(this.paths.runDir);
     fs.rmSync(sock, { force: true });
     this.server = net.createServer((c) => this.serve(c));
@@ -173,22 +179,54 @@ export class Daemon {
   }
 
   private serve(c: net.Socket): void {
-    let buf = "";
-    c.setEncoding("utf8");
-    c.on("data", (d) => {
-      buf += d;
-      const nl = buf.indexOf("\n");
+    let buf = Buffer.alloc(0);
+    const onData = (d: Buffer): void => {
+      buf = Buffer.concat([buf, d]);
+      const nl = buf.indexOf(0x0a);
       if (nl < 0) return;
+      c.off("data", onData);
       let req: Request;
       try {
-        req = JSON.parse(buf.slice(0, nl)) as Request;
+        req = JSON.parse(buf.subarray(0, nl).toString("utf8")) as Request;
       } catch {
         c.end(JSON.stringify({ ok: false, error: "malformed request" }) + "\n");
         return;
       }
+      if (req.op === "console") return this.attachConsole(c, req, buf.subarray(nl + 1));
       void this.handle(req).then((reply) => c.end(JSON.stringify(reply) + "\n"));
-    });
+    };
+    c.on("data", onData);
     c.on("error", () => undefined);
+  }
+
+  /** zlogin -C: from installed on, the connection carries the console both ways. */
+  private attachConsole(c: net.Socket, req: Request, rest: Buffer): void {
+    const zone = req.zone ?? "";
+    const e = (() => {
+      try {
+        checkZoneName(zone);
+        return this.platform.repo.find(zone);
+      } catch {
+        return undefined;
+      }
+    })();
+    if (!e) return void c.end(JSON.stringify({ ok: false, error: "no such zone configured" }) + "\n");
+    if (e.state === "configured" || e.state === "incomplete") return void c.end(JSON.stringify({ ok: false, error: `zone is ${e.state}; its console exists from installed on` }) + "\n");
+    this.consoles.attach(zone, c, req.detachOnHalt === true, rest);
+  }
+
+  /** After a restart: take each running zone's console back from its holder process. */
+  private recoverConsoles(): void {
+    for (const e of this.platform.repo.list()) {
+      if (e.state !== "ready" && e.state !== "running") continue;
+      const run = this.platform.readRun(e.name);
+      if (!run?.consoleHolder || !alive(run.consoleHolder)) continue;
+      try {
+        this.consoles.opened(e.name, fdOfProcess(run.consoleHolder, HOLDER_FD));
+      } catch (err) {
+        this.log(`zone '${e.name}': console not recovered: ${(err as Error).message}`);
+      }
+    }
   }
 
   stop(): void {

@@ -6,6 +6,7 @@
  * running (its ID, its init's pid, its runtime bundle) is kept in the run directory,
  * so a restarted daemon finds it again.
  */
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { writeFileAtomic } from "./atomic.js";
@@ -18,11 +19,22 @@ import type { OciRuntime } from "./oci/runtime.js";
 import { zoneProcess, zoneSpec } from "./oci/spec.js";
 import type { ZonePaths } from "./paths.js";
 import type { IndexEntry, Repository } from "./repository.js";
-import { processTemplateFile, readRun, runFile, runningIds, zoneRunDir, type RunState } from "./runstate.js";
+import { consoleLogFile, processTemplateFile, readRun, runFile, runningIds, zoneRunDir, type RunState } from "./runstate.js";
+import { receiveOneFd } from "./fdpass.js";
 import { SLOT_SIZE, type SlotRegistry } from "./slots.js";
 import { checkOperation, type ZoneState } from "./state.js";
 
+/** Who takes a zone's console when it appears (zoneadmd); without one it is closed. */
+export interface ConsoleSink {
+  /** The zone's console pty master: the sink owns the descriptor from now on. */
+  opened(name: string, master: number): void;
+  /** The zone halted: its console is gone. */
+  closed(name: string): void;
+}
+
 export class Platform {
+  consoles: ConsoleSink | undefined;
+
   constructor(
     readonly paths: ZonePaths,
     readonly repo: Repository,
@@ -107,6 +119,7 @@ export class Platform {
       // the administrator keeps other files there: leave the directory
     }
     this.slots.release(e.uuid, this.paths.configDir);
+    fs.rmSync(consoleLogFile(this.paths, name), { force: true });
     this.setState(name, "configured");
   }
 
@@ -131,7 +144,7 @@ export class Platform {
     const dir = this.runDir(name);
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     // The ID is taken and recorded before any await, so concurrent readies never share one.
-    const run: RunState = { zonename: name, id: this.freeId(), pid: 0, runtime: this.runtime.name, since: new Date().toISOString(), root, booted: false };
+    const run: RunState = { zonename: name, id: this.freeId(), pid: 0, runtime: this.runtime.name, since: new Date().toISOString(), root, booted: false, consoleHolder: 0 };
     writeFileAtomic(runFile(this.paths, name), JSON.stringify(run), 0o644, false);
     try {
       const binds = brand.shared.map((t) => ({ source: t.source, target: path.join(root, t.target) }));
@@ -142,7 +155,19 @@ export class Platform {
       fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(spec, null, 1));
       fs.writeFileSync(processTemplateFile(this.paths, name), JSON.stringify(zoneProcess(z, [])), { mode: 0o600 });
       const pidFile = path.join(dir, "init.pid");
-      await this.runtime.create(name, dir, pidFile, path.join(dir, "console.log"));
+      const consoleSocket = receiveOneFd(path.join(dir, "console.sock"));
+      try {
+        await this.runtime.create(name, dir, pidFile, path.join(dir, "runtime.log"), path.join(dir, "console.sock"));
+        const master = await consoleSocket.fd;
+        // The holder keeps the console open whatever happens to zoneadmd.
+        const holder = spawn("sleep", ["infinity"], { stdio: ["ignore", "ignore", "ignore", master], detached: true, env: {} });
+        holder.unref();
+        run.consoleHolder = holder.pid ?? 0;
+        if (this.consoles) this.consoles.opened(name, master);
+        else fs.closeSync(master);
+      } finally {
+        consoleSocket.close();
+      }
       run.pid = Number(fs.readFileSync(pidFile, "utf8"));
       writeFileAtomic(runFile(this.paths, name), JSON.stringify(run), 0o644, false);
       this.setState(name, "ready");
@@ -215,6 +240,15 @@ export class Platform {
    * container, its mounts, its cgroups, its run directory. Safe to repeat.
    */
   async teardown(name: string, z: ZoneConfig): Promise<void> {
+    const holder = this.readRun(name)?.consoleHolder;
+    if (holder) {
+      try {
+        process.kill(holder, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    this.consoles?.closed(name);
     const state = await this.runtime.state(name);
     if (state) {
       if (state.status !== "stopped") await this.runtime.kill(name, "KILL", true).catch(() => undefined);

@@ -18,6 +18,19 @@ export interface RunState {
   root: string;
   /** Set once init runs (boot); a ready zone has none. */
   booted: boolean;
+  /**
+   * A tiny host process that holds the zone console's pty master (as its fd 3), so
+   * the console outlives a zoneadmd restart; 0 when none.
+   */
+  consoleHolder: number;
+}
+
+/** fd number of the console's pty master in the holder process. */
+export const HOLDER_FD = 3;
+
+/** The console's output, kept across reboots of the zone (a bounded ring on disk). */
+export function consoleLogFile(paths: ZonePaths, name: string): string {
+  return path.join(paths.runDir, "console", `${name}.log`);
 }
 
 /**

@@ -26,6 +26,9 @@ interface Libc {
   errno(): number;
   syscall: (...args: unknown[]) => unknown;
   mountAttr: KoffiType;
+  recvmsg(fd: number, msg: object, flags: number): number | bigint;
+  /** ioctl(fd, TIOCSWINSZ, {rows, cols}) */
+  setWinsize(fd: number, rows: number, cols: number): number;
 }
 
 let libc: Libc | undefined;
@@ -44,6 +47,17 @@ export function sys(): Libc {
       errno: () => koffi.decode(errnoLocation(), "int"),
       syscall: c.func("long syscall(long number, ...)"),
       mountAttr: koffi.struct("mount_attr", { attr_set: "uint64", attr_clr: "uint64", propagation: "uint64", userns_fd: "uint64" }),
+      recvmsg: (() => {
+        koffi.struct("iovec", { iov_base: "void *", iov_len: "size_t" });
+        koffi.struct("msghdr", { msg_name: "void *", msg_namelen: "uint32", msg_iov: "iovec *", msg_iovlen: "size_t", msg_control: "void *", msg_controllen: "size_t", msg_flags: "int" });
+        return c.func("long recvmsg(int fd, _Inout_ msghdr *msg, int flags)") as Libc["recvmsg"];
+      })(),
+      setWinsize: (() => {
+        koffi.struct("winsize", { ws_row: "uint16", ws_col: "uint16", ws_xpixel: "uint16", ws_ypixel: "uint16" });
+        const ioctl = c.func("int ioctl(int fd, unsigned long req, winsize *ws)");
+        const TIOCSWINSZ = 0x5414;
+        return (fd: number, rows: number, cols: number) => ioctl(fd, TIOCSWINSZ, { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 }) as number;
+      })(),
     };
   }
   return libc;

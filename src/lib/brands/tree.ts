@@ -102,7 +102,12 @@ export function accountFiles(tree: ZoneTree, hostEtc = "/etc"): void {
 
 /** busybox init's table: the zone's services start from /etc/rc.d at boot and stop at shutdown. */
 export function initFiles(tree: ZoneTree): void {
-  tree.file("etc/inittab", "# Zone init (busybox init): services are the scripts in /etc/rc.d.\n::sysinit:/etc/init.d/rcS\n::shutdown:/etc/init.d/rcK\n");
+  tree.file(
+    "etc/inittab",
+    "# Zone init (busybox init): services are the scripts in /etc/rc.d; a root shell waits\n" +
+      "# on the zone console (zlogin -C), which only the global zone's root can reach.\n" +
+      "::sysinit:/etc/init.d/rcS\n::respawn:-/bin/sh\n::shutdown:/etc/init.d/rcK\n",
+  );
   tree.dir("etc/init.d");
   tree.dir("etc/rc.d");
   tree.file("etc/init.d/rcS", '#!/bin/sh\n# Start each executable /etc/rc.d/S* in order.\nfor s in /etc/rc.d/S*; do [ -x "$s" ] && "$s" start; done\nexit 0\n', 0o755);

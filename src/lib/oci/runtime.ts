@@ -33,7 +33,8 @@ export interface OciRuntime {
   readonly name: RuntimeName;
   version(): RuntimeVersion;
   /** Create the container (namespaces, mounts, cgroup) with init stopped before exec. */
-  create(id: string, bundle: string, pidFile: string, log: string): Promise<void>;
+  /** With `consoleSocket`, init's terminal (process.terminal) is sent there as a pty master. */
+  create(id: string, bundle: string, pidFile: string, log: string, consoleSocket?: string): Promise<void>;
   /** Let init exec. */
   start(id: string): Promise<void>;
   state(id: string): Promise<ContainerState | undefined>;
@@ -85,13 +86,14 @@ class CliRuntime implements OciRuntime {
     return { name: this.name, version, warning };
   }
 
-  create(id: string, bundle: string, pidFile: string, log: string): Promise<void> {
+  create(id: string, bundle: string, pidFile: string, log: string, consoleSocket?: string): Promise<void> {
     fs.mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
     // The container's init inherits the runtime's stdio, so it gets the zone's log file
     // and /dev/null: no pipe of ours, and nothing else, leaks into the zone.
     const fd = fs.openSync(log, "a", 0o600);
     return new Promise((resolve, reject) => {
-      const child = spawn(this.bin, ["--root", this.stateDir, "create", "--bundle", bundle, "--pid-file", pidFile, id], { stdio: ["ignore", fd, fd] });
+      const console = consoleSocket ? ["--console-socket", consoleSocket] : [];
+      const child = spawn(this.bin, ["--root", this.stateDir, "create", "--bundle", bundle, "--pid-file", pidFile, ...console, id], { stdio: ["ignore", fd, fd] });
       fs.closeSync(fd);
       child.on("error", (e) => reject(new ZoneError(`${this.name} create failed: ${e.message}`)));
       child.on("exit", (code) => {

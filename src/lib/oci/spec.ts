@@ -87,7 +87,8 @@ export function zoneSpec(i: SpecInput): OciSpec {
   const shares = rctlLimit(z, "zone.cpu-shares");
   return {
     ociVersion: "1.0.2",
-    process: zoneProcess(z, i.init, { uid: 0, gid: 0 }, [`container=zone`]),
+    // init runs on the zone console: a terminal the runtime hands to zoneadmd.
+    process: { ...zoneProcess(z, i.init, { uid: 0, gid: 0 }, [`container=zone`]), terminal: true },
     root: { path: i.root, readonly: false },
     hostname: z.zonename,
     mounts: [

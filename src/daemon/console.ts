@@ -1,0 +1,95 @@
+/**
+ * Zone consoles (illumos zcons): the terminal of each zone's init, held by zoneadmd.
+ * Output is always read, so init never blocks, and kept in a bounded log that outlives
+ * reboots and daemon restarts and is replayed to whoever attaches. One client at a time
+ * may attach; it stays attached across reboots of the zone (unless it asked to be
+ * dropped at halt) and its keystrokes go to the console.
+ */
+import * as fs from "node:fs";
+import type * as net from "node:net";
+import * as path from "node:path";
+import * as tty from "node:tty";
+import type { ConsoleSink } from "../lib/platform.js";
+import { consoleLogFile } from "../lib/runstate.js";
+import type { ZonePaths } from "../lib/paths.js";
+
+/** The log is cut back to KEEP bytes whenever it passes LIMIT. */
+const LIMIT = 128 * 1024;
+const KEEP = 64 * 1024;
+
+interface Client {
+  socket: net.Socket;
+  detachOnHalt: boolean;
+}
+
+interface Console {
+  master: number;
+  stream: tty.ReadStream;
+}
+
+export class ZoneConsoles implements ConsoleSink {
+  private readonly consoles = new Map<string, Console>();
+  private readonly clients = new Map<string, Client>();
+
+  constructor(private readonly paths: ZonePaths) {}
+
+  private append(name: string, data: Buffer): void {
+    const file = consoleLogFile(this.paths, name);
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    fs.appendFileSync(file, data, { mode: 0o600 });
+    if (fs.statSync(file).size > LIMIT) {
+      const all = fs.readFileSync(file);
+      fs.writeFileSync(file, all.subarray(all.length - KEEP));
+    }
+  }
+
+  opened(name: string, master: number): void {
+    this.closed(name);
+    const stream = new tty.ReadStream(master);
+    stream.on("data", (d: Buffer) => {
+      this.append(name, d);
+      this.clients.get(name)?.socket.write(d);
+    });
+    // EIO once every slave is closed: the zone's init is gone.
+    stream.on("error", () => undefined);
+    this.consoles.set(name, { master, stream });
+  }
+
+  closed(name: string): void {
+    const c = this.consoles.get(name);
+    if (c) {
+      c.stream.destroy(); // closes the master
+      this.consoles.delete(name);
+    }
+    const client = this.clients.get(name);
+    if (client?.detachOnHalt) client.socket.end();
+  }
+
+  /** Attach a client (the request line is already read; `rest` is what followed it). */
+  attach(name: string, socket: net.Socket, detachOnHalt: boolean, rest: Buffer): void {
+    const busy = this.clients.get(name);
+    if (busy && !busy.socket.destroyed) {
+      socket.end(JSON.stringify({ ok: false, error: "the console is in use by another zlogin -C; only one may attach at a time" }) + "\n");
+      return;
+    }
+    socket.write(JSON.stringify({ ok: true }) + "\n");
+    try {
+      socket.write(fs.readFileSync(consoleLogFile(this.paths, name)));
+    } catch {
+      // nothing written to this console yet
+    }
+    const client: Client = { socket, detachOnHalt };
+    this.clients.set(name, client);
+    const input = (d: Buffer): void => {
+      const c = this.consoles.get(name);
+      if (c) fs.write(c.master, d, () => undefined);
+    };
+    if (rest.length > 0) input(rest);
+    socket.on("data", input);
+    const gone = (): void => {
+      if (this.clients.get(name) === client) this.clients.delete(name);
+    };
+    socket.on("close", gone);
+    socket.on("error", gone);
+  }
+}

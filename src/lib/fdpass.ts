@@ -1,0 +1,95 @@
+/**
+ * Descriptor passing, which Node's core cannot do: receiving a pty master that the
+ * OCI runtime sends over a UNIX socket (--console-socket, one sendmsg with the fd in
+ * SCM_RIGHTS), and taking a copy of a descriptor held by another process
+ * (pidfd_getfd), which is how a restarted zoneadmd gets zone consoles back.
+ */
+import * as fs from "node:fs";
+import * as net from "node:net";
+import { ZoneError } from "./errors.js";
+import { errnoText, sys } from "./sys.js";
+
+const MSG_CMSG_CLOEXEC = 0x40000000;
+const EAGAIN = 11;
+const SOL_SOCKET = 1;
+const SCM_RIGHTS = 1;
+const SYS_PIDFD_OPEN = 434;
+const SYS_PIDFD_GETFD = 438;
+
+interface Msghdr {
+  msg_name: null;
+  msg_namelen: number;
+  msg_iov: Array<{ iov_base: Buffer; iov_len: number }>;
+  msg_iovlen: number;
+  msg_control: Buffer;
+  msg_controllen: number;
+  msg_flags: number;
+}
+
+/** The fd carried by one message on `fd`, or undefined until one has arrived. */
+function recvFd(fd: number): number | undefined {
+  const s = sys();
+  const data = Buffer.alloc(4096);
+  const control = Buffer.alloc(64);
+  const msg: Msghdr = { msg_name: null, msg_namelen: 0, msg_iov: [{ iov_base: data, iov_len: data.length }], msg_iovlen: 1, msg_control: control, msg_controllen: control.length, msg_flags: 0 };
+  const n = Number(s.recvmsg(fd, msg, MSG_CMSG_CLOEXEC));
+  if (n < 0) {
+    const e = s.errno();
+    if (e === EAGAIN) return undefined;
+    throw new ZoneError(`recvmsg on the console socket: ${errnoText(e)}`);
+  }
+  // struct cmsghdr { size_t cmsg_len; int cmsg_level; int cmsg_type; } then the fd.
+  if (Number(msg.msg_controllen) < 20 || control.readInt32LE(8) !== SOL_SOCKET || control.readInt32LE(12) !== SCM_RIGHTS)
+    throw new ZoneError("the runtime sent no terminal over the console socket");
+  return control.readInt32LE(16);
+}
+
+/** Listen at `socketPath` for one descriptor; `fd` settles when it arrives. */
+export function receiveOneFd(socketPath: string, timeoutMs = 10_000): { fd: Promise<number>; close(): void } {
+  fs.rmSync(socketPath, { force: true });
+  // pauseOnConnect: libuv must not read first, or the descriptor is lost with the data.
+  const server = net.createServer({ pauseOnConnect: true });
+  const fd = new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new ZoneError("the runtime did not send the zone's terminal in time")), timeoutMs);
+    server.on("connection", (sock) => {
+      const raw = (sock as unknown as { _handle: { fd: number } })._handle.fd;
+      const poll = (): void => {
+        try {
+          const got = recvFd(raw);
+          if (got === undefined) return void setTimeout(poll, 1);
+          clearTimeout(timer);
+          sock.destroy();
+          resolve(got);
+        } catch (e) {
+          clearTimeout(timer);
+          sock.destroy();
+          reject(e);
+        }
+      };
+      poll();
+    });
+    server.on("error", reject);
+  });
+  server.listen(socketPath);
+  return {
+    fd,
+    close() {
+      server.close();
+      fs.rmSync(socketPath, { force: true });
+    },
+  };
+}
+
+/** A copy of descriptor `target` of process `pid` (kernel >= 5.6; needs ptrace rights). */
+export function fdOfProcess(pid: number, target: number): number {
+  const s = sys();
+  const pidfd = Number(s.syscall(SYS_PIDFD_OPEN, "int", pid, "uint", 0));
+  if (pidfd < 0) throw new ZoneError(`pidfd_open ${pid}: ${errnoText(s.errno())}`);
+  try {
+    const fd = Number(s.syscall(SYS_PIDFD_GETFD, "int", pidfd, "int", target, "uint", 0));
+    if (fd < 0) throw new ZoneError(`pidfd_getfd ${pid}/${target}: ${errnoText(s.errno())}`);
+    return fd;
+  } finally {
+    fs.closeSync(pidfd);
+  }
+}

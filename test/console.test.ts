@@ -1,0 +1,112 @@
+/**
+ * The zone console (zlogin -C), driven on real terminals: the terminal of the zone's
+ * init, output replayed on attach, one client at a time, ~. to detach, attached across
+ * reboots, recovered after a zoneadmd SIGKILL, and -d dropping the connection at halt.
+ */
+import assert from "node:assert/strict";
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import * as path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { EscapeFilter } from "../src/lib/escape.js";
+import { BIN } from "./helpers.js";
+import { ZoneTestRoot } from "./zones.js";
+
+const root = new ZoneTestRoot("cons");
+after(() => root.remove());
+
+/** zlogin -C on a pty whose keyboard we hold. */
+class Attached {
+  readonly child: ChildProcessWithoutNullStreams;
+  screen = "";
+  constructor(args: string[]) {
+    this.child = spawn("script", ["-qec", `${path.join(BIN, "zlogin")} -C ${args.join(" ")}`, "/dev/null"], { env: root.env });
+    this.child.stdout.on("data", (d: Buffer) => (this.screen += d.toString().replace(/\r/g, "")));
+  }
+  type(s: string): void {
+    this.child.stdin.write(s);
+  }
+  async see(re: RegExp, ms = 10_000): Promise<void> {
+    const end = Date.now() + ms;
+    while (!re.test(this.screen)) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${re} on the console; screen:\n${this.screen}`);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+  }
+  exited(): Promise<number | null> {
+    return new Promise((r) => (this.child.exitCode !== null ? r(this.child.exitCode) : this.child.on("exit", (c) => r(c))));
+  }
+}
+
+test("the escape filter: ~. at a line start disconnects, ~~ sends one ~, -E passes all", () => {
+  const f = new EscapeFilter(0x7e);
+  assert.deepEqual(f.feed(Buffer.from("ls ~/x\n")), { out: Buffer.from("ls ~/x\n"), disconnect: false });
+  assert.deepEqual(f.feed(Buffer.from("~~")), { out: Buffer.from("~"), disconnect: false });
+  const g = new EscapeFilter(0x7e);
+  assert.equal(g.feed(Buffer.from("~.")).disconnect, true);
+  const h = new EscapeFilter(0x7e);
+  assert.deepEqual(h.feed(Buffer.from("echo\r~a")), { out: Buffer.from("echo\r~a"), disconnect: false });
+  assert.equal(new EscapeFilter(undefined).feed(Buffer.from("~.")).disconnect, false);
+  assert.equal(new EscapeFilter(0x25).feed(Buffer.from("%.")).disconnect, true, "-e % changes the character");
+});
+
+describe("zlogin -C", { concurrency: false }, () => {
+  before(() => {
+    root.ok("zonecfg", ["-z", "cz", `create; set zonepath=${path.join(root.dir, "zones/cz")}; set brand=minimal`]);
+    root.ok("zoneadm", ["-z", "cz", "install"]);
+    root.ok("zoneadm", ["-z", "cz", "boot"]);
+  });
+  after(() => {
+    root.run("zoneadm", ["-z", "cz", "halt"]);
+    root.run("zoneadm", ["-z", "cz", "uninstall", "-F"]);
+  });
+
+  test("attach, type, detach with ~.; the output is replayed to the next client", async () => {
+    const a = new Attached(["cz"]);
+    await a.see(/\[Connected to zone 'cz' console\]/);
+    a.type("echo marker-$((40 + 2))\n");
+    await a.see(/marker-42/);
+    a.type("~.");
+    assert.equal(await a.exited(), 0);
+    assert.match(a.screen, /\[Connection to zone 'cz' console closed\]/);
+    const b = new Attached(["cz"]);
+    await b.see(/marker-42/); // replayed, not typed again
+    b.type("~.");
+    await b.exited();
+  });
+
+  test("one client at a time; the second is told why", async () => {
+    const a = new Attached(["cz"]);
+    await a.see(/Connected/);
+    const second = root.run("zlogin", ["-C", "cz"]);
+    assert.equal(second.status, 1);
+    assert.match(second.stderr, /in use by another zlogin -C/);
+    a.type("~.");
+    await a.exited();
+  });
+
+  test("a client stays attached across a reboot; the console survives a zoneadmd SIGKILL", async () => {
+    const a = new Attached(["cz"]);
+    await a.see(/Connected/);
+    root.ok("zoneadm", ["-z", "cz", "reboot"]);
+    a.type("\necho after-$((1 + 1))-reboot\n");
+    await a.see(/after-2-reboot/);
+    a.type("~.");
+    await a.exited();
+    process.kill(root.daemonPid()!, "SIGKILL");
+    const b = new Attached(["cz"]);
+    await b.see(/Connected/);
+    b.type("echo after-$((3 + 3))-restart\n");
+    await b.see(/after-6-restart/);
+    b.type("~.");
+    await b.exited();
+  });
+
+  test("-d drops the connection when the zone halts", async () => {
+    const a = new Attached(["-d", "cz"]);
+    await a.see(/Connected/);
+    root.ok("zoneadm", ["-z", "cz", "halt"]);
+    assert.equal(await a.exited(), 0);
+    assert.match(a.screen, /console closed/);
+    assert.match(root.run("zlogin", ["-C", "nosuch"]).stderr, /no such zone configured/);
+  });
+});
