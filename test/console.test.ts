@@ -4,37 +4,19 @@
  * reboots, recovered after a zoneadmd SIGKILL, and -d dropping the connection at halt.
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { EscapeFilter } from "../src/lib/escape.js";
 import { BIN } from "./helpers.js";
+import { Terminal } from "./terminal.js";
 import { ZoneTestRoot } from "./zones.js";
 
 const root = new ZoneTestRoot("cons");
 after(() => root.remove());
 
-/** zlogin -C on a pty whose keyboard we hold. */
-class Attached {
-  readonly child: ChildProcessWithoutNullStreams;
-  screen = "";
-  constructor(args: string[]) {
-    this.child = spawn("script", ["-qec", `${path.join(BIN, "zlogin")} -C ${args.join(" ")}`, "/dev/null"], { env: root.env });
-    this.child.stdout.on("data", (d: Buffer) => (this.screen += d.toString().replace(/\r/g, "")));
-  }
-  type(s: string): void {
-    this.child.stdin.write(s);
-  }
-  async see(re: RegExp, ms = 10_000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!re.test(this.screen)) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${re} on the console; screen:\n${this.screen}`);
-      await new Promise((r) => setTimeout(r, 30));
-    }
-  }
-  exited(): Promise<number | null> {
-    return new Promise((r) => (this.child.exitCode !== null ? r(this.child.exitCode) : this.child.on("exit", (c) => r(c))));
-  }
+/** zlogin -C on a pty whose keyboard the test holds. */
+function attach(args: string[]): Terminal {
+  return Terminal.open(`${path.join(BIN, "zlogin")} -C ${args.join(" ")}`, root.env);
 }
 
 test("the escape filter: ~. at a line start disconnects, ~~ sends one ~, -E passes all", () => {
@@ -56,26 +38,27 @@ describe("zlogin -C", { concurrency: false }, () => {
     root.ok("zoneadm", ["-z", "cz", "boot"]);
   });
   after(() => {
+    Terminal.closeAll();
     root.run("zoneadm", ["-z", "cz", "halt"]);
     root.run("zoneadm", ["-z", "cz", "uninstall", "-F"]);
   });
 
   test("attach, type, detach with ~.; the output is replayed to the next client", async () => {
-    const a = new Attached(["cz"]);
+    const a = attach(["cz"]);
     await a.see(/\[Connected to zone 'cz' console\]/);
     a.type("echo marker-$((40 + 2))\n");
     await a.see(/marker-42/);
     a.type("~.");
     assert.equal(await a.exited(), 0);
     assert.match(a.screen, /\[Connection to zone 'cz' console closed\]/);
-    const b = new Attached(["cz"]);
+    const b = attach(["cz"]);
     await b.see(/marker-42/); // replayed, not typed again
     b.type("~.");
     await b.exited();
   });
 
   test("one client at a time; the second is told why", async () => {
-    const a = new Attached(["cz"]);
+    const a = attach(["cz"]);
     await a.see(/Connected/);
     const second = root.run("zlogin", ["-C", "cz"]);
     assert.equal(second.status, 1);
@@ -85,7 +68,7 @@ describe("zlogin -C", { concurrency: false }, () => {
   });
 
   test("a client stays attached across a reboot; the console survives a zoneadmd SIGKILL", async () => {
-    const a = new Attached(["cz"]);
+    const a = attach(["cz"]);
     await a.see(/Connected/);
     root.ok("zoneadm", ["-z", "cz", "reboot"]);
     a.type("\necho after-$((1 + 1))-reboot\n");
@@ -93,7 +76,7 @@ describe("zlogin -C", { concurrency: false }, () => {
     a.type("~.");
     await a.exited();
     process.kill(root.daemonPid()!, "SIGKILL");
-    const b = new Attached(["cz"]);
+    const b = attach(["cz"]);
     await b.see(/Connected/);
     b.type("echo after-$((3 + 3))-restart\n");
     await b.see(/after-6-restart/);
@@ -102,7 +85,7 @@ describe("zlogin -C", { concurrency: false }, () => {
   });
 
   test("-d drops the connection when the zone halts", async () => {
-    const a = new Attached(["-d", "cz"]);
+    const a = attach(["-d", "cz"]);
     await a.see(/Connected/);
     root.ok("zoneadm", ["-z", "cz", "halt"]);
     assert.equal(await a.exited(), 0);

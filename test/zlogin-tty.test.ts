@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { BIN } from "./helpers.js";
+import { Terminal } from "./terminal.js";
 import { ZoneTestRoot } from "./zones.js";
 
 const root = new ZoneTestRoot("tty");
@@ -20,6 +21,7 @@ before(() => {
 });
 
 after(() => {
+  Terminal.closeAll();
   root.run("zoneadm", ["-z", "tz", "halt"]);
   root.run("zoneadm", ["-z", "tz", "uninstall", "-F"]);
 });
@@ -55,4 +57,56 @@ test("-Q drops the banners; -S gives root a plain shell for repairs", () => {
 
 test("without a terminal and without a command, the shell reads standard input", () => {
   assert.equal(root.ok("zlogin", ["tz"], "echo $((6 * 7))\n"), "42\n");
+});
+
+/** An interactive zlogin on a terminal 97x31 whose keyboard the test holds. */
+function session(args: string[], before = ""): Terminal {
+  return Terminal.open(`stty cols 97 rows 31; ${before}${path.join(BIN, "zlogin")} ${args.join(" ")}`, root.env);
+}
+
+test("~. at a line start disconnects, elsewhere it is typed; -e changes the character", async () => {
+  // Login shells run as `/bin/sh -l`; none is left when the sessions are gone.
+  const shells = (): string[] => root.ok("zlogin", ["tz", "ps", "-o", "pid,args"]).split("\n").filter((l) => / -l$/.test(l));
+  const before = shells();
+  assert.deepEqual(before, []);
+  const t = session(["tz"]);
+  t.type("echo x~.y\n");
+  await t.see(/^x~\.y$/m); // not at a line start: passed on
+  t.type("~.");
+  assert.equal(await t.exited(), 129, "the shell was hung up");
+  assert.match(t.screen, /\[Connection to zone 'tz' closed\]/);
+  const u = session(["-e", "%", "tz"]);
+  u.type("echo a~.b\n");
+  await u.see(/^a~\.b$/m);
+  u.type("%.");
+  await u.exited();
+  assert.match(u.screen, /closed\]/);
+  let after = shells();
+  for (let i = 0; i < 50 && after.length > 0; i++, await new Promise((r) => setTimeout(r, 100))) after = shells();
+  assert.deepEqual(after, [], "the hung-up login shells are gone");
+});
+
+test("a resize of the caller's terminal reaches the zone's terminal", async () => {
+  const t = session(["tz"], "(sleep 1; stty -F /dev/tty cols 120 rows 40; echo RESIZED) & ");
+  await t.see(/RESIZED/);
+  await t.typeUntil("stty size\n", /^40 120$/m);
+  t.type("exit\n");
+  assert.equal(await t.exited(), 0);
+});
+
+test("Ctrl-C interrupts the zone's foreground job and Ctrl-Z stops it; the shell stays", async () => {
+  const t = session(["-Q", "tz"]);
+  t.type("sleep 300\n");
+  await new Promise((r) => setTimeout(r, 500));
+  t.type("\x03");
+  await t.typeUntil("echo after-$((2 * 21))\n", /^after-42$/m); // the shell is back at its prompt
+  t.type("sleep 301\n");
+  await new Promise((r) => setTimeout(r, 500));
+  t.type("\x1a");
+  await t.typeUntil("jobs\n", /Stopped.*sleep 301/);
+  t.type("kill -9 %1; echo killed-$((1 + 1))\n");
+  await t.see(/^killed-2$/m);
+  await t.typeUntil("jobs -l; echo jobs-done\n", /Killed[^\n]*sleep 301/); // the shell has seen the job end
+  t.type("exit 5\n");
+  assert.equal(await t.exited(), 5);
 });

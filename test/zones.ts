@@ -30,16 +30,6 @@ export class ZoneTestRoot extends TestRoot {
   /** Names of the runtime's containers under this root. */
   containers(): string[] {
     const out: string[] = [];
-    // Console holders of zones a failed test left running.
-    for (const name of fs.existsSync(path.join(this.paths.runDir, "zone")) ? fs.readdirSync(path.join(this.paths.runDir, "zone")) : []) {
-      const holder = readRun(this.paths, name)?.consoleHolder;
-      if (!holder) continue;
-      try {
-        process.kill(holder, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
     for (const rt of ["runc", "crun"]) {
       const dir = path.join(this.paths.runDir, rt);
       if (!fs.existsSync(dir)) continue;

@@ -1,6 +1,6 @@
 /**
  * zlogin(1): log into a zone, run a command in it, or attach to its console.
- *   zlogin [-EQS] [-l user] zone                     interactive login
+ *   zlogin [-EQS] [-e c] [-l user] zone              interactive login; ~. disconnects
  *   zlogin [-nEQS] [-l user] zone utility [argument...]
  *   zlogin -C [-dEQ] [-e c] zone                     the zone console; ~. detaches
  * Without a utility and with a terminal on standard input, the user's login shell runs
@@ -11,7 +11,8 @@
  * given. SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on; the exit status is the
  * command's. Exit 1 when the zone cannot be reached, as in illumos.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
+import type { Writable } from "node:stream";
 import * as fs from "node:fs";
 import { constants } from "node:os";
 import * as path from "node:path";
@@ -29,7 +30,7 @@ import { EscapeFilter } from "../lib/escape.js";
 import type { ZonePaths } from "../lib/paths.js";
 import { failure } from "./report.js";
 
-const USAGE = "usage: zlogin [-EQS] [-l user] zone\n       zlogin [-nEQS] [-l user] zone utility [argument...]\n       zlogin -C [-dEQ] [-e c] zone";
+const USAGE = "usage: zlogin [-EQS] [-e c] [-l user] zone\n       zlogin [-nEQS] [-l user] zone utility [argument...]\n       zlogin -C [-dEQ] [-e c] zone";
 
 interface Args {
   zone: string;
@@ -136,9 +137,14 @@ async function main(argv: string[]): Promise<number> {
     fs.writeFileSync(processFile, JSON.stringify(proc), { mode: 0o600 });
     const [bin, ...rargs] = makeRuntime(run.runtime as RuntimeName, paths.runDir).execArgv(a.zone, { processFile });
     if (interactive && !a.quiet) process.stdout.write(`[Connected to zone '${a.zone}']\n`);
-    const child = spawn(bin!, rargs, { stdio: [a.nullInput ? "ignore" : "inherit", "inherit", "inherit"] });
+    // With an escape character, keystrokes pass through zlogin so that `~.` can be seen;
+    // the runtime still writes straight to the terminal and follows its size (SIGWINCH
+    // reaches it as a member of our process group). With -E it reads the terminal itself.
+    const filtered = interactive && a.escape !== undefined;
+    const child = spawn(bin!, rargs, { stdio: [a.nullInput ? "ignore" : filtered ? "pipe" : "inherit", "inherit", "inherit"] });
     // The runtime passes the signals it gets to the process in the zone.
     for (const sig of ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const) process.on(sig, () => child.kill(sig));
+    if (filtered && child.stdin) relayKeys(child, child.stdin, new EscapeFilter(a.escape));
     const code = await new Promise<number>((resolve) => {
       child.on("error", (e) => resolve(failure(prefix, new ZoneError(`cannot start ${bin}: ${e.message}`))));
       child.on("exit", (c, signal) => resolve(c ?? 128 + (signal ? constants.signals[signal] : 0)));
@@ -203,6 +209,30 @@ async function consoleSession(paths: ZonePaths, a: Args): Promise<number> {
       if (disconnect) done();
     });
     process.stdin.on("end", () => sock.end());
+  });
+}
+
+/**
+ * Feeds the terminal's keys to the runtime, raw, watching for the escape sequence. On
+ * `~.` the session is hung up: the runtime passes SIGHUP to the zone's shell, which
+ * ends, and the runtime exits; SIGKILL follows if it does not.
+ */
+function relayKeys(child: ChildProcess, sink: Writable, filter: EscapeFilter): void {
+  process.stdin.setRawMode(true);
+  const onData = (d: Buffer): void => {
+    const { out, disconnect } = filter.feed(d);
+    if (out.length > 0) sink.write(out);
+    if (disconnect) {
+      process.stdin.off("data", onData);
+      child.kill("SIGHUP");
+      setTimeout(() => child.kill("SIGKILL"), 2000).unref();
+    }
+  };
+  process.stdin.on("data", onData);
+  sink.on("error", () => undefined); // the runtime went away first; its exit ends the session
+  child.on("exit", () => {
+    process.stdin.setRawMode(false);
+    process.stdin.pause();
   });
 }
 
