@@ -10,9 +10,10 @@ if [ "$(id -u)" -ne 0 ]; then echo "install: run as root" >&2; exit 1; fi
 
 # Debian packages the commands use: the OCI runtimes (runc on hybrid cgroups, crun
 # on pure cgroup v2), a static busybox (zone init; the minimal brand), util-linux
-# (unshare, setpriv), perl (a test probe). Only missing ones are installed, so a re-run
+# (unshare, setpriv), perl (a test probe), iproute2 and nftables (zone networking:
+# bridges, veths, addresses; the host-side anti-spoofing filters). Only missing ones are installed, so a re-run
 # needs no network.
-packages=(nodejs ca-certificates runc crun busybox-static util-linux perl)
+packages=(nodejs ca-certificates runc crun busybox-static util-linux perl iproute2 nftables curl)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -30,13 +31,26 @@ npm run --silent build
 
 # Commands on PATH: links to the checkout's bin/, which runs the build.
 for c in bin/*; do ln -sfn "$top/$c" "/usr/local/bin/$(basename "$c")"; done
-# zonename must also work inside sparse zones, which share the host's /usr but not
-# this checkout: a self-contained copy of the bundled command, not a link.
+# zonename, zipcs and zipcrm must also work inside sparse zones, which share the
+# host's /usr but not this checkout: self-contained copies of the bundled commands
+# (they need no native module), not links.
 install -d /usr/local/lib/zones
-install -m 0644 dist/bin/zonename.cjs /usr/local/lib/zones/zonename.cjs
-rm -f /usr/local/bin/zonename
-printf '#!/bin/sh\n# zonename(1), installed by Zones for Linux: works in the global zone and in zones.\nunset NODE_EXTRA_CA_CERTS\nexec node /usr/local/lib/zones/zonename.cjs "$@"\n' > /usr/local/bin/zonename
-chmod 0755 /usr/local/bin/zonename
+for c in zonename zipcs zipcrm; do
+  install -m 0644 "dist/bin/$c.cjs" "/usr/local/lib/zones/$c.cjs"
+  rm -f "/usr/local/bin/$c"
+  printf '#!/bin/sh\n# %s, installed by Zones for Linux: works in the global zone and in zones.\nunset NODE_EXTRA_CA_CERTS\nexec node /usr/local/lib/zones/%s.cjs "$@"\n' "$c" "$c" > "/usr/local/bin/$c"
+  chmod 0755 "/usr/local/bin/$c"
+done
+
+# zchan (inter-zone channels, docs/channel-protocol.md) runs inside sparse zones too;
+# it passes descriptors through koffi, a native module, installed beside it.
+install -m 0644 dist/bin/zchan.cjs /usr/local/lib/zones/zchan.cjs
+install -d /usr/local/lib/zones/node_modules
+rm -rf /usr/local/lib/zones/node_modules/koffi /usr/local/lib/zones/node_modules/@koromix
+cp -a node_modules/koffi node_modules/@koromix /usr/local/lib/zones/node_modules/
+rm -f /usr/local/bin/zchan
+printf '#!/bin/sh\n# zchan, installed by Zones for Linux: inter-zone channels, in the global zone and in zones.\nunset NODE_EXTRA_CA_CERTS\nexec node /usr/local/lib/zones/zchan.cjs "$@"\n' > /usr/local/bin/zchan
+chmod 0755 /usr/local/bin/zchan
 
 # A sample zone, configured with the default template, installed and running.
 if ! zoneadm -z sample list >/dev/null 2>&1; then

@@ -63,6 +63,10 @@ const SAMPLES: Record<string, { text: string; check(z: ZoneConfig): void }> = {
     text: "add rctl; set name=zone.max-lwps; add value (priv=privileged,limit=500,action=deny); end",
     check: (z) => assert.deepEqual(z.rctl, [{ name: "zone.max-lwps", values: [{ priv: "privileged", limit: 500, action: "deny" }] }]),
   },
+  service: {
+    text: "add service; set name=db; set caller=web,app; end",
+    check: (z) => assert.deepEqual(z.service, [{ name: "db", caller: ["web", "app"] }]),
+  },
   attr: {
     text: 'add attr; set name=comment; set type=string; set value="hello, world = 1"; end',
     check: (z) => assert.deepEqual(z.attr, [{ name: "comment", type: "string", value: "hello, world = 1" }]),

@@ -9,6 +9,7 @@ import {
   blankZone,
   NATIVE_BRAND,
   type AdminResource,
+  type ServiceResource,
   type AttrResource,
   type FsResource,
   type NetResource,
@@ -45,6 +46,7 @@ describe("exportZone: fixed order (zones-reference §2)", () => {
   test("every part of a zone, in illumos order, whatever order it was set in", () => {
     // Deliberately set in a scrambled order: export must not depend on it.
     const z = edit(`
+      add service; set caller=web,app; set name=db; end
       add security-flags; set upper=all; set lower=none; set default=aslr; end
       add admin; set user=alice; set auths=login,manage; end
       add dedicated-cpu; set ncpus=1-2; set importance=5; end
@@ -136,6 +138,10 @@ describe("exportZone: fixed order (zones-reference §2)", () => {
       "set default=aslr",
       "set lower=none",
       "set upper=all",
+      "end",
+      "add service",
+      "set name=db",
+      "set caller=web,app",
       "end",
     ]);
   });
@@ -423,6 +429,12 @@ function securityFlags(g: Gen): SecurityFlags {
   };
 }
 
+function service(g: Gen): ServiceResource {
+  const word = (): string => g.str(ALNUM, 1, 1) + g.str(ALNUM + "_.-", 0, 12);
+  // Distinct names: verify refuses two services of one name.
+  return { name: `${word()}${g.int(0, 1e9)}`, caller: g.times(0, 3, word) };
+}
+
 function randomZone(g: Gen, zonename: string): ZoneConfig {
   return {
     zonename,
@@ -451,6 +463,7 @@ function randomZone(g: Gen, zonename: string): ZoneConfig {
     cappedMemory: g.chance(0.4) ? { physical: g.chance(0.5) ? g.int(1, 4096) * 1024 ** g.int(1, 4) : g.int(1, 2 ** 45) } : null,
     admin: g.times(0, 2, () => admin(g)),
     securityFlags: g.chance(0.4) ? securityFlags(g) : null,
+    service: g.times(0, 2, () => service(g)),
   };
 }
 

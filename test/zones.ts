@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { unmount, mountsBelow } from "../src/lib/idmap.js";
 import { zonePaths } from "../src/lib/paths.js";
 import { removeCgroups } from "../src/lib/platform.js";
+import { purgeNetwork } from "../src/lib/network.js";
 import { Repository } from "../src/lib/repository.js";
 import { readRun } from "../src/lib/runstate.js";
 import { SlotRegistry } from "../src/lib/slots.js";
@@ -71,6 +72,8 @@ export class ZoneTestRoot extends TestRoot {
       for (const id of this.containers()) spawnSync(rt, ["--root", dir, "delete", "--force", id]);
     }
     for (const m of mountsBelow(this.dir)) unmount(m);
+    // Networking (network.ts): this root's bridges, leftover veths and nft table.
+    purgeNetwork(this.paths);
     const repo = new Repository(this.paths);
     const slots = new SlotRegistry();
     try {

@@ -6,7 +6,7 @@
 import type { RuntimeVersion } from "../lib/oci/runtime.js";
 import type { RunState } from "../lib/runstate.js";
 
-export const OPERATIONS = ["ping", "install", "uninstall", "ready", "boot", "halt", "reboot", "shutdown", "shutdown-reboot", "console"] as const;
+export const OPERATIONS = ["ping", "install", "uninstall", "ready", "boot", "halt", "reboot", "shutdown", "shutdown-reboot", "console", "post"] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
 export interface Request {
@@ -16,9 +16,12 @@ export interface Request {
   init?: string[];
   /** console: drop the connection when the zone halts (zlogin -C -d). */
   detachOnHalt?: boolean;
+  /** post: the zone's event channel and the message (src/daemon/broker.ts). */
+  channel?: string;
+  message?: string;
 }
 
-export type Reply = { ok: true; pid?: number; run?: RunState; runtime?: RuntimeVersion } | { ok: false; error: string };
+export type Reply = { ok: true; pid?: number; run?: RunState; runtime?: RuntimeVersion; delivered?: number } | { ok: false; error: string };
 
 export function socketPath(runDir: string): string {
   return `${runDir}/zoneadmd.sock`;

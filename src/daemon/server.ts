@@ -19,6 +19,7 @@ import { OPERATIONS, socketPath, type Reply, type Request } from "./protocol.js"
 import { ZoneConsoles } from "./console.js";
 import { fdOfProcess } from "../lib/fdpass.js";
 import { HOLDER_FD } from "../lib/runstate.js";
+import { Broker } from "./broker.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const WNOHANG = 1;
@@ -34,13 +35,27 @@ export class Daemon {
   private readonly logFd: number;
   readonly runtimeVersion: RuntimeVersion;
   private readonly consoles: ZoneConsoles;
+  readonly broker: Broker;
 
   constructor(readonly paths: ZonePaths) {
     fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
     this.logFd = fs.openSync(`${paths.runDir}/zoneadmd.log`, "a", 0o600);
     const repo = new Repository(paths);
     this.platform = new Platform(paths, repo, chooseRuntime(paths.runDir), new SlotRegistry(), (l) => this.log(l));
-    this.platform.consoles = this.consoles = new ZoneConsoles(paths);
+    this.consoles = new ZoneConsoles(paths);
+    this.broker = new Broker(paths, repo, this.platform.slots, (l) => this.log(l));
+    // Per-zone hooks: the platform reports each zone's console at ready (before init
+    // runs) and its end at halt; the zone's broker endpoint lives exactly as long.
+    this.platform.consoles = {
+      opened: (name, master) => {
+        this.consoles.opened(name, master);
+        this.broker.open(name);
+      },
+      closed: (name) => {
+        this.broker.close(name);
+        this.consoles.closed(name);
+      },
+    };
     this.runtimeVersion = this.platform.runtime.version();
   }
 
@@ -66,6 +81,14 @@ export class Daemon {
   async handle(req: Request): Promise<Reply> {
     if (!OPERATIONS.includes(req.op)) return { ok: false, error: `unknown operation ${JSON.stringify(req.op)}` };
     if (req.op === "ping") return { ok: true, pid: process.pid, runtime: this.runtimeVersion };
+    if (req.op === "post") {
+      // The global zone posts a fault or error event into a zone's event channel.
+      try {
+        return { ok: true, delivered: this.broker.post(req.zone ?? "", req.channel ?? "", Buffer.from(req.message ?? "")) };
+      } catch (e) {
+        return { ok: false, error: (e as Error).message };
+      }
+    }
     const zone = req.zone ?? "";
     try {
       checkZoneName(zone);
@@ -128,6 +151,8 @@ export class Daemon {
       this.log(`removing container '${id}' that no ready or running zone owns`);
       await p.runtime.delete(id, true).catch(() => undefined);
     }
+    // Network left by a crash mid-boot or mid-halt (network.ts): only zones alive keep theirs.
+    await p.network.sweep((z) => this.queues.has(z) || (["ready", "running"].includes(p.repo.find(z)?.state ?? "") && alive(p.readRun(z)?.pid ?? 0)));
   }
 
   /**
@@ -167,6 +192,7 @@ export class Daemon {
     sys().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     await this.reconcile();
     this.recoverConsoles();
+    this.broker.start();
     const sock = socketPath(this.paths.runDir);
     fs.rmSync(sock, { force: true });
     this.server = net.createServer((c) => this.serve(c));
@@ -231,6 +257,7 @@ export class Daemon {
 
   stop(): void {
     clearInterval(this.timer);
+    this.broker.stop();
     this.server?.close();
     fs.rmSync(socketPath(this.paths.runDir), { force: true });
     fs.rmSync(`${this.paths.runDir}/zoneadmd.pid`, { force: true });

@@ -79,5 +79,11 @@ export function exportZone(z: ZoneConfig): string {
       set("lower", z.securityFlags!.lower);
       set("upper", z.securityFlags!.upper);
     });
+  // Not in illumos: after every illumos resource, so their order stays theirs.
+  for (const v of z.service)
+    resource("service", () => {
+      set("name", v.name);
+      set("caller", v.caller.join(","));
+    });
   return out.join("\n") + "\n";
 }

@@ -12,6 +12,8 @@ import type { ZoneConfig } from "./model.js";
 import { pathWithin } from "./names.js";
 import type { OtherZone } from "./verify.js";
 import { verifyZone } from "./verify.js";
+import { networkProblems, readNets } from "./network.js";
+import { zonePaths } from "./paths.js";
 
 /** Mount options of the file system holding `p` (the longest mount point above it). */
 export function mountOptionsOf(p: string): string[] {
@@ -58,8 +60,11 @@ function hostChecks(z: ZoneConfig): string[] {
   return problems;
 }
 
-export function verifyOnHost(z: ZoneConfig, others: readonly OtherZone[]): void {
+/** `inUse`: also refuse addresses and links that running zones hold (boot, zoneadm verify). */
+export function verifyOnHost(z: ZoneConfig, others: readonly OtherZone[], inUse = true): void {
   const problems = verifyZone(z, others);
   if (problems.length === 0) problems.push(...hostChecks(z));
+  // Networking (network.ts): physical links, defrouters, addresses of running zones.
+  if (problems.length === 0) problems.push(...networkProblems(zonePaths().hostPrefix, z, readNets(zonePaths()), inUse));
   if (problems.length > 0) throw new ZoneError(problems.join("\n"));
 }

@@ -70,6 +70,16 @@ export interface SecurityFlags {
   upper: string;
 }
 
+/**
+ * An inter-zone service this zone offers through the broker (src/daemon/broker.ts):
+ * which other zones may call it. The global zone may always call; nothing else crosses.
+ */
+export interface ServiceResource {
+  name: string;
+  /** Zone names allowed to call, in the order written. */
+  caller: string[];
+}
+
 export interface ZoneConfig {
   zonename: string;
   zonepath: string;
@@ -92,6 +102,7 @@ export interface ZoneConfig {
   cappedMemory: CappedMemory | null;
   admin: AdminResource[];
   securityFlags: SecurityFlags | null;
+  service: ServiceResource[];
 }
 
 /** The brand a zone gets when none is set; export omits it (illumos: the native brand). */
@@ -121,6 +132,7 @@ export function blankZone(zonename: string): ZoneConfig {
     cappedMemory: null,
     admin: [],
     securityFlags: null,
+    service: [],
   };
 }
 

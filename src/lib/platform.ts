@@ -23,6 +23,7 @@ import { consoleLogFile, processTemplateFile, readRun, runFile, runningIds, zone
 import { receiveOneFd } from "./fdpass.js";
 import { SLOT_SIZE, type SlotRegistry } from "./slots.js";
 import { checkOperation, type ZoneState } from "./state.js";
+import { Network } from "./network.js";
 
 /** Who takes a zone's console when it appears (zoneadmd); without one it is closed. */
 export interface ConsoleSink {
@@ -34,6 +35,8 @@ export interface ConsoleSink {
 
 export class Platform {
   consoles: ConsoleSink | undefined;
+  /** Bridges, veths, addresses and anti-spoofing filters of the zones (network.ts). */
+  readonly network: Network;
 
   constructor(
     readonly paths: ZonePaths,
@@ -41,7 +44,9 @@ export class Platform {
     readonly runtime: OciRuntime,
     readonly slots: SlotRegistry,
     private readonly log: (line: string) => void = () => {},
-  ) {}
+  ) {
+    this.network = new Network(paths, log);
+  }
 
   runDir(name: string): string {
     return zoneRunDir(this.paths, name);
@@ -82,7 +87,8 @@ export class Platform {
     const z = this.repo.load(name);
     const brand = brandOf(z.brand);
     if (!brand) throw new ZoneError(`unknown brand ${q(z.brand)}`);
-    verifyOnHost(z, this.repo.list().filter((x) => x.name !== name));
+    // Addresses in use by running zones matter at boot, not at install.
+    verifyOnHost(z, this.repo.list().filter((x) => x.name !== name), false);
     const root = this.root(z);
     if (fs.existsSync(root)) throw new ZoneError(`${root} already exists; remove it before installing`);
     const slot = this.slots.allocate(e.uuid, this.paths.configDir, name);
@@ -141,6 +147,8 @@ export class Platform {
     const base = this.base(e);
     const root = this.root(z);
     if (!fs.existsSync(root)) throw new ZoneError(`${root} is missing; the zone must be installed again`);
+    // Network: refused before anything is made, so a bad net resource leaves nothing half-plumbed.
+    this.network.check(z);
     const dir = this.runDir(name);
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     // The ID is taken and recorded before any await, so concurrent readies never share one.
@@ -151,7 +159,10 @@ export class Platform {
       await idmappedBinds(binds, base, SLOT_SIZE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV);
       fs.writeFileSync(path.join(root, "etc/zonename"), `${name}\n`);
       fs.lchownSync(path.join(root, "etc/zonename"), base, base);
-      const spec = zoneSpec({ zone: z, base, root, init: init ?? brand.init, cgroupParent: this.paths.hostPrefix, zoneId: run.id });
+      // Inter-zone broker endpoint (src/daemon/broker.ts): zoneadmd listens in it.
+      const brokerDir = path.join(dir, "broker");
+      fs.mkdirSync(brokerDir, { recursive: true, mode: 0o755 });
+      const spec = zoneSpec({ zone: z, base, root, init: init ?? brand.init, cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir });
       fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(spec, null, 1));
       fs.writeFileSync(processTemplateFile(this.paths, name), JSON.stringify(zoneProcess(z, [])), { mode: 0o600 });
       const pidFile = path.join(dir, "init.pid");
@@ -169,6 +180,8 @@ export class Platform {
         consoleSocket.close();
       }
       run.pid = Number(fs.readFileSync(pidFile, "utf8"));
+      // Plumbed while the zone is created and not started: its init finds its network up.
+      await this.network.setup(z, run.pid);
       writeFileAtomic(runFile(this.paths, name), JSON.stringify(run), 0o644, false);
       this.setState(name, "ready");
       return run;
@@ -254,6 +267,8 @@ export class Platform {
       if (state.status !== "stopped") await this.runtime.kill(name, "KILL", true).catch(() => undefined);
       await this.runtime.delete(name, true);
     }
+    // The namespace went with the zone's last process, taking its veths in a batch.
+    await this.network.teardown(name);
     for (const m of mountsBelow(this.root(z))) unmount(m);
     removeCgroups(this.paths.hostPrefix, name);
     fs.rmSync(this.runDir(name), { recursive: true, force: true });

@@ -112,6 +112,9 @@ function formatNcpus(capPercent: number): string {
   return (capPercent / 100).toFixed(2);
 }
 
+/** Service names: what `zchan offer NAME` and the broker's wire protocol carry. */
+export const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
 export const RESOURCES: readonly ResourceSpec[] = [
   {
     type: "fs",
@@ -303,6 +306,24 @@ export const RESOURCES: readonly ResourceSpec[] = [
       const subset = (a: Set<string>, b: Set<string>): boolean => [...a].every((f) => b.has(f));
       if (!subset(lower, dflt) || !subset(dflt, upper)) throw new ZoneError("security-flags must satisfy lower ⊆ default ⊆ upper");
       z.securityFlags = { lower: s(r, "lower"), default: s(r, "default"), upper: s(r, "upper") };
+    },
+  },
+  {
+    // Inter-zone channels (not in illumos): `add service; set name=db; set caller=web,app; end`.
+    type: "service",
+    singleton: false,
+    props: simple("name", "caller"),
+    read: (z) => z.service.map((v) => rec({ name: v.name, caller: v.caller.join(",") })),
+    write(z, recs) {
+      z.service = recs.map((r) => {
+        need("service", r, "name");
+        const name = s(r, "name");
+        if (!SERVICE_NAME.test(name)) throw new ZoneError(`service name must be 1-64 characters of [A-Za-z0-9_.-], starting with a letter or digit: ${q(name)}`);
+        const caller = s(r, "caller") === "" ? [] : s(r, "caller").split(",");
+        for (const c of caller)
+          if (!SERVICE_NAME.test(c)) throw new ZoneError(`service ${q(name)}: caller must be a comma list of zone names: ${q(c)}`);
+        return { name, caller };
+      });
     },
   },
 ];

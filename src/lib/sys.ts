@@ -27,6 +27,18 @@ interface Libc {
   syscall: (...args: unknown[]) => unknown;
   mountAttr: KoffiType;
   recvmsg(fd: number, msg: object, flags: number): number | bigint;
+  /** Sockets for the inter-zone broker (src/daemon/broker.ts, src/lib/channel.ts). */
+  socket(domain: number, type: number, protocol: number): number;
+  /** addr: a struct sockaddr in a Buffer. */
+  connect(fd: number, addr: Buffer, len: number): number;
+  /** sv: an 8-byte Buffer that receives the two fds. */
+  socketpair(domain: number, type: number, protocol: number, sv: Buffer): number;
+  /** val: a Buffer; len: a one-element array, in and out. */
+  getsockopt(fd: number, level: number, name: number, val: Buffer, len: number[]): number;
+  sendmsg(fd: number, msg: object, flags: number): number | bigint;
+  shutdown(fd: number, how: number): number;
+  /** recvmsg on a worker thread, for sockets that wait long for a message. */
+  recvmsgAsync(fd: number, msg: object, flags: number, cb: (err: unknown, n: number | bigint) => void): void;
   /** ioctl(fd, TIOCSWINSZ, {rows, cols}) */
   setWinsize(fd: number, rows: number, cols: number): number;
 }
@@ -51,6 +63,16 @@ export function sys(): Libc {
         koffi.struct("iovec", { iov_base: "void *", iov_len: "size_t" });
         koffi.struct("msghdr", { msg_name: "void *", msg_namelen: "uint32", msg_iov: "iovec *", msg_iovlen: "size_t", msg_control: "void *", msg_controllen: "size_t", msg_flags: "int" });
         return c.func("long recvmsg(int fd, _Inout_ msghdr *msg, int flags)") as Libc["recvmsg"];
+      })(),
+      socket: c.func("int socket(int domain, int type, int protocol)") as Libc["socket"],
+      connect: c.func("int connect(int fd, void *addr, uint32 len)") as Libc["connect"],
+      socketpair: c.func("int socketpair(int domain, int type, int protocol, void *sv)") as Libc["socketpair"],
+      getsockopt: c.func("int getsockopt(int fd, int level, int name, void *val, _Inout_ uint32 *len)") as Libc["getsockopt"],
+      sendmsg: c.func("long sendmsg(int fd, msghdr *msg, int flags)") as Libc["sendmsg"],
+      shutdown: c.func("int shutdown(int fd, int how)") as Libc["shutdown"],
+      recvmsgAsync: (() => {
+        const f = c.func("long recvmsg(int fd, _Inout_ msghdr *msg, int flags)") as unknown as { async: (...a: unknown[]) => void };
+        return (fd: number, msg: object, flags: number, cb: (err: unknown, n: number | bigint) => void) => f.async(fd, msg, flags, cb);
       })(),
       setWinsize: (() => {
         koffi.struct("winsize", { ws_row: "uint16", ws_col: "uint16", ws_xpixel: "uint16", ws_ypixel: "uint16" });

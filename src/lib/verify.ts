@@ -86,6 +86,7 @@ export function verifyZone(z: ZoneConfig, others: readonly OtherZone[]): string[
   dup("device match", z.device.map((d) => d.match));
   dup("rctl", z.rctl.map((r) => r.name));
   dup("attr", z.attr.map((a) => a.name));
+  dup("service", z.service.map((v) => v.name));
   dup("dataset", z.dataset.map((d) => d.name));
   dup("admin user", z.admin.map((a) => a.user));
 

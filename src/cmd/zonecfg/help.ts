@@ -27,7 +27,7 @@ export const SYNTAX = `Values: a bare word, a "quoted string" (\\" and \\\\ insi
 (name=value,...) or a list [value,...]. Commands end at a newline or ';'.
 A '#' at the start of a command begins a comment.
 Resource types: fs, net, device, rctl, attr, dataset, dedicated-cpu, capped-cpu,
-capped-memory, admin, security-flags.
+capped-memory, admin, security-flags, service.
 Global properties: zonename, zonepath, brand, autoboot, bootargs, pool, limitpriv,
 scheduling-class, ip-type, hostid, fs-allowed, cpu-shares, max-lwps, max-processes,
 max-msg-ids, max-sem-ids, max-shm-ids, max-shm-memory.`;

@@ -3,6 +3,7 @@
  * its mounts, its privileges and its limits, all derived from the zone document. The
  * types cover the subset of the runtime spec we use (no npm package carries them).
  */
+import { ipcSysctls } from "../ipclimits.js";
 import type { ZoneConfig } from "../model.js";
 import { rctlLimit } from "../rctls.js";
 import { MASKED_PATHS, READONLY_PATHS, ociCapabilities, seccompProfile, type LinuxSeccomp } from "../security.js";
@@ -45,6 +46,8 @@ export interface OciSpec {
       cpu?: { shares?: number; quota?: number; period?: number };
     };
     seccomp: LinuxSeccomp;
+    /** Namespaced sysctls the runtime writes in the zone (ipclimits.ts). */
+    sysctl?: Record<string, string>;
     maskedPaths: string[];
     readonlyPaths: string[];
   };
@@ -62,7 +65,15 @@ export interface SpecInput {
   /** cgroup parent name for this ZONES_ROOT (paths.hostPrefix). */
   cgroupParent: string;
   zoneId: number;
+  /**
+   * Host directory of the zone's inter-zone broker endpoint (src/daemon/broker.ts),
+   * bind-mounted at BROKER_MOUNT in the zone; none: no endpoint (runtime tests).
+   */
+  brokerDir?: string;
 }
+
+/** Where a zone sees its broker endpoint directory (the socket is broker.sock in it). */
+export const BROKER_MOUNT = "/run/zones";
 
 /** The process of a zone's processes, as zlogin and init start them. */
 export function zoneProcess(zone: ZoneConfig, args: string[], user = { uid: 0, gid: 0 }, extraEnv: string[] = []): OciProcess {
@@ -99,6 +110,8 @@ export function zoneSpec(i: SpecInput): OciSpec {
       { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
       { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
       { destination: "/run", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "mode=755", "size=65536k"] },
+      // The broker's socket: a host directory the zone cannot write (owned by host root).
+      ...(i.brokerDir ? [{ destination: BROKER_MOUNT, type: "bind", source: i.brokerDir, options: ["bind", "nosuid", "nodev", "noexec"] }] : []),
     ],
     annotations: { "org.illumos.zone.name": z.zonename, "org.illumos.zone.id": String(i.zoneId) },
     linux: {
@@ -117,6 +130,7 @@ export function zoneSpec(i: SpecInput): OciSpec {
           : {}),
       },
       seccomp: seccompProfile(),
+      ...(Object.keys(ipcSysctls(z)).length > 0 ? { sysctl: ipcSysctls(z) } : {}),
       maskedPaths: [...MASKED_PATHS],
       readonlyPaths: [...READONLY_PATHS],
     },

@@ -1,0 +1,37 @@
+/**
+ * A zone's IPC limits (illumos zone.max-shm-ids, max-sem-ids, max-msg-ids,
+ * max-shm-memory) as sysctls of the zone's own IPC namespace. The runtime writes them
+ * when it makes the namespace, before /proc/sys turns read-only; the zone's root has no
+ * sys_admin to remount it, so it cannot raise them. Exceeding one fails with ENOSPC in
+ * that zone only: every IPC namespace counts its own objects.
+ */
+import * as fs from "node:fs";
+import type { ZoneConfig } from "./model.js";
+import { rctlLimit } from "./rctls.js";
+
+const PAGE_SIZE = 4096;
+
+/** The kernel.sem fields other than SEMMNI, as the host has them. */
+function hostSem(): [string, string, string] {
+  try {
+    const [msl, mns, opm] = fs.readFileSync("/proc/sys/kernel/sem", "utf8").trim().split(/\s+/);
+    if (msl && mns && opm) return [msl, mns, opm];
+  } catch {
+    // no /proc/sys/kernel/sem: the kernel's defaults
+  }
+  return ["32000", "1024000000", "500"];
+}
+
+export function ipcSysctls(z: ZoneConfig): Record<string, string> {
+  const out: Record<string, string> = {};
+  const shmIds = rctlLimit(z, "zone.max-shm-ids");
+  const msgIds = rctlLimit(z, "zone.max-msg-ids");
+  const semIds = rctlLimit(z, "zone.max-sem-ids");
+  const shmBytes = rctlLimit(z, "zone.max-shm-memory");
+  if (shmIds !== undefined) out["kernel.shmmni"] = String(shmIds);
+  if (msgIds !== undefined) out["kernel.msgmni"] = String(msgIds);
+  if (semIds !== undefined) out["kernel.sem"] = [...hostSem(), String(semIds)].join(" ");
+  // shmall counts pages of all segments together.
+  if (shmBytes !== undefined) out["kernel.shmall"] = String(Math.ceil(shmBytes / PAGE_SIZE));
+  return out;
+}
