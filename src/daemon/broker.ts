@@ -22,7 +22,7 @@ import type { Repository } from "../lib/repository.js";
 import { SERVICE_NAME } from "../lib/resources.js";
 import { readRun, zoneRunDir } from "../lib/runstate.js";
 import { SLOT_SIZE, type SlotRegistry } from "../lib/slots.js";
-import { errnoText, sys } from "../lib/sys.js";
+import { AF_UNIX, SCM_RIGHTS, SOCK_CLOEXEC, SOCK_STREAM, SOL_SOCKET, errnoText, sys } from "../lib/sys.js";
 
 /** Concurrent broker connections one zone may hold (registrations and subscriptions included). */
 export const MAX_CONNS_PER_ZONE = 64;
@@ -34,12 +34,7 @@ export const MAX_EVENT = 65536;
 const REQUEST_TIMEOUT_MS = 10_000;
 export const GLOBAL = "global";
 
-const AF_UNIX = 1;
-const SOCK_STREAM = 1;
-const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
-const SCM_RIGHTS = 1;
 const MSG_DONTWAIT = 0x40;
 const MSG_NOSIGNAL = 0x4000;
 

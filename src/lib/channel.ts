@@ -15,14 +15,8 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { ZoneError, q } from "./errors.js";
 import { zonePaths } from "./paths.js";
-import { errnoText, sys } from "./sys.js";
+import { AF_UNIX, MSG_CMSG_CLOEXEC, SCM_RIGHTS, SOCK_CLOEXEC, SOCK_STREAM, SOL_SOCKET, errnoText, sys } from "./sys.js";
 
-const AF_UNIX = 1;
-const SOCK_STREAM = 1;
-const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
-const SCM_RIGHTS = 1;
-const MSG_CMSG_CLOEXEC = 0x40000000;
 const SHUT_RDWR = 2;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 

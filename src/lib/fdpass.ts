@@ -7,12 +7,9 @@
 import * as fs from "node:fs";
 import * as net from "node:net";
 import { ZoneError } from "./errors.js";
-import { errnoText, sys } from "./sys.js";
+import { MSG_CMSG_CLOEXEC, SCM_RIGHTS, SOL_SOCKET, errnoText, sys } from "./sys.js";
 
-const MSG_CMSG_CLOEXEC = 0x40000000;
 const EAGAIN = 11;
-const SOL_SOCKET = 1;
-const SCM_RIGHTS = 1;
 const SYS_PIDFD_OPEN = 434;
 const SYS_PIDFD_GETFD = 438;
 

@@ -90,3 +90,11 @@ export function errnoText(n: number): string {
   const name = Object.entries(os.constants.errno).find(([, v]) => v === n)?.[0];
   return name ? `${name}` : `errno ${n}`;
 }
+
+/** Socket constants of the Linux ABI, shared by the code that passes descriptors. */
+export const AF_UNIX = 1;
+export const SOCK_STREAM = 1;
+export const SOCK_CLOEXEC = 0o2000000;
+export const SOL_SOCKET = 1;
+export const SCM_RIGHTS = 1;
+export const MSG_CMSG_CLOEXEC = 0x40000000;
