@@ -22,13 +22,11 @@ import { removeCgroups } from "../src/lib/platform.js";
 import { Repository } from "../src/lib/repository.js";
 import { SlotRegistry } from "../src/lib/slots.js";
 import { percentile } from "./stats.js";
+import { benchRoot } from "./root.js";
 
 const TOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const rounds = Number(process.argv[2] ?? 500);
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zones-bench-chan-"));
-fs.chmodSync(dir, 0o755);
-const env: NodeJS.ProcessEnv = { ...process.env, ZONES_ROOT: dir };
-delete env.NODE_EXTRA_CA_CERTS;
+const { dir, env } = benchRoot("chan");
 const paths = zonePaths(env);
 const bin = (c: string): string => path.join(TOP, "bin", c);
 const children: ChildProcess[] = [];

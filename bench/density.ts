@@ -8,7 +8,6 @@
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { mountsBelow, unmount } from "../src/lib/idmap.js";
@@ -20,13 +19,11 @@ import { Repository } from "../src/lib/repository.js";
 import { readRun } from "../src/lib/runstate.js";
 import { SlotRegistry } from "../src/lib/slots.js";
 import { measure, report } from "./stats.js";
+import { benchRoot } from "./root.js";
 
 const TOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const want = Math.min(1000, Number(process.argv[2] ?? 200));
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zones-bench-dense-"));
-fs.chmodSync(dir, 0o755);
-const env: NodeJS.ProcessEnv = { ...process.env, ZONES_ROOT: dir };
-delete env.NODE_EXTRA_CA_CERTS;
+const { dir, env } = benchRoot("dense");
 const paths = zonePaths(env);
 const repo = new Repository(paths);
 const slots = new SlotRegistry();

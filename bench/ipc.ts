@@ -13,13 +13,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import { benchRoot } from "./root.js";
 
 const TOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const rounds = Number(process.argv[2] ?? 5);
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zones-bench-ipc-"));
-fs.chmodSync(dir, 0o755);
-const env: NodeJS.ProcessEnv = { ...process.env, ZONES_ROOT: dir };
-delete env.NODE_EXTRA_CA_CERTS;
+const { dir, env } = benchRoot("ipc");
 const bin = (c: string): string => path.join(TOP, "bin", c);
 
 function sh(argv: string[]): string {

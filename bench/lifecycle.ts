@@ -25,13 +25,11 @@ import { Repository } from "../src/lib/repository.js";
 import { readRun } from "../src/lib/runstate.js";
 import { SLOT_SIZE, SlotRegistry } from "../src/lib/slots.js";
 import { percentile } from "./stats.js";
+import { benchRoot } from "./root.js";
 
 const TOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const rounds = Number(process.argv[2] ?? 50);
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zones-bench-life-"));
-fs.chmodSync(dir, 0o755);
-const env: NodeJS.ProcessEnv = { ...process.env, ZONES_ROOT: dir };
-delete env.NODE_EXTRA_CA_CERTS;
+const { dir, env } = benchRoot("life");
 const paths = zonePaths(env);
 const slots = new SlotRegistry();
 const results = new Map<string, number[]>();

@@ -14,7 +14,6 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { mountsBelow, unmount } from "../src/lib/idmap.js";
 import { blankZone, type ZoneConfig } from "../src/lib/model.js";
@@ -26,12 +25,10 @@ import { Repository } from "../src/lib/repository.js";
 import { readRun } from "../src/lib/runstate.js";
 import { SlotRegistry } from "../src/lib/slots.js";
 import { percentile } from "./stats.js";
+import { benchRoot } from "./root.js";
 
 const maxZones = Number(process.argv[2] ?? 500);
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zones-bench-net-"));
-fs.chmodSync(dir, 0o755);
-const env: NodeJS.ProcessEnv = { ...process.env, ZONES_ROOT: dir };
-delete env.NODE_EXTRA_CA_CERTS;
+const { dir, env } = benchRoot("net");
 const paths = zonePaths(env);
 const repo = new Repository(paths);
 const slots = new SlotRegistry();

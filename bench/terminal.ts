@@ -18,14 +18,12 @@ import { fileURLToPath } from "node:url";
 import { consoleLogFile } from "../src/lib/runstate.js";
 import { zonePaths } from "../src/lib/paths.js";
 import { percentile } from "./stats.js";
+import { benchRoot } from "./root.js";
 
 const TOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const keys = Number(process.argv[2] ?? 400);
 const replays = Number(process.argv[3] ?? 20);
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zones-bench-term-"));
-fs.chmodSync(dir, 0o755);
-const env: NodeJS.ProcessEnv = { ...process.env, ZONES_ROOT: dir, TERM: "dumb" };
-delete env.NODE_EXTRA_CA_CERTS;
+const { dir, env } = benchRoot("term", { TERM: "dumb" });
 const bin = (c: string): string => path.join(TOP, "bin", c);
 const results = new Map<string, number[]>();
 
