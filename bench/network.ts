@@ -10,7 +10,10 @@
  * the zones have no node, and the path measured (namespace, veth, bridge, filters) is
  * the zone's own.
  * Setup/teardown: Network.setup/teardown on namespaces of `unshare --net sleep`
- * processes, so that only the network plumbing is timed, not the runtime.
+ * processes, so that only the network plumbing is timed, not the runtime. The peer,
+ * in the same run: the same veth, bridge port, address and route made the usual way,
+ * with iproute2 (`ip -batch` on the host, `nsenter --net ip -batch` in the namespace),
+ * as hooks and CNI-style plugins do, without any filter.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
@@ -127,7 +130,7 @@ function netns(): ChildProcess {
   return spawn("unshare", ["--net", "sleep", "infinity"], { stdio: "ignore" });
 }
 
-async function plumbing(n: number): Promise<void> {
+async function plumbing(n: number): Promise<number> {
   // A separate Network per count, so each run starts with no bridge and no table.
   const network = new Network(paths);
   const zones = Array.from({ length: n }, (_, i) => zoneConfig(`s${i}`, `10.213.${200 + Math.floor(i / 250)}.${(i % 250) + 2}/22`, ""));
@@ -157,17 +160,63 @@ async function plumbing(n: number): Promise<void> {
   const d = [...teardown].sort((a, b) => a - b);
   console.log(
     `${String(n).padStart(5)} ${percentile(s, 50).toFixed(2).padStart(9)} ${percentile(s, 99).toFixed(2).padStart(9)} ${(setupTotal / 1000).toFixed(2).padStart(9)} ` +
-      `${percentile(d, 50).toFixed(2).padStart(9)} ${percentile(d, 99).toFixed(2).padStart(9)} ${(teardownTotal / 1000).toFixed(2).padStart(9)} ${(released / 1000).toFixed(2).padStart(9)}`,
+      `${percentile(d, 50).toFixed(2).padStart(9)} ${percentile(d, 99).toFixed(2).padStart(9)} ${(teardownTotal / 1000).toFixed(2).padStart(9)} ${(released / 1000).toFixed(2).padStart(9)}   ours`,
   );
+  network.close();
+  return percentile(s, 50);
+}
+
+/** The peer: what `ip` costs for the same objects (a veth on a bridge, address, route), unfiltered. */
+async function iproute2(n: number): Promise<number> {
+  const tag = paths.hostPrefix.slice(-6);
+  const br = `zp${tag}`;
+  const alias = `${paths.hostPrefix}:peer`;
+  const procs = Array.from({ length: n }, () => netns());
+  await new Promise((r) => setTimeout(r, 100 + n * 2));
+  const setup: number[] = [];
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    const t = process.hrtime.bigint();
+    const host: string[] = [];
+    if (i === 0) host.push(`link add name ${br} type bridge`, `link set dev ${br} alias ${alias}`, `link set dev ${br} up`, `addr add 10.213.240.1/22 dev ${br}`);
+    const v = `zp${tag}${i}`;
+    host.push(`link add name ${v} type veth peer name net0 netns ${procs[i]!.pid}`, `link set dev ${v} alias ${alias}`, `link set dev ${v} addrgenmode none`, `link set dev ${v} master ${br} up`);
+    spawnSync("ip", ["-batch", "-"], { input: host.join("\n") + "\n", stdio: ["pipe", "ignore", "inherit"] });
+    const inside = [`addr add 10.213.${240 + Math.floor(i / 250)}.${(i % 250) + 2}/22 dev net0`, "link set dev net0 up", "route add default via 10.213.240.1 dev net0"];
+    spawnSync("nsenter", [`--net=/proc/${procs[i]!.pid}/ns/net`, "ip", "-batch", "-"], { input: inside.join("\n") + "\n", stdio: ["pipe", "ignore", "inherit"] });
+    setup.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  const setupTotal = Number(process.hrtime.bigint() - t0) / 1e6;
+  const k0 = process.hrtime.bigint();
+  for (const p of procs) p.kill("SIGKILL");
+  await Promise.all(procs.map((p) => new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(0) : p.once("exit", r)))));
+  spawnSync("ip", ["link", "del", br], { stdio: "ignore" });
+  const teardownTotal = Number(process.hrtime.bigint() - k0) / 1e6;
+  while (hostLinksOf(paths.hostPrefix).length > 0) await new Promise((r) => setTimeout(r, 5));
+  const released = Number(process.hrtime.bigint() - k0) / 1e6;
+  const s = [...setup].sort((a, b) => a - b);
+  console.log(
+    `${String(n).padStart(5)} ${percentile(s, 50).toFixed(2).padStart(9)} ${percentile(s, 99).toFixed(2).padStart(9)} ${(setupTotal / 1000).toFixed(2).padStart(9)} ` +
+      `${"-".padStart(9)} ${"-".padStart(9)} ${(teardownTotal / 1000).toFixed(2).padStart(9)} ${(released / 1000).toFixed(2).padStart(9)}   iproute2 (peer)`,
+  );
+  return percentile(s, 50);
 }
 
 async function main(): Promise<void> {
   await traffic();
-  console.log("\nper-zone network setup (nft + ip -batch on the host + ip -batch in the zone) and teardown");
-  console.log("(teardown: processes killed, then nft chains and, with the last zone, bridge and table; released: every veth gone)");
+  console.log("\nper-zone network setup and teardown: ours (netlink: set elements, veth, addresses, route) beside iproute2 (peer, no filters)");
+  console.log("(teardown: processes killed, then set elements and, with the last zone, bridge and table; released: every veth gone)");
   console.log(`${"zones".padStart(5)} ${"setup p50".padStart(9)} ${"p99 ms".padStart(9)} ${"total s".padStart(9)} ${"tear p50".padStart(9)} ${"p99 ms".padStart(9)} ${"total s".padStart(9)} ${"released".padStart(9)}`);
-  for (let i = 0; i < 5; i++) await plumbing(1);
-  for (const n of [100, 500]) if (n <= maxZones) await plumbing(n);
+  for (let i = 0; i < 5; i++) {
+    await plumbing(1);
+    await iproute2(1);
+  }
+  for (const n of [100, 500]) {
+    if (n > maxZones) continue;
+    const ours = await plumbing(n);
+    const peer = await iproute2(n);
+    console.log(`${String(n).padStart(5)} zones: setup p50 ours / iproute2 = ${(ours / peer).toFixed(2)}`);
+  }
 }
 
 async function cleanup(): Promise<void> {

@@ -11,6 +11,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { bridgeName, hostLinksOf, nftTable } from "../src/lib/network.js";
+import { readNets } from "../src/lib/netrecords.js";
 import { Repository } from "../src/lib/repository.js";
 import { readRun } from "../src/lib/runstate.js";
 import { ZoneTestRoot } from "./zones.js";
@@ -51,8 +52,7 @@ function leftovers(): string[] {
   const out = hostLinksOf(root.paths.hostPrefix);
   if (fs.existsSync(`/sys/class/net/${bridge()}`)) out.push(bridge());
   if (tableExists()) out.push(`nft table ${nftTable(root.paths.hostPrefix)}`);
-  const dir = path.join(root.paths.runDir, "net");
-  if (fs.existsSync(dir)) out.push(...fs.readdirSync(dir).map((f) => `record ${f}`));
+  out.push(...readNets(root.paths).map((n) => `record of zone ${n.zone}`));
   return [...new Set(out)];
 }
 
@@ -276,7 +276,7 @@ describe("zone networking", { concurrency: false }, () => {
 
 /** The host side of a zone's first veth. */
 function hostPeerOf(zone: string): string {
-  const l = hostLinksOf(root.paths.hostPrefix).find((n) => fs.readFileSync(`/sys/class/net/${n}/ifalias`, "utf8").trim().endsWith(`zone:${zone}`));
+  const l = hostLinksOf(root.paths.hostPrefix).find((n) => fs.readFileSync(`/sys/class/net/${n}/ifalias`, "utf8").trim().includes(`:zone:${zone}:`));
   assert.ok(l, `no host link for zone ${zone}`);
   return l;
 }

@@ -11,7 +11,8 @@
  */
 import { EXIT_OK, UsageError, ZoneError } from "../lib/errors.js";
 import { checkZoneName } from "../lib/names.js";
-import { readNets, zoneInterfaces, type InterfaceRow } from "../lib/network.js";
+import { zoneInterfaces, type InterfaceRow } from "../lib/network.js";
+import { readNets } from "../lib/netrecords.js";
 import { zonePaths } from "../lib/paths.js";
 import { alive } from "../lib/platform.js";
 import { readRun } from "../lib/runstate.js";

@@ -12,7 +12,8 @@ import type { ZoneConfig } from "./model.js";
 import { pathWithin } from "./names.js";
 import type { OtherZone } from "./verify.js";
 import { verifyZone } from "./verify.js";
-import { networkProblems, readNets } from "./network.js";
+import { networkProblems } from "./network.js";
+import { readNets } from "./netrecords.js";
 import { zonePaths } from "./paths.js";
 
 /** Mount options of the file system holding `p` (the longest mount point above it). */

@@ -19,17 +19,24 @@
  * same) and the zone may use no others.
  *
  * Anti-spoofing and isolation are enforced on the host side of each veth, never by
- * trusting the zone: one nftables bridge-family table per root holds, per port, a chain
- * for frames from the zone (source MAC, ARP sender, IP source must be the zone's) and
- * one for frames to it (unicast only when addressed to the zone's MAC, so a zone in
- * promiscuous mode never sees another zone's unicast even when the bridge floods).
+ * trusting the zone: one nftables bridge-family table per root holds fixed rules over
+ * sets keyed by port name (see nftBase) for frames from a zone (source MAC, ARP sender,
+ * IP source must be the zone's) and to it (unicast only when addressed to the zone's
+ * MAC, so a zone in promiscuous mode never sees another zone's unicast even when the
+ * bridge floods).
+ *
+ * Setup is a handful of netlink requests (netlink.ts): set elements for the filters,
+ * the veth pair made with its zone side already in the zone's namespace, addresses and
+ * routes through a socket opened in that namespace. Only the first zone of a root runs
+ * `nft`, to make the table.
  *
  * Teardown never deletes veths one by one: the zone's network namespace goes when its
  * last process does, and the kernel releases its veths in a batch. What remains is the
- * zone's nft chains (one nft run) and, for the last zone on a bridge, the bridge.
+ * zone's set elements (one netlink request) and, for the last zone on a bridge, the
+ * bridge.
  *
- * What a zone has plumbed is recorded in <runDir>/net/<zone>.json before anything is
- * made, so a restarted zoneadmd (sweep) removes what a crash left half-made.
+ * What a zone has plumbed is recorded (netrecords.ts) before anything is made, so a
+ * restarted zoneadmd (sweep) removes what a crash left half-made.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -40,7 +47,35 @@ import * as path from "node:path";
 import { writeFileAtomic } from "./atomic.js";
 import { ZoneError } from "./errors.js";
 import type { IpType, ZoneConfig } from "./model.js";
+import {
+  defaultRoute,
+  delLink,
+  fibMatch,
+  delTable,
+  getLink,
+  ifindexOf,
+  ifnameOf,
+  key,
+  linkUp,
+  localLinkOf,
+  type Answer,
+  type Message,
+  moveLink,
+  NETLINK_NETFILTER,
+  NETLINK_ROUTE,
+  NetlinkError,
+  NetlinkSocket,
+  newAddr,
+  newBridge,
+  newVeth,
+  NFNL_SUBSYS_NFTABLES,
+  setElements,
+  setLink,
+} from "./netlink.js";
+import { journalFile, NetRecords } from "./netrecords.js";
 import type { ZonePaths } from "./paths.js";
+
+const { ENOENT, ENODEV } = os.constants.errno;
 
 /** One interface of a zone: what the global zone made for it. */
 export interface ZoneLink {
@@ -101,7 +136,21 @@ export function bridgeName(hostPrefix: string, physical: string): string {
 }
 
 function linkExists(name: string): boolean {
-  return fs.existsSync(path.join(SYS_NET, name));
+  return name !== "" && fs.existsSync(path.join(SYS_NET, name));
+}
+
+/** The ifindex of a host link, from sysfs. */
+function ifindex(name: string): number {
+  return Number(fs.readFileSync(path.join(SYS_NET, name, "ifindex"), "utf8"));
+}
+
+/** The name of host link `index`, for messages. */
+function linkName(index: number): string {
+  try {
+    return fs.readdirSync(SYS_NET).find((n) => ifindex(n) === index) ?? `link ${index}`;
+  } catch {
+    return `link ${index}`;
+  }
 }
 
 function isBridge(name: string): boolean {
@@ -152,11 +201,23 @@ export function inSubnet(addr: string, cidr: string): boolean {
   return a.v >> shift === n.v >> shift;
 }
 
+/** One spelling per address, remembered: the in-use check compares with every zone's. */
+const canonicalCache = new Map<string, string>();
+
+function canonical(addr: string): string {
+  let c = canonicalCache.get(addr);
+  if (c === undefined) {
+    const b = toBig(addr);
+    c = b ? `${b.bits}/${b.v}` : `?${addr}`;
+    if (canonicalCache.size > 100_000) canonicalCache.clear();
+    canonicalCache.set(addr, c);
+  }
+  return c;
+}
+
 /** Same address, whatever its spelling (fd00::1 and fd00:0::1). */
 function sameAddress(a: string, b: string): boolean {
-  const x = toBig(a);
-  const y = toBig(b);
-  return !!x && !!y && x.bits === y.bits && x.v === y.v;
+  return canonical(a) === canonical(b) && !canonical(a).startsWith("?");
 }
 
 /** Locally administered unicast MAC derived from `seed`. */
@@ -164,6 +225,14 @@ function macOf(seed: string): string {
   const h = hash("mac", seed);
   const bytes = [0x02, ...[0, 1, 2, 3, 4].map((i) => parseInt(h.slice(i * 2, i * 2 + 2), 16))];
   return bytes.map((b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
+/** The EUI-64 link-local address the kernel gives an interface with MAC `mac`. */
+export function linkLocalOf(mac: string): string {
+  const b = mac.split(":").map((h) => parseInt(h, 16));
+  b[0] = b[0]! ^ 0x02;
+  const w = (x: number, y: number): string => ((x << 8) | y).toString(16);
+  return `fe80::${w(b[0], b[1]!)}:${w(b[2]!, 0xff)}:${w(0xfe, b[3]!)}:${w(b[4]!, b[5]!)}`;
 }
 
 /**
@@ -213,53 +282,33 @@ export function planNetwork(hostPrefix: string, z: ZoneConfig): ZoneNet {
   return { zone: z.zonename, ipType: z.ipType, links };
 }
 
-/** The per-root directory of zones' network records. */
-function netDir(paths: ZonePaths): string {
-  return path.join(paths.runDir, "net");
+/** An address of the global zone and the link (ifindex) that holds it. */
+export interface HostAddress {
+  address: string;
+  ifindex: number;
 }
 
-function netFile(paths: ZonePaths, zone: string): string {
-  return path.join(netDir(paths), `${zone}.json`);
-}
-
-/** Every zone of the root that has (or had, before a crash) network plumbed. */
-export function readNets(paths: ZonePaths): ZoneNet[] {
-  let names: string[] = [];
-  try {
-    names = fs.readdirSync(netDir(paths)).filter((f) => f.endsWith(".json"));
-  } catch {
-    return [];
-  }
-  const out: ZoneNet[] = [];
-  for (const f of names) {
-    try {
-      out.push(JSON.parse(fs.readFileSync(path.join(netDir(paths), f), "utf8")) as ZoneNet);
-    } catch {
-      // half-written by a crash: the sweep removes it
-    }
-  }
-  return out;
-}
-
-export function readNet(paths: ZonePaths, zone: string): ZoneNet | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(netFile(paths, zone), "utf8")) as ZoneNet;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Addresses held by the global zone's interfaces. */
-function hostAddresses(): string[] {
-  return Object.values(os.networkInterfaces()).flatMap((l) => (l ?? []).map((a) => a.address.replace(/%.*$/, "")));
+/** Which of `addresses` the global zone holds, from getifaddrs (for commands; zoneadmd asks the FIB). */
+function hostAddresses(addresses: readonly string[]): HostAddress[] {
+  return Object.entries(os.networkInterfaces()).flatMap(([name, l]) => {
+    const index = linkExists(name) ? ifindex(name) : -1;
+    return (l ?? []).map((a) => ({ address: a.address.replace(/%.*$/, ""), ifindex: index })).filter((h) => addresses.some((x) => sameAddress(x, h.address)));
+  });
 }
 
 /**
  * What stops the zone's network from being plumbed, as one-line messages naming the
  * thing and the value: a physical that does not exist or is taken, an address already
- * in use. `others` are the other zones' records (the running zones of this root).
+ * in use. `others` are the other zones' records (the running zones of this root);
+ * `host` says which of some addresses the global zone holds, and on which link.
  */
-export function networkProblems(hostPrefix: string, z: ZoneConfig, others: readonly ZoneNet[], inUse = true): string[] {
+export function networkProblems(
+  hostPrefix: string,
+  z: ZoneConfig,
+  others: readonly ZoneNet[],
+  inUse = true,
+  host: (addresses: readonly string[]) => HostAddress[] = hostAddresses,
+): string[] {
   const problems: string[] = [];
   const plan = planNetwork(hostPrefix, z);
   const mine = others.filter((o) => o.zone !== z.zonename);
@@ -280,12 +329,24 @@ export function networkProblems(hostPrefix: string, z: ZoneConfig, others: reado
       else if (l.plumb.some((a) => sameAddress(addressOf(a), d))) problems.push(`net defrouter ${d} is the zone's own address`);
     }
     if (!inUse) continue;
-    const host = hostAddresses();
+    const held = host([...l.plumb, ...l.globalAddresses].map(addressOf));
+    // A host bridge may carry zones of other roots too; a root's own zone bridges never do.
+    const foreign = l.kind === "veth" && !l.ownBridge ? foreignPorts(hostPrefix, l.bridge) : [];
     for (const a of l.plumb) {
-      const other = mine.find((o) => o.links.some((x) => (x.allowed ?? []).some((b) => sameAddress(addressOf(a), addressOf(b)))));
+      const same = (b: string): boolean => sameAddress(addressOf(a), addressOf(b));
+      const other = mine.find((o) => o.links.some((x) => (x.allowed ?? []).some(same)));
+      const stranger = foreign.find((f) => f.addresses.some(same));
       const what = z.ipType === "shared" ? "address" : "allowed-address";
       if (other) problems.push(`net ${what} ${a} is in use by running zone '${other.zone}'`);
-      else if (host.some((h) => sameAddress(h, addressOf(a)))) problems.push(`net ${what} ${a} is in use by the global zone`);
+      else if (stranger) problems.push(`net ${what} ${a} is in use on bridge ${l.bridge} by zone '${stranger.zone}'`);
+      else if (held.some((h) => sameAddress(h.address, addressOf(a)))) problems.push(`net ${what} ${a} is in use by the global zone`);
+    }
+    // The global zone takes the default router's address on a zone bridge: on another
+    // link already (another root's bridge, a host interface), it would be there twice.
+    const bridgeIndex = linkExists(l.bridge) ? ifindex(l.bridge) : -1;
+    for (const g of l.globalAddresses) {
+      const elsewhere = held.find((h) => sameAddress(h.address, addressOf(g)) && h.ifindex !== bridgeIndex);
+      if (elsewhere) problems.push(`net defrouter ${addressOf(g)} is already an address of the global zone on ${linkName(elsewhere.ifindex)}`);
     }
   }
   return problems;
@@ -300,73 +361,86 @@ function run(cmd: string, args: string[], input: string): Promise<void> {
     p.on("error", reject);
     p.on("close", (code) => {
       if (code === 0) resolve();
-      else reject(new ZoneError(`${cmd} failed: ${err.trim().split("\n").slice(-1)[0] ?? `exit ${code}`}`));
+      else {
+        // nft follows its error line with the input and a caret line: keep the error.
+        const lines = err.trim().split("\n");
+        reject(new ZoneError(`${cmd} failed: ${lines.find((l) => /error/i.test(l)) ?? lines[0] ?? `exit ${code}`}`));
+      }
     });
     p.stdin.end(input);
   });
 }
 
-/** The table, its two maps and hooks: idempotent, so every setup may start with it. */
+/**
+ * The root's table: the filters are fixed rules over sets keyed by port name, so that
+ * a zone's ports are filtered by adding set elements (one netlink request, no nft
+ * spawn) and the rules stay the same whatever the number of zones. Idempotent: the
+ * chains are flushed and filled in the same transaction, the sets keep their elements.
+ *
+ *   ports  every zone port of the root       macs  port . the zone's MAC
+ *   strict ports whose sources are checked   v4, v6  port . an address it may use
+ *   shared ports of shared-IP zones            nd6   port . an address its neighbour
+ *                                                     advertisements may claim
+ */
 function nftBase(t: string): string[] {
+  const r = (c: string, rule: string): string => `add rule bridge ${t} ${c} ${rule}`;
   return [
     `add table bridge ${t}`,
-    `add map bridge ${t} from_zone { type ifname : verdict ; }`,
-    `add map bridge ${t} to_zone { type ifname : verdict ; }`,
+    `add set bridge ${t} ports { type ifname ; }`,
+    `add set bridge ${t} strict { type ifname ; }`,
+    `add set bridge ${t} shared { type ifname ; }`,
+    `add set bridge ${t} macs { type ifname . ether_addr ; }`,
+    `add set bridge ${t} v4 { type ifname . ipv4_addr ; }`,
+    `add set bridge ${t} v6 { type ifname . ipv6_addr ; }`,
+    // nft 1.0 has no name for the target of a neighbour advertisement: bytes 8-23 of ICMPv6.
+    `add set bridge ${t} nd6 { typeof iifname . @th,64,128 ; }`,
     // Ahead of anything else that filters bridged frames.
     `add chain bridge ${t} pre { type filter hook prerouting priority -300 ; policy accept ; }`,
     `add chain bridge ${t} post { type filter hook postrouting priority -300 ; policy accept ; }`,
-    `flush chain bridge ${t} pre`,
-    `flush chain bridge ${t} post`,
-    `add rule bridge ${t} pre iifname vmap @from_zone`,
-    `add rule bridge ${t} post oifname vmap @to_zone`,
-  ];
-}
-
-/** The two chains of one zone port and their map entries. */
-function nftPort(t: string, ipType: IpType, l: ZoneLink): string[] {
-  const i = `i_${l.tag}`;
-  const o = `o_${l.tag}`;
-  const r = (c: string, rule: string): string => `add rule bridge ${t} ${c} ${rule}`;
-  const lines = [`add chain bridge ${t} ${i}`, `flush chain bridge ${t} ${i}`, `add chain bridge ${t} ${o}`, `flush chain bridge ${t} ${o}`];
-  // From the zone: its own MAC only, so it cannot pose as another zone at layer 2.
-  lines.push(r(i, `ether saddr != ${l.mac} drop`), r(i, `ether type arp arp saddr ether != ${l.mac} drop`));
-  if (l.allowed !== undefined) {
-    const v4 = l.allowed.filter((a) => isIP(addressOf(a)) === 4).map(addressOf);
-    const v6 = l.allowed.filter((a) => isIP(addressOf(a)) === 6).map(addressOf);
-    if (v4.length > 0) {
-      // 0.0.0.0: ARP probes (duplicate address detection) of an exclusive-IP zone.
-      lines.push(r(i, `ether type arp arp saddr ip != { ${[...v4, "0.0.0.0"].join(", ")} } drop`));
-      lines.push(r(i, `ether type ip ip saddr != { ${v4.join(", ")} } drop`));
-    } else lines.push(r(i, "ether type { ip, arp } drop"));
+    `add chain bridge ${t} from_zone`,
+    `add chain bridge ${t} to_zone`,
+    ...["pre", "post", "from_zone", "to_zone"].map((c) => `flush chain bridge ${t} ${c}`),
+    r("pre", "iifname @ports jump from_zone"),
+    r("post", "oifname @ports jump to_zone"),
+    // From a zone: its own MAC only, so it cannot pose as another zone at layer 2.
+    r("from_zone", "iifname . ether saddr != @macs drop"),
+    r("from_zone", "ether type arp iifname . arp saddr ether != @macs drop"),
+    // Exclusive-IP without allowed-address: the zone may use any address.
+    r("from_zone", "iifname != @strict accept"),
+    // ARP probes (duplicate address detection) carry no sender address.
+    r("from_zone", "ether type arp arp saddr ip 0.0.0.0 accept"),
+    r("from_zone", "ether type arp iifname . arp saddr ip != @v4 drop"),
+    // The IPv6 twin of the ARP sender check: an advertisement (sent from a link-local
+    // source) may only claim the zone's own addresses.
+    r("from_zone", "ether type ip6 icmpv6 type nd-neighbor-advert iifname . @th,64,128 != @nd6 drop"),
+    r("from_zone", "ether type ip iifname . ip saddr != @v4 drop"),
     // Link-local and the unspecified address: neighbour discovery needs them.
-    lines.push(r(i, `ether type ip6 ip6 saddr != { ${["::", "fe80::/10", ...v6].join(", ")} } drop`));
-    lines.push(r(i, "ether type != { ip, ip6, arp } drop"));
-  }
-  // To the zone: unicast only when it is addressed to the zone.
-  lines.push(r(o, `ether daddr & 01:00:00:00:00:00 == 00:00:00:00:00:00 ether daddr != ${l.mac} drop`));
-  // A shared-IP zone's addresses and routes are the global zone's to set: no router
-  // advertisement from another zone may add any.
-  if (ipType === "shared") lines.push(r(o, "icmpv6 type nd-router-advert drop"));
-  lines.push(`add element bridge ${t} from_zone { "${l.hostIf}" : jump ${i} }`, `add element bridge ${t} to_zone { "${l.hostIf}" : jump ${o} }`);
-  return lines;
+    r("from_zone", "ether type ip6 ip6 saddr { ::, fe80::/10 } accept"),
+    r("from_zone", "ether type ip6 iifname . ip6 saddr != @v6 drop"),
+    r("from_zone", "ether type != { ip, ip6, arp } drop"),
+    // To a zone: unicast only when addressed to the zone, so a zone in promiscuous
+    // mode never sees another zone's unicast, even when the bridge floods.
+    r("to_zone", "ether daddr & 01:00:00:00:00:00 == 00:00:00:00:00:00 oifname . ether daddr != @macs drop"),
+    // A shared-IP zone's addresses and routes are the global zone's to set: no router
+    // advertisement from another zone may add any.
+    r("to_zone", "oifname @shared icmpv6 type nd-router-advert drop"),
+  ];
 }
 
-/** Removal of one port's chains; idempotent (each object is added before it is deleted). */
-function nftPortRemoval(t: string, l: ZoneLink): string[] {
-  const i = `i_${l.tag}`;
-  const o = `o_${l.tag}`;
-  return [
-    `add chain bridge ${t} ${i}`,
-    `add chain bridge ${t} ${o}`,
-    `add element bridge ${t} from_zone { "${l.hostIf}" : jump ${i} }`,
-    `add element bridge ${t} to_zone { "${l.hostIf}" : jump ${o} }`,
-    `delete element bridge ${t} from_zone { "${l.hostIf}" }`,
-    `delete element bridge ${t} to_zone { "${l.hostIf}" }`,
-    `flush chain bridge ${t} ${i}`,
-    `flush chain bridge ${t} ${o}`,
-    `delete chain bridge ${t} ${i}`,
-    `delete chain bridge ${t} ${o}`,
-  ];
+/** The set elements that filter one zone port, as netlink messages (`add` or `delete`). */
+function portElements(op: "add" | "delete", t: string, ipType: IpType, l: ZoneLink): Message[] {
+  const port = key.ifname(l.hostIf);
+  const sets: [string, Buffer[]][] = [["macs", [Buffer.concat([port, key.mac(l.mac)])]]];
+  if (l.allowed !== undefined) {
+    sets.push(["strict", [port]]);
+    const family = (v: 4 | 6): Buffer[] => l.allowed!.filter((a) => isIP(addressOf(a)) === v).map((a) => Buffer.concat([port, key.ip(addressOf(a))]));
+    sets.push(["v4", family(4)], ["v6", family(6)]);
+    sets.push(["nd6", [...family(6), Buffer.concat([port, key.ip(linkLocalOf(l.mac))])]]);
+  }
+  if (ipType === "shared") sets.push(["shared", [port]]);
+  sets.push(["ports", [port]]);
+  // Sent as one transaction: a port's entries appear, and go, all at once.
+  return sets.filter(([, keys]) => keys.length > 0).map(([set, keys]) => setElements(op, t, set, keys));
 }
 
 function bridgeMac(hostPrefix: string, bridge: string): string {
@@ -377,11 +451,46 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+
+/**
+ * The ifalias of a zone's veth host side: the root, the zone and the addresses it may
+ * use. It lives as long as the port, so a root finds the addresses that zones of other
+ * roots use on a host bridge they share (zone bridges are never shared between roots).
+ */
+function portAlias(hostPrefix: string, zone: string, l: ZoneLink): string {
+  let alias = `${aliasPrefix(hostPrefix)}zone:${zone}:`;
+  // IFALIASZ: 255 bytes; more addresses than fit are left out of the check.
+  for (const a of (l.allowed ?? []).map(addressOf)) if (alias.length + a.length + 1 <= 255) alias += (alias.endsWith(":") ? "" : ",") + a;
+  return alias;
+}
+
+/** Zones of other roots on the host bridge `bridge`, and the addresses each may use. */
+function foreignPorts(hostPrefix: string, bridge: string): { zone: string; addresses: string[] }[] {
+  let ports: string[] = [];
+  try {
+    ports = fs.readdirSync(path.join(SYS_NET, bridge, "brif"));
+  } catch {
+    return [];
+  }
+  const out: { zone: string; addresses: string[] }[] = [];
+  for (const p of ports) {
+    const m = /^([^:]+):zone:([^:]+):(.*)$/.exec(ifalias(p));
+    if (m && m[1] !== hostPrefix) out.push({ zone: `${m[2]!}' of root '${m[1]!}`, addresses: m[3] ? m[3].split(",") : [] });
+  }
+  return out;
+}
+
 export class Network {
   /** One network change at a time per root: bridges are shared between zones. */
   private lock: Promise<unknown> = Promise.resolve();
+  /** What each zone has plumbed (netrecords.ts). */
+  private readonly records: NetRecords;
+  private rtnl?: NetlinkSocket;
+  private nfnl?: NetlinkSocket;
 
-  constructor(readonly paths: ZonePaths, private readonly log: (line: string) => void = () => {}) {}
+  constructor(readonly paths: ZonePaths, private readonly log: (line: string) => void = () => {}) {
+    this.records = new NetRecords(paths);
+  }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.lock.then(fn, fn);
@@ -393,9 +502,83 @@ export class Network {
     return this.paths.hostPrefix;
   }
 
+  private nets(): ZoneNet[] {
+    return this.records.all();
+  }
+
+  /** Which of `addresses` the global zone holds, by one FIB lookup each. */
+  private hostAddresses(addresses: readonly string[]): HostAddress[] {
+    const out: HostAddress[] = [];
+    for (const address of addresses) {
+      let answers: Answer[] = [];
+      try {
+        answers = this.route().request([fibMatch(address)]);
+      } catch {
+        // no route at all: certainly not an address of the global zone
+      }
+      const ifindex = answers[0] ? localLinkOf(answers[0]) : undefined;
+      if (ifindex !== undefined) out.push({ address, ifindex });
+    }
+    return out;
+  }
+
+  private problems(z: ZoneConfig): string[] {
+    return networkProblems(this.prefix, z, this.nets(), true, (a) => this.hostAddresses(a));
+  }
+
+  private route(): NetlinkSocket {
+    return (this.rtnl ??= NetlinkSocket.open(NETLINK_ROUTE));
+  }
+
+  /** Close the netlink sockets (a long-lived zoneadmd keeps them). */
+  close(): void {
+    this.rtnl?.close();
+    this.nfnl?.close();
+    this.rtnl = this.nfnl = undefined;
+  }
+
+  /** One nf_tables transaction. */
+  private nft(msgs: Message[]): void {
+    (this.nfnl ??= NetlinkSocket.open(NETLINK_NETFILTER)).request(msgs, { resId: NFNL_SUBSYS_NFTABLES });
+  }
+
+  /** Filter the zone's ports: set elements, and the root's table first if it is not there. */
+  private async filter(ipType: IpType, links: readonly ZoneLink[]): Promise<void> {
+    const t = nftTable(this.prefix);
+    const msgs = links.flatMap((l) => portElements("add", t, ipType, l));
+    try {
+      this.nft(msgs);
+    } catch (e) {
+      if (!(e instanceof NetlinkError && e.errno === ENOENT)) throw e;
+      // The first zone of the root: the only nft run.
+      await run("nft", ["-f", "-"], nftBase(t).join("\n") + "\n");
+      this.nft(msgs);
+    }
+  }
+
+  /** Stop filtering the zone's ports; idempotent (each element is added before it is deleted). */
+  private unfilter(ipType: IpType, links: readonly ZoneLink[]): void {
+    const t = nftTable(this.prefix);
+    try {
+      this.nft([...links.flatMap((l) => portElements("add", t, ipType, l)), ...links.flatMap((l) => portElements("delete", t, ipType, l))]);
+    } catch (e) {
+      // No table: nothing to remove.
+      if (!(e instanceof NetlinkError && e.errno === ENOENT)) throw e;
+    }
+  }
+
+  /** Remove the root's table; gone already is fine. */
+  private dropTable(): void {
+    try {
+      this.nft([delTable(nftTable(this.prefix))]);
+    } catch (e) {
+      if (!(e instanceof NetlinkError && e.errno === ENOENT)) throw e;
+    }
+  }
+
   /** Refuse, before anything is made, a zone whose network cannot be plumbed. */
   check(z: ZoneConfig): void {
-    const problems = networkProblems(this.prefix, z, readNets(this.paths));
+    const problems = this.problems(z);
     if (problems.length > 0) throw new ZoneError(problems[0]!);
   }
 
@@ -408,49 +591,60 @@ export class Network {
       const net = planNetwork(this.prefix, z);
       if (net.links.length === 0) return net;
       // Again under the lock: two zones readied at once must not both take an address.
-      const problems = networkProblems(this.prefix, z, readNets(this.paths));
+      const problems = this.problems(z);
       if (problems.length > 0) throw new ZoneError(problems[0]!);
-      fs.mkdirSync(netDir(this.paths), { recursive: true, mode: 0o700 });
       // Recorded first: whatever follows, teardown and the sweep know what to remove.
-      writeFileAtomic(netFile(this.paths, z.zonename), JSON.stringify(net), 0o644, false);
-      const t = nftTable(this.prefix);
+      this.records.put(net);
       const veths = net.links.filter((l) => l.kind === "veth");
       // Filters exist before the ports do (they match by name): no unfiltered moment.
-      if (veths.length > 0) await run("nft", ["-f", "-"], [...nftBase(t), ...veths.flatMap((l) => nftPort(t, z.ipType, l))].join("\n") + "\n");
-      const host: string[] = [];
-      const made = new Set<string>();
+      if (veths.length > 0) await this.filter(z.ipType, veths);
+      const rt = this.route();
+      const bridges: Message[] = [];
+      for (const b of new Set(veths.filter((l) => l.ownBridge && !linkExists(l.bridge)).map((l) => l.bridge))) {
+        const physical = veths.find((l) => l.bridge === b)!.physical;
+        // A fixed MAC: a bridge otherwise takes its ports' lowest, changing under the zones' ARP caches.
+        bridges.push(newBridge(b, bridgeMac(this.prefix, b)), setLink(b, { alias: `${aliasPrefix(this.prefix)}bridge:${physical}` }), linkUp(b));
+      }
+      if (bridges.length > 0) rt.request(bridges);
+      const host: Message[] = [];
       for (const l of net.links) {
         if (l.kind === "moved") {
-          host.push(`link set dev ${l.physical} netns ${pid}`);
+          host.push(moveLink(l.physical, pid));
           continue;
         }
-        if (l.ownBridge && !made.has(l.bridge) && !linkExists(l.bridge)) {
-          made.add(l.bridge);
-          // A fixed MAC: a bridge otherwise takes its ports' lowest, changing under the zones' ARP caches.
-          host.push(`link add name ${l.bridge} address ${bridgeMac(this.prefix, l.bridge)} type bridge`);
-          host.push(`link set dev ${l.bridge} alias "${aliasPrefix(this.prefix)}bridge:${l.physical}"`);
-          host.push(`link set dev ${l.bridge} up`);
-        }
-        for (const g of l.globalAddresses) host.push(`addr replace ${g} dev ${l.bridge}`);
         // A veth of an earlier boot of this zone whose namespace the kernel has not
         // released yet (a quick reboot) would hold the name.
         for (let n = 0; linkExists(l.hostIf) && n < 50; n++) await sleep(20);
-        if (linkExists(l.hostIf)) host.push(`link del dev ${l.hostIf}`);
-        host.push(`link add name ${l.hostIf} type veth peer name ${l.zoneIf} address ${l.mac} netns ${pid}`);
-        host.push(`link set dev ${l.hostIf} alias "${aliasPrefix(this.prefix)}zone:${z.zonename}"`);
-        // A bridge port needs no address of its own.
-        host.push(`link set dev ${l.hostIf} addrgenmode none`);
-        host.push(`link set dev ${l.hostIf} master ${l.bridge} up`);
+        if (linkExists(l.hostIf)) host.push(delLink(l.hostIf));
+        const master = ifindex(l.bridge);
+        host.push(newVeth(l.hostIf, l.zoneIf, l.mac, pid));
+        // A bridge port needs no address of its own, and must have none before it is up.
+        host.push(setLink(l.hostIf, { alias: portAlias(this.prefix, z.zonename, l), noAddrGen: true, master }), linkUp(l.hostIf));
+        for (const g of l.globalAddresses) host.push(newAddr(master, g, true));
       }
-      await run("ip", ["-batch", "-"], host.join("\n") + "\n");
-      const inside: string[] = [];
-      for (const l of net.links) {
-        for (const a of l.plumb) inside.push(`addr add ${a} dev ${l.zoneIf}${isIP(addressOf(a)) === 6 ? " nodad" : ""}`);
-        if (l.plumb.length > 0) inside.push(`link set dev ${l.zoneIf} up`);
-        for (const d of l.defrouters) inside.push(`route add default via ${d} dev ${l.zoneIf}`);
+      rt.request(host);
+      const plumbed = net.links.filter((l) => l.plumb.length > 0);
+      if (plumbed.length === 0) return net;
+      // The global zone's root configures the zone's namespace; nothing else of the zone is entered.
+      const inside = NetlinkSocket.inNetns(`/proc/${pid}/ns/net`, NETLINK_ROUTE);
+      try {
+        const index = new Map(inside.request(plumbed.map((l) => getLink(l.zoneIf))).map((a) => [ifnameOf(a), ifindexOf(a)]));
+        const msgs: Message[] = [];
+        for (const l of plumbed) {
+          const i = index.get(l.zoneIf);
+          if (i === undefined) throw new ZoneError(`zone '${z.zonename}': interface ${l.zoneIf} did not appear in the zone`);
+          // A shared-IP zone has the addresses the global zone gives it and no others, as
+          // in illumos: no link-local either (nor the DAD, MLD and router solicitation
+          // traffic that each start would flood to every zone on the bridge).
+          if (z.ipType === "shared") msgs.push(setLink(l.zoneIf, { noAddrGen: true }));
+          for (const a of l.plumb) msgs.push(newAddr(i, a));
+          msgs.push(linkUp(i));
+          for (const d of l.defrouters) msgs.push(defaultRoute(i, d));
+        }
+        inside.request(msgs);
+      } finally {
+        inside.close();
       }
-      // The global zone's root configures the zone's namespace: only its net namespace is entered.
-      if (inside.length > 0) await run("nsenter", [`--net=/proc/${pid}/ns/net`, "ip", "-batch", "-"], inside.join("\n") + "\n");
       return net;
     });
   }
@@ -461,26 +655,30 @@ export class Network {
   }
 
   private async teardownLocked(zone: string): Promise<void> {
-    const net = readNet(this.paths, zone);
-    const file = netFile(this.paths, zone);
-    if (!net) {
-      fs.rmSync(file, { force: true });
-      return;
-    }
-    const others = readNets(this.paths).filter((o) => o.zone !== zone);
-    const t = nftTable(this.prefix);
+    const net = this.nets().find((n) => n.zone === zone);
+    if (!net) return;
+    const others = this.nets().filter((o) => o.zone !== zone);
     const veths = net.links.filter((l) => l.kind === "veth");
-    if (veths.length > 0) {
+    const warn = (e: unknown): void => this.log(`zone '${zone}': network teardown: ${e instanceof Error ? e.message : String(e)}`);
+    try {
       // The last zone of the root takes the whole table with it.
-      const script = others.length === 0 ? [`add table bridge ${t}`, `delete table bridge ${t}`] : [...nftBase(t), ...veths.flatMap((l) => nftPortRemoval(t, l))];
-      await run("nft", ["-f", "-"], script.join("\n") + "\n").catch((e: Error) => this.log(`zone '${zone}': network teardown: ${e.message}`));
+      if (others.length === 0) this.dropTable();
+      else if (veths.length > 0) this.unfilter(net.ipType, veths);
+    } catch (e) {
+      warn(e);
     }
     const unused = [...new Set(net.links.filter((l) => l.ownBridge).map((l) => l.bridge))].filter(
       (b) => !others.some((o) => o.links.some((l) => l.bridge === b)) && ifalias(b).startsWith(aliasPrefix(this.prefix)),
     );
-    if (unused.length > 0)
-      await run("ip", ["-force", "-batch", "-"], unused.map((b) => `link del dev ${b}`).join("\n") + "\n").catch((e: Error) => this.log(`zone '${zone}': network teardown: ${e.message}`));
-    fs.rmSync(file, { force: true });
+    for (const b of unused) {
+      try {
+        this.route().request([delLink(b)]);
+      } catch (e) {
+        if (!(e instanceof NetlinkError && e.errno === ENODEV)) warn(e);
+      }
+    }
+    this.records.remove(zone);
+    await Promise.resolve();
   }
 
   /**
@@ -489,22 +687,23 @@ export class Network {
    */
   sweep(live: (zone: string) => boolean): Promise<void> {
     return this.serial(async () => {
-      for (const n of readNets(this.paths)) if (!live(n.zone)) await this.teardownLocked(n.zone);
-      try {
-        for (const f of fs.readdirSync(netDir(this.paths))) if (!f.endsWith(".json")) fs.rmSync(path.join(netDir(this.paths), f), { force: true });
-      } catch {
-        // no directory: nothing recorded
-      }
-      const nets = readNets(this.paths);
-      const lines: string[] = [];
+      for (const n of this.nets()) if (!live(n.zone)) await this.teardownLocked(n.zone);
+      const nets = this.nets();
       for (const name of hostLinksOf(this.prefix)) {
         // A veth whose zone is gone goes with its namespace; one still here was left by a crash.
-        if (!nets.some((n) => n.links.some((l) => l.bridge === name || l.hostIf === name))) lines.push(`link del dev ${name}`);
+        if (nets.some((n) => n.links.some((l) => l.bridge === name || l.hostIf === name))) continue;
+        try {
+          this.route().request([delLink(name)]);
+        } catch (e) {
+          if (!(e instanceof NetlinkError && e.errno === ENODEV)) this.log(`network sweep: ${(e as Error).message}`);
+        }
       }
-      if (lines.length > 0) await run("ip", ["-force", "-batch", "-"], lines.join("\n") + "\n").catch((e: Error) => this.log(`network sweep: ${e.message}`));
       if (nets.length === 0) {
-        const t = nftTable(this.prefix);
-        await run("nft", ["-f", "-"], `add table bridge ${t}\ndelete table bridge ${t}\n`).catch((e: Error) => this.log(`network sweep: ${e.message}`));
+        try {
+          this.dropTable();
+        } catch (e) {
+          this.log(`network sweep: ${(e as Error).message}`);
+        }
       }
     });
   }
@@ -530,7 +729,7 @@ export function purgeNetwork(paths: ZonePaths): void {
   if (links.length > 0) spawnSync("ip", ["-force", "-batch", "-"], { input: links.map((l) => `link del dev ${l}`).join("\n") + "\n", stdio: ["pipe", "ignore", "ignore"] });
   const t = nftTable(paths.hostPrefix);
   spawnSync("nft", ["-f", "-"], { input: `add table bridge ${t}\ndelete table bridge ${t}\n`, stdio: ["pipe", "ignore", "ignore"] });
-  fs.rmSync(netDir(paths), { recursive: true, force: true });
+  fs.rmSync(journalFile(paths), { force: true });
 }
 
 /** One row of `zonenet`: an interface of a zone as the zone has it now. */
