@@ -21,6 +21,7 @@ const root = new ZoneTestRoot("netx");
 const X = 200 + (parseInt(createHash("sha256").update(root.dir).digest("hex").slice(0, 4), 16) % 50);
 const NET = `10.213.${X}`;
 const V6 = `fd00:213:${X}::`;
+const NET2 = `10.214.${X}`;
 const POOL = { first: 100, last: 150 };
 const zp = (n: string): string => path.join(root.dir, "zones", n);
 const rootOf = (n: string): string => path.join(zp(n), "root");
@@ -39,20 +40,25 @@ function globalPing(...args: string[]): number {
   return (iputils ? sh("ping", args) : sh("busybox", ["ping", ...args])).status;
 }
 
+/** Configure and install a minimal zone and try to boot it. */
+function tryBoot(name: string, body: string, r: ZoneTestRoot = root): { status: number; stderr: string } {
+  r.ok("zonecfg", ["-z", name, `create; set zonepath=${path.join(r.dir, "zones", name)}; set brand=minimal; ${body}`]);
+  r.ok("zoneadm", ["-z", name, "install"]);
+  return r.run("zoneadm", ["-z", name, "boot"]);
+}
+
 /** Configure, install and boot a minimal zone. */
-function bootZone(name: string, body: string): void {
-  root.ok("zonecfg", ["-z", name, `create; set zonepath=${zp(name)}; set brand=minimal; ${body}`]);
-  root.ok("zoneadm", ["-z", name, "install"]);
-  const r = root.run("zoneadm", ["-z", name, "boot"]);
-  assert.equal(r.status, 0, r.stderr);
+function bootZone(name: string, body: string, r: ZoneTestRoot = root): void {
+  const b = tryBoot(name, body, r);
+  assert.equal(b.status, 0, b.stderr);
 }
 
 /** Halt, uninstall and delete, whatever state each zone got to; failures are ignored. */
-function destroy(...zones: string[]): void {
+function destroy(zones: string[], r: ZoneTestRoot = root): void {
   for (const z of zones) {
-    root.run("zoneadm", ["-z", z, "halt"]);
-    root.run("zoneadm", ["-z", z, "uninstall", "-F"]);
-    root.run("zonecfg", ["-z", z, "delete", "-F"]);
+    r.run("zoneadm", ["-z", z, "halt"]);
+    r.run("zoneadm", ["-z", z, "uninstall", "-F"]);
+    r.run("zonecfg", ["-z", z, "delete", "-F"]);
   }
 }
 
@@ -77,7 +83,7 @@ exit 0
 /** Everything of this root's networking still on the host. */
 function leftovers(): string[] {
   const out = hostLinksOf(root.paths.hostPrefix);
-  for (const p of ["zbr0", "zbr1"]) if (fs.existsSync(`/sys/class/net/${bridgeName(root.paths.hostPrefix, p)}`)) out.push(p);
+  for (const p of ["zbr0", "zbr1", "zbr3"]) if (fs.existsSync(`/sys/class/net/${bridgeName(root.paths.hostPrefix, p)}`)) out.push(p);
   if (sh("nft", ["list", "table", "bridge", nftTable(root.paths.hostPrefix)]).status === 0) out.push("nft table");
   out.push(...readNets(root.paths).map((n) => `record of zone ${n.zone}`));
   return [...new Set(out)];
@@ -120,7 +126,7 @@ describe("DHCP in exclusive-IP zones", { concurrency: false }, () => {
     for (const z of ["client", "bound"]) writeInto(z, "etc/udhcpc.sh", UDHCPC_SCRIPT, 0o755);
   });
 
-  after(() => destroy(...zones));
+  after(() => destroy(zones));
 
   test("a zone that administers its own link gets a lease from a DHCP server zone and reaches it", () => {
     const r = root.run("zlogin", ["client", "udhcpc -i net0 -n -q -t 5 -T 2 -s /etc/udhcpc.sh"]);
@@ -159,7 +165,7 @@ describe("IPv6 default router held by the global zone on a zone bridge", () => {
   // zbr1: a bridge of its own, made at this boot, so the bridge address is always new.
   const bridge = (): string => bridgeName(root.paths.hostPrefix, "zbr1");
 
-  after(() => destroy("web6", "spoof6"));
+  after(() => destroy(["web6", "spoof6"]));
 
   test("the global zone holds the router address and reaches the zone by ping and HTTP over IPv6", () => {
     bootZone("web6", `add net; set physical=zbr1; set address=${V6}2/64; set defrouter=${V6}1; end;`);
@@ -215,8 +221,47 @@ my $na = pack("CCnN", 136, 0, 0, 0x20000000) . inet_pton(AF_INET6, $target) . pa
 send($s, $na, 0, $to->{addr}) or die "send: $!";
 `;
 
+describe("two roots on one host", { concurrency: false }, () => {
+  // A second root, as a second installation (or a test run) beside this one.
+  const other = new ZoneTestRoot("netx-b");
+  // A host bridge that both roots use: unlike zone bridges, it is not private to a root.
+  const hostBridge = `zt${createHash("sha256").update(root.dir).digest("hex").slice(0, 6)}b`;
+
+  before(() => {
+    assert.equal(sh("ip", ["link", "add", "name", hostBridge, "type", "bridge"]).status, 0);
+    assert.equal(sh("ip", ["link", "set", hostBridge, "up"]).status, 0);
+  });
+
+  after(() => {
+    destroy(["rb", "rd"], other);
+    destroy(["ra", "rd"]);
+    other.remove();
+    sh("ip", ["link", "del", hostBridge]);
+  });
+
+  test("an address used on a shared host bridge by a zone of another root is refused, nothing plumbed", () => {
+    bootZone("ra", `add net; set physical=${hostBridge}; set address=${NET}.60/24; end;`);
+    const r = tryBoot("rb", `add net; set physical=${hostBridge}; set address=${NET}.60/24; end;`, other);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, new RegExp(`net address ${esc(NET)}\\.60/24 is in use on bridge ${hostBridge} by zone 'ra' of root '${root.paths.hostPrefix}'`));
+    assert.deepEqual(hostLinksOf(other.paths.hostPrefix), []);
+    // Another address on the same bridge is fine.
+    other.ok("zonecfg", ["-z", "rb", "select net physical=" + hostBridge + "; set address=" + `${NET}.61/24` + "; end"]);
+    const ok = other.run("zoneadm", ["-z", "rb", "boot"]);
+    assert.equal(ok.status, 0, ok.stderr);
+  });
+
+  test("a default router the global zone already holds for another root's bridge is refused", () => {
+    bootZone("rd", `add net; set physical=zbr3; set address=${NET2}.2/24; set defrouter=${NET2}.1; end;`);
+    const r = tryBoot("rd", `add net; set physical=zbr3; set address=${NET2}.3/24; set defrouter=${NET2}.1; end;`, other);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, new RegExp(`net defrouter ${esc(NET2)}\\.1 is already an address of the global zone on ${bridgeName(root.paths.hostPrefix, "zbr3")}`));
+    assert.equal(fs.existsSync(`/sys/class/net/${bridgeName(other.paths.hostPrefix, "zbr3")}`), false, "the other root's bridge was made");
+  });
+});
+
 test("halting every zone leaves nothing of this root's networking", async () => {
   await until(`no leftovers (${leftovers().join(", ")})`, () => leftovers().length === 0, 5000);
-  assert.doesNotMatch(sh("ip", ["addr"]).stdout, new RegExp(`10\\.213\\.${X}\\.|${V6}`));
+  assert.doesNotMatch(sh("ip", ["addr"]).stdout, new RegExp(`10\\.21[34]\\.${X}\\.|${V6}`));
   assert.deepEqual(root.containers(), []);
 });
