@@ -131,6 +131,8 @@ interface NetlinkCalls {
 }
 
 let calls: NetlinkCalls | undefined;
+/** The global zone's network namespace, held open: the way back from a zone's. */
+let ownNetns: number | undefined;
 
 function netlinkCalls(): NetlinkCalls {
   if (!calls) {
@@ -163,12 +165,11 @@ export class NetlinkSocket {
    */
   static inNetns(nsPath: string, protocol: number): NetlinkSocket {
     const nc = netlinkCalls();
-    const own = fs.openSync("/proc/thread-self/ns/net", "r");
+    const own = (ownNetns ??= fs.openSync("/proc/thread-self/ns/net", "r"));
     let target: number;
     try {
       target = fs.openSync(nsPath, "r");
     } catch (e) {
-      fs.closeSync(own);
       throw new ZoneError(`network namespace ${nsPath}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
     try {
@@ -184,7 +185,6 @@ export class NetlinkSocket {
       }
     } finally {
       fs.closeSync(target);
-      fs.closeSync(own);
     }
   }
 

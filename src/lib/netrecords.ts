@@ -56,6 +56,8 @@ export class NetRecords {
   /** The journal as last read or written by us: read again when someone else changed it. */
   private seen = "";
   private lines = 0;
+  /** The journal, open for appends while it exists. */
+  private fd: number | undefined;
 
   constructor(private readonly paths: ZonePaths) {}
 
@@ -84,6 +86,8 @@ export class NetRecords {
       this.nets = replay(text);
       this.lines = text.split("\n").length - 1;
       this.seen = stamp;
+      // Someone else replaced or removed it: append to what is there now.
+      this.closeJournal();
     }
     return [...this.nets.values()];
   }
@@ -94,9 +98,19 @@ export class NetRecords {
   }
 
   private append(line: string): void {
-    fs.mkdirSync(this.paths.runDir, { recursive: true, mode: 0o755 });
-    fs.appendFileSync(this.file, `${line}\n`, { mode: 0o644 });
+    if (this.fd === undefined) {
+      fs.mkdirSync(this.paths.runDir, { recursive: true, mode: 0o755 });
+      this.fd = fs.openSync(this.file, "a", 0o644);
+    }
+    // One write: a kill -9 leaves the line whole or absent.
+    fs.writeSync(this.fd, `${line}\n`);
     this.lines++;
+  }
+
+  /** Let go of the journal file (it was removed or replaced). */
+  private closeJournal(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
   }
 
   /** Record a zone's network before anything of it is made. */
@@ -112,8 +126,11 @@ export class NetRecords {
     this.all();
     if (!this.nets.has(zone)) return;
     this.nets.delete(zone);
-    if (this.nets.size === 0) fs.rmSync(this.file, { force: true });
-    else if (this.lines > 4 * this.nets.size + 64) {
+    if (this.nets.size === 0) {
+      this.closeJournal();
+      fs.rmSync(this.file, { force: true });
+    } else if (this.lines > 4 * this.nets.size + 64) {
+      this.closeJournal();
       // Mostly stale: the live records, rewritten whole.
       const live = [...this.nets.values()].map((n) => `+${JSON.stringify(n)}\n`).join("");
       writeFileAtomic(this.file, live, 0o644, false);

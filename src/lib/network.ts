@@ -204,10 +204,11 @@ export function inSubnet(addr: string, cidr: string): boolean {
 /** One spelling per address, remembered: the in-use check compares with every zone's. */
 const canonicalCache = new Map<string, string>();
 
+/** `addr` (an address or a CIDR: the prefix length is ignored) in one spelling. */
 function canonical(addr: string): string {
   let c = canonicalCache.get(addr);
   if (c === undefined) {
-    const b = toBig(addr);
+    const b = toBig(addressOf(addr));
     c = b ? `${b.bits}/${b.v}` : `?${addr}`;
     if (canonicalCache.size > 100_000) canonicalCache.clear();
     canonicalCache.set(addr, c);
@@ -333,7 +334,8 @@ export function networkProblems(
     // A host bridge may carry zones of other roots too; a root's own zone bridges never do.
     const foreign = l.kind === "veth" && !l.ownBridge ? foreignPorts(hostPrefix, l.bridge) : [];
     for (const a of l.plumb) {
-      const same = (b: string): boolean => sameAddress(addressOf(a), addressOf(b));
+      const wanted = canonical(a);
+      const same = (b: string): boolean => canonical(b) === wanted;
       const other = mine.find((o) => o.links.some((x) => (x.allowed ?? []).some(same)));
       const stranger = foreign.find((f) => f.addresses.some(same));
       const what = z.ipType === "shared" ? "address" : "allowed-address";
