@@ -10,16 +10,15 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { mountsBelow, unmount } from "../src/lib/idmap.js";
 import { blankZone } from "../src/lib/model.js";
 import { chooseRuntime } from "../src/lib/oci/runtime.js";
 import { zonePaths } from "../src/lib/paths.js";
-import { Platform, removeCgroups } from "../src/lib/platform.js";
+import { Platform } from "../src/lib/platform.js";
 import { Repository } from "../src/lib/repository.js";
 import { readRun } from "../src/lib/runstate.js";
 import { SlotRegistry } from "../src/lib/slots.js";
 import { measure, report } from "./stats.js";
-import { benchRoot } from "./root.js";
+import { benchRoot, removeBenchRoot } from "./root.js";
 
 const TOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const want = Math.min(1000, Number(process.argv[2] ?? 200));
@@ -88,15 +87,8 @@ async function main(): Promise<void> {
   for (const n of names.slice(0, running)) await platform.halt(n);
 }
 
-async function cleanup(): Promise<void> {
-  const rt = chooseRuntime(paths.runDir, env);
-  for (const id of await rt.list()) await rt.delete(id, true).catch(() => undefined);
-  for (const m of mountsBelow(dir)) unmount(m);
-  for (const e of repo.list()) {
-    removeCgroups(paths.hostPrefix, e.name);
-    slots.release(e.uuid, paths.configDir);
-  }
-  fs.rmSync(dir, { recursive: true, force: true });
+function cleanup(): Promise<void> {
+  return removeBenchRoot({ dir, env });
 }
 
 main().then(cleanup, async (e: Error) => {

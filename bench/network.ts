@@ -18,17 +18,16 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { mountsBelow, unmount } from "../src/lib/idmap.js";
 import { blankZone, type ZoneConfig } from "../src/lib/model.js";
-import { hostLinksOf, Network, purgeNetwork } from "../src/lib/network.js";
+import { hostLinksOf, Network } from "../src/lib/network.js";
 import { chooseRuntime } from "../src/lib/oci/runtime.js";
 import { zonePaths } from "../src/lib/paths.js";
-import { Platform, removeCgroups } from "../src/lib/platform.js";
+import { Platform } from "../src/lib/platform.js";
 import { Repository } from "../src/lib/repository.js";
 import { readRun } from "../src/lib/runstate.js";
 import { SlotRegistry } from "../src/lib/slots.js";
 import { percentile } from "./stats.js";
-import { benchRoot } from "./root.js";
+import { benchRoot, removeBenchRoot } from "./root.js";
 
 const maxZones = Number(process.argv[2] ?? 500);
 const { dir, env } = benchRoot("net");
@@ -222,16 +221,8 @@ async function main(): Promise<void> {
   }
 }
 
-async function cleanup(): Promise<void> {
-  const rt = chooseRuntime(paths.runDir, env);
-  for (const id of await rt.list()) await rt.delete(id, true).catch(() => undefined);
-  for (const m of mountsBelow(dir)) unmount(m);
-  for (const e of repo.list()) {
-    removeCgroups(paths.hostPrefix, e.name);
-    slots.release(e.uuid, paths.configDir);
-  }
-  purgeNetwork(paths);
-  fs.rmSync(dir, { recursive: true, force: true });
+function cleanup(): Promise<void> {
+  return removeBenchRoot({ dir, env });
 }
 
 main().then(cleanup, async (e: Error) => {

@@ -2,6 +2,13 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { mountsBelow, unmount } from "../src/lib/idmap.js";
+import { purgeNetwork } from "../src/lib/network.js";
+import { chooseRuntime } from "../src/lib/oci/runtime.js";
+import { zonePaths } from "../src/lib/paths.js";
+import { removeCgroups } from "../src/lib/platform.js";
+import { Repository } from "../src/lib/repository.js";
+import { SlotRegistry } from "../src/lib/slots.js";
 
 export interface BenchRoot {
   dir: string;
@@ -16,4 +23,22 @@ export function benchRoot(tag: string, extraEnv: NodeJS.ProcessEnv = {}): BenchR
   const env: NodeJS.ProcessEnv = { ...process.env, ZONES_ROOT: dir, ...extraEnv };
   delete env.NODE_EXTRA_CA_CERTS;
   return { dir, env };
+}
+
+/**
+ * Remove everything a benchmark's zones may have left under its root: runtime
+ * containers, mounts, cgroups, uid slots, network objects, then the directory.
+ */
+export async function removeBenchRoot(root: BenchRoot): Promise<void> {
+  const paths = zonePaths(root.env);
+  const rt = chooseRuntime(paths.runDir, root.env);
+  for (const id of await rt.list()) await rt.delete(id, true).catch(() => undefined);
+  for (const m of mountsBelow(root.dir)) unmount(m);
+  const slots = new SlotRegistry();
+  for (const e of new Repository(paths).list()) {
+    removeCgroups(paths.hostPrefix, e.name);
+    slots.release(e.uuid, paths.configDir);
+  }
+  purgeNetwork(paths);
+  fs.rmSync(root.dir, { recursive: true, force: true });
 }
