@@ -680,7 +680,6 @@ export class Network {
       }
     }
     this.records.remove(zone);
-    await Promise.resolve();
   }
 
   /**
