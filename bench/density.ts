@@ -18,7 +18,7 @@ import { Repository } from "../src/lib/repository.js";
 import { readRun } from "../src/lib/runstate.js";
 import { SlotRegistry } from "../src/lib/slots.js";
 import { measure, report } from "./stats.js";
-import { benchRoot, removeBenchRoot } from "./root.js";
+import { benchRoot, runInRoot } from "./root.js";
 
 const TOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const want = Math.min(1000, Number(process.argv[2] ?? 200));
@@ -87,12 +87,4 @@ async function main(): Promise<void> {
   for (const n of names.slice(0, running)) await platform.halt(n);
 }
 
-function cleanup(): Promise<void> {
-  return removeBenchRoot({ dir, env });
-}
-
-main().then(cleanup, async (e: Error) => {
-  console.error(e.stack);
-  await cleanup();
-  process.exitCode = 1;
-});
+runInRoot({ dir, env }, main);

@@ -27,7 +27,7 @@ import { Repository } from "../src/lib/repository.js";
 import { readRun } from "../src/lib/runstate.js";
 import { SlotRegistry } from "../src/lib/slots.js";
 import { percentile } from "./stats.js";
-import { benchRoot, removeBenchRoot } from "./root.js";
+import { benchRoot, runInRoot } from "./root.js";
 
 const maxZones = Number(process.argv[2] ?? 500);
 const { dir, env } = benchRoot("net");
@@ -221,12 +221,4 @@ async function main(): Promise<void> {
   }
 }
 
-function cleanup(): Promise<void> {
-  return removeBenchRoot({ dir, env });
-}
-
-main().then(cleanup, async (e: Error) => {
-  console.error(e.stack);
-  await cleanup();
-  process.exitCode = 1;
-});
+runInRoot({ dir, env }, main);

@@ -42,3 +42,15 @@ export async function removeBenchRoot(root: BenchRoot): Promise<void> {
   purgeNetwork(paths);
   fs.rmSync(root.dir, { recursive: true, force: true });
 }
+
+/** Run a benchmark's `main`, then remove its root whether it succeeded or failed. */
+export function runInRoot(root: BenchRoot, main: () => Promise<void>): void {
+  main().then(
+    () => removeBenchRoot(root),
+    async (e: Error) => {
+      console.error(e.stack);
+      await removeBenchRoot(root);
+      process.exitCode = 1;
+    },
+  );
+}
