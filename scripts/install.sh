@@ -8,32 +8,19 @@ top=$(pwd)
 
 if [ "$(id -u)" -ne 0 ]; then echo "install: run as root" >&2; exit 1; fi
 
-# Debian packages the commands use: the OCI runtimes (runc on hybrid cgroups, crun
-# on pure cgroup v2), a static busybox (zone init; the minimal brand), util-linux
-# (unshare, setpriv), perl (a test probe), iproute2 and nftables (zone networking:
-# bridges, veths, addresses; the host-side anti-spoofing filters). Only missing ones are installed, so a re-run
-# needs no network.
-# Node.js 20 with its own npm comes from outside Debian (NodeSource or a tarball):
-# never ask apt for Debian's npm, which conflicts with such a nodejs.
+# Node.js 20 or newer with its own npm comes from outside Debian (NodeSource's nodejs
+# or a tarball): checked before anything is changed on the host.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   echo "install: Node.js 20 or newer with npm is needed on PATH (NodeSource's nodejs, or a tarball from nodejs.org)" >&2
   exit 1
-fi
-packages=(ca-certificates runc crun busybox-static util-linux perl iproute2 nftables curl)
-missing=()
-for p in "${packages[@]}"; do
-  [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "install: installing Debian packages: ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$major" -lt 20 ]; then
   echo "install: Node.js 20 or newer is needed (found $(node --version)); install nodejs 20 from NodeSource" >&2
   exit 1
 fi
+
+bash scripts/install-packages.sh
 
 npm ci --no-audit --no-fund --loglevel=error
 npm run --silent build
