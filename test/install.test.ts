@@ -100,7 +100,6 @@ interface Rehearsal {
 
 /** Run a package script with the given packages absent from the dpkg status. */
 function rehearse(script: string, absent: string[]): Rehearsal {
-  requireAptLists();
   const t = tempDir("apt");
   fs.writeFileSync(path.join(t, "status"), statusWithout(absent));
   fs.writeFileSync(path.join(t, "apt-get"), wrapper(t), { mode: 0o755 });
@@ -145,10 +144,12 @@ function assertFreshInstall(r: Rehearsal): void {
 }
 
 test("fresh machine with NodeSource's nodejs: only the missing Debian packages are installed, apt resolves them", { timeout: 60_000 }, () => {
+  requireAptLists();
   assertFreshInstall(rehearse(PACKAGES_SCRIPT, FRESH_MISSING));
 });
 
 test("fresh machine with Node from a tarball (no nodejs package): the same install", { timeout: 60_000 }, () => {
+  requireAptLists();
   assertFreshInstall(rehearse(PACKAGES_SCRIPT, [...FRESH_MISSING, "nodejs"]));
 });
 
@@ -160,6 +161,7 @@ test("control: with every package present, apt-get is never called", { timeout: 
 });
 
 test("control: asking apt for Debian's npm beside NodeSource's nodejs fails the simulation (the regression)", { timeout: 60_000 }, () => {
+  requireAptLists();
   const t = tempDir("npm");
   const original = fs.readFileSync(PACKAGES_SCRIPT, "utf8");
   const withNpm = original.replace(/^packages=\((.*)\)$/m, "packages=($1 npm)");
