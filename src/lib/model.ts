@@ -92,6 +92,11 @@ export interface ZoneConfig {
   ipType: IpType;
   hostid: string;
   fsAllowed: string;
+  /**
+   * Whether the zone may make user namespaces of its own (containers inside the zone).
+   * Off by default: a nested user namespace holds every capability over what it makes.
+   */
+  nesting: boolean;
   fs: FsResource[];
   net: NetResource[];
   device: DeviceResource[];
@@ -122,6 +127,7 @@ export function blankZone(zonename: string): ZoneConfig {
     ipType: "shared",
     hostid: "",
     fsAllowed: "",
+    nesting: false,
     fs: [],
     net: [],
     device: [],
