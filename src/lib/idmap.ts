@@ -25,15 +25,17 @@ export const MOUNT_ATTR_NODEV = 0x4;
 const MOUNT_ATTR_IDMAP = 0x100000;
 const MNT_DETACH = 2;
 
-/** A user namespace held open by a sleeping process until release(). */
+/** A user namespace held open by a descriptor of this process until release(). */
 export interface HeldUserns {
-  /** The holder's pid: `/proc/PID/ns/user` names the namespace while it lives. */
-  pid: number;
   /** What MOUNT_ATTR_IDMAP takes; also tells the namespace apart from any other. */
   fd: number;
-  /** For the OCI spec's linux.namespaces: the runtime joins it at create. */
+  /**
+   * For the OCI spec's linux.namespaces, which the runtime joins at create: the fd
+   * through this process's /proc entry, which no other process can come to name (a
+   * holder's pid could be reused once it ends).
+   */
   path: string;
-  /** Kill the holder and close the fd; safe to repeat. */
+  /** Close the fd; safe to repeat. */
   release(): void;
 }
 
@@ -41,19 +43,15 @@ export interface HeldUserns {
  * A user namespace mapping 0..size-1 to base..base+size-1 and OWNED by host uid `base`:
  * the holder is started as that uid, so the kernel charges per-user quotas counted
  * through the namespace (inotify instances, pending signals, mqueue bytes, namespace
- * counts) to the zone's slot uid, not to host root. Host root then writes the maps.
+ * counts) to the zone's slot uid, not to host root. Host root then writes the maps,
+ * and the holder ends as soon as the namespace is open: the fd keeps it.
  */
 export async function mappedUserns(base: number, size: number): Promise<HeldUserns> {
   const child = spawn("unshare", ["--user", "sleep", "60"], { stdio: "ignore", uid: base, gid: base, cwd: "/", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
   let exited: string | undefined;
   child.on("exit", (code, signal) => (exited = signal ?? `status ${code}`));
   child.on("error", (e) => (exited = e.message));
-  let fd = -1;
-  const release = (): void => {
-    if (fd >= 0) fs.closeSync(fd);
-    fd = -1;
-    child.kill("SIGKILL");
-  };
+  let fd: number;
   try {
     const self = fs.readlinkSync("/proc/self/ns/user");
     const deadline = Date.now() + 5000;
@@ -70,12 +68,15 @@ export async function mappedUserns(base: number, size: number): Promise<HeldUser
     fs.writeFileSync(`/proc/${child.pid}/uid_map`, `0 ${base} ${size}\n`);
     fs.writeFileSync(`/proc/${child.pid}/gid_map`, `0 ${base} ${size}\n`);
     fd = fs.openSync(`/proc/${child.pid}/ns/user`, "r");
-  } catch (err) {
-    release();
-    throw err;
+  } finally {
+    child.kill("SIGKILL");
   }
-  const pid = child.pid as number;
-  return { pid, fd, path: `/proc/${pid}/ns/user`, release };
+  let open = true;
+  const release = (): void => {
+    if (open) fs.closeSync(fd);
+    open = false;
+  };
+  return { fd, path: `/proc/${process.pid}/fd/${fd}`, release };
 }
 
 export interface IdmappedBind {
