@@ -94,7 +94,11 @@ export interface ZoneConfig {
   fsAllowed: string;
   /**
    * Whether the zone may make user namespaces of its own (containers inside the zone).
-   * Off by default: a nested user namespace holds every capability over what it makes.
+   * Off by default, for what it costs: a nested user namespace holds every capability
+   * over the namespaces it makes, which opens to any zone user kernel code a zone root
+   * otherwise cannot reach (netfilter and other network administration, mounts of the
+   * file-system types that allow user-namespace mounts, ...). New IPC namespaces stay
+   * refused either way, so the zone's IPC limits and zipcs cover nested containers.
    */
   nesting: boolean;
   fs: FsResource[];
