@@ -465,7 +465,7 @@ describe("global properties", () => {
   test("set and clear simple properties", () => {
     const ed = editor(
       'set zonepath=/zones/web; set autoboot=true; set bootargs="-m verbose"; set pool=pool_1; set limitpriv=default,sys_time; ' +
-        "set scheduling-class=FSS; set ip-type=exclusive; set hostid=0x1234abcd; set fs-allowed=ext4,xfs; set brand=minimal",
+        "set scheduling-class=FSS; set ip-type=exclusive; set hostid=0x1234abcd; set fs-allowed=ext4,xfs; set brand=minimal; set nesting=true",
     );
     const z = ed.zone;
     assert.equal(z.zonepath, "/zones/web");
@@ -478,7 +478,8 @@ describe("global properties", () => {
     assert.equal(z.hostid, "0x1234abcd");
     assert.equal(z.fsAllowed, "ext4,xfs");
     assert.equal(z.brand, "minimal");
-    run(ed, "clear zonepath; clear autoboot; clear bootargs; clear pool; clear limitpriv; clear scheduling-class; clear ip-type; clear hostid; clear fs-allowed; clear brand");
+    assert.equal(z.nesting, true);
+    run(ed, "clear zonepath; clear autoboot; clear bootargs; clear pool; clear limitpriv; clear scheduling-class; clear ip-type; clear hostid; clear fs-allowed; clear brand; clear nesting");
     assert.deepEqual(ed.zone, blankZone("z1"));
   });
 
@@ -507,6 +508,7 @@ describe("global properties", () => {
     rejects(editor(), "set pool=-bad", "pool", '"-bad"');
     rejects(editor(), "set limitpriv=default,frobnicate", "limitpriv", '"frobnicate"');
     rejects(editor(), "set fs-allowed=ext4,,xfs", "fs-allowed", '"ext4,,xfs"');
+    rejects(editor(), "set nesting=yes", "nesting", '"yes"');
     rejects(editor(), "set nosuch=1", "unknown property", '"nosuch"');
     rejects(editor(), "clear nosuch", "unknown property", '"nosuch"');
   });

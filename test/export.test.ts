@@ -59,6 +59,7 @@ describe("exportZone: fixed order (zones-reference §2)", () => {
       add net; set physical=eth0; set defrouter=10.0.0.1; set allowed-address=10.0.0.2/24; end
       add fs; add options ro; set type=lofs; set raw=/dev/sdb; set special=/srv; set dir=/mnt; add options "mode=755"; end
       set fs-allowed=ext4,xfs
+      set nesting=true
       set hostid=1234abcd
       set ip-type=exclusive
       set scheduling-class=FSS
@@ -82,6 +83,7 @@ describe("exportZone: fixed order (zones-reference §2)", () => {
       "set ip-type=exclusive",
       "set hostid=1234abcd",
       "set fs-allowed=ext4,xfs",
+      "set nesting=true",
       "add fs",
       "set dir=/mnt",
       "set special=/srv",
@@ -448,6 +450,7 @@ function randomZone(g: Gen, zonename: string): ZoneConfig {
     ipType: g.pick(["shared", "exclusive"] as const),
     hostid: g.chance(0.4) ? hostid(g) : "",
     fsAllowed: g.chance(0.3) ? fsAllowed(g) : "",
+    nesting: g.chance(0.3),
     fs: g.times(0, 3, () => fs(g)),
     net: g.times(0, 3, () => net(g)),
     device: g.times(0, 3, () => ({ match: deviceMatch(g) })),

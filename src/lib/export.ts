@@ -33,6 +33,8 @@ export function exportZone(z: ZoneConfig): string {
   set("ip-type", z.ipType);
   set("hostid", z.hostid);
   set("fs-allowed", z.fsAllowed);
+  // Not in illumos: written only when on, so zones without it export as before.
+  if (z.nesting) set("nesting", "true");
   for (const f of z.fs)
     resource("fs", () => {
       set("dir", f.dir);

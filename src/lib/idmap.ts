@@ -25,33 +25,58 @@ export const MOUNT_ATTR_NODEV = 0x4;
 const MOUNT_ATTR_IDMAP = 0x100000;
 const MNT_DETACH = 2;
 
+/** A user namespace held open by a descriptor of this process until release(). */
+export interface HeldUserns {
+  /** What MOUNT_ATTR_IDMAP takes; also tells the namespace apart from any other. */
+  fd: number;
+  /**
+   * For the OCI spec's linux.namespaces, which the runtime joins at create: the fd
+   * through this process's /proc entry, which no other process can come to name (a
+   * holder's pid could be reused once it ends).
+   */
+  path: string;
+  /** Close the fd; safe to repeat. */
+  release(): void;
+}
+
 /**
- * A user namespace mapping 0..size-1 to base..base+size-1, held by a sleeping process
- * until release(). Its fd is what MOUNT_ATTR_IDMAP takes.
+ * A user namespace mapping 0..size-1 to base..base+size-1 and OWNED by host uid `base`:
+ * the holder is started as that uid, so the kernel charges per-user quotas counted
+ * through the namespace (inotify instances, pending signals, mqueue bytes, namespace
+ * counts) to the zone's slot uid, not to host root. Host root then writes the maps,
+ * and the holder ends as soon as the namespace is open: the fd keeps it.
  */
-async function mappedUserns(base: number, size: number): Promise<{ fd: number; release(): void }> {
-  const child = spawn("unshare", ["--user", "sleep", "60"], { stdio: "ignore" });
-  const self = fs.readlinkSync("/proc/self/ns/user");
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    try {
-      if (child.pid && fs.readlinkSync(`/proc/${child.pid}/ns/user`) !== self) break;
-    } catch {
-      // not started yet
+export async function mappedUserns(base: number, size: number): Promise<HeldUserns> {
+  const child = spawn("unshare", ["--user", "sleep", "60"], { stdio: "ignore", uid: base, gid: base, cwd: "/", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
+  let exited: string | undefined;
+  child.on("exit", (code, signal) => (exited = signal ?? `status ${code}`));
+  child.on("error", (e) => (exited = e.message));
+  let fd: number;
+  try {
+    const self = fs.readlinkSync("/proc/self/ns/user");
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      if (exited !== undefined) throw new ZoneError(`cannot create a user namespace as uid ${base}: unshare ended with ${exited}`);
+      try {
+        if (child.pid && fs.readlinkSync(`/proc/${child.pid}/ns/user`) !== self) break;
+      } catch {
+        // not started yet
+      }
+      if (Date.now() > deadline) throw new ZoneError(`cannot create a user namespace as uid ${base}: timed out`);
+      await new Promise((r) => setTimeout(r, 1));
     }
-    if (Date.now() > deadline) throw new ZoneError("cannot create a user namespace for an id-mapped mount");
-    await new Promise((r) => setTimeout(r, 1));
+    fs.writeFileSync(`/proc/${child.pid}/uid_map`, `0 ${base} ${size}\n`);
+    fs.writeFileSync(`/proc/${child.pid}/gid_map`, `0 ${base} ${size}\n`);
+    fd = fs.openSync(`/proc/${child.pid}/ns/user`, "r");
+  } finally {
+    child.kill("SIGKILL");
   }
-  fs.writeFileSync(`/proc/${child.pid}/uid_map`, `0 ${base} ${size}\n`);
-  fs.writeFileSync(`/proc/${child.pid}/gid_map`, `0 ${base} ${size}\n`);
-  const fd = fs.openSync(`/proc/${child.pid}/ns/user`, "r");
-  return {
-    fd,
-    release() {
-      fs.closeSync(fd);
-      child.kill("SIGKILL");
-    },
+  let open = true;
+  const release = (): void => {
+    if (open) fs.closeSync(fd);
+    open = false;
   };
+  return { fd, path: `/proc/${process.pid}/fd/${fd}`, release };
 }
 
 export interface IdmappedBind {
@@ -63,12 +88,13 @@ export interface IdmappedBind {
 
 /**
  * Bind each source at its target through the id map base/size, with `attrs` (read-only,
- * nodev, ...). One user namespace serves every bind of the call.
+ * nodev, ...). One user namespace serves every bind of the call: `userns`, a namespace
+ * fd of that map the caller holds (the zone's own), or else one made for the call.
  */
-export async function idmappedBinds(binds: readonly IdmappedBind[], base: number, size: number, attrs: number): Promise<void> {
+export async function idmappedBinds(binds: readonly IdmappedBind[], base: number, size: number, attrs: number, userns?: number): Promise<void> {
   if (binds.length === 0) return;
   const s = sys();
-  const ns = await mappedUserns(base, size);
+  const ns = userns === undefined ? await mappedUserns(base, size) : { fd: userns, release() {} };
   try {
     for (const { source, target } of binds) {
       const tree = Number(s.syscall(SYS_OPEN_TREE, "int", AT_FDCWD, "str", source, "uint", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));

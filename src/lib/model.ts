@@ -92,6 +92,15 @@ export interface ZoneConfig {
   ipType: IpType;
   hostid: string;
   fsAllowed: string;
+  /**
+   * Whether the zone may make user namespaces of its own (containers inside the zone).
+   * Off by default, for what it costs: a nested user namespace holds every capability
+   * over the namespaces it makes, which opens to any zone user kernel code a zone root
+   * otherwise cannot reach (netfilter and other network administration, mounts of the
+   * file-system types that allow user-namespace mounts, ...). New IPC namespaces stay
+   * refused either way, so the zone's IPC limits and zipcs cover nested containers.
+   */
+  nesting: boolean;
   fs: FsResource[];
   net: NetResource[];
   device: DeviceResource[];
@@ -122,6 +131,7 @@ export function blankZone(zonename: string): ZoneConfig {
     ipType: "shared",
     hostid: "",
     fsAllowed: "",
+    nesting: false,
     fs: [],
     net: [],
     device: [],

@@ -13,7 +13,7 @@ import { writeFileAtomic } from "./atomic.js";
 import { brand as brandOf } from "./brands.js";
 import { ZoneError, q } from "./errors.js";
 import { verifyOnHost } from "./hostcheck.js";
-import { idmappedBinds, mountsBelow, MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY, unmount } from "./idmap.js";
+import { idmappedBinds, mappedUserns, mountsBelow, type HeldUserns, MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY, unmount } from "./idmap.js";
 import type { ZoneConfig } from "./model.js";
 import type { OciRuntime } from "./oci/runtime.js";
 import { zoneProcess, zoneSpec } from "./oci/spec.js";
@@ -154,15 +154,19 @@ export class Platform {
     // The ID is taken and recorded before any await, so concurrent readies never share one.
     const run: RunState = { zonename: name, id: this.freeId(), pid: 0, runtime: this.runtime.name, since: new Date().toISOString(), root, booted: false, consoleHolder: 0 };
     writeFileAtomic(runFile(this.paths, name), JSON.stringify(run), 0o644, false);
+    // The zone's user namespace, owned by its slot uid so that the kernel charges the
+    // zone's per-user quotas to the zone, not to host root; it also id-maps the binds.
+    let userns: HeldUserns | undefined;
     try {
+      userns = await mappedUserns(base, SLOT_SIZE);
       const binds = brand.shared.map((t) => ({ source: t.source, target: path.join(root, t.target) }));
-      await idmappedBinds(binds, base, SLOT_SIZE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV);
+      await idmappedBinds(binds, base, SLOT_SIZE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV, userns.fd);
       fs.writeFileSync(path.join(root, "etc/zonename"), `${name}\n`);
       fs.lchownSync(path.join(root, "etc/zonename"), base, base);
       // Inter-zone broker endpoint (src/daemon/broker.ts): zoneadmd listens in it.
       const brokerDir = path.join(dir, "broker");
       fs.mkdirSync(brokerDir, { recursive: true, mode: 0o755 });
-      const spec = zoneSpec({ zone: z, base, root, init: init ?? brand.init, cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir });
+      const spec = zoneSpec({ zone: z, base, root, init: init ?? brand.init, cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir, userns: userns.path });
       fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(spec, null, 1));
       fs.writeFileSync(processTemplateFile(this.paths, name), JSON.stringify(zoneProcess(z, [])), { mode: 0o600 });
       const pidFile = path.join(dir, "init.pid");
@@ -180,12 +184,18 @@ export class Platform {
         consoleSocket.close();
       }
       run.pid = Number(fs.readFileSync(pidFile, "utf8"));
+      // The zone's processes keep the namespace alive now; a runtime that made its own
+      // instead would leave the zone's quotas on host root.
+      if (fs.statSync(`/proc/${run.pid}/ns/user`).ino !== fs.fstatSync(userns.fd).ino)
+        throw new ZoneError(`${this.runtime.name} did not join the zone's user namespace ${userns.path}`);
+      userns.release();
       // Plumbed while the zone is created and not started: its init finds its network up.
       await this.network.setup(z, run.pid);
       writeFileAtomic(runFile(this.paths, name), JSON.stringify(run), 0o644, false);
       this.setState(name, "ready");
       return run;
     } catch (err) {
+      userns?.release();
       await this.teardown(name, z);
       throw err;
     }

@@ -112,6 +112,16 @@ const PROPS: GlobalProp[] = [
   },
   stringProp("hostid", "hostid", checkHostid),
   stringProp("fs-allowed", "fsAllowed", checkFsAllowed),
+  {
+    // Not in illumos, whose zones cannot make zones: lets the zone make user namespaces.
+    name: "nesting",
+    get: (z) => String(z.nesting),
+    set(z, v) {
+      if (v !== "true" && v !== "false") throw new ZoneError(`nesting must be true or false: ${q(v)}`);
+      z.nesting = v === "true";
+    },
+    clear: (z) => void (z.nesting = false),
+  },
   ...Object.entries(RCTL_ALIASES).map(
     ([alias, rctl]): GlobalProp => ({
       name: alias,

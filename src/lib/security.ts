@@ -89,8 +89,9 @@ const EPERM = 1;
  * machine; this list removes kernel attack surface and the classic escape tools even
  * where a kernel bug or a granted capability would otherwise let a call through.
  * Deliberately allowed: reboot (in a pid namespace it only ends the zone), mount,
- * umount2, pivot_root, mount_setattr, unshare, clone, clone3, setns, ptrace and
- * process_vm_readv/writev (they act inside the zone's own namespaces).
+ * umount2, pivot_root, mount_setattr, setns, ptrace and process_vm_readv/writev (they
+ * act inside the zone's own namespaces); unshare and clone except for the namespaces
+ * of namespaceRules().
  * Every name is known to libseccomp 2.5.4 (runc and crun skip unknown names, with a
  * warning); a name absent on one architecture (vm86 off i386, say) is skipped there.
  */
@@ -174,14 +175,53 @@ function personalityRules(): SeccompSyscall[] {
   return args.map((a) => ({ names: ["personality"], action: "SCMP_ACT_ERRNO", errnoRet: EPERM, args: [a] }));
 }
 
-/** The seccomp filter of every zone process. */
-export function seccompProfile(): LinuxSeccomp {
+const ENOSYS = 38;
+const EAFNOSUPPORT = 97;
+const CLONE_NEWIPC = 0x08000000;
+const CLONE_NEWUSER = 0x10000000;
+const AF_VSOCK = 40;
+
+/**
+ * Namespaces a zone may not make, so that its limits hold for every process in it:
+ * a new IPC namespace starts with fresh IPC limits that zipcs does not see (always
+ * refused, nesting or not: nested containers share the zone's IPC namespace), and a
+ * new user namespace holds every capability over what it makes (refused unless the
+ * zone is configured with nesting). clone's flags are argument 0 on every listed
+ * architecture (s390, where they are argument 1, is not listed). clone3 passes its
+ * flags in memory the filter cannot read, so it is refused with ENOSYS: glibc's
+ * pthread_create and posix_spawn then fall back to clone, as under Docker's profile.
+ */
+function namespaceRules(nesting: boolean): SeccompSyscall[] {
+  const flag = (f: number): SeccompArg[] => [{ index: 0, op: "SCMP_CMP_MASKED_EQ", value: f, valueTwo: f }];
+  const refused = nesting ? [CLONE_NEWIPC] : [CLONE_NEWIPC, CLONE_NEWUSER];
+  return [
+    { names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: ENOSYS },
+    ...refused.map((f): SeccompSyscall => ({ names: ["unshare", "clone"], action: "SCMP_ACT_ERRNO", errnoRet: EPERM, args: flag(f) })),
+  ];
+}
+
+/**
+ * The architectures of the filter. SCMP_ARCH_X86 (i386) is left out: there socket()
+ * is multiplexed through socketcall(2), whose arguments lie in memory, and libseccomp
+ * 2.5.4 (runc 1.1's) turns the AF_VSOCK rule below into a denial of every
+ * socketcall(SYS_SOCKET), so all 32-bit sockets would fail; without it, i386 programs
+ * are refused outright (the filter's bad-architecture action), which also removes the
+ * 32-bit compat syscall layer from a zone's reach.
+ */
+export const SECCOMP_ARCHITECTURES: readonly SeccompArch[] = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"];
+
+/** The seccomp filter of every process of a zone; `nesting`: its zonecfg property. */
+export function seccompProfile(zone: { nesting: boolean } = { nesting: false }): LinuxSeccomp {
   return {
     defaultAction: "SCMP_ACT_ALLOW",
-    architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
+    architectures: [...SECCOMP_ARCHITECTURES],
     syscalls: [
       { names: [...DENIED_SYSCALLS], action: "SCMP_ACT_ERRNO", errnoRet: EPERM },
       ...personalityRules(),
+      ...namespaceRules(zone.nesting),
+      // vsock ports belong to the whole machine, not to a network namespace: a zone
+      // holding one would take it from the host (and it reaches the hypervisor).
+      { names: ["socket"], action: "SCMP_ACT_ERRNO", errnoRet: EAFNOSUPPORT, args: [{ index: 0, op: "SCMP_CMP_EQ", value: AF_VSOCK }] },
     ],
   };
 }

@@ -29,8 +29,8 @@ A '#' at the start of a command begins a comment.
 Resource types: fs, net, device, rctl, attr, dataset, dedicated-cpu, capped-cpu,
 capped-memory, admin, security-flags, service.
 Global properties: zonename, zonepath, brand, autoboot, bootargs, pool, limitpriv,
-scheduling-class, ip-type, hostid, fs-allowed, cpu-shares, max-lwps, max-processes,
-max-msg-ids, max-sem-ids, max-shm-ids, max-shm-memory.`;
+scheduling-class, ip-type, hostid, fs-allowed, nesting, cpu-shares, max-lwps,
+max-processes, max-msg-ids, max-sem-ids, max-shm-ids, max-shm-memory.`;
 
 export function helpText(topic: string | undefined): string {
   if (topic === undefined || topic === "commands") return Object.values(SUBCOMMANDS).join("\n");

@@ -37,7 +37,7 @@ export interface OciSpec {
   linux: {
     uidMappings: Array<{ containerID: number; hostID: number; size: number }>;
     gidMappings: Array<{ containerID: number; hostID: number; size: number }>;
-    namespaces: Array<{ type: string }>;
+    namespaces: Array<{ type: string; path?: string }>;
     cgroupsPath: string;
     resources: {
       devices: Array<{ allow: boolean; access?: string }>;
@@ -70,6 +70,12 @@ export interface SpecInput {
    * bind-mounted at BROKER_MOUNT in the zone; none: no endpoint (runtime tests).
    */
   brokerDir?: string;
+  /**
+   * A user namespace for the zone to join (`/proc/PID/ns/user`), made by the caller and
+   * owned by the zone's slot uid (idmap.ts mappedUserns); none: the runtime makes one,
+   * owned by host root.
+   */
+  userns?: string;
 }
 
 /** Where a zone sees its broker endpoint directory (the socket is broker.sock in it). */
@@ -117,7 +123,7 @@ export function zoneSpec(i: SpecInput): OciSpec {
     linux: {
       uidMappings: map,
       gidMappings: map,
-      namespaces: ["pid", "ipc", "uts", "mount", "user", "network", "cgroup"].map((type) => ({ type })),
+      namespaces: ["pid", "ipc", "uts", "mount", "user", "network", "cgroup"].map((type) => (type === "user" && i.userns ? { type, path: i.userns } : { type })),
       cgroupsPath: `/${i.cgroupParent}/${z.zonename}`,
       resources: {
         // Deny every device, then the runtime adds its safe defaults (null, zero, full,
@@ -129,7 +135,7 @@ export function zoneSpec(i: SpecInput): OciSpec {
           ? { cpu: { ...(shares !== undefined ? { shares } : {}), ...(cap !== undefined ? { quota: cap * 1000, period: 100000 } : {}) } }
           : {}),
       },
-      seccomp: seccompProfile(),
+      seccomp: seccompProfile({ nesting: z.nesting }),
       ...(Object.keys(ipcSysctls(z)).length > 0 ? { sysctl: ipcSysctls(z) } : {}),
       maskedPaths: [...MASKED_PATHS],
       readonlyPaths: [...READONLY_PATHS],
