@@ -3,6 +3,7 @@
  * its mounts, its privileges and its limits, all derived from the zone document. The
  * types cover the subset of the runtime spec we use (no npm package carries them).
  */
+import { effectiveLimit } from "../defaults.js";
 import { ipcSysctls } from "../ipclimits.js";
 import type { ZoneConfig } from "../model.js";
 import { rctlLimit } from "../rctls.js";
@@ -70,6 +71,8 @@ export interface SpecInput {
    * bind-mounted at BROKER_MOUNT in the zone; none: no endpoint (runtime tests).
    */
   brokerDir?: string;
+  /** Memory all zones of the root share (reserve.ts): the base of the default shm bound. */
+  zonesMemory?: number;
 }
 
 /** Where a zone sees its broker endpoint directory (the socket is broker.sock in it). */
@@ -93,7 +96,9 @@ export function zoneProcess(zone: ZoneConfig, args: string[], user = { uid: 0, g
 export function zoneSpec(i: SpecInput): OciSpec {
   const z = i.zone;
   const map = [{ containerID: 0, hostID: i.base, size: SLOT_SIZE }];
-  const lwps = rctlLimit(z, "zone.max-lwps");
+  // Silent configurations get the defaults (defaults.ts); the parent cgroup bounds all zones.
+  const lwps = effectiveLimit(z, "zone.max-lwps");
+  const sysctl = ipcSysctls(z, i.zonesMemory);
   const cap = rctlLimit(z, "zone.cpu-cap");
   const shares = rctlLimit(z, "zone.cpu-shares");
   return {
@@ -130,7 +135,7 @@ export function zoneSpec(i: SpecInput): OciSpec {
           : {}),
       },
       seccomp: seccompProfile(),
-      ...(Object.keys(ipcSysctls(z)).length > 0 ? { sysctl: ipcSysctls(z) } : {}),
+      ...(Object.keys(sysctl).length > 0 ? { sysctl } : {}),
       maskedPaths: [...MASKED_PATHS],
       readonlyPaths: [...READONLY_PATHS],
     },
