@@ -179,6 +179,9 @@ describe("defaults stay out of the stored configuration", () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(root.ok("zonecfg", ["-z", "fresh", "info"]), /^\[max-lwps: 100\]$/m);
     assert.match(root.ok("zonecfg", ["-z", "fresh", "export"]), /set name=zone\.max-lwps\nadd value \(priv=privileged,limit=100,action=deny\)/);
+    // The shm default follows capped-memory: a quarter of it.
+    root.ok("zonecfg", ["-z", "fresh", "add capped-memory; set physical=64M; end"]);
+    assert.match(root.ok("zonecfg", ["-z", "fresh", "info"]), /^\[max-shm-memory: 16M \(default\)\]$/m);
     root.ok("zonecfg", ["-z", "fresh", "delete -F"]);
   });
 });

@@ -113,8 +113,14 @@ interface Hierarchy {
 
 const CONTROLLERS = ["memory", "pids"];
 
-/** The cgroup hierarchies with a memory or pids controller, from the daemon's mount table. */
+let hierarchies: Hierarchy[] | undefined;
+
+/**
+ * The cgroup hierarchies with a memory or pids controller, from the daemon's mount
+ * table; read once, since the host's cgroup mounts do not change under a running daemon.
+ */
 export function cgroupHierarchies(): Hierarchy[] {
+  if (hierarchies) return hierarchies;
   const out: Hierarchy[] = [];
   for (const line of fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
     const sep = line.indexOf(" - ");
@@ -129,6 +135,7 @@ export function cgroupHierarchies(): Hierarchy[] {
     const controllers = CONTROLLERS.filter((c) => have.includes(c));
     if (controllers.length > 0 && !out.some((h) => h.dir === dir)) out.push({ dir, v2, controllers });
   }
+  hierarchies = out;
   return out;
 }
 
@@ -166,7 +173,7 @@ function setV1Memory(dir: string, limit: number): void {
   const mem = path.join(dir, "memory.limit_in_bytes");
   const memsw = path.join(dir, "memory.memsw.limit_in_bytes");
   if (!fs.existsSync(memsw)) return setControl(mem, String(limit));
-  const order = Number(fs.readFileSync(memsw, "utf8")) < limit ? [memsw, mem] : [mem, memsw];
+  const order = readWords(memsw).map(Number)[0]! < limit ? [memsw, mem] : [mem, memsw];
   for (const f of order) setControl(f, String(limit));
 }
 
