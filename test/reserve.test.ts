@@ -145,7 +145,7 @@ describe("the global zone keeps a reserve", { concurrency: false }, () => {
     assert.equal(inZone("a", "cat /proc/sys/kernel/shmall").out, `${(50 * MIB) / 4096}\n`);
   });
 
-  test("zones without max-lwps cannot take more pids together than the share", () => {
+  test("zones without max-lwps cannot take more pids together than the share", (t) => {
     setConf(`reserve-pids=${PID_MAX - 200}\n`);
     boot("a");
     boot("b");
@@ -160,6 +160,7 @@ describe("the global zone keeps a reserve", { concurrency: false }, () => {
     const b = current("b");
     assert.ok(a >= 120, `zone a holds ${a}`);
     assert.ok(a + b <= 200, `zones hold ${a} + ${b} pids`);
+    t.diagnostic(`zone a holds ${a} pids, zone b ${b}, of 200`);
     killInZone("a", "sleep");
     killInZone("b", "sleep");
     assert.equal(inZone("b", "echo alive").out, "alive\n");
