@@ -85,6 +85,14 @@ export class ZoneTestRoot extends TestRoot {
       // a broken repository: the slots are still released below
     }
     for (const s of slots.list()) if (s.configDir === this.paths.configDir) slots.release(s.uuid);
+    // The root's parent cgroup (reserve.ts), also when no zone of the repository is left.
+    for (const dir of this.cgroups()) {
+      try {
+        fs.rmdirSync(dir);
+      } catch {
+        // a zone's group is still in it: nothing more we can do
+      }
+    }
     super.remove();
   }
 }

@@ -20,6 +20,7 @@ import { ZoneConsoles } from "./console.js";
 import { fdOfProcess } from "../lib/fdpass.js";
 import { HOLDER_FD } from "../lib/runstate.js";
 import { Broker } from "./broker.js";
+import { applyReserveAtStart } from "../lib/reserve.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const WNOHANG = 1;
@@ -191,6 +192,8 @@ export class Daemon {
     if (sys().flock(lock, LOCK_EX_NB) !== 0) throw new ZoneError("another zoneadmd already serves this root");
     sys().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     await this.reconcile();
+    // Zones that outlived an earlier daemon get the reserve the setting file says now.
+    this.log(applyReserveAtStart(this.paths));
     this.recoverConsoles();
     this.broker.start();
     const sock = socketPath(this.paths.runDir);

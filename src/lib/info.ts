@@ -1,7 +1,12 @@
-/** `zonecfg info`: global properties as "name: value", resources as indented blocks. */
+/**
+ * `zonecfg info`: global properties as "name: value", resources as indented blocks; rctl
+ * aliases in [brackets], with the boot-time default when unset ("[max-lwps: 8192 (default)]").
+ */
 import type { Complex } from "./grammar.js";
 import type { ZoneConfig } from "./model.js";
-import { GLOBAL_PROPS } from "./properties.js";
+import { defaultLimit } from "./defaults.js";
+import { GLOBAL_PROPS, type GlobalProp } from "./properties.js";
+import { formatAliasValue } from "./rctls.js";
 import { RESOURCES, type Rec, type ResourceSpec } from "./resources.js";
 
 /** Properties of an alias resource that are views of rctls: info shows them in brackets. */
@@ -30,15 +35,26 @@ export function infoResource(spec: ResourceSpec, r: Rec): string[] {
   return lines;
 }
 
+/**
+ * An rctl alias's value, or the default the zone gets at boot when it is unset
+ * ("8192 (default)"); "" when unset without a known default.
+ */
+function aliasValue(p: GlobalProp, z: ZoneConfig): string {
+  const v = p.get(z);
+  if (v !== "" || !p.alias) return v;
+  const d = defaultLimit(z, p.alias);
+  return d === undefined ? "" : `${formatAliasValue(p.name, d)} (default)`;
+}
+
 export function infoGlobal(z: ZoneConfig, name: string): string {
   const p = GLOBAL_PROPS.find((g) => g.name === name)!;
-  return `${p.name}: ${p.get(z)}`;
+  return `${p.name}: ${aliasValue(p, z)}`;
 }
 
 export function infoAll(z: ZoneConfig): string[] {
   const lines: string[] = [];
   for (const p of GLOBAL_PROPS) {
-    const v = p.get(z);
+    const v = aliasValue(p, z);
     if (p.alias) {
       if (v !== "") lines.push(`[${p.name}: ${v}]`);
     } else lines.push(`${p.name}: ${v}`);

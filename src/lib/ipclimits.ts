@@ -3,11 +3,12 @@
  * max-shm-memory) as sysctls of the zone's own IPC namespace. The runtime writes them
  * when it makes the namespace, before /proc/sys turns read-only; the zone's root has no
  * sys_admin to remount it, so it cannot raise them. Exceeding one fails with ENOSPC in
- * that zone only: every IPC namespace counts its own objects.
+ * that zone only: every IPC namespace counts its own objects. A zone whose configuration
+ * is silent gets the defaults of defaults.ts.
  */
 import * as fs from "node:fs";
 import type { ZoneConfig } from "./model.js";
-import { rctlLimit } from "./rctls.js";
+import { effectiveLimit } from "./defaults.js";
 
 const PAGE_SIZE = 4096;
 
@@ -22,16 +23,23 @@ function hostSem(): [string, string, string] {
   return ["32000", "1024000000", "500"];
 }
 
-export function ipcSysctls(z: ZoneConfig): Record<string, string> {
+/**
+ * Every IPC limit of the zone's namespace, configured or default (defaults.ts), so a
+ * zone that says nothing still cannot hold more than its share in ids or shm bytes.
+ * `zonesMemory`: what all zones of the root share (reserve.ts), for the shm default.
+ */
+export function ipcSysctls(z: ZoneConfig, zonesMemory?: number): Record<string, string> {
   const out: Record<string, string> = {};
-  const shmIds = rctlLimit(z, "zone.max-shm-ids");
-  const msgIds = rctlLimit(z, "zone.max-msg-ids");
-  const semIds = rctlLimit(z, "zone.max-sem-ids");
-  const shmBytes = rctlLimit(z, "zone.max-shm-memory");
+  const shmIds = effectiveLimit(z, "zone.max-shm-ids");
+  const msgIds = effectiveLimit(z, "zone.max-msg-ids");
+  const semIds = effectiveLimit(z, "zone.max-sem-ids");
+  const shmBytes = effectiveLimit(z, "zone.max-shm-memory", zonesMemory);
   if (shmIds !== undefined) out["kernel.shmmni"] = String(shmIds);
   if (msgIds !== undefined) out["kernel.msgmni"] = String(msgIds);
   if (semIds !== undefined) out["kernel.sem"] = [...hostSem(), String(semIds)].join(" ");
-  // shmall counts pages of all segments together.
+  // shmall counts pages of all segments together, which bounds every segment too; shmmax
+  // stays the kernel's, so a segment too large fails with ENOSPC like any other excess
+  // (EINVAL would be indistinguishable from a bad argument).
   if (shmBytes !== undefined) out["kernel.shmall"] = String(Math.ceil(shmBytes / PAGE_SIZE));
   return out;
 }

@@ -24,6 +24,7 @@ import { receiveOneFd } from "./fdpass.js";
 import { SLOT_SIZE, type SlotRegistry } from "./slots.js";
 import { checkOperation, type ZoneState } from "./state.js";
 import { Network } from "./network.js";
+import { applyLimits, zonesLimits } from "./reserve.js";
 
 /** Who takes a zone's console when it appears (zoneadmd); without one it is closed. */
 export interface ConsoleSink {
@@ -149,6 +150,7 @@ export class Platform {
     if (!fs.existsSync(root)) throw new ZoneError(`${root} is missing; the zone must be installed again`);
     // Network: refused before anything is made, so a bad net resource leaves nothing half-plumbed.
     this.network.check(z);
+    const reserve = zonesLimits(this.paths);
     const dir = this.runDir(name);
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     // The ID is taken and recorded before any await, so concurrent readies never share one.
@@ -166,13 +168,16 @@ export class Platform {
       // Inter-zone broker endpoint (src/daemon/broker.ts): zoneadmd listens in it.
       const brokerDir = path.join(dir, "broker");
       fs.mkdirSync(brokerDir, { recursive: true, mode: 0o755 });
-      const spec = zoneSpec({ zone: z, base, root, init: init ?? brand.init, cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir, userns: userns.path });
+      const spec = zoneSpec({ zone: z, base, root, init: init ?? brand.init, cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir, userns: userns.path, zonesMemory: reserve.memory });
       fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(spec, null, 1));
       fs.writeFileSync(processTemplateFile(this.paths, name), JSON.stringify(zoneProcess(z, [])), { mode: 0o600 });
       const pidFile = path.join(dir, "init.pid");
       const consoleSocket = receiveOneFd(path.join(dir, "console.sock"));
       try {
+        applyLimits(this.paths.hostPrefix, reserve, true);
         await this.runtime.create(name, dir, pidFile, path.join(dir, "runtime.log"), path.join(dir, "console.sock"));
+        // A zone halting meanwhile may have removed the empty parent and the runtime made it again, unlimited.
+        applyLimits(this.paths.hostPrefix, reserve, true);
         const master = await consoleSocket.fd;
         // The holder keeps the console open whatever happens to zoneadmd.
         const holder = spawn("sleep", ["infinity"], { stdio: ["ignore", "ignore", "ignore", master], detached: true, env: {} });
@@ -312,7 +317,11 @@ export function stopSignal(pid: number): NodeJS.Signals | number {
   return "SIGTERM";
 }
 
-/** The zone's cgroups in every hierarchy, and the root's parent group once empty. */
+/**
+ * The zone's cgroups in every hierarchy, and the root's parent group once empty: a root
+ * without running zones leaves no cgroup behind. The next zone's ready makes the parent
+ * again with its limits (reserve.ts).
+ */
 export function removeCgroups(prefix: string, name: string): void {
   let hierarchies: string[] = [];
   try {

@@ -1,19 +1,20 @@
 /**
  * zonecfg templates (illumos SUNWdefault / SUNWblank): a starting document for
- * `create`. `default` holds the safe defaults; `blank` (create -b) holds nothing.
+ * `create`. `default` holds illumos's defaults; `blank` (create -b) holds nothing.
  * `create -t OTHERZONE` copies another zone instead (see the zonecfg session).
  */
 import { parseZone } from "./document.js";
 import type { ZoneConfig } from "./model.js";
 
 /**
- * The default template. A task limit keeps a fork bomb inside the zone from reaching
- * the host; the administrator can raise or clear it.
+ * The default template: illumos's SUNWdefault. The safe limits (max-lwps and the IPC
+ * bounds) are not stored here but applied at boot when the configuration is silent
+ * (defaults.ts), so an exported zone looks like illumos's and `add rctl` of any of them
+ * works on a fresh zone.
  */
 const DEFAULT_TEMPLATE = `create -b
 set autoboot=false
 set ip-type=shared
-set max-lwps=8192
 `;
 
 export const TEMPLATES: Readonly<Record<string, string>> = {

@@ -3,6 +3,7 @@
  * its mounts, its privileges and its limits, all derived from the zone document. The
  * types cover the subset of the runtime spec we use (no npm package carries them).
  */
+import { effectiveLimit } from "../defaults.js";
 import { ipcSysctls } from "../ipclimits.js";
 import type { ZoneConfig } from "../model.js";
 import { rctlLimit } from "../rctls.js";
@@ -76,6 +77,8 @@ export interface SpecInput {
    * owned by host root.
    */
   userns?: string;
+  /** Memory all zones of the root share (reserve.ts): the base of the default shm bound. */
+  zonesMemory?: number;
 }
 
 /** Where a zone sees its broker endpoint directory (the socket is broker.sock in it). */
@@ -99,7 +102,9 @@ export function zoneProcess(zone: ZoneConfig, args: string[], user = { uid: 0, g
 export function zoneSpec(i: SpecInput): OciSpec {
   const z = i.zone;
   const map = [{ containerID: 0, hostID: i.base, size: SLOT_SIZE }];
-  const lwps = rctlLimit(z, "zone.max-lwps");
+  // Silent configurations get the defaults (defaults.ts); the parent cgroup bounds all zones.
+  const lwps = effectiveLimit(z, "zone.max-lwps");
+  const sysctl = ipcSysctls(z, i.zonesMemory);
   const cap = rctlLimit(z, "zone.cpu-cap");
   const shares = rctlLimit(z, "zone.cpu-shares");
   return {
@@ -136,7 +141,7 @@ export function zoneSpec(i: SpecInput): OciSpec {
           : {}),
       },
       seccomp: seccompProfile({ nesting: z.nesting }),
-      ...(Object.keys(ipcSysctls(z)).length > 0 ? { sysctl: ipcSysctls(z) } : {}),
+      ...(Object.keys(sysctl).length > 0 ? { sysctl } : {}),
       maskedPaths: [...MASKED_PATHS],
       readonlyPaths: [...READONLY_PATHS],
     },
