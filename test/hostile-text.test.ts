@@ -138,12 +138,14 @@ describe("zone-controlled text on real zones", { concurrency: false }, () => {
   before(() => {
     root.ok("zonecfg", ["-z", "mini", `create; set zonepath=${zp("mini")}; set brand=minimal`]);
     root.ok("zonecfg", ["-z", "flood", `create; set zonepath=${zp("flood")}`]);
-    root.ok("zoneadm", ["-z", "mini", "install"]);
-    root.ok("zoneadm", ["-z", "flood", "install"]);
+    // Exclusive-IP: its root names its own links. No address: nothing is routed.
+    root.ok("zonecfg", ["-z", "excl", `create; set zonepath=${zp("excl")}; set brand=minimal; set ip-type=exclusive; add net; set physical=zbr0; end`]);
+    for (const z of ["mini", "flood", "excl"]) root.ok("zoneadm", ["-z", z, "install"]);
     fs.mkdirSync(path.join(zp("flood"), "root/opt"), { recursive: true });
     fs.writeFileSync(path.join(zp("flood"), "root/opt/flood.cjs"), FLOOD);
     root.ok("zoneadm", ["-z", "mini", "boot"]);
     root.ok("zoneadm", ["-z", "flood", "boot"]);
+    root.ok("zoneadm", ["-z", "excl", "boot"]);
   });
 
   test("zps: a process whose argv holds newlines, escapes and bytes that are not UTF-8 is shown escaped on its own line", () => {
@@ -182,6 +184,17 @@ describe("zone-controlled text on real zones", { concurrency: false }, () => {
     assert.notEqual(z.status, 0);
     assert.doesNotMatch(z.stderr, RAW);
     assert.match(z.stderr, /no user "a\\u202eb\\x1bc"/);
+  });
+
+  test("zonenet: a link an exclusive-IP zone's root named with escape sequences is shown escaped", () => {
+    root.ok("zlogin", ["excl", `ip link set net0 name "$(printf 'n\\033]0;T\\007')" && ip link set "$(printf 'n\\033]0;T\\007')" up`]);
+    for (const args of [["-z", "excl"], ["-p", "-z", "excl"]]) {
+      const r = root.run("zonenet", args);
+      assert.equal(r.status, 0, r.stderr);
+      assert.doesNotMatch(r.stdout, RAW);
+      assert.ok(r.stdout.includes("n\\x1b]0;T\\x07"), r.stdout);
+    }
+    assert.match(root.ok("zonenet", ["-p", "-z", "excl"]), /^excl:excl:n\\x1b\]0;T\\x07:/);
   });
 
   test("a zone flooding the broker with refused calls: the log grows by a bounded amount and says how much it suppressed; another zone's transitions are still logged", async (t) => {
