@@ -14,7 +14,7 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ZoneLog } from "../src/daemon/log.js";
 import { readRun } from "../src/lib/runstate.js";
-import { BIN } from "./helpers.js";
+import { BIN, TOP } from "./helpers.js";
 import { ZoneTestRoot } from "./zones.js";
 
 async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
@@ -141,8 +141,13 @@ describe("zone-controlled text on real zones", { concurrency: false }, () => {
     // Exclusive-IP: its root names its own links. No address: nothing is routed.
     root.ok("zonecfg", ["-z", "excl", `create; set zonepath=${zp("excl")}; set brand=minimal; set ip-type=exclusive; add net; set physical=zbr0; end`]);
     for (const z of ["mini", "flood", "excl"]) root.ok("zoneadm", ["-z", z, "install"]);
-    fs.mkdirSync(path.join(zp("flood"), "root/opt"), { recursive: true });
+    // flood runs the host's node: the flood script, and this build's zchan (as in channel.test.ts).
+    const kit = path.join(zp("flood"), "root/opt/zchan");
+    fs.mkdirSync(path.join(kit, "node_modules"), { recursive: true });
     fs.writeFileSync(path.join(zp("flood"), "root/opt/flood.cjs"), FLOOD);
+    fs.copyFileSync(path.join(TOP, "dist/bin/zchan.cjs"), path.join(kit, "zchan.cjs"));
+    for (const m of ["koffi", "@koromix"]) fs.cpSync(path.join(TOP, "node_modules", m), path.join(kit, "node_modules", m), { recursive: true });
+    fs.writeFileSync(path.join(kit, "zchan"), '#!/bin/sh\nunset NODE_EXTRA_CA_CERTS\nexec node /opt/zchan/zchan.cjs "$@"\n', { mode: 0o755 });
     root.ok("zoneadm", ["-z", "mini", "boot"]);
     root.ok("zoneadm", ["-z", "flood", "boot"]);
     root.ok("zoneadm", ["-z", "excl", "boot"]);
@@ -195,6 +200,22 @@ describe("zone-controlled text on real zones", { concurrency: false }, () => {
       assert.ok(r.stdout.includes("n\\x1b]0;T\\x07"), r.stdout);
     }
     assert.match(root.ok("zonenet", ["-p", "-z", "excl"]), /^excl:excl:n\\x1b\]0;T\\x07:/);
+  });
+
+  test("zchan subscribe: an event's payload is one escaped line, whoever published it", async () => {
+    const sub = spawn(path.join(BIN, "zlogin"), ["flood", "/opt/zchan/zchan subscribe -n 1 alerts"], { env: root.env, stdio: ["ignore", "pipe", "pipe"] });
+    children.push(sub);
+    const out: Buffer[] = [];
+    let err = "";
+    sub.stdout!.on("data", (d: Buffer) => out.push(d));
+    sub.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+    await until("the subscription", () => err.includes("subscribed"));
+    // Another process of the zone (here nobody) forges a second event line and retitles the terminal.
+    root.ok("zlogin", ["-l", "nobody", "flood", "sh", "-c", "printf 'a\\033]0;T\\007\\nglobal\\tfault: fan 2 failed\\377' | /opt/zchan/zchan publish alerts"]);
+    await until("the event", () => sub.exitCode !== null);
+    const got = Buffer.concat(out);
+    assert.equal(got.indexOf(0x1b), -1, "no ESC byte");
+    assert.equal(got.toString("utf8"), "flood\ta\\x1b]0;T\\x07\\nglobal\\tfault: fan 2 failed\\xff\n");
   });
 
   test("a zone flooding the broker with refused calls: the log grows by a bounded amount and says how much it suppressed; another zone's transitions are still logged", async (t) => {
