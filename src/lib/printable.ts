@@ -12,6 +12,7 @@
  *           U+202A-U+202E, U+2066-U+2069), U+2028, U+2029, lone surrogates
  * Everything else, printable ASCII and other Unicode, is shown as it is.
  */
+import { isUtf8 } from "node:buffer";
 
 /** Anything that needs work; text without it is returned untouched (the common case). */
 const SPECIAL = /[\x00-\x1f\x7f-\x9f\\\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]/;
@@ -60,6 +61,12 @@ function sequenceAt(b: Uint8Array, i: number): number {
 
 /** Bytes (read from /proc or a zone's file) as text: invalid UTF-8 shows as \xNN, never as U+FFFD. */
 function escapeBytes(b: Uint8Array): string {
+  if (!isUtf8(b)) return escapeInvalid(b);
+  const text = Buffer.from(b.buffer, b.byteOffset, b.length).toString("utf8");
+  return SPECIAL.test(text) ? escapeString(text) : text;
+}
+
+function escapeInvalid(b: Uint8Array): string {
   let out = "";
   let start = 0; // start of the pending run of valid UTF-8
   const flush = (end: number): void => {
