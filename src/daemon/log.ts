@@ -56,7 +56,7 @@ export class ZoneLog {
   /** Lines lost to write errors (since the last one that could be written), and the last error. */
   private lost = 0;
   private lastError = "";
-  /** Totals, for tests and for the daemon's metrics. */
+  /** Totals since the start (what tests and diagnostics look at). */
   dropped = 0;
   suppressed = 0;
 
