@@ -16,6 +16,7 @@ import { call as daemonCall } from "../daemon/client.js";
 import { call, offer, publish, socketOf, subscribe, type Caller } from "../lib/channel.js";
 import { EXIT_USAGE, UsageError, ZoneError } from "../lib/errors.js";
 import { zonePaths } from "../lib/paths.js";
+import { printable } from "../lib/printable.js";
 
 const USAGE = `usage: zchan offer NAME -- PROGRAM [ARG...]
        zchan call ZONE NAME
@@ -100,8 +101,10 @@ async function cmdSubscribe(args: string[]): Promise<number> {
   const sub = subscribe(
     args[0]!,
     (e) => {
-      const text = e.data.toString("utf8").replace(/\n$/, "");
-      process.stdout.write(`${e.from}\t${text}\n`);
+      // The payload is another process's bytes (a zone's, or the global zone's): one
+      // escaped line per event, so events cannot forge lines or reach the terminal raw.
+      const data = e.data[e.data.length - 1] === 0x0a ? e.data.subarray(0, e.data.length - 1) : e.data;
+      process.stdout.write(`${printable(e.from)}\t${printable(data)}\n`);
       if (++seen >= count) sub.close();
     },
     // Tests and scripts wait for this line before publishing.

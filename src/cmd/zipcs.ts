@@ -50,8 +50,19 @@ const HEADS: Record<IpcKind, string> = {
   sem: `${"key".padEnd(10)} ${"semid".padEnd(10)} ${"owner".padEnd(10)} ${"perms".padEnd(10)} ${"nsems".padEnd(10)}`,
 };
 
+/** The first `width` characters of escaped text, never cutting an escape (printable.ts) in two. */
+function cut(escaped: string, width: number): string {
+  let out = "";
+  for (const t of escaped.match(/\\(?:x[0-9a-f]{2}|u[0-9a-f]{4}|.)|[^\\]/gsu) ?? []) {
+    if (out.length + t.length > width) break;
+    out += t;
+  }
+  return out;
+}
+
+/** `owner` comes from the zone's own /etc/passwd: passwdNames() has escaped it. */
 function row(o: IpcObject, owner: string): string {
-  const head = `0x${o.key.toString(16).padStart(8, "0")} ${String(o.id).padEnd(10)} ${owner.slice(0, 10).padEnd(10)} ${(o.mode & 0o777).toString(8).padEnd(10)} `;
+  const head = `0x${o.key.toString(16).padStart(8, "0")} ${String(o.id).padEnd(10)} ${cut(owner, 10).padEnd(10)} ${(o.mode & 0o777).toString(8).padEnd(10)} `;
   if (o.kind === "msg") return head + `${String(o.size).padEnd(12)} ${String(o.count).padEnd(12)}`;
   if (o.kind === "shm") return head + `${String(o.size).padEnd(10)} ${String(o.count).padEnd(10)} ${(o.mode & 0o1000 ? "dest" : " ").padEnd(6)} ${(o.mode & 0o2000 ? "locked" : " ").padEnd(6)}`;
   return head + String(o.size).padEnd(10);

@@ -16,9 +16,19 @@ import { readNets } from "../lib/netrecords.js";
 import { zonePaths } from "../lib/paths.js";
 import { alive } from "../lib/platform.js";
 import { readRun } from "../lib/runstate.js";
+import { printable } from "../lib/printable.js";
 import { failure } from "./report.js";
 
 const USAGE = "usage: zonenet [-p] [-z zone]";
+
+/**
+ * An exclusive-IP zone's root names its own links and sets their state and addresses:
+ * every field read from its namespace is escaped (printable.ts; the backslash too, as
+ * -p always did).
+ */
+function escapeRow(r: InterfaceRow): InterfaceRow {
+  return { ...r, link: printable(r.link), hostLink: printable(r.hostLink), over: printable(r.over), state: printable(r.state), addresses: r.addresses.map((a) => printable(a)) };
+}
 
 function main(argv: string[]): number {
   let prefix = "zonenet";
@@ -43,11 +53,11 @@ function main(argv: string[]): number {
     const rows: InterfaceRow[] = [];
     for (const n of nets) {
       const pid = readRun(paths, n.zone)?.pid ?? 0;
-      if (pid > 0 && alive(pid)) rows.push(...zoneInterfaces(n, pid));
+      if (pid > 0 && alive(pid)) rows.push(...zoneInterfaces(n, pid).map(escapeRow));
     }
     const out = (l: string): boolean => process.stdout.write(l + "\n");
     if (parsable) {
-      for (const r of rows) out([r.zone, r.ipType === "exclusive" ? "excl" : "shared", r.link, r.hostLink, r.over, r.state, r.addresses.join(",")].join(":").replace(/\\/g, "\\\\"));
+      for (const r of rows) out([r.zone, r.ipType === "exclusive" ? "excl" : "shared", r.link, r.hostLink, r.over, r.state, r.addresses.join(",")].join(":"));
       return EXIT_OK;
     }
     const w = (k: (r: InterfaceRow) => string, title: string): number => Math.max(title.length, ...rows.map((r) => k(r).length));

@@ -11,6 +11,7 @@ import { zonePaths } from "../lib/paths.js";
 import { readRun } from "../lib/runstate.js";
 import { Repository } from "../lib/repository.js";
 import { GLOBAL_PID_NS } from "../lib/zonename.js";
+import { printable } from "../lib/printable.js";
 import { failure } from "./report.js";
 
 function nsOf(pid: number | string): string | undefined {
@@ -20,6 +21,18 @@ function nsOf(pid: number | string): string | undefined {
     return undefined;
   }
 }
+
+/** /proc/PID/cmdline's NUL-separated arguments, joined by spaces (trailing NULs dropped). */
+function argvText(b: Buffer): Buffer {
+  let end = b.length;
+  while (end > 0 && b[end - 1] === 0) end--;
+  const out = Buffer.from(b.subarray(0, end));
+  for (let i = 0; i < out.length; i++) if (out[i] === 0) out[i] = 0x20;
+  return out;
+}
+
+/** /proc/PID/comm ends in the newline the kernel adds. */
+const stripNewline = (b: Buffer): Buffer => (b[b.length - 1] === 0x0a ? b.subarray(0, b.length - 1) : b);
 
 function main(argv: string[]): number {
   let only: string | undefined;
@@ -44,13 +57,14 @@ function main(argv: string[]): number {
     let cmd: string;
     try {
       status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-      cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0+$/, "").replace(/\0/g, " ");
+      // A zone's processes choose their argv and name: bytes, escaped (printable.ts).
+      cmd = printable(argvText(fs.readFileSync(`/proc/${pid}/cmdline`)));
+      if (cmd === "") cmd = `[${printable(stripNewline(fs.readFileSync(`/proc/${pid}/comm`)))}]`;
     } catch {
       continue; // gone meanwhile
     }
     const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1) - (zone?.base ?? 0);
     const ppid = /^PPid:\s+(\d+)/m.exec(status)?.[1] ?? "?";
-    if (cmd === "") cmd = `[${/^Name:\s+(.*)$/m.exec(status)?.[1] ?? "?"}]`;
     lines.push(`${name.padStart(12)} ${String(uid).padStart(6)} ${String(pid).padStart(7)} ${ppid.padStart(7)} ${cmd}`);
   }
   process.stdout.write(lines.join("\n") + "\n");

@@ -23,6 +23,7 @@ import { SERVICE_NAME } from "../lib/resources.js";
 import { readRun, zoneRunDir } from "../lib/runstate.js";
 import { SLOT_SIZE, type SlotRegistry } from "../lib/slots.js";
 import { AF_UNIX, SCM_RIGHTS, SOCK_CLOEXEC, SOCK_STREAM, SOL_SOCKET, errnoText, sys } from "../lib/sys.js";
+import type { LogFn } from "./log.js";
 
 /** Concurrent broker connections one zone may hold (registrations and subscriptions included). */
 export const MAX_CONNS_PER_ZONE = 64;
@@ -149,7 +150,8 @@ export class Broker {
     private readonly paths: ZonePaths,
     private readonly repo: Repository,
     private readonly slots: SlotRegistry,
-    private readonly log: (line: string) => void,
+    /** Lines a zone's requests cause name that zone: the log limits each zone's share (log.ts). */
+    private readonly log: LogFn,
   ) {}
 
   /** The global zone's endpoint, and every ready or running zone's (after a restart). */
@@ -241,7 +243,7 @@ export class Broker {
     try {
       cred = this.identify(ep, peerCred(fd));
     } catch (e) {
-      this.log(`broker: zone '${ep.zone}': connection refused: ${(e as Error).message}`);
+      this.log(`broker: zone '${ep.zone}': connection refused: ${(e as Error).message}`, { zone: ep.zone, kind: "broker connection refused" });
       return refuse((e as Error).message);
     }
     const c: Conn = { sock, fd, ep, cred, mode: "new", buf: Buffer.alloc(0) };
@@ -344,7 +346,7 @@ export class Broker {
         c.service = name;
         c.ep.offers.set(name, [...(c.ep.offers.get(name) ?? []), c]);
         if (!this.reply(c, "OK")) c.sock.destroy();
-        this.log(`broker: zone '${c.ep.zone}' offers service ${q(name)} (pid ${c.cred.pid})`);
+        this.log(`broker: zone '${c.ep.zone}' offers service ${q(name)} (pid ${c.cred.pid})`, { zone: c.ep.zone, kind: "broker offer" });
         return;
       }
       case "SUB": {
@@ -379,7 +381,7 @@ export class Broker {
     if (!target) return deny(`service ${q(service)} of zone '${zone}' is not available: the zone is not running`);
     const allowed = from === GLOBAL || from === zone || target.services.get(service)?.has(from) === true;
     if (!allowed) {
-      this.log(`broker: refused: zone '${from}' (pid ${c.cred.pid}) may not call service ${q(service)} of zone '${zone}'`);
+      this.log(`broker: refused: zone '${from}' (pid ${c.cred.pid}) may not call service ${q(service)} of zone '${zone}'`, { zone: from, kind: "broker call refused" });
       return deny(`zone '${from}' may not call service ${q(service)} of zone '${zone}'`);
     }
     const cr = c.cred;

@@ -21,6 +21,7 @@ import { fdOfProcess } from "../lib/fdpass.js";
 import { HOLDER_FD } from "../lib/runstate.js";
 import { Broker } from "./broker.js";
 import { applyReserveAtStart } from "../lib/reserve.js";
+import { ZoneLog, type LogSource } from "./log.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const WNOHANG = 1;
@@ -33,18 +34,18 @@ export class Daemon {
   private readonly queues = new Map<string, Promise<unknown>>();
   private server?: net.Server;
   private timer?: NodeJS.Timeout;
-  private readonly logFd: number;
+  private readonly zlog: ZoneLog;
   readonly runtimeVersion: RuntimeVersion;
   private readonly consoles: ZoneConsoles;
   readonly broker: Broker;
 
   constructor(readonly paths: ZonePaths) {
     fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
-    this.logFd = fs.openSync(`${paths.runDir}/zoneadmd.log`, "a", 0o600);
+    this.zlog = new ZoneLog(`${paths.runDir}/zoneadmd.log`);
     const repo = new Repository(paths);
     this.platform = new Platform(paths, repo, chooseRuntime(paths.runDir), new SlotRegistry(), (l) => this.log(l));
     this.consoles = new ZoneConsoles(paths);
-    this.broker = new Broker(paths, repo, this.platform.slots, (l) => this.log(l));
+    this.broker = new Broker(paths, repo, this.platform.slots, (l, from) => this.log(l, from));
     // Per-zone hooks: the platform reports each zone's console at ready (before init
     // runs) and its end at halt; the zone's broker endpoint lives exactly as long.
     this.platform.consoles = {
@@ -60,8 +61,9 @@ export class Daemon {
     this.runtimeVersion = this.platform.runtime.version();
   }
 
-  log(line: string): void {
-    fs.writeSync(this.logFd, `${new Date().toISOString()} ${line}\n`);
+  /** A line caused by a zone's request names it in `from` (rate-limited, see log.ts); never throws. */
+  log(line: string, from?: LogSource): void {
+    this.zlog.write(line, from);
   }
 
   /** Run `fn` after every earlier operation on the same zone. */
@@ -264,5 +266,6 @@ export class Daemon {
     this.server?.close();
     fs.rmSync(socketPath(this.paths.runDir), { force: true });
     fs.rmSync(`${this.paths.runDir}/zoneadmd.pid`, { force: true });
+    this.zlog.close();
   }
 }

@@ -3,6 +3,8 @@
  * A ZoneError carries a one-line message that already names the thing and the value;
  * commands only add their own prefix ("zonecfg: zone 'web': ").
  */
+import { printable } from "./printable.js";
+
 export const EXIT_OK = 0;
 export const EXIT_ERR = 1;
 export const EXIT_USAGE = 2;
@@ -22,7 +24,10 @@ export class UsageError extends ZoneError {
   }
 }
 
-/** Quote a value the way messages show it: JSON string syntax, so spaces and quotes stay visible. */
+/**
+ * Quote a value the way messages show it: in double quotes, so spaces stay visible,
+ * with printable()'s escapes (values may come from a zone: see printable.ts).
+ */
 export function q(value: string): string {
-  return JSON.stringify(value);
+  return `"${printable(value).replace(/"/g, '\\"')}"`;
 }

@@ -13,6 +13,7 @@ import type { ZonePaths } from "./paths.js";
 import { readRun } from "./runstate.js";
 import { currentZoneName } from "./zonename.js";
 import { GLOBAL_ZONE } from "./names.js";
+import { printable } from "./printable.js";
 
 export type IpcKind = "msg" | "shm" | "sem";
 export const IPC_KINDS: readonly IpcKind[] = ["msg", "shm", "sem"];
@@ -127,20 +128,24 @@ export function targetZone(requested: string | undefined): string | undefined {
   return requested;
 }
 
-/** user names of a zone's /etc/passwd by uid; the tree is read without following links. */
+/**
+ * User names of a zone's /etc/passwd by uid, escaped for printing (printable.ts): the
+ * zone's root writes that file, bytes and all. The tree is read without following links.
+ */
 export function passwdNames(root: string): Map<number, string> {
   const out = new Map<number, string>();
   let text = "";
   try {
     const p = path.join(root, "etc/passwd");
     if (fs.lstatSync(path.join(root, "etc")).isSymbolicLink() || fs.lstatSync(p).isSymbolicLink()) return out;
-    text = fs.readFileSync(p, "utf8");
+    // latin1: one char per byte, so invalid UTF-8 reaches printable() as the bytes it was.
+    text = fs.readFileSync(p, "latin1");
   } catch {
     return out;
   }
   for (const line of text.split("\n")) {
     const [name, , uid] = line.split(":");
-    if (name && uid !== undefined && /^\d+$/.test(uid) && !out.has(Number(uid))) out.set(Number(uid), name);
+    if (name && uid !== undefined && /^\d+$/.test(uid) && !out.has(Number(uid))) out.set(Number(uid), printable(Buffer.from(name, "latin1")));
   }
   return out;
 }

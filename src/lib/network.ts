@@ -755,7 +755,10 @@ export function zoneInterfaces(net: ZoneNet, pid: number): InterfaceRow[] {
   const r = spawnSync("nsenter", [`--net=/proc/${pid}/ns/net`, "ip", "-json", "addr", "show"], { encoding: "utf8" });
   let live: IpAddrJson[] = [];
   try {
-    live = JSON.parse(r.stdout) as IpAddrJson[];
+    // ip -json writes a link's name raw, and an exclusive-IP zone's root may put
+    // control characters in it (only whitespace is refused): JSON.parse would reject
+    // the whole listing and hide the zone's links. Outside strings none can occur.
+    live = JSON.parse(r.stdout.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)) as IpAddrJson[];
   } catch {
     live = [];
   }
