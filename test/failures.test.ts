@@ -170,9 +170,9 @@ describe("a zone that fails, at the runtime or before", { concurrency: false }, 
 describe("a zone address on a network the global zone is on through another interface", { concurrency: false }, () => {
   before(() => {
     for (const [cmd, ...args] of [
-      // A host interface on 10.213.51.0/24 (this kernel has no dummy driver: a veth pair).
+      // A host interface on 10.213.51.0/25 (this kernel has no dummy driver: a veth pair).
       ["ip", "link", "add", DUMMY, "type", "veth", "peer", "name", `${DUMMY}p`],
-      ["ip", "addr", "add", "10.213.51.1/24", "dev", DUMMY],
+      ["ip", "addr", "add", "10.213.51.1/25", "dev", DUMMY],
       ["ip", "link", "set", `${DUMMY}p`, "up"],
       ["ip", "link", "set", DUMMY, "up"],
       ["ip", "link", "add", HOSTBR, "type", "bridge"],
@@ -192,29 +192,35 @@ describe("a zone address on a network the global zone is on through another inte
 
   test("refused at verify and boot, naming the host interface; nothing plumbed", () => {
     configure("n1", "add net; set physical=zbr0; set address=10.213.51.5/24; end;");
-    configure("n2", "add net; set physical=zbr0; set address=10.213.51.6/24; set defrouter=10.213.51.1; end;");
-    const inside = new RegExp(`net address 10\\.213\\.51\\.5/24 is inside network 10\\.213\\.51\\.0/24 of host interface ${DUMMY}; `);
-    const router = new RegExp(`net defrouter 10\\.213\\.51\\.1 is a host on network 10\\.213\\.51\\.0/24 of host interface ${DUMMY}, not a router on physical zbr0`);
+    // n2's router is a host on the veth's network; n3's is the global zone's own address there.
+    configure("n2", "add net; set physical=zbr0; set address=10.213.51.6/24; set defrouter=10.213.51.100; end;");
+    configure("n3", "add net; set physical=zbr0; set address=10.213.51.7/24; set defrouter=10.213.51.1; end;");
+    const inside = new RegExp(`net address 10\\.213\\.51\\.5/24 is inside network 10\\.213\\.51\\.0/25 of host interface ${DUMMY}; `);
+    const router = new RegExp(`^zoneadm: zone 'n2': net defrouter 10\\.213\\.51\\.100 is a host on network 10\\.213\\.51\\.0/25 of host interface ${DUMMY}, not a router on physical zbr0$`, "m");
+    const held = new RegExp(`^zoneadm: zone 'n3': net defrouter 10\\.213\\.51\\.1 is already an address of the global zone on ${DUMMY}\\n$`);
     const v1 = root.run("zoneadm", ["-z", "n1", "verify"]);
     assert.equal(v1.status, 1);
-    assert.match(v1.stderr, inside);
+    assert.match(v1.stderr, new RegExp(`^zoneadm: zone 'n1': ${inside.source}[^\\n]*\\n$`));
     const v2 = root.run("zoneadm", ["-z", "n2", "verify"]);
     assert.equal(v2.status, 1);
     assert.match(v2.stderr, router);
-    for (const z of ["n1", "n2"]) root.ok("zoneadm", ["-z", z, "install"]);
+    assert.match(root.run("zoneadm", ["-z", "n3", "verify"]).stderr, held);
+    for (const z of ["n1", "n2", "n3"]) root.ok("zoneadm", ["-z", z, "install"]);
     const b1 = root.run("zoneadm", ["-z", "n1", "boot"]);
     assert.equal(b1.status, 1);
     assert.match(b1.stderr, new RegExp(`^zoneadm: zone 'n1': ${inside.source}[^\\n]*\\n$`));
     const b2 = root.run("zoneadm", ["-z", "n2", "boot"]);
     assert.equal(b2.status, 1);
-    // The first problem of n2 may be the router address the dummy holds: named just the same.
-    assert.match(b2.stderr, new RegExp(`^zoneadm: zone 'n2': [^\\n]*(of host interface|of the global zone on) ${DUMMY}[^\\n]*\\n$`));
+    assert.match(b2.stderr, new RegExp(`^zoneadm: zone 'n2': net address 10\\.213\\.51\\.6/24 is inside network 10\\.213\\.51\\.0/25 of host interface ${DUMMY}; [^\\n]*\\n$`));
+    const b3 = root.run("zoneadm", ["-z", "n3", "boot"]);
+    assert.equal(b3.status, 1);
+    assert.match(b3.stderr, held);
     assert.deepEqual(leftovers(), []);
     assert.equal(fs.existsSync(`/sys/class/net/${bridgeName(root.paths.hostPrefix, "zbr0")}`), false);
-    for (const z of ["n1", "n2"]) assertNothingLeft(z);
-    // A subnet that contains the host's network overlaps it just the same.
-    root.ok("zonecfg", ["-z", "n1", "select net physical=zbr0; set address=10.213.0.5/16; end"]);
-    assert.match(root.run("zoneadm", ["-z", "n1", "verify"]).stderr, new RegExp(`net address 10\\.213\\.0\\.5/16 overlaps network 10\\.213\\.51\\.0/24 of host interface ${DUMMY}`));
+    for (const z of ["n1", "n2", "n3"]) assertNothingLeft(z);
+    // A subnet that holds the host's network overlaps it just the same.
+    root.ok("zonecfg", ["-z", "n1", "select net physical=zbr0; set address=10.213.51.200/24; end"]);
+    assert.match(root.run("zoneadm", ["-z", "n1", "verify"]).stderr, new RegExp(`^zoneadm: zone 'n1': net address 10\\.213\\.51\\.200/24 overlaps network 10\\.213\\.51\\.0/25 of host interface ${DUMMY}; `));
   });
 
   test("allowed: more zones on a zone bridge that holds their router, and zones on a host bridge the global zone is on", () => {

@@ -317,6 +317,7 @@ export function networkProblems(
   const mine = others.filter((o) => o.zone !== z.zonename);
   let networks: readonly HostNetwork[] | undefined;
   for (const l of plan.links) {
+    const first = problems.length;
     const holder = mine.find((o) => o.links.some((x) => x.kind === "moved" && x.physical === l.physical));
     if (holder) {
       if (inUse) problems.push(`net physical ${l.physical} belongs to running exclusive-IP zone '${holder.zone}'`);
@@ -353,7 +354,8 @@ export function networkProblems(
       const elsewhere = held.find((h) => sameAddress(h.address, addressOf(g)) && h.ifindex !== bridgeIndex);
       if (elsewhere) problems.push(`net defrouter ${addressOf(g)} is already an address of the global zone on ${linkName(elsewhere.ifindex)}`);
     }
-    problems.push(...subnetProblems(z, l, (networks ??= hostNets())));
+    // Last, and only for a link with no other problem: the most basic reason is enough.
+    if (problems.length === first) problems.push(...subnetProblems(z, l, (networks ??= hostNets())));
   }
   return problems;
 }
