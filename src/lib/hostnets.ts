@@ -2,7 +2,7 @@
  * The networks the global zone is on, and through which interface: its on-link routes
  * (no gateway), as the kernel routes by them. An address of a network the host reaches
  * through one interface, given to a zone behind another, is ambiguous for the host: it
- * would be there twice (illumos refuses a zone address on the wrong interface's subnet).
+ * would be there twice, and a zone bridge could take the address of the host's router.
  *
  * Read from /proc/net/route and /proc/net/ipv6_route of zoneadmd's own namespace, which
  * no zone can change: two small files (one line per route; zone ports have none), so
@@ -45,27 +45,24 @@ export function hostNetworks(): HostNetwork[] {
   const out: HostNetwork[] = [];
   // Iface Destination Gateway Flags RefCnt Use Metric Mask ...: addresses in host (little-endian) order.
   for (const line of read("/proc/net/route").slice(1)) {
-    const f = line.trim().split(/\s+/);
+    const f = line.split("\t");
     if (f.length < 8 || (parseInt(f[3]!, 16) & RTF_GATEWAY) !== 0) continue;
-    const mask = parseInt(f[7]!, 16);
-    if (mask === 0) continue;
-    const dst = Buffer.alloc(4);
-    dst.writeUInt32LE(parseInt(f[1]!, 16));
-    const bits = Buffer.alloc(4);
-    bits.writeUInt32LE(mask);
-    const prefix = [...bits].reduce((n, b) => n + b.toString(2).replace(/0/g, "").length, 0);
-    out.push({ network: `${[...dst].join(".")}/${prefix}`, ifname: f[0]! });
+    let mask = parseInt(f[7]!, 16);
+    if (!(mask > 0)) continue;
+    const d = parseInt(f[1]!, 16);
+    let prefix = 0;
+    for (; mask !== 0; mask >>>= 1) prefix += mask & 1;
+    out.push({ network: `${d & 255}.${(d >>> 8) & 255}.${(d >>> 16) & 255}.${d >>> 24}/${prefix}`, ifname: f[0]!.trim() });
   }
   // dest plen src splen nexthop metric refcnt use flags ifname
   for (const line of read("/proc/net/ipv6_route")) {
+    // fe80::/10 is a network of every link by definition; ff00::/8 is multicast.
+    if (line.length < 140 || /^fe[89ab]|^ff/.test(line)) continue;
     const f = line.trim().split(/\s+/);
-    if (f.length < 10) continue;
     const flags = parseInt(f[8]!, 16);
     const plen = parseInt(f[1]!, 16);
-    if ((flags & (RTF_GATEWAY | RTF_REJECT | RTF_ANYCAST | RTF_CACHE | RTF_LOCAL)) !== 0 || plen === 0) continue;
-    // fe80::/10 is a network of every link by definition; ff00::/8 is multicast.
-    if (/^fe[89ab]|^ff/.test(f[0]!)) continue;
-    out.push({ network: `${v6(f[0]!)}/${plen}`, ifname: f[9]! });
+    if ((flags & (RTF_GATEWAY | RTF_REJECT | RTF_ANYCAST | RTF_CACHE | RTF_LOCAL)) !== 0 || plen === 0 || f[9] === undefined) continue;
+    out.push({ network: `${v6(f[0]!)}/${plen}`, ifname: f[9] });
   }
   return out;
 }

@@ -355,7 +355,7 @@ export function networkProblems(
       if (elsewhere) problems.push(`net defrouter ${addressOf(g)} is already an address of the global zone on ${linkName(elsewhere.ifindex)}`);
     }
     // Last, and only for a link with no other problem: the most basic reason is enough.
-    if (problems.length === first) problems.push(...subnetProblems(z, l, (networks ??= hostNets())));
+    if (problems.length === first) problems.push(...subnetProblems(z, l, () => (networks ??= hostNets())));
   }
   return problems;
 }
@@ -367,9 +367,10 @@ export function networkProblems(
  * exception: a host bridge on the host's LAN (the global zone on it too) is how zones
  * join that LAN, and a zone bridge carries its zones' router address.
  */
-function subnetProblems(z: ZoneConfig, l: ZoneLink, networks: readonly HostNetwork[]): string[] {
+function subnetProblems(z: ZoneConfig, l: ZoneLink, networks: () => readonly HostNetwork[]): string[] {
+  if (l.plumb.length === 0 && l.defrouters.length === 0) return [];
   const own = l.kind === "moved" ? l.physical : l.bridge;
-  const foreign = networks.filter((n) => n.ifname !== own);
+  const foreign = networks().filter((n) => n.ifname !== own);
   const what = z.ipType === "shared" ? "address" : "allowed-address";
   const problems: string[] = [];
   for (const a of l.plumb) {
