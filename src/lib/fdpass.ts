@@ -41,36 +41,74 @@ function recvFd(fd: number): number | undefined {
   return control.readInt32LE(16);
 }
 
-/** Listen at `socketPath` for one descriptor; `fd` settles when it arrives. */
-export function receiveOneFd(socketPath: string, timeoutMs = 10_000): { fd: Promise<number>; close(): void } {
+/**
+ * Listen at `socketPath` for one descriptor; `fd` settles when it arrives. Reading `fd`
+ * claims the descriptor: close() closes one that arrived unclaimed (the runtime failed
+ * after sending it). Whatever the runtime does, `fd` never rejects unobserved, and after
+ * close() nothing of this listener runs: no timer, no polling of a descriptor number
+ * that the process may already have reused.
+ */
+export function receiveOneFd(socketPath: string, timeoutMs = 10_000): { readonly fd: Promise<number>; close(): void } {
   fs.rmSync(socketPath, { force: true });
   // pauseOnConnect: libuv must not read first, or the descriptor is lost with the data.
   const server = net.createServer({ pauseOnConnect: true });
+  let closed = false;
+  let claimed = false;
+  let received: number | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let pollTimer: NodeJS.Timeout | undefined;
+  const socks = new Set<net.Socket>();
+  let settle: { resolve(fd: number): void; reject(e: unknown): void } | undefined;
   const fd = new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new ZoneError("the runtime did not send the zone's terminal in time")), timeoutMs);
-    server.on("connection", (sock) => {
-      const raw = (sock as unknown as { _handle: { fd: number } })._handle.fd;
-      const poll = (): void => {
-        try {
-          const got = recvFd(raw);
-          if (got === undefined) return void setTimeout(poll, 1);
-          clearTimeout(timer);
-          sock.destroy();
-          resolve(got);
-        } catch (e) {
-          clearTimeout(timer);
-          sock.destroy();
-          reject(e);
-        }
-      };
-      poll();
-    });
-    server.on("error", reject);
+    settle = { resolve, reject };
   });
+  // A runtime that fails (runc create) may never be followed by a read of `fd`: its
+  // rejection then has nobody to report to, and must not end zoneadmd.
+  fd.catch(() => undefined);
+  const finish = (err: unknown, got?: number): void => {
+    clearTimeout(timer);
+    clearTimeout(pollTimer);
+    for (const s of socks) s.destroy();
+    socks.clear();
+    if (got !== undefined) {
+      if (closed) fs.closeSync(got);
+      else received = got;
+    }
+    const s = settle;
+    settle = undefined;
+    if (!s) return;
+    if (got !== undefined && !closed) s.resolve(got);
+    else s.reject(err);
+  };
+  timer = setTimeout(() => finish(new ZoneError("the runtime did not send the zone's terminal in time")), timeoutMs);
+  server.on("connection", (sock) => {
+    if (!settle) return void sock.destroy();
+    socks.add(sock);
+    const raw = (sock as unknown as { _handle: { fd: number } })._handle.fd;
+    const poll = (): void => {
+      if (!settle) return;
+      try {
+        const got = recvFd(raw);
+        if (got === undefined) return void (pollTimer = setTimeout(poll, 1));
+        finish(undefined, got);
+      } catch (e) {
+        finish(e);
+      }
+    };
+    poll();
+  });
+  server.on("error", (e) => finish(e));
   server.listen(socketPath);
   return {
-    fd,
+    get fd() {
+      claimed = true;
+      return fd;
+    },
     close() {
+      closed = true;
+      finish(new ZoneError("the console socket was closed before the runtime sent the zone's terminal"));
+      if (received !== undefined && !claimed) fs.closeSync(received);
+      received = undefined;
       server.close();
       fs.rmSync(socketPath, { force: true });
     },

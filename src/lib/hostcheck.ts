@@ -11,10 +11,12 @@ import { ZoneError, q } from "./errors.js";
 import type { ZoneConfig } from "./model.js";
 import { pathWithin } from "./names.js";
 import type { OtherZone } from "./verify.js";
-import { verifyZone } from "./verify.js";
+import { checkZonepath, verifyZone } from "./verify.js";
 import { networkProblems } from "./network.js";
 import { readNets } from "./netrecords.js";
 import { zonePaths } from "./paths.js";
+import { Repository } from "./repository.js";
+import { SLOT_SIZE, SlotRegistry } from "./slots.js";
 
 /** Mount options of the file system holding `p` (the longest mount point above it). */
 export function mountOptionsOf(p: string): string[] {
@@ -28,6 +30,54 @@ export function mountOptionsOf(p: string): string[] {
     opts = (f[5] ?? "").split(",");
   }
   return opts;
+}
+
+/**
+ * Each directory from / down to the zonepath must let the zone's root search it: the
+ * runtime mounts the root tree from inside the zone's user namespace, where the zone's
+ * root is `rootUid` on the host, an unprivileged uid (runc otherwise fails with a bare
+ * "permission denied"). `rootUid` undefined: the zone is not installed yet, its uid slot
+ * will be a fresh one, so only "others" bits count, and the zonepath itself, which
+ * install gives the zone root's group, is not checked. Walked with lstat: a symbolic
+ * link on the way is verify.ts's rule (checkZonepath), and nothing past it is looked at.
+ */
+export function zonepathSearchProblems(zonepath: string, rootUid: number | undefined): string[] {
+  const who = rootUid === undefined ? "the zone's root (an unprivileged host uid)" : `the zone's root (host uid ${rootUid})`;
+  const parts = zonepath.split("/").filter(Boolean);
+  const dirs = ["/", ...parts.map((_, i) => "/" + parts.slice(0, i + 1).join("/"))];
+  if (rootUid === undefined) dirs.pop();
+  for (const [i, dir] of dirs.entries()) {
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(dir);
+    } catch {
+      return []; // made by install, mode 755
+    }
+    if (!st.isDirectory()) return [];
+    const [bit, cls] = st.uid === rootUid ? [0o100, "u"] : st.gid === rootUid ? [0o010, "g"] : [0o001, "o"];
+    if ((st.mode & bit) !== 0) continue;
+    const mode = (st.mode & 0o777).toString(8);
+    // The zonepath itself stays closed to others: install gives it the zone root's group.
+    if (dir === zonepath) return [`zonepath ${q(dir)} is mode ${mode}, group ${st.gid}; ${who} must be able to search it: chgrp ${rootUid} ${q(dir)} and chmod 750 ${q(dir)}`];
+    const what = i === parts.length - 1 ? "zonepath's parent" : "zonepath's ancestor";
+    return [`${what} ${q(dir)} is mode ${mode}; ${who} must be able to search it: chmod ${cls}+x ${q(dir)}, or choose another zonepath`];
+  }
+  return [];
+}
+
+/** The host uid of the zone's root, once it is installed (its uid slot). */
+function installedRootUid(zonename: string): number | undefined {
+  const paths = zonePaths();
+  const e = new Repository(paths).find(zonename);
+  const slot = e ? new SlotRegistry().find(e.uuid, paths.configDir) : undefined;
+  return slot ? slot.slot * SLOT_SIZE : undefined;
+}
+
+/** At ready and boot: the zonepath rules that the host can break after install. */
+export function checkZonepathOnHost(z: ZoneConfig, rootUid: number): void {
+  checkZonepath(z.zonepath);
+  const problems = zonepathSearchProblems(z.zonepath, rootUid);
+  if (problems.length > 0) throw new ZoneError(problems[0]!);
 }
 
 function hostChecks(z: ZoneConfig): string[] {
@@ -46,6 +96,7 @@ function hostChecks(z: ZoneConfig): string[] {
       if ((st.mode & 0o007) !== 0) problems.push(`zonepath ${q(z.zonepath)} must not be accessible to others (mode ${(st.mode & 0o777).toString(8)}; chmod 700)`);
     }
   }
+  problems.push(...zonepathSearchProblems(z.zonepath, installedRootUid(z.zonename)));
   const opts = mountOptionsOf(existing);
   for (const bad of ["nosuid", "nodev"])
     if (opts.includes(bad)) problems.push(`zonepath ${q(z.zonepath)} is on a file system mounted ${bad}; set-uid programs and devices must work in a zone`);

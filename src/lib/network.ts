@@ -73,6 +73,7 @@ import {
   setLink,
 } from "./netlink.js";
 import { journalFile, NetRecords } from "./netrecords.js";
+import { hostNetworks, type HostNetwork } from "./hostnets.js";
 import type { ZonePaths } from "./paths.js";
 
 const { ENOENT, ENODEV } = os.constants.errno;
@@ -309,11 +310,14 @@ export function networkProblems(
   others: readonly ZoneNet[],
   inUse = true,
   host: (addresses: readonly string[]) => HostAddress[] = hostAddresses,
+  hostNets: () => readonly HostNetwork[] = hostNetworks,
 ): string[] {
   const problems: string[] = [];
   const plan = planNetwork(hostPrefix, z);
   const mine = others.filter((o) => o.zone !== z.zonename);
+  let networks: readonly HostNetwork[] | undefined;
   for (const l of plan.links) {
+    const first = problems.length;
     const holder = mine.find((o) => o.links.some((x) => x.kind === "moved" && x.physical === l.physical));
     if (holder) {
       if (inUse) problems.push(`net physical ${l.physical} belongs to running exclusive-IP zone '${holder.zone}'`);
@@ -350,6 +354,32 @@ export function networkProblems(
       const elsewhere = held.find((h) => sameAddress(h.address, addressOf(g)) && h.ifindex !== bridgeIndex);
       if (elsewhere) problems.push(`net defrouter ${addressOf(g)} is already an address of the global zone on ${linkName(elsewhere.ifindex)}`);
     }
+    // Last, and only for a link with no other problem: the most basic reason is enough.
+    if (problems.length === first) problems.push(...subnetProblems(z, l, () => (networks ??= hostNets())));
+  }
+  return problems;
+}
+
+/**
+ * A zone's addresses and routers must not lie in a network that the global zone is on
+ * through another interface (hostnets.ts): the host would have that network twice, and
+ * a zone bridge could take the address of a host's router. The zone's own link is the
+ * exception: a host bridge on the host's LAN (the global zone on it too) is how zones
+ * join that LAN, and a zone bridge carries its zones' router address.
+ */
+function subnetProblems(z: ZoneConfig, l: ZoneLink, networks: () => readonly HostNetwork[]): string[] {
+  if (l.plumb.length === 0 && l.defrouters.length === 0) return [];
+  const own = l.kind === "moved" ? l.physical : l.bridge;
+  const foreign = networks().filter((n) => n.ifname !== own);
+  const what = z.ipType === "shared" ? "address" : "allowed-address";
+  const problems: string[] = [];
+  for (const a of l.plumb) {
+    const n = foreign.find((h) => inSubnet(addressOf(a), h.network) || inSubnet(addressOf(h.network), a));
+    if (n) problems.push(`net ${what} ${a} ${inSubnet(addressOf(a), n.network) ? "is inside" : "overlaps"} network ${n.network} of host interface ${n.ifname}; the global zone is on that network there, not on physical ${l.physical}: choose another subnet`);
+  }
+  for (const d of l.defrouters) {
+    const n = foreign.find((h) => inSubnet(d, h.network));
+    if (n) problems.push(`net defrouter ${d} is a host on network ${n.network} of host interface ${n.ifname}, not a router on physical ${l.physical}`);
   }
   return problems;
 }

@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { writeFileAtomic } from "./atomic.js";
 import { brand as brandOf } from "./brands.js";
 import { ZoneError, q } from "./errors.js";
-import { verifyOnHost } from "./hostcheck.js";
+import { checkZonepathOnHost, verifyOnHost } from "./hostcheck.js";
 import { idmappedBinds, mappedUserns, mountsBelow, type HeldUserns, MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY, unmount } from "./idmap.js";
 import type { ZoneConfig } from "./model.js";
 import type { OciRuntime } from "./oci/runtime.js";
@@ -148,6 +148,8 @@ export class Platform {
     const base = this.base(e);
     const root = this.root(z);
     if (!fs.existsSync(root)) throw new ZoneError(`${root} is missing; the zone must be installed again`);
+    // The host may have changed the directories above the zonepath since install.
+    checkZonepathOnHost(z, base);
     // Network: refused before anything is made, so a bad net resource leaves nothing half-plumbed.
     this.network.check(z);
     const reserve = zonesLimits(this.paths);
