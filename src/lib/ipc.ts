@@ -12,6 +12,7 @@ import { ZoneError, q } from "./errors.js";
 import type { ZonePaths } from "./paths.js";
 import { readRun } from "./runstate.js";
 import { currentZoneName } from "./zonename.js";
+import { ZoneRoot } from "./zonefs.js";
 import { GLOBAL_ZONE } from "./names.js";
 
 export type IpcKind = "msg" | "shm" | "sem";
@@ -132,9 +133,12 @@ export function passwdNames(root: string): Map<number, string> {
   const out = new Map<number, string>();
   let text = "";
   try {
-    const p = path.join(root, "etc/passwd");
-    if (fs.lstatSync(path.join(root, "etc")).isSymbolicLink() || fs.lstatSync(p).isSymbolicLink()) return out;
-    text = fs.readFileSync(p, "utf8");
+    const zr = ZoneRoot.open(root);
+    try {
+      text = zr.readFile("etc/passwd", 16 << 20).toString("utf8");
+    } finally {
+      zr.close();
+    }
   } catch {
     return out;
   }
