@@ -97,10 +97,13 @@ export class ZoneRoot {
     return new ZoneError(`${here} cannot be opened in the zone: ${code(err)}`);
   }
 
-  /** An O_PATH descriptor of the directory `parts` names, each step pinned; the caller closes it. */
-  private walk(parts: readonly Buffer[], what: string): number {
+  /**
+   * An O_PATH descriptor of the directory the first `depth` components of `parts` name,
+   * each step pinned; the caller closes it. Refusals name the whole path.
+   */
+  private walk(parts: readonly Buffer[], what: string, depth = parts.length): number {
     let cur = fs.openSync(at(this.fd), O_PATH);
-    for (let i = 0; i < parts.length; i++) {
+    for (let i = 0; i < depth; i++) {
       let next: number;
       try {
         next = fs.openSync(at(cur, parts[i]), DIR_PATH);
@@ -118,7 +121,7 @@ export class ZoneRoot {
   /** The pinned parent directory of `rel` and its last component ("" for the root itself). */
   private parent(rel: ZonePath, what: string): { dir: number; name: Buffer; parts: Buffer[] } {
     const parts = this.parts(rel);
-    const dir = this.walk(parts.slice(0, -1), what);
+    const dir = this.walk(parts, what, Math.max(parts.length - 1, 0));
     return { dir, name: parts[parts.length - 1] ?? Buffer.alloc(0), parts };
   }
 
