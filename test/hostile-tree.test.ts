@@ -21,9 +21,12 @@ const zp = (n: string): string => path.join(root.dir, "zones", n);
 const zr = (n: string): string => path.join(zp(n), "root");
 const host = path.join(root.dir, "host");
 after(() => {
-  // Mounts with names mountinfo must escape, in case the platform left them.
-  for (const n of ["hm", "hs"]) if (fs.existsSync(zr(n))) unmountZoneRoot(zr(n));
-  root.remove();
+  try {
+    // Mounts with names mountinfo must escape, in case the platform left them.
+    for (const n of ["hm", "hs"]) if (fs.existsSync(zr(n))) unmountZoneRoot(zr(n));
+  } finally {
+    root.remove();
+  }
 });
 const repo = (): Repository => new Repository(root.paths);
 const state = (n: string): string => repo().find(n)?.state ?? "absent";
@@ -135,9 +138,11 @@ describe("a zone's root tampers with its tree", { concurrency: false }, () => {
   });
 
   test("(e) uninstall with links to a host directory planted in the tree, and a FIFO for /etc/passwd", () => {
+    // Links point only at this test's own host directories: a removal that wrongly
+    // followed one must not be able to reach anything else of the host.
     const victim = victimDir("data");
     running("hm");
-    root.ok("zlogin", ["hm", `ln -s ${victim} /evil && mkdir -p /d/e && ln -s ${victim} /d/e/sub && ln -s ${victim}/keep /d/f && ln -s / /d/up`]);
+    root.ok("zlogin", ["hm", `ln -s ${victim} /evil && mkdir -p /d/e && ln -s ${victim} /d/e/sub && ln -s ${victim}/keep /d/f && ln -s ${host} /d/up`]);
     root.ok("zlogin", ["hm", "rm /etc/passwd && mkfifo /etc/passwd"]);
     // Readers of the zone's account file refuse the FIFO at once instead of blocking on it.
     const login = root.run("zlogin", ["hm", "true"]);
