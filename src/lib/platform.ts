@@ -112,7 +112,7 @@ export class Platform {
     const z = this.repo.load(name);
     // Never delete through a mount: a host tree mounted in the zone would go with it.
     const mounted = mountsBelow(z.zonepath);
-    if (mounted.length > 0) throw new ZoneError(`${mounted[0]} is still mounted; halt the zone first`);
+    if (mounted.length > 0) throw new ZoneError(`${q(mounted[0]!)} is still mounted; halt the zone first`);
     if (e.state === "installed") this.setState(name, "incomplete");
     removeZoneRoot(this.root(z));
     try {

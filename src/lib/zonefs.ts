@@ -223,11 +223,18 @@ export class ZoneRoot {
       // Reopening the pinned inode through its descriptor, not the name.
       const fd = fs.openSync(at(p), O_RDONLY | O_NONBLOCK | O_NOCTTY);
       try {
-        const buf = Buffer.alloc(maxBytes + 1);
-        let n = 0;
-        for (let r = 1; r > 0 && n < buf.length; n += r) r = fs.readSync(fd, buf, n, buf.length - n, null);
-        if (n > maxBytes) throw new ZoneError(`${shown(parts)} in the zone is larger than ${maxBytes} bytes`);
-        return buf.subarray(0, n);
+        // Sized by fstat, read to the end: the file may have changed size since.
+        const chunks: Buffer[] = [];
+        let total = 0;
+        for (;;) {
+          const buf = Buffer.allocUnsafe(Math.min(Math.max(st.size, 4096), maxBytes) + 1);
+          const n = fs.readSync(fd, buf, 0, buf.length, null);
+          if (n === 0) break;
+          chunks.push(buf.subarray(0, n));
+          total += n;
+          if (total > maxBytes) throw new ZoneError(`${shown(parts)} in the zone is larger than ${maxBytes} bytes`);
+        }
+        return Buffer.concat(chunks, total);
       } finally {
         fs.closeSync(fd);
       }
@@ -256,21 +263,31 @@ export class ZoneRoot {
     return this.walk(this.parts(rel), "mount point");
   }
 
-  /** Detach every mount at or below the root (/proc/self/mountinfo), each reached by a pinned walk. */
+  /**
+   * Detach every mount at or below the root (/proc/self/mountinfo), each reached by a
+   * pinned walk. One that cannot be reached does not keep the others mounted: all are
+   * tried, then the first failure is thrown.
+   */
   unmountAll(): void {
     const prefix = Buffer.byteLength(this.path);
+    let failure: ZoneError | undefined;
     for (const mp of mountsBelowBytes(this.path)) {
-      const fd = this.mountPoint(mp.subarray(prefix));
       try {
-        // The magic link is followed to the descriptor's own mount, never to a name.
-        if (sys().umount2(`/proc/self/fd/${fd}`, MNT_DETACH) !== 0) {
-          const e = sys().errno();
-          if (e !== EINVAL) throw new ZoneError(`cannot unmount ${q(mp.subarray(prefix).toString() || "/")} in the zone: ${errnoText(e)}`);
+        const fd = this.mountPoint(mp.subarray(prefix));
+        try {
+          // The magic link is followed to the descriptor's own mount, never to a name.
+          if (sys().umount2(`/proc/self/fd/${fd}`, MNT_DETACH) !== 0) {
+            const e = sys().errno();
+            if (e !== EINVAL) throw new ZoneError(`cannot unmount ${q(mp.subarray(prefix).toString() || "/")} in the zone: ${errnoText(e)}`);
+          }
+        } finally {
+          fs.closeSync(fd);
         }
-      } finally {
-        fs.closeSync(fd);
+      } catch (err) {
+        failure ??= err instanceof ZoneError ? err : new ZoneError(`cannot unmount in the zone: ${code(err)}`);
       }
     }
+    if (failure) throw failure;
   }
 
   /**
@@ -291,7 +308,7 @@ export class ZoneRoot {
       const here = [...parts, name];
       try {
         if (e.isDirectory()) {
-          const sub = this.walk(here, "directory");
+          const sub = fs.openSync(at(dir, name), DIR_PATH); // pinned below `dir`, no link followed
           try {
             if (mountId(sub) !== mnt) throw new ZoneError(`cannot remove ${shown(here)} in the zone: it is still mounted`);
             this.removeEntries(sub, here, mnt);
