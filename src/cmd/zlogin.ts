@@ -23,6 +23,7 @@ import type { OciProcess } from "../lib/oci/spec.js";
 import { zonePaths } from "../lib/paths.js";
 import { processTemplateFile, readRun, zoneRunDir } from "../lib/runstate.js";
 import { zoneUser } from "../lib/zoneusers.js";
+import { ZoneRoot } from "../lib/zonefs.js";
 import * as net from "node:net";
 import { call } from "../daemon/client.js";
 import { socketPath, type Reply } from "../daemon/protocol.js";
@@ -240,7 +241,12 @@ function relayKeys(child: ChildProcess, sink: Writable, filter: EscapeFilter): v
 function isZoneDir(root: string, dir: string): boolean {
   if (!dir.startsWith("/") || dir.split("/").includes("..")) return false;
   try {
-    return fs.lstatSync(path.join(root, dir)).isDirectory();
+    const zr = ZoneRoot.open(root);
+    try {
+      return zr.isDirectory(dir);
+    } finally {
+      zr.close();
+    }
   } catch {
     return false;
   }

@@ -7,8 +7,9 @@
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import { ZoneError } from "./errors.js";
+import { ZoneError, q } from "./errors.js";
 import { errnoText, sys } from "./sys.js";
+import type { ZoneRoot } from "./zonefs.js";
 
 const SYS_OPEN_TREE = 428;
 const SYS_MOVE_MOUNT = 429;
@@ -19,11 +20,14 @@ const AT_RECURSIVE = 0x8000;
 const AT_EMPTY_PATH = 0x1000;
 const AT_FDCWD = -100;
 const MOVE_MOUNT_F_EMPTY_PATH = 4;
+const MOVE_MOUNT_T_EMPTY_PATH = 0x40;
+const O_PATH = 0o10000000;
 export const MOUNT_ATTR_RDONLY = 0x1;
 export const MOUNT_ATTR_NOSUID = 0x2;
 export const MOUNT_ATTR_NODEV = 0x4;
 const MOUNT_ATTR_IDMAP = 0x100000;
 const MNT_DETACH = 2;
+const UMOUNT_NOFOLLOW = 8;
 
 /** A user namespace held open by a descriptor of this process until release(). */
 export interface HeldUserns {
@@ -82,29 +86,53 @@ export async function mappedUserns(base: number, size: number): Promise<HeldUser
 export interface IdmappedBind {
   /** Host directory. */
   source: string;
-  /** An existing directory to mount it on. */
+  /** An existing directory to mount it on, inside the zone's root. */
   target: string;
 }
 
 /**
- * Bind each source at its target through the id map base/size, with `attrs` (read-only,
- * nodev, ...). One user namespace serves every bind of the call: `userns`, a namespace
- * fd of that map the caller holds (the zone's own), or else one made for the call.
+/**
+ * Bind each source at its target in the zone through the id map base/size, with `attrs`
+ * (read-only, nodev, ...). Every target is pinned first (zonefs: no link followed, one
+ * line naming a missing or tampered one), so nothing is mounted unless all are sound,
+ * and the mounts go onto those descriptors, never onto a path the zone could redirect.
+ * One user namespace serves every bind of the call: `userns`, a namespace fd of that map
+ * the caller holds (the zone's own), or else one made for the call.
  */
-export async function idmappedBinds(binds: readonly IdmappedBind[], base: number, size: number, attrs: number, userns?: number): Promise<void> {
+export async function idmappedBinds(zone: ZoneRoot, binds: readonly IdmappedBind[], base: number, size: number, attrs: number, userns?: number): Promise<void> {
+  const fds: number[] = [];
+  try {
+    for (const b of binds) fds.push(zone.mountPoint(b.target));
+    await bindOnto(binds.map((b, i) => ({ source: b.source, fd: fds[i]!, label: `${q(b.target)} in the zone` })), base, size, attrs, userns);
+  } finally {
+    for (const fd of fds) fs.closeSync(fd);
+  }
+}
+
+/** One id-mapped bind onto a host directory the caller trusts (tests, benchmarks). */
+export async function idmappedBind(source: string, target: string, base: number, size: number, attrs: number): Promise<void> {
+  const fd = fs.openSync(target, O_PATH | fs.constants.O_DIRECTORY);
+  try {
+    await bindOnto([{ source, fd, label: target }], base, size, attrs);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+async function bindOnto(binds: readonly { source: string; fd: number; label: string }[], base: number, size: number, attrs: number, userns?: number): Promise<void> {
   if (binds.length === 0) return;
   const s = sys();
   const ns = userns === undefined ? await mappedUserns(base, size) : { fd: userns, release() {} };
   try {
-    for (const { source, target } of binds) {
+    for (const { source, fd, label } of binds) {
       const tree = Number(s.syscall(SYS_OPEN_TREE, "int", AT_FDCWD, "str", source, "uint", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
       if (tree < 0) throw new ZoneError(`open_tree ${source}: ${errnoText(s.errno())}`);
       try {
         const attr = { attr_set: MOUNT_ATTR_IDMAP | attrs, attr_clr: 0, propagation: 0, userns_fd: ns.fd };
         if (Number(s.syscall(SYS_MOUNT_SETATTR, "int", tree, "str", "", "uint", AT_EMPTY_PATH | AT_RECURSIVE, s.koffi.pointer(s.mountAttr), attr, "size_t", s.koffi.sizeof(s.mountAttr))) < 0)
           throw new ZoneError(`id-mapped mount of ${source}: ${errnoText(s.errno())}`);
-        if (Number(s.syscall(SYS_MOVE_MOUNT, "int", tree, "str", "", "int", AT_FDCWD, "str", target, "uint", MOVE_MOUNT_F_EMPTY_PATH)) < 0)
-          throw new ZoneError(`mount at ${target}: ${errnoText(s.errno())}`);
+        if (Number(s.syscall(SYS_MOVE_MOUNT, "int", tree, "str", "", "int", fd, "str", "", "uint", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)) < 0)
+          throw new ZoneError(`mount at ${label}: ${errnoText(s.errno())}`);
       } finally {
         fs.closeSync(tree);
       }
@@ -114,26 +142,38 @@ export async function idmappedBinds(binds: readonly IdmappedBind[], base: number
   }
 }
 
-/** One id-mapped bind (see idmappedBinds). */
-export function idmappedBind(source: string, target: string, base: number, size: number, attrs: number): Promise<void> {
-  return idmappedBinds([{ source, target }], base, size, attrs);
-}
-
-/** Detach a mount; a target that is not mounted is fine. */
+/** Detach a mount on a host path the caller trusts; a target that is not mounted is fine. */
 export function unmount(target: string): void {
   const s = sys();
-  if (s.umount2(target, MNT_DETACH) !== 0) {
+  if (s.umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) !== 0) {
     const e = s.errno();
     if (e !== 22 && e !== 2) throw new ZoneError(`umount ${target}: ${errnoText(e)}`); // EINVAL: not a mount point; ENOENT
   }
 }
 
-/** Mount points at or below `dir`, deepest first (from /proc/self/mountinfo). */
-export function mountsBelow(dir: string): string[] {
-  const out: string[] = [];
-  for (const line of fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
-    const mp = line.split(" ")[4]?.replace(/\\040/g, " ");
-    if (mp !== undefined && (mp === dir || mp.startsWith(dir + "/"))) out.push(mp);
+/** mountinfo's escapes (\040 space, \011 tab, \012 newline, \134 backslash), on a latin1 string. */
+function unescapeMountinfo(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/**
+ * Mount points at or below `dir`, deepest first, as the bytes the kernel has: a zone
+ * names its directories, and a name need not be UTF-8.
+ */
+export function mountsBelowBytes(dir: string): Buffer[] {
+  const self = Buffer.from(dir);
+  const below = Buffer.from(dir + "/");
+  const out: Buffer[] = [];
+  for (const line of fs.readFileSync("/proc/self/mountinfo", "latin1").split("\n")) {
+    const field = line.split(" ")[4];
+    if (field === undefined) continue;
+    const mp = Buffer.from(unescapeMountinfo(field), "latin1");
+    if (mp.equals(self) || mp.subarray(0, below.length).equals(below)) out.push(mp);
   }
   return out.sort((a, b) => b.length - a.length);
+}
+
+/** Mount points at or below `dir`, deepest first (see mountsBelowBytes). */
+export function mountsBelow(dir: string): string[] {
+  return mountsBelowBytes(dir).map((b) => b.toString());
 }

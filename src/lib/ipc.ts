@@ -12,6 +12,7 @@ import { ZoneError, q } from "./errors.js";
 import type { ZonePaths } from "./paths.js";
 import { readRun } from "./runstate.js";
 import { currentZoneName } from "./zonename.js";
+import { ZoneRoot } from "./zonefs.js";
 import { GLOBAL_ZONE } from "./names.js";
 import { printable } from "./printable.js";
 
@@ -136,10 +137,13 @@ export function passwdNames(root: string): Map<number, string> {
   const out = new Map<number, string>();
   let text = "";
   try {
-    const p = path.join(root, "etc/passwd");
-    if (fs.lstatSync(path.join(root, "etc")).isSymbolicLink() || fs.lstatSync(p).isSymbolicLink()) return out;
-    // latin1: one char per byte, so invalid UTF-8 reaches printable() as the bytes it was.
-    text = fs.readFileSync(p, "latin1");
+    const zr = ZoneRoot.open(root);
+    try {
+      // latin1: one char per byte, so invalid UTF-8 reaches printable() as the bytes it was.
+      text = zr.readFile("etc/passwd", 16 << 20).toString("latin1");
+    } finally {
+      zr.close();
+    }
   } catch {
     return out;
   }

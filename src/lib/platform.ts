@@ -13,7 +13,7 @@ import { writeFileAtomic } from "./atomic.js";
 import { brand as brandOf } from "./brands.js";
 import { ZoneError, q } from "./errors.js";
 import { checkZonepathOnHost, verifyOnHost } from "./hostcheck.js";
-import { idmappedBinds, mappedUserns, mountsBelow, type HeldUserns, MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY, unmount } from "./idmap.js";
+import { idmappedBinds, mappedUserns, mountsBelow, type HeldUserns, MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY } from "./idmap.js";
 import type { ZoneConfig } from "./model.js";
 import type { OciRuntime } from "./oci/runtime.js";
 import { zoneProcess, zoneSpec } from "./oci/spec.js";
@@ -25,6 +25,7 @@ import { SLOT_SIZE, type SlotRegistry } from "./slots.js";
 import { checkOperation, type ZoneState } from "./state.js";
 import { Network } from "./network.js";
 import { applyLimits, zonesLimits } from "./reserve.js";
+import { removeZoneRoot, unmountZoneRoot, ZoneRoot } from "./zonefs.js";
 
 /** Who takes a zone's console when it appears (zoneadmd); without one it is closed. */
 export interface ConsoleSink {
@@ -112,14 +113,9 @@ export class Platform {
     const z = this.repo.load(name);
     // Never delete through a mount: a host tree mounted in the zone would go with it.
     const mounted = mountsBelow(z.zonepath);
-    if (mounted.length > 0) throw new ZoneError(`${mounted[0]} is still mounted; halt the zone first`);
+    if (mounted.length > 0) throw new ZoneError(`${q(mounted[0]!)} is still mounted; halt the zone first`);
     if (e.state === "installed") this.setState(name, "incomplete");
-    try {
-      fs.rmSync(this.root(z), { recursive: true, force: true });
-    } catch (err) {
-      // A zonepath that never became a directory (a failed install) has nothing to remove.
-      if ((err as NodeJS.ErrnoException).code !== "ENOTDIR") throw err;
-    }
+    removeZoneRoot(this.root(z));
     try {
       fs.rmdirSync(z.zonepath);
     } catch {
@@ -163,10 +159,15 @@ export class Platform {
     let userns: HeldUserns | undefined;
     try {
       userns = await mappedUserns(base, SLOT_SIZE);
-      const binds = brand.shared.map((t) => ({ source: t.source, target: path.join(root, t.target) }));
-      await idmappedBinds(binds, base, SLOT_SIZE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV, userns.fd);
-      fs.writeFileSync(path.join(root, "etc/zonename"), `${name}\n`);
-      fs.lchownSync(path.join(root, "etc/zonename"), base, base);
+      // The zone's tree is the zone's: mount points and /etc/zonename are reached through zonefs.
+      const zr = ZoneRoot.open(root);
+      try {
+        await idmappedBinds(zr, brand.shared, base, SLOT_SIZE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV, userns.fd);
+        // Written fresh each time: a link or FIFO the zone left there is replaced, not followed.
+        zr.writeFile("etc/zonename", `${name}\n`, 0o644, base, base);
+      } finally {
+        zr.close();
+      }
       // Inter-zone broker endpoint (src/daemon/broker.ts): zoneadmd listens in it.
       const brokerDir = path.join(dir, "broker");
       fs.mkdirSync(brokerDir, { recursive: true, mode: 0o755 });
@@ -286,7 +287,7 @@ export class Platform {
     }
     // The namespace went with the zone's last process, taking its veths in a batch.
     await this.network.teardown(name);
-    for (const m of mountsBelow(this.root(z))) unmount(m);
+    unmountZoneRoot(this.root(z));
     removeCgroups(this.paths.hostPrefix, name);
     fs.rmSync(this.runDir(name), { recursive: true, force: true });
   }

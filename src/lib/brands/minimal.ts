@@ -44,6 +44,14 @@ export function ensureBusyboxTree(dir = BUSYBOX_TREE): string {
 export async function installMinimal(root: string, base: number, z: ZoneConfig): Promise<void> {
   ensureBusyboxTree();
   const tree = new ZoneTree(root, base);
+  try {
+    build(tree, z);
+  } finally {
+    tree.close();
+  }
+}
+
+function build(tree: ZoneTree, z: ZoneConfig): void {
   baseDirs(tree);
   tree.dir("bin"); // mount point of the shared busybox tree
   tree.dir("usr");

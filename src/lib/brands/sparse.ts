@@ -29,6 +29,14 @@ export const SPARSE_SHARED = [
 
 export async function installSparse(root: string, base: number, z: ZoneConfig): Promise<void> {
   const tree = new ZoneTree(root, base);
+  try {
+    build(tree, z);
+  } finally {
+    tree.close();
+  }
+}
+
+function build(tree: ZoneTree, z: ZoneConfig): void {
   baseDirs(tree);
   for (const d of SPARSE_SHARED) tree.dir(d.target.slice(1)); // mount points
   for (const l of ["bin", "sbin", "lib", "lib32", "lib64", "libx32"]) {

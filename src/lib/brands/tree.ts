@@ -6,41 +6,42 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { SLOT_SIZE } from "../slots.js";
+import { ZoneRoot } from "../zonefs.js";
 
 /** Host owner of a zone-side id; ids outside the slot become the zone's nobody. */
 export function shifted(base: number, id: number): number {
   return base + (id < SLOT_SIZE ? id : 65534);
 }
 
+/**
+ * A zone's tree being built. Every write goes through zonefs: the tree is new at install,
+ * but whatever builds on a zone's tree later (other brands, clone) inherits the rule that
+ * nothing in it is followed.
+ */
 export class ZoneTree {
+  private readonly zr: ZoneRoot;
+
   constructor(
     readonly root: string,
     readonly base: number,
-  ) {}
+  ) {
+    this.zr = ZoneRoot.open(root);
+  }
 
-  private own(p: string, uid: number, gid: number): void {
-    fs.lchownSync(p, shifted(this.base, uid), shifted(this.base, gid));
+  close(): void {
+    this.zr.close();
   }
 
   dir(rel: string, mode = 0o755, uid = 0, gid = 0): void {
-    const p = path.join(this.root, rel);
-    fs.mkdirSync(p, { recursive: true });
-    this.own(p, uid, gid);
-    fs.chmodSync(p, mode); // after chown, which may clear set-id bits
+    this.zr.mkdir(rel, mode, shifted(this.base, uid), shifted(this.base, gid));
   }
 
   file(rel: string, content: string | Buffer, mode = 0o644, uid = 0, gid = 0): void {
-    const p = path.join(this.root, rel);
-    fs.writeFileSync(p, content, { mode });
-    this.own(p, uid, gid);
-    fs.chmodSync(p, mode);
+    this.zr.writeFile(rel, content, mode, shifted(this.base, uid), shifted(this.base, gid));
   }
 
   symlink(rel: string, target: string): void {
-    const p = path.join(this.root, rel);
-    fs.rmSync(p, { force: true });
-    fs.symlinkSync(target, p);
-    this.own(p, 0, 0);
+    this.zr.symlink(rel, target, this.base, this.base);
   }
 
   /**
@@ -54,18 +55,16 @@ export class ZoneTree {
     } catch {
       return; // absent on this host: nothing to copy
     }
-    const dst = path.join(this.root, rel);
+    const uid = shifted(this.base, st.uid);
+    const gid = shifted(this.base, st.gid);
     if (st.isSymbolicLink()) {
-      fs.rmSync(dst, { force: true });
-      fs.symlinkSync(fs.readlinkSync(hostPath), dst);
+      this.zr.symlink(rel, fs.readlinkSync(hostPath), uid, gid);
     } else if (st.isDirectory()) {
-      fs.mkdirSync(dst, { recursive: true });
+      this.zr.mkdir(rel, st.mode & 0o7777, uid, gid);
       for (const name of fs.readdirSync(hostPath)) this.copyFromHost(path.join(hostPath, name), path.join(rel, name));
     } else if (st.isFile()) {
-      fs.copyFileSync(hostPath, dst);
-    } else return; // sockets, fifos, devices have no place in a zone's seed
-    this.own(dst, st.uid, st.gid);
-    if (!st.isSymbolicLink()) fs.chmodSync(dst, st.mode & 0o7777);
+      this.zr.writeFile(rel, fs.readFileSync(hostPath), st.mode & 0o7777, uid, gid);
+    } // sockets, fifos, devices have no place in a zone's seed
   }
 }
 
@@ -129,7 +128,7 @@ export function identityFiles(tree: ZoneTree, zonename: string, hostid: string):
 
 /** The directories every zone root has, with their usual modes. */
 export function baseDirs(tree: ZoneTree): void {
-  tree.dir(".", 0o755);
+  tree.dir("", 0o755); // the root itself
   for (const d of ["etc", "var", "var/lib", "var/log", "var/cache", "var/spool", "home", "proc", "sys", "dev", "run", "mnt", "opt", "srv"]) tree.dir(d);
   tree.dir("root", 0o700);
   tree.dir("tmp", 0o1777);
