@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { unmount, mountsBelow } from "../src/lib/idmap.js";
+import { unmountZoneRoot } from "../src/lib/zonefs.js";
 import { zonePaths } from "../src/lib/paths.js";
 import { removeCgroups } from "../src/lib/platform.js";
 import { purgeNetwork } from "../src/lib/network.js";
@@ -71,7 +72,12 @@ export class ZoneTestRoot extends TestRoot {
       if (!fs.existsSync(dir)) continue;
       for (const id of this.containers()) spawnSync(rt, ["--root", dir, "delete", "--force", id]);
     }
-    for (const m of mountsBelow(this.dir)) unmount(m);
+    // Through pinned walks (zonefs), whatever names a zone gave its directories.
+    try {
+      unmountZoneRoot(this.dir);
+    } catch {
+      for (const m of mountsBelow(this.dir)) unmount(m);
+    }
     // Networking (network.ts): this root's bridges, leftover veths and nft table.
     purgeNetwork(this.paths);
     const repo = new Repository(this.paths);
@@ -93,6 +99,9 @@ export class ZoneTestRoot extends TestRoot {
         // a zone's group is still in it: nothing more we can do
       }
     }
+    // Never delete through a mount: a host tree bound into a zone would go with it.
+    const left = mountsBelow(this.dir);
+    if (left.length > 0) throw new Error(`test root ${this.dir} still has mounts; not removing it: ${JSON.stringify(left)}`);
     super.remove();
   }
 }
