@@ -59,8 +59,10 @@ function viaDaemon(op: Operation, usage: string, parse: (args: string[]) => Part
     usage,
     needsZone: true,
     async run(ctx) {
+      // "No such zone" comes before any question about the arguments.
+      const e = entryOf(ctx);
       const extra = parse(ctx.args);
-      checkOperation(op, entryOf(ctx).state);
+      checkOperation(op, e.state);
       const reply = await call(zonePaths(), { op, zone: ctx.zone, ...extra });
       if (!reply.ok) throw new ZoneError(reply.error);
       // Zones are only as safe as their runtime: say so when it lacks known fixes.

@@ -33,6 +33,7 @@ export function mountOptionsOf(p: string): string[] {
 }
 
 /**
+ * Each directory above the zonepath must be one only root can change (ancestorOpenTo).
  * Each directory from / down to the zonepath must let the zone's root search it: the
  * runtime mounts the root tree from inside the zone's user namespace, where the zone's
  * root is `rootUid` on the host, an unprivileged uid (runc otherwise fails with a bare
@@ -45,7 +46,6 @@ export function zonepathSearchProblems(zonepath: string, rootUid: number | undef
   const who = rootUid === undefined ? "the zone's root (an unprivileged host uid)" : `the zone's root (host uid ${rootUid})`;
   const parts = zonepath.split("/").filter(Boolean);
   const dirs = ["/", ...parts.map((_, i) => "/" + parts.slice(0, i + 1).join("/"))];
-  if (rootUid === undefined) dirs.pop();
   for (const [i, dir] of dirs.entries()) {
     let st: fs.Stats;
     try {
@@ -54,6 +54,10 @@ export function zonepathSearchProblems(zonepath: string, rootUid: number | undef
       return []; // made by install, mode 755
     }
     if (!st.isDirectory()) return [];
+    if (dir !== zonepath) {
+      const open = ancestorOpenTo(dir, st, dirs[i + 1]!);
+      if (open) return [`zonepath ${q(zonepath)}: ${open}; choose a zonepath whose every ancestor only root can change`];
+    } else if (rootUid === undefined) return [];
     const [bit, cls] = st.uid === rootUid ? [0o100, "u"] : st.gid === rootUid ? [0o010, "g"] : [0o001, "o"];
     if ((st.mode & bit) !== 0) continue;
     const mode = (st.mode & 0o777).toString(8);
@@ -63,6 +67,29 @@ export function zonepathSearchProblems(zonepath: string, rootUid: number | undef
     return [`${what} ${q(dir)} is mode ${mode}; ${who} must be able to search it: chmod ${cls}+x ${q(dir)}, or choose another zonepath`];
   }
   return [];
+}
+
+/**
+ * Why an ordinary user could change what ancestor `dir` holds, if one could (illumos
+ * crosscheck_zonepath): it must be root's, and not writable by group or others, or
+ * the zonepath could be swapped for a link to a host tree that uninstall deletes. A
+ * sticky directory (/tmp) is accepted when the entry below it already exists and is
+ * root's: nobody else may rename or remove it there. If that entry does not exist yet,
+ * any user could make it first, as a link or a directory of their own.
+ */
+function ancestorOpenTo(dir: string, st: fs.Stats, below: string): string | undefined {
+  const mode = (st.mode & 0o7777).toString(8);
+  if (st.uid !== 0) return `ancestor ${q(dir)} is owned by uid ${st.uid}, not root`;
+  if ((st.mode & 0o022) === 0) return undefined;
+  const who = (st.mode & 0o002) !== 0 ? "others" : `group ${st.gid}`;
+  if ((st.mode & 0o1000) === 0) return `ancestor ${q(dir)} is writable by ${who} (mode ${mode})`;
+  let owner: number | undefined;
+  try {
+    owner = fs.lstatSync(below).uid;
+  } catch {
+    return `ancestor ${q(dir)} is writable by ${who} (sticky, mode ${mode}) and ${q(below)} does not exist yet: make it as root first`;
+  }
+  return owner === 0 ? undefined : `ancestor ${q(dir)} is writable by ${who} (sticky, mode ${mode}) and ${q(below)} in it is owned by uid ${owner}, not root`;
 }
 
 /** The host uid of the zone's root, once it is installed (its uid slot). */

@@ -25,7 +25,8 @@ import { SLOT_SIZE, type SlotRegistry } from "./slots.js";
 import { checkOperation, type ZoneState } from "./state.js";
 import { Network } from "./network.js";
 import { applyLimits, zonesLimits } from "./reserve.js";
-import { removeZoneRoot, unmountZoneRoot, ZoneRoot } from "./zonefs.js";
+import { unmountZoneRoot, ZoneRoot } from "./zonefs.js";
+import { claimZonepath, removeInstalledTree } from "./zonepath.js";
 
 /** Who takes a zone's console when it appears (zoneadmd); without one it is closed. */
 export interface ConsoleSink {
@@ -93,6 +94,8 @@ export class Platform {
     verifyOnHost(z, this.repo.list().filter((x) => x.name !== name), false);
     const root = this.root(z);
     if (fs.existsSync(root)) throw new ZoneError(`${root} already exists; remove it before installing`);
+    // Install changes the zonepath's group and mode, and uninstall removes it: never someone's files.
+    if (fs.existsSync(z.zonepath) && fs.readdirSync(z.zonepath).length > 0) throw new ZoneError(`zonepath ${q(z.zonepath)} is not empty; install needs an empty or new directory`);
     const slot = this.slots.allocate(e.uuid, this.paths.configDir, name);
     // From here a failure or a kill leaves the zone incomplete, which says so.
     this.setState(name, "incomplete");
@@ -100,8 +103,7 @@ export class Platform {
     // the root tree from inside the zone's user namespace.
     fs.mkdirSync(path.dirname(z.zonepath), { recursive: true, mode: 0o755 });
     fs.mkdirSync(z.zonepath, { recursive: true, mode: 0o700 });
-    fs.chownSync(z.zonepath, 0, slot * SLOT_SIZE);
-    fs.chmodSync(z.zonepath, 0o750);
+    claimZonepath(z.zonepath, slot * SLOT_SIZE);
     fs.mkdirSync(root, { mode: 0o755 });
     await brand.install(root, slot * SLOT_SIZE, z);
     this.setState(name, "installed");
@@ -115,12 +117,9 @@ export class Platform {
     const mounted = mountsBelow(z.zonepath);
     if (mounted.length > 0) throw new ZoneError(`${q(mounted[0]!)} is still mounted; halt the zone first`);
     if (e.state === "installed") this.setState(name, "incomplete");
-    removeZoneRoot(this.root(z));
-    try {
-      fs.rmdirSync(z.zonepath);
-    } catch {
-      // the administrator keeps other files there: leave the directory
-    }
+    // Through the zonepath pinned and checked: it may have been swapped since install.
+    const slot = this.slots.find(e.uuid, this.paths.configDir);
+    if (slot) removeInstalledTree(z.zonepath, slot.slot * SLOT_SIZE);
     this.slots.release(e.uuid, this.paths.configDir);
     fs.rmSync(consoleLogFile(this.paths, name), { force: true });
     this.setState(name, "configured");

@@ -19,6 +19,7 @@ import type { IpType, ZoneConfig } from "./model.js";
 import { checkZoneName } from "./names.js";
 import type { ZonePaths } from "./paths.js";
 import { pairProcessLimits } from "./rctls.js";
+import { moveConsoleLog } from "./runstate.js";
 import { checkTransition, isState, type ZoneState } from "./state.js";
 import { verifyZone } from "./verify.js";
 
@@ -133,6 +134,7 @@ export class Repository {
       };
       this.writeIndex(old ? entries.map((e) => (e === old ? entry : e)) : [...entries, entry]);
       if (old && old.name !== z.zonename) fs.rmSync(this.zoneFile(old.name), { force: true });
+      if (old && old.name !== z.zonename) moveConsoleLog(this.paths, old.name, z.zonename);
       z.rctl = doc.rctl;
       return entry;
     });

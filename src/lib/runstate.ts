@@ -34,6 +34,20 @@ export function consoleLogFile(paths: ZonePaths, name: string): string {
 }
 
 /**
+ * A renamed zone takes its console log along: left under the old name, it would be
+ * replayed to a later zone of that name.
+ */
+export function moveConsoleLog(paths: ZonePaths, from: string, to: string): void {
+  try {
+    fs.renameSync(consoleLogFile(paths, from), consoleLogFile(paths, to));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    // no log yet; a stale one under the new name is not this zone's
+    fs.rmSync(consoleLogFile(paths, to), { force: true });
+  }
+}
+
+/**
  * The template of every process started in the zone (zlogin): the zone's privileges and
  * environment, computed from its configuration at ready, so that zlogin need not read
  * the configuration at all.

@@ -8,6 +8,7 @@ import { ZoneError } from "./errors.js";
 import { q } from "./errors.js";
 import type { ZoneConfig } from "./model.js";
 import { checkAbsolutePath, checkZoneName, pathWithin } from "./names.js";
+import { zonePaths } from "./paths.js";
 import { GLOBAL_PROPS } from "./properties.js";
 import { checkAllResources } from "./resources.js";
 
@@ -19,6 +20,15 @@ export interface OtherZone {
 
 /** Host directories a zonepath may not be, or lie below. */
 const FORBIDDEN_WITHIN = ["/proc", "/sys", "/dev", "/run/zones", "/etc/zones"];
+/**
+ * The state directories of this root, wherever ZONES_ROOT puts them, and the standard
+ * ones: a zonepath there is deleted along with another zone's run state, or rewrites
+ * the repository.
+ */
+function stateDirs(): string[] {
+  const p = zonePaths();
+  return [p.runDir, p.configDir, "/var/lib/zones"];
+}
 const FORBIDDEN_EXACT = ["/bin", "/boot", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/root", "/run", "/sbin", "/srv", "/tmp", "/usr", "/var"];
 
 function attempt(problems: string[], fn: () => void): void {
@@ -52,6 +62,8 @@ export function checkZonepath(zonepath: string): void {
   if (zonepath === "/") throw new ZoneError(`zonepath must not be "/"`);
   if (FORBIDDEN_EXACT.includes(zonepath) || FORBIDDEN_WITHIN.some((d) => pathWithin(zonepath, d)))
     throw new ZoneError(`zonepath must not be a host system directory: ${q(zonepath)}`);
+  const state = stateDirs().find((d) => pathWithin(zonepath, d));
+  if (state) throw new ZoneError(`zonepath ${q(zonepath)} lies in the zones' state directory ${q(state)}`);
   const link = symlinkOnPath(zonepath);
   if (link) throw new ZoneError(`zonepath must not pass through a symbolic link: ${q(link)}`);
 }

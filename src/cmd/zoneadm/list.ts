@@ -1,6 +1,6 @@
 /**
  * zoneadm list [-cinpv]: the global zone first, then the zones the flags ask for.
- * Formats follow illumos zoneadm.c: verbose "%*s %-16s %-10s %-30s %-8s %-6s" with
+ * Formats follow illumos zoneadm.c: verbose "%*s %-16s %-10s %-30s %-8s %-6s" (STATUS widened to 13, the longest state) with
  * a 4-wide ID column, parsable "zoneid:zonename:state:zonepath:uuid:brand:ip-type".
  */
 import { UsageError, ZoneError } from "../../lib/errors.js";
@@ -48,6 +48,9 @@ export function parseListFlags(args: string[]): ListFlags {
   return f;
 }
 
+/** Wide enough for "shutting_down", so the columns after it never shift. */
+const STATUS_WIDTH = 13;
+
 function row(e: IndexEntry, ids: ReadonlyMap<string, number>): ListRow {
   return { id: ids.get(e.name), name: e.name, state: e.state, zonepath: e.zonepath, uuid: e.uuid, brand: e.brand, ipType: e.ipType === "exclusive" ? "excl" : "shared" };
 }
@@ -72,7 +75,7 @@ export function listZones(repo: Repository, flags: ListFlags, only: string | und
     return rows.map((r) => [r.id ?? "-", r.name, r.state, escapeField(r.zonepath), r.uuid, r.brand, r.ipType].join(":"));
   if (flags.verbose) {
     const line = (id: string, name: string, state: string, p: string, brand: string, ip: string): string =>
-      `${id.padStart(4)} ${name.padEnd(16)} ${state.padEnd(10)} ${p.padEnd(30)} ${brand.padEnd(8)} ${ip.padEnd(6)}`;
+      `${id.padStart(4)} ${name.padEnd(16)} ${state.padEnd(STATUS_WIDTH)} ${p.padEnd(30)} ${brand.padEnd(8)} ${ip.padEnd(6)}`;
     return [line("ID", "NAME", "STATUS", "PATH", "BRAND", "IP"), ...rows.map((r) => line(r.id === undefined ? "-" : String(r.id), r.name, r.state, r.zonepath, r.brand, r.ipType))];
   }
   return rows.map((r) => r.name);
