@@ -143,8 +143,8 @@ describe("zoneadm and zonename", () => {
     assert.match(web, new RegExp(`^-:web:configured:${zp("web")}:[0-9a-f-]{36}:sparse:shared$`));
     assert.match(p.find((l) => l.startsWith("-:piped:"))!, /:sparse:excl$/);
     const v = root.ok("zoneadm", ["list", "-cv"]).split("\n");
-    assert.equal(v[0], "  ID NAME             STATUS     PATH                           BRAND    IP    ");
-    assert.equal(v[1], "   0 global           running    /                              linux    shared");
+    assert.equal(v[0], "  ID NAME             STATUS        PATH                           BRAND    IP    ");
+    assert.equal(v[1], "   0 global           running       /                              linux    shared");
     assert.equal(root.ok("zoneadm", ["-z", "web", "list", "-p"]).split(":")[1], "web");
     assert.equal(root.run("zoneadm", ["list", "-pv"]).status, 2);
   });

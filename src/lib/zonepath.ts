@@ -25,7 +25,8 @@ function code(err: unknown): string {
 /**
  * The zonepath, walked from / one component at a time, each opened O_PATH | O_NOFOLLOW
  * | O_DIRECTORY below the one before: a link anywhere is refused, never followed. The
- * caller closes both descriptors. Undefined when a component does not exist.
+ * caller closes both descriptors. Undefined when a component does not exist or is a
+ * file: there is no zonepath then.
  */
 export function pinZonepath(zonepath: string): { parent: number; fd: number; name: Buffer } | undefined {
   const parts = zonepath.split("/").filter(Boolean).map((p) => Buffer.from(p));
@@ -36,10 +37,17 @@ export function pinZonepath(zonepath: string): { parent: number; fd: number; nam
     try {
       next = fs.openSync(at(parent, name), DIR_PATH);
     } catch (err) {
+      let link = false;
+      try {
+        link = fs.lstatSync(at(parent, name)).isSymbolicLink();
+      } catch {
+        // absent
+      }
       fs.closeSync(parent);
-      if (code(err) === "ENOENT") return undefined;
+      // Absent, or a file where a directory would be (a failed install's): no zonepath there.
+      if (!link && (code(err) === "ENOENT" || code(err) === "ENOTDIR")) return undefined;
       const here = i === parts.length - 1 ? "" : `: ${q("/" + parts.slice(0, i + 1).join("/"))}`;
-      throw new ZoneError(`zonepath ${q(zonepath)}${here} is not a directory (${code(err)}); a symbolic link is never followed`);
+      throw new ZoneError(`zonepath ${q(zonepath)}${here} is a symbolic link or not a directory (${code(err)}); refusing to follow it`);
     }
     if (i === parts.length - 1) return { parent, fd: next, name };
     fs.closeSync(parent);
