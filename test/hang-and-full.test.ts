@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { BIN } from "./helpers.js";
 import { ZoneTestRoot } from "./zones.js";
+import { readRun } from "../src/lib/runstate.js";
 
 const FAST = { ZONES_CLIENT_TIMEOUT_MS: "1000" };
 
@@ -27,18 +28,31 @@ function daemonPid(root: ZoneTestRoot): number {
   return Number(m[1]);
 }
 
-/** Processes whose root is the zone's root (the zone's processes, seen from the host). */
-function zoneProcesses(zoneRoot: string): number[] {
-  const out: number[] = [];
-  for (const p of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+/** Processes in the zone's pid namespace (its init's), seen from the host. */
+function zoneProcesses(root: ZoneTestRoot, zone: string): number[] {
+  const init = readRun(root.paths, zone)?.pid ?? initPid;
+  const ns = (p: string): string => {
     try {
-      if (fs.readlinkSync(`/proc/${p}/root`) === zoneRoot) out.push(Number(p));
+      return fs.readlinkSync(`/proc/${p}/ns/pid`);
     } catch {
-      // gone
+      return "";
     }
-  }
-  return out;
+  };
+  if (initPid === 0) initPid = init;
+  const want = ns(String(init));
+  if (want === "") return [];
+  // A zombie is no process of the zone's any more: its parent has yet to reap it.
+  const zombie = (p: string): boolean => {
+    try {
+      const st = fs.readFileSync(`/proc/${p}/stat`, "utf8");
+      return st[st.lastIndexOf(")") + 2] === "Z";
+    } catch {
+      return true;
+    }
+  };
+  return fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d) && ns(d) === want && !zombie(d)).map(Number);
 }
+let initPid = 0;
 
 function run(root: ZoneTestRoot, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): { status: number; stderr: string } {
   const r = spawnSync(path.join(BIN, cmd), args, { env: { ...root.env, ...env }, encoding: "utf8", timeout: 60_000 });
@@ -87,16 +101,18 @@ describe("zoneadmd stopped: no client hangs", { concurrency: false }, () => {
     ["SIGINT", 130],
   ] as const) {
     test(`${sig} ends a client waiting for zoneadmd at once (exit ${code})`, async () => {
-      const child = spawn(path.join(BIN, "zoneadm"), ["-z", "h", "halt"], { env: root.env, stdio: ["ignore", "ignore", "pipe"] });
-      let stderr = "";
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      // stderr to a file: a pipe would be a socket too (see below).
+      const errFile = path.join(root.dir, `stderr-${sig}`);
+      const errFd = fs.openSync(errFile, "w");
+      const child = spawn(path.join(BIN, "zoneadm"), ["-z", "h", "halt"], { env: root.env, stdio: ["ignore", "ignore", errFd] });
+      fs.closeSync(errFd);
       const exited = new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
       // Waiting means connected: its signal handlers are in place by then (client.ts).
       while (!fs.readdirSync(`/proc/${child.pid}/fd`).some((f) => fs.readlinkSync(`/proc/${child.pid}/fd/${f}`).startsWith("socket:")))
         await new Promise((r) => setTimeout(r, 10));
       child.kill(sig);
       assert.equal(await exited, code);
-      oneLine(stderr, new RegExp(`^zoneadm: zone 'h': interrupted by ${sig} while waiting for zoneadmd`));
+      oneLine(fs.readFileSync(errFile, "utf8"), new RegExp(`^zoneadm: zone 'h': interrupted by ${sig} while waiting for zoneadmd`));
     });
   }
 
@@ -105,7 +121,7 @@ describe("zoneadmd stopped: no client hangs", { concurrency: false }, () => {
     root.ok("zlogin", ["h", "true"]);
     assert.equal(stateOf(root, "h"), "running");
     const log = fs.readFileSync(path.join(root.paths.runDir, "zoneadmd.log"), "utf8");
-    assert.match(log, /zone 'h': halt: not started: its client stopped waiting/);
+    assert.match(log, /zone 'h': halt: not started: its client left before it said go/);
   });
 });
 
@@ -113,7 +129,6 @@ describe("a full disk", { concurrency: false }, () => {
   const root = new ZoneTestRoot("full");
   const mounts = [path.join(root.dir, "etc"), path.join(root.dir, "run")];
   const fills = mounts.map((m) => path.join(m, "fill"));
-  const zoneRoot = path.join(root.dir, "zones/f/root");
   before(() => {
     for (const m of mounts) {
       fs.mkdirSync(m, { recursive: true });
@@ -156,9 +171,10 @@ describe("a full disk", { concurrency: false }, () => {
   });
 
   test("halt stops the zone and says in one line that its state is not recorded yet", () => {
-    assert.ok(zoneProcesses(zoneRoot).length > 0, "the zone has processes");
+    assert.ok(zoneProcesses(root, "f").length > 0, "the zone has processes");
     const r = run(root, "zoneadm", ["-z", "f", "halt"]);
-    assert.deepEqual(zoneProcesses(zoneRoot), []);
+    const left = zoneProcesses(root, "f");
+    assert.deepEqual(left.map((p) => fs.readFileSync(`/proc/${p}/cmdline`, "utf8")), []);
     assert.deepEqual(root.containers(), []);
     assert.equal(r.status, 1, r.stderr);
     oneLine(r.stderr, /^zoneadm: zone 'f': halted, but its state could not be recorded: .*ENOSPC.*zoneadmd records it when the disk has room$/);

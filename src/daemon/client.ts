@@ -7,10 +7,10 @@
  * and must do so within the accept timeout (10 s, or ZONES_CLIENT_TIMEOUT_MS, read only
  * here, for tests); then the operation has its own bound, longer than the daemon's own
  * bounded steps (a shutdown waits up to 30 s for init). SIGINT and SIGTERM end a
- * waiting call at once (exit 130 and 143). The request carries the instant the client
- * stops waiting for "accepted": a daemon that reads it later (it was stopped) does not
- * start it, so an operation the client gave up on never runs behind its back; one
- * already accepted is finished by the daemon, which logs the outcome if the client left.
+ * waiting call at once (exit 130 and 143). The daemon starts an operation only when
+ * the client answers "accepted" with "go": one the client gave up on before (the daemon
+ * was stopped) never runs behind its back; one started is finished by the daemon, which
+ * logs the outcome if the client left.
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -62,10 +62,11 @@ function send(sock: string, req: Request, logFile: string): Promise<Reply> {
     const c = net.createConnection(sock);
     let buf = "";
     let timer: NodeJS.Timeout | undefined;
+    let accepted = false;
     const onSignal = (sig: keyof typeof SIGNALS): void =>
       finish(
         new ZoneError(
-          `interrupted by ${sig} while waiting for zoneadmd${buf === "" ? "" : `; zoneadmd finishes the ${req.op} on its own (see ${logFile})`}`,
+          `interrupted by ${sig} while waiting for zoneadmd${!accepted ? "" : `; zoneadmd finishes the ${req.op} on its own (see ${logFile})`}`,
           SIGNALS[sig],
         ),
       );
@@ -84,12 +85,15 @@ function send(sock: string, req: Request, logFile: string): Promise<Reply> {
     };
     arm(acceptMs, "did not answer");
     c.setEncoding("utf8");
-    c.on("connect", () => c.write(JSON.stringify({ ...req, giveUpAt: Date.now() + acceptMs }) + "\n"));
+    c.on("connect", () => c.write(JSON.stringify(req) + "\n"));
     c.on("data", (d: string) => {
-      const wasEmpty = buf === "";
       buf += d;
       const lines = buf.split("\n");
-      if (wasEmpty && lines.length > 1) arm(OPERATION_MS[req.op], `accepted the ${req.op} but did not finish it`);
+      if (!accepted && lines.length > 1) {
+        accepted = true;
+        c.write("go\n");
+        arm(OPERATION_MS[req.op], `accepted the ${req.op} but did not finish it`);
+      }
       const last = lines.length > 2 ? lines[1] : undefined;
       if (last === undefined) return;
       try {

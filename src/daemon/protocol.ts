@@ -19,11 +19,12 @@ export interface Request {
   /** post: the zone's event channel and the message (src/daemon/broker.ts). */
   channel?: string;
   message?: string;
-  /** When the client stops waiting for "accepted" (ms since the epoch): later, the request is not started. */
-  giveUpAt?: number;
 }
 
-/** The daemon's first line on a connection that carries an operation: it has read the request. */
+/**
+ * The daemon's first line on a connection that carries an operation: it has read the
+ * request. It starts it when the client answers "go" (client.ts, server.ts).
+ */
 export const ACCEPTED = '{"accepted":true}';
 
 export type Reply = { ok: true; pid?: number; run?: RunState; runtime?: RuntimeVersion; delivered?: number } | { ok: false; error: string };

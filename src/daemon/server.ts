@@ -239,24 +239,31 @@ export class Daemon {
   }
 
   /**
-   * A request its client already gave up on (the daemon was stopped while it waited) is
-   * not started. Once accepted, an operation runs to its end even if the client leaves
-   * (an operation dropped midway would leave a zone half-done); its outcome is then logged.
+   * The daemon says "accepted" and starts the operation only on the client's "go": a
+   * client that gave up meanwhile (the daemon was stopped while it waited) sends none,
+   * so nothing runs behind its back. Once started, an operation runs to its end even if
+   * the client leaves (dropped midway it would leave a zone half-done); its outcome is
+   * then logged.
    */
   private serveOperation(c: net.Socket, req: Request): void {
     const what = `${req.zone ? `zone '${req.zone}': ` : ""}${req.op}`;
-    if (typeof req.giveUpAt === "number" && Date.now() > req.giveUpAt) {
-      if (req.op !== "ping") this.log(`${what}: not started: its client stopped waiting ${Date.now() - req.giveUpAt} ms before zoneadmd read it`);
-      c.destroy();
-      return;
-    }
-    c.write(ACCEPTED + "\n");
     let left = false;
-    c.on("close", () => (left = true));
-    void this.handle(req).then((reply) => {
-      if (left && req.op !== "ping") this.log(`${what}: finished after its client left: ${reply.ok ? "ok" : reply.error}`);
-      if (!left) c.end(JSON.stringify(reply) + "\n");
+    let started = false;
+    c.on("close", () => {
+      left = true;
+      if (!started && req.op !== "ping") this.log(`${what}: not started: its client left before it said go`);
     });
+    const onGo = (d: Buffer): void => {
+      if (!d.includes(0x0a) || started) return;
+      started = true;
+      c.off("data", onGo);
+      void this.handle(req).then((reply) => {
+        if (left && req.op !== "ping") this.log(`${what}: finished after its client left: ${reply.ok ? "ok" : reply.error}`);
+        if (!left) c.end(JSON.stringify(reply) + "\n");
+      });
+    };
+    c.on("data", onGo);
+    c.write(ACCEPTED + "\n");
   }
 
   /** zlogin -C: from installed on, the connection carries the console both ways. */
