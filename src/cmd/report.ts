@@ -22,6 +22,12 @@ export function failure(prefix: string, e: unknown): number {
     printError(prefix, e.message);
     return e.exitCode;
   }
+  // A system call's failure (a full disk, say) is the host's state, not a bug: one line.
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (e instanceof Error && typeof code === "string" && /^E[A-Z0-9]+$/.test(code)) {
+    printError(prefix, e.message.split("\n")[0]!);
+    return EXIT_ERR;
+  }
   printError(prefix, `internal error: ${(e as Error)?.stack ?? String(e)}`);
   return EXIT_ERR;
 }

@@ -30,6 +30,7 @@ import { socketPath, type Reply } from "../daemon/protocol.js";
 import { EscapeFilter } from "../lib/escape.js";
 import type { ZonePaths } from "../lib/paths.js";
 import { failure } from "./report.js";
+import { writeFileAtomic } from "../lib/atomic.js";
 
 const USAGE = "usage: zlogin [-EQS] [-e c] [-l user] zone\n       zlogin [-nEQS] [-l user] zone utility [argument...]\n       zlogin -C [-dEQ] [-e c] zone";
 
@@ -106,12 +107,12 @@ async function main(argv: string[]): Promise<number> {
     prefix = `zlogin: zone '${a.zone}'`;
     const paths = zonePaths();
     if (a.console) return await consoleSession(paths, a);
-    // zoneadmd must be watching the zones (it is started if not running); this does not
-    // wait for it: the zone's own run state says whether it is running.
-    const daemon = call(paths, { op: "ping" }).catch((e: Error) => e);
+    // zoneadmd must be watching the zones (it is started if not running): a login into a
+    // zone nobody supervises would outlive its halt. The call is bounded (client.ts).
+    const ping = await call(paths, { op: "ping" });
+    if (!ping.ok) throw new ZoneError(ping.error);
     const run = readRun(paths, a.zone);
     if (!run || !run.booted || !alive(run.pid)) {
-      await daemon; // lets the daemon reconcile a zone whose init died
       throw new ZoneError(fs.existsSync(paths.configDir) && zoneExists(paths.configDir, a.zone) ? "zone is not running" : "no such zone configured");
     }
     // Safe mode trusts nothing of the zone's account files: root, /bin/sh.
@@ -135,7 +136,8 @@ async function main(argv: string[]): Promise<number> {
       ],
     };
     const processFile = path.join(zoneRunDir(paths, a.zone), `exec-${process.pid}.json`);
-    fs.writeFileSync(processFile, JSON.stringify(proc), { mode: 0o600 });
+    // Whole or not at all: a full disk leaves no empty file behind.
+    writeFileAtomic(processFile, JSON.stringify(proc), 0o600, false);
     const [bin, ...rargs] = makeRuntime(run.runtime as RuntimeName, paths.runDir).execArgv(a.zone, { processFile });
     if (interactive && !a.quiet) process.stdout.write(`[Connected to zone '${a.zone}']\n`);
     // With an escape character, keystrokes pass through zlogin so that `~.` can be seen;
@@ -152,11 +154,10 @@ async function main(argv: string[]): Promise<number> {
     });
     fs.rmSync(processFile, { force: true });
     if (interactive && !a.quiet) process.stdout.write(`\n[Connection to zone '${a.zone}' closed]\n`);
-    await daemon;
     return code;
   } catch (e) {
     const code = failure(prefix, e);
-    return code === 2 ? 2 : EXIT_ERR;
+    return code === 2 || code === 130 || code === 143 ? code : EXIT_ERR;
   }
 }
 

@@ -2,6 +2,15 @@
  * Talking to zoneadmd, starting it first if it is not running (as zoneadm starts
  * zoneadmd in illumos). The daemon runs in a session of its own, so it outlives the
  * command that started it.
+ *
+ * No call waits forever: the daemon says "accepted" as soon as it has read a request,
+ * and must do so within the accept timeout (10 s, or ZONES_CLIENT_TIMEOUT_MS, read only
+ * here, for tests); then the operation has its own bound, longer than the daemon's own
+ * bounded steps (a shutdown waits up to 30 s for init). SIGINT and SIGTERM end a
+ * waiting call at once (exit 130 and 143). The daemon starts an operation only when
+ * the client answers "accepted" with "go": one the client gave up on before (the daemon
+ * was stopped) never runs behind its back; one started is finished by the daemon, which
+ * logs the outcome if the client left.
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -10,23 +19,91 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ZoneError } from "../lib/errors.js";
 import type { ZonePaths } from "../lib/paths.js";
-import { socketPath, type Reply, type Request } from "./protocol.js";
+import { socketPath, type Operation, type Reply, type Request } from "./protocol.js";
 
-function send(sock: string, req: Request): Promise<Reply> {
+const ACCEPT_MS = 10_000;
+
+/** After "accepted": each operation's bound. Install copies a whole tree. */
+const OPERATION_MS: Record<Operation, number> = {
+  ping: 10_000,
+  post: 10_000,
+  console: 10_000,
+  ready: 120_000,
+  boot: 120_000,
+  halt: 120_000,
+  reboot: 240_000,
+  shutdown: 150_000,
+  "shutdown-reboot": 270_000,
+  install: 1_800_000,
+  uninstall: 1_800_000,
+};
+
+/** The accept timeout: ZONES_CLIENT_TIMEOUT_MS (milliseconds) overrides it. */
+export function acceptTimeoutMs(): number {
+  const v = process.env.ZONES_CLIENT_TIMEOUT_MS;
+  if (v === undefined || v === "") return ACCEPT_MS;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new ZoneError(`ZONES_CLIENT_TIMEOUT_MS must be a positive number of milliseconds, not ${JSON.stringify(v)}`);
+  return n;
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+const SIGNALS = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/** A connection error the daemon's absence explains (start it and retry). */
+class Absent extends Error {}
+
+function send(sock: string, req: Request, logFile: string): Promise<Reply> {
+  const acceptMs = acceptTimeoutMs();
   return new Promise((resolve, reject) => {
     const c = net.createConnection(sock);
     let buf = "";
+    let timer: NodeJS.Timeout | undefined;
+    let accepted = false;
+    const onSignal = (sig: keyof typeof SIGNALS): void =>
+      finish(
+        new ZoneError(
+          `interrupted by ${sig} while waiting for zoneadmd${!accepted ? "" : `; zoneadmd finishes the ${req.op} on its own (see ${logFile})`}`,
+          SIGNALS[sig],
+        ),
+      );
+    const sigs = (Object.keys(SIGNALS) as Array<keyof typeof SIGNALS>).map((s) => [s, () => onSignal(s)] as const);
+    const finish = (r: Reply | Error): void => {
+      clearTimeout(timer);
+      for (const [s, f] of sigs) process.off(s, f);
+      c.destroy();
+      if (r instanceof Error) reject(r);
+      else resolve(r);
+    };
+    for (const [s, f] of sigs) process.on(s, f);
+    const arm = (ms: number, what: string): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => finish(new ZoneError(`zoneadmd at ${sock} ${what} in ${seconds(ms)} (see ${logFile})`)), ms);
+    };
+    arm(acceptMs, "did not answer");
     c.setEncoding("utf8");
     c.on("connect", () => c.write(JSON.stringify(req) + "\n"));
-    c.on("data", (d) => (buf += d));
-    c.on("end", () => {
+    c.on("data", (d: string) => {
+      buf += d;
+      const lines = buf.split("\n");
+      if (!accepted && lines.length > 1) {
+        accepted = true;
+        c.write("go\n");
+        arm(OPERATION_MS[req.op], `accepted the ${req.op} but did not finish it`);
+      }
+      const last = lines.length > 2 ? lines[1] : undefined;
+      if (last === undefined) return;
       try {
-        resolve(JSON.parse(buf) as Reply);
+        finish(JSON.parse(last) as Reply);
       } catch {
-        reject(new ZoneError("zoneadmd closed the connection without a reply"));
+        finish(new ZoneError(`zoneadmd at ${sock} sent a malformed reply`));
       }
     });
-    c.on("error", reject);
+    c.on("end", () => finish(new ZoneError(`zoneadmd at ${sock} closed the connection without a reply (see ${logFile})`)));
+    c.on("error", (e: NodeJS.ErrnoException) => finish(e.code === "ENOENT" || e.code === "ECONNREFUSED" ? new Absent(e.message) : new ZoneError(`cannot reach zoneadmd at ${sock}: ${e.message}`)));
   });
 }
 
@@ -38,31 +115,36 @@ function daemonScript(): string {
 }
 
 export function startDaemon(paths: ZonePaths): void {
-  fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
-  const log = fs.openSync(`${paths.runDir}/zoneadmd.log`, "a", 0o600);
-  const child = spawn(process.execPath, [daemonScript()], { detached: true, stdio: ["ignore", log, log] });
-  fs.closeSync(log);
-  child.unref();
+  try {
+    fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
+    // Opening for append writes nothing: this works on a full disk too.
+    const log = fs.openSync(`${paths.runDir}/zoneadmd.log`, "a", 0o600);
+    const child = spawn(process.execPath, [daemonScript()], { detached: true, stdio: ["ignore", log, log] });
+    fs.closeSync(log);
+    child.unref();
+  } catch (e) {
+    if (e instanceof ZoneError) throw e;
+    throw new ZoneError(`cannot start zoneadmd in ${paths.runDir}: ${(e as Error).message}`);
+  }
 }
 
 export async function call(paths: ZonePaths, req: Request): Promise<Reply> {
   const sock = socketPath(paths.runDir);
+  const logFile = `${paths.runDir}/zoneadmd.log`;
   try {
-    return await send(sock, req);
+    return await send(sock, req, logFile);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== "ENOENT" && code !== "ECONNREFUSED") throw e;
+    if (!(e instanceof Absent)) throw e;
   }
   startDaemon(paths);
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + acceptTimeoutMs();
   for (;;) {
     await new Promise((r) => setTimeout(r, 20));
     try {
-      return await send(sock, req);
+      return await send(sock, req, logFile);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if ((code !== "ENOENT" && code !== "ECONNREFUSED") || Date.now() > deadline)
-        throw new ZoneError(`cannot reach zoneadmd at ${sock}: ${(e as Error).message} (see ${paths.runDir}/zoneadmd.log)`);
+      if (!(e instanceof Absent)) throw e;
+      if (Date.now() > deadline) throw new ZoneError(`cannot reach zoneadmd at ${sock}: ${e.message} (see ${logFile})`);
     }
   }
 }

@@ -21,6 +21,12 @@ export interface Request {
   message?: string;
 }
 
+/**
+ * The daemon's first line on a connection that carries an operation: it has read the
+ * request. It starts it when the client answers "go" (client.ts, server.ts).
+ */
+export const ACCEPTED = '{"accepted":true}';
+
 export type Reply = { ok: true; pid?: number; run?: RunState; runtime?: RuntimeVersion; delivered?: number } | { ok: false; error: string };
 
 export function socketPath(runDir: string): string {

@@ -15,13 +15,14 @@ import { alive, Platform } from "../lib/platform.js";
 import { Repository } from "../lib/repository.js";
 import { SlotRegistry } from "../lib/slots.js";
 import { sys } from "../lib/sys.js";
-import { OPERATIONS, socketPath, type Reply, type Request } from "./protocol.js";
+import { ACCEPTED, OPERATIONS, socketPath, type Reply, type Request } from "./protocol.js";
 import { ZoneConsoles } from "./console.js";
 import { fdOfProcess } from "../lib/fdpass.js";
 import { HOLDER_FD } from "../lib/runstate.js";
 import { Broker } from "./broker.js";
 import { applyReserveAtStart } from "../lib/reserve.js";
 import { ZoneLog, type LogSource } from "./log.js";
+import { writeFileAtomic } from "../lib/atomic.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const WNOHANG = 1;
@@ -165,6 +166,8 @@ export class Daemon {
    * children: their end is seen as a vanished process and halts the zone.
    */
   private supervise(): void {
+    // Halts that could not write their state (a full disk) are recorded once there is room.
+    for (const name of this.platform.unrecorded) if (!this.queues.has(name)) void this.serialize(name, async () => this.platform.retryUnrecorded(name));
     for (const e of this.platform.repo.list()) {
       if ((e.state !== "running" && e.state !== "ready") || this.queues.has(e.name)) continue;
       const run = this.platform.readRun(e.name);
@@ -203,7 +206,12 @@ export class Daemon {
     this.server = net.createServer((c) => this.serve(c));
     await new Promise<void>((resolve) => this.server!.listen(sock, resolve));
     fs.chmodSync(sock, 0o600);
-    fs.writeFileSync(`${this.paths.runDir}/zoneadmd.pid`, `${process.pid}\n`);
+    // The pid file is for people and tests (ping says the pid too): a full disk must not stop the daemon.
+    try {
+      writeFileAtomic(`${this.paths.runDir}/zoneadmd.pid`, `${process.pid}\n`, 0o644, false);
+    } catch (e) {
+      this.log(`zoneadmd ${process.pid}: ${(e as Error).message}; serving without a pid file`);
+    }
     this.timer = setInterval(() => this.supervise(), SUPERVISE_MS);
     const v = this.runtimeVersion;
     this.log(`zoneadmd ${process.pid} serving ${sock} with ${v.name} ${v.version}${v.warning ? `; warning: ${v.warning}` : ""}`);
@@ -220,14 +228,42 @@ export class Daemon {
       try {
         req = JSON.parse(buf.subarray(0, nl).toString("utf8")) as Request;
       } catch {
-        c.end(JSON.stringify({ ok: false, error: "malformed request" }) + "\n");
+        c.end(`${ACCEPTED}\n${JSON.stringify({ ok: false, error: "malformed request" })}\n`);
         return;
       }
       if (req.op === "console") return this.attachConsole(c, req, buf.subarray(nl + 1));
-      void this.handle(req).then((reply) => c.end(JSON.stringify(reply) + "\n"));
+      this.serveOperation(c, req);
     };
     c.on("data", onData);
     c.on("error", () => undefined);
+  }
+
+  /**
+   * The daemon says "accepted" and starts the operation only on the client's "go": a
+   * client that gave up meanwhile (the daemon was stopped while it waited) sends none,
+   * so nothing runs behind its back. Once started, an operation runs to its end even if
+   * the client leaves (dropped midway it would leave a zone half-done); its outcome is
+   * then logged.
+   */
+  private serveOperation(c: net.Socket, req: Request): void {
+    const what = `${req.zone ? `zone '${req.zone}': ` : ""}${req.op}`;
+    let left = false;
+    let started = false;
+    c.on("close", () => {
+      left = true;
+      if (!started && req.op !== "ping") this.log(`${what}: not started: its client left before it said go`);
+    });
+    const onGo = (d: Buffer): void => {
+      if (!d.includes(0x0a) || started) return;
+      started = true;
+      c.off("data", onGo);
+      void this.handle(req).then((reply) => {
+        if (left && req.op !== "ping") this.log(`${what}: finished after its client left: ${reply.ok ? "ok" : reply.error}`);
+        if (!left) c.end(JSON.stringify(reply) + "\n");
+      });
+    };
+    c.on("data", onGo);
+    c.write(ACCEPTED + "\n");
   }
 
   /** zlogin -C: from installed on, the connection carries the console both ways. */

@@ -228,12 +228,43 @@ export class Platform {
   async halt(name: string, reason?: string): Promise<void> {
     const e = this.entry(name);
     checkOperation("halt", e.state);
-    if (e.state === "running") this.setState(name, "shutting_down");
+    // Tear down first, whatever the disk says: a zone filling the disk must still stop.
+    // So shutting_down is recorded if it can be, and installed is retried until it is.
+    if (e.state === "running") {
+      try {
+        this.setState(name, "shutting_down");
+      } catch (err) {
+        this.log(`zone '${name}': halting without recording shutting_down: ${(err as Error).message}`);
+      }
+    }
     if (reason) this.log(`zone '${name}': halting: ${reason}`);
     await this.teardown(name, this.repo.load(name));
-    const now = this.entry(name).state;
-    if (now === "shutting_down") this.setState(name, "down");
-    this.setState(name, "installed");
+    this.recordHalted(name);
+  }
+
+  /** Zones torn down whose installed state could not be written yet (retryUnrecorded). */
+  readonly unrecorded = new Set<string>();
+
+  private recordHalted(name: string): void {
+    try {
+      if (this.entry(name).state === "shutting_down") this.setState(name, "down");
+      this.setState(name, "installed");
+      this.unrecorded.delete(name);
+    } catch (err) {
+      this.unrecorded.add(name);
+      throw new ZoneError(`halted, but its state could not be recorded: ${(err as Error).message}; zoneadmd records it when the disk has room`);
+    }
+  }
+
+  /** Write the installed state of zones halted on a full disk; quiet while it is still full. */
+  retryUnrecorded(name: string): void {
+    if (!this.unrecorded.has(name)) return;
+    try {
+      this.recordHalted(name);
+      this.log(`zone '${name}': halted state recorded at last`);
+    } catch {
+      // still no room: the next supervise round tries again
+    }
   }
 
   /**
