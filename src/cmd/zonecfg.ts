@@ -62,6 +62,9 @@ function ttyConfirm(): SessionIO["confirm"] {
 /** Commands from a string or file: stop at the first error, commit at the end. */
 async function runScript(session: ZonecfgSession, prefix: string, text: string, source?: string): Promise<number> {
   const where = (line: number): string => (source === undefined ? "" : `${source} line ${line}: `);
+  // A command stream says what it changes, so a commit re-applies it to a document
+  // another administrator changed meanwhile instead of overwriting theirs.
+  session.replayOnCommit = true;
   let commands;
   try {
     commands = lex(text);
