@@ -39,3 +39,39 @@ describe("racing zonecfg commits", () => {
     assert.deepEqual(names, Array.from({ length: n }, (_, i) => `a${i}`).sort());
   });
 });
+
+describe("install racing a zonepath change", () => {
+  const root = new ZoneTestRoot("races-inst");
+  after(() => root.remove());
+  const zonesDir = path.join(root.dir, "zones");
+  const trees = (): string[] => (fs.existsSync(zonesDir) ? fs.readdirSync(zonesDir).sort() : []);
+
+  test("never leaves a tree the repository does not name; a loser is refused in one line", { timeout: 240_000 }, async () => {
+    let refused = 0;
+    const messages = new Set<string>();
+    for (let i = 0; i < 35; i++) {
+      root.ok("zonecfg", ["-z", "r", `create; set zonepath=${path.join(zonesDir, "a")}; set brand=minimal`]);
+      const [inst, cfg] = await Promise.all([
+        start(root, "zoneadm", ["-z", "r", "install"]),
+        start(root, "zonecfg", ["-z", "r", `set zonepath=${path.join(zonesDir, "b")}`]),
+      ]);
+      for (const r of [inst, cfg]) if (r.status !== 0) assert.match(r.stderr, /^zone(adm|cfg): zone 'r': [^\n]+\n$/, `try ${i}: ${r.stderr}`);
+      if (inst.status !== 0 || cfg.status !== 0) refused++;
+      for (const r of [inst, cfg]) if (r.status !== 0) messages.add(r.stderr.trim());
+      const zonepath = root.ok("zonecfg", ["-z", "r", "info", "zonepath"]).replace(/^zonepath: /, "").trim();
+      const state = root.ok("zoneadm", ["list", "-cp"]).split("\n").find((l) => l.split(":")[1] === "r")?.split(":")[2];
+      if (inst.status === 0) {
+        assert.equal(state, "installed", `try ${i}`);
+        assert.deepEqual(trees(), [path.basename(zonepath)], `try ${i}: trees ${trees().join(",")} with zonepath ${zonepath}`);
+        root.ok("zoneadm", ["-z", "r", "uninstall", "-F"]);
+      } else {
+        assert.equal(state, "configured", `try ${i}`);
+        assert.deepEqual(trees(), [], `try ${i}: install refused but left ${trees().join(",")}`);
+      }
+      assert.deepEqual(trees(), [], `try ${i}: uninstall left ${trees().join(",")}`);
+      root.ok("zonecfg", ["-z", "r", "delete -F"]);
+    }
+    // Each try has one loser or a clean order; count for the report, not the verdict.
+    console.log(`# install vs set zonepath: ${refused} of 35 tries refused one side: ${[...messages].join(" | ")}`);
+  });
+});

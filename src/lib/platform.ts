@@ -93,9 +93,11 @@ export class Platform {
     verifyOnHost(z, this.repo.list().filter((x) => x.name !== name), false);
     const root = this.root(z);
     if (fs.existsSync(root)) throw new ZoneError(`${root} already exists; remove it before installing`);
+    // From here a failure or a kill leaves the zone incomplete, which says so; and
+    // from here its zonepath is fixed, so it must still be the one read above.
+    this.repo.setStateIfUnchanged(name, "incomplete", z);
+    this.log(`zone '${name}': incomplete`);
     const slot = this.slots.allocate(e.uuid, this.paths.configDir, name);
-    // From here a failure or a kill leaves the zone incomplete, which says so.
-    this.setState(name, "incomplete");
     // Closed to host users; the zone's root group may pass, since the runtime mounts
     // the root tree from inside the zone's user namespace.
     fs.mkdirSync(path.dirname(z.zonepath), { recursive: true, mode: 0o755 });

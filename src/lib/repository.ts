@@ -148,6 +148,24 @@ export class Repository {
     });
   }
 
+  /**
+   * A state change that holds only if the zone's document is still `expected` (as read
+   * before), checked under the lock: install claims the zonepath it is about to fill,
+   * and a zonepath committed in between makes it refuse instead of filling a path the
+   * repository no longer names.
+   */
+  setStateIfUnchanged(name: string, to: ZoneState, expected: ZoneConfig): void {
+    this.update((entries) => {
+      const e = entries.find((x) => x.name === name);
+      if (!e) throw new ZoneError(`zone '${name}' does not exist`);
+      if (serializeZone(this.load(name)) !== serializeZone(expected))
+        throw new ZoneError(`configuration changed while the ${to === "incomplete" ? "install" : "operation"} began; try again`);
+      checkTransition(e.state, to);
+      e.state = to;
+      this.writeIndex(entries, !TRANSIENT.includes(to));
+    });
+  }
+
   /** Remove a configured zone (zonecfg delete). */
   delete(name: string): void {
     this.update((entries) => {
