@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, describe, test } from "node:test";
 import { BIN, TestRoot, type Result } from "./helpers.js";
+import { Terminal } from "./terminal.js";
 import { ZoneTestRoot } from "./zones.js";
 
 /** Run a command without waiting, so that many race each other. */
@@ -37,6 +38,35 @@ describe("racing zonecfg commits", () => {
     const info = root.ok("zonecfg", ["-z", "z", "info", "attr"]);
     const names = [...info.matchAll(/^\tname: (a\d+)$/gm)].map((m) => m[1]).sort();
     assert.deepEqual(names, Array.from({ length: n }, (_, i) => `a${i}`).sort());
+  });
+});
+
+describe("an interactive session whose zone changed underneath", () => {
+  const root = new TestRoot("races-tty");
+  after(() => {
+    Terminal.closeAll();
+    root.remove();
+  });
+
+  test("commit is refused in one line, revert shows the other change, commit -F overwrites it", async () => {
+    root.ok("zonecfg", ["-z", "t", `create -b; set zonepath=${path.join(root.dir, "zones/t")}`]);
+    const t = Terminal.open(`${path.join(BIN, "zonecfg")} -z t`, root.env);
+    await t.see(/zonecfg:t> /);
+    // The session has read the zone; now a second administrator changes it.
+    root.ok("zonecfg", ["-z", "t", "set bootargs=theirs"]);
+    t.type("set autoboot=true\ncommit\n");
+    await t.see(/zonecfg: zone 't': zone changed since this session began; revert or commit -F\n/);
+    assert.equal(root.ok("zonecfg", ["-z", "t", "info", "bootargs"]), "bootargs: theirs\n", "refused commit stored nothing");
+    // info runs after the commit, so its answer on the screen means the commit is done.
+    t.type("commit -F\ninfo autoboot\n");
+    await t.see(/autoboot: true\n/);
+    assert.equal(root.ok("zonecfg", ["-z", "t", "info", "autoboot"]), "autoboot: true\n");
+    assert.equal(root.ok("zonecfg", ["-z", "t", "info", "bootargs"]), "bootargs: \n", "-F stored this session's document over theirs");
+    // revert takes the stored document, the other administrator's change included.
+    root.ok("zonecfg", ["-z", "t", "set bootargs=again"]);
+    t.type("revert -F\ninfo bootargs\nexit\n");
+    await t.see(/bootargs: again\n/);
+    assert.equal(await t.exited(), 0);
   });
 });
 
