@@ -180,9 +180,11 @@ describe("Repository.commit", () => {
     z.autoboot = false;
     zoneError(
       () =>
-        repo.commit(z, "web", (old) => {
-          assert.equal(old.name, "web");
-          throw new ZoneError("vetoed");
+        repo.commit(z, "web", {
+          checkChange: (old) => {
+            assert.equal(old.name, "web");
+            throw new ZoneError("vetoed");
+          },
         }),
       "vetoed",
     );

@@ -6,7 +6,6 @@
  * Standard input that is not a terminal is read as a command stream. Non-interactive
  * input stops at the first error and commits nothing; exit and end of input commit.
  */
-import * as fs from "node:fs";
 import * as readline from "node:readline";
 import { EXIT_ERR, EXIT_OK, UsageError, ZoneError } from "../lib/errors.js";
 import { lex, SyntaxError } from "../lib/lexer.js";
@@ -14,6 +13,7 @@ import { checkZoneName } from "../lib/names.js";
 import { zonePaths } from "../lib/paths.js";
 import { Repository } from "../lib/repository.js";
 import { helpText, USAGE } from "./zonecfg/help.js";
+import { readCommandStream } from "./zonecfg/input.js";
 import { ZonecfgSession, type SessionIO } from "./zonecfg/session.js";
 import { failure, printError } from "./report.js";
 
@@ -62,6 +62,9 @@ function ttyConfirm(): SessionIO["confirm"] {
 /** Commands from a string or file: stop at the first error, commit at the end. */
 async function runScript(session: ZonecfgSession, prefix: string, text: string, source?: string): Promise<number> {
   const where = (line: number): string => (source === undefined ? "" : `${source} line ${line}: `);
+  // A command stream says what it changes, so a commit re-applies it to a document
+  // another administrator changed meanwhile instead of overwriting theirs.
+  session.replayOnCommit = true;
   let commands;
   try {
     commands = lex(text);
@@ -165,17 +168,11 @@ async function main(argv: string[]): Promise<number> {
     if (args.file !== undefined) {
       const fromStdin = args.file === "-";
       if (fromStdin) io.confirm = async () => null;
-      let text: string;
-      try {
-        text = fs.readFileSync(fromStdin ? 0 : args.file, "utf8");
-      } catch (e) {
-        throw new ZoneError(`cannot read ${args.file}: ${(e as Error).message}`);
-      }
-      return await runScript(session, prefix, text, fromStdin ? "standard input" : args.file);
+      return await runScript(session, prefix, await readCommandStream(args.file), fromStdin ? "standard input" : args.file);
     }
     if (!process.stdin.isTTY) {
       io.confirm = async () => null;
-      return await runScript(session, prefix, fs.readFileSync(0, "utf8"), "standard input");
+      return await runScript(session, prefix, await readCommandStream("-"), "standard input");
     }
     return await runInteractive(session, io, prefix);
   } catch (e) {

@@ -32,6 +32,11 @@ export class SyntaxError extends ZoneError {
   }
 }
 
+/** Longest token: far above any real value, and it keeps a runaway input from growing. */
+export const MAX_TOKEN = 64 * 1024;
+
+const tooLong = (line: number): SyntaxError => new SyntaxError(`token longer than ${MAX_TOKEN} characters`, line);
+
 const PUNCT = new Set(["=", "[", "]", "(", ")"]);
 
 export function lex(text: string, firstLine = 1): CommandTokens[] {
@@ -83,6 +88,7 @@ export function lex(text: string, firstLine = 1): CommandTokens[] {
         if (i >= text.length || text[i] === "\n") throw new SyntaxError("unterminated quoted string", line);
         const d = text[i]!;
         if (d === '"') break;
+        if (v.length >= MAX_TOKEN) throw tooLong(line);
         if (d < " " && d !== "\t") throw new SyntaxError(`control character ${JSON.stringify(d)} in quoted string`, line);
         if (d === "\\" && (text[i + 1] === '"' || text[i + 1] === "\\")) {
           v += text[i + 1];
@@ -104,6 +110,7 @@ export function lex(text: string, firstLine = 1): CommandTokens[] {
       if (d < " " || d === "\x7f") break;
       i++;
     }
+    if (i - start > MAX_TOKEN) throw tooLong(line);
     tokens.push({ kind: "word", text: text.slice(start, i), line });
   }
   endCommand();

@@ -96,9 +96,11 @@ export class Platform {
     if (fs.existsSync(root)) throw new ZoneError(`${root} already exists; remove it before installing`);
     // Install changes the zonepath's group and mode, and uninstall removes it: never someone's files.
     if (fs.existsSync(z.zonepath) && fs.readdirSync(z.zonepath).length > 0) throw new ZoneError(`zonepath ${q(z.zonepath)} is not empty; install needs an empty or new directory`);
+    // From here a failure or a kill leaves the zone incomplete, which says so; and
+    // from here its zonepath is fixed, so it must still be the one read above.
+    this.repo.setStateIfUnchanged(name, "incomplete", z);
+    this.log(`zone '${name}': incomplete`);
     const slot = this.slots.allocate(e.uuid, this.paths.configDir, name);
-    // From here a failure or a kill leaves the zone incomplete, which says so.
-    this.setState(name, "incomplete");
     // Closed to host users; the zone's root group may pass, since the runtime mounts
     // the root tree from inside the zone's user namespace.
     fs.mkdirSync(path.dirname(z.zonepath), { recursive: true, mode: 0o755 });

@@ -34,6 +34,11 @@ export interface IndexEntry {
 
 const INDEX_HEADER = "# Zone index: name:state:zonepath:uuid:brand:ip-type. Written by zonecfg and zoneadm; do not edit.\n";
 
+export interface CommitOptions {
+  rebase?: (current: ZoneConfig) => ZoneConfig;
+  checkChange?: (old: IndexEntry, doc: ZoneConfig, current: ZoneConfig) => void;
+}
+
 const TRANSIENT: readonly ZoneState[] = ["ready", "running", "shutting_down", "down"];
 
 export class Repository {
@@ -110,33 +115,56 @@ export class Repository {
   /**
    * Verify and store a zone. `previousName` is the name it was loaded under (null for
    * a new zone); a different z.zonename renames it. Returns the index entry.
+   * Under the lock, `rebase` gets the document as stored now and returns the one to
+   * store (so an editor whose document changed underneath can re-apply or refuse), and
+   * `checkChange` may refuse the change from the stored document to that one.
    */
-  commit(z: ZoneConfig, previousName: string | null, checkChange?: (old: IndexEntry) => void): IndexEntry {
+  commit(z: ZoneConfig, previousName: string | null, opts: CommitOptions = {}): IndexEntry {
     return this.update((entries) => {
       const old = previousName === null ? undefined : entries.find((e) => e.name === previousName);
       if (previousName !== null && !old) throw new ZoneError(`zone '${previousName}' was deleted while it was being edited`);
-      if (old && checkChange) checkChange(old);
-      if (z.zonename !== previousName && entries.some((e) => e.name === z.zonename))
-        throw new ZoneError(`zone '${z.zonename}' already exists`);
+      const current = old ? this.load(old.name) : undefined;
+      const target = current && opts.rebase ? opts.rebase(current) : z;
+      if (old && current && opts.checkChange) opts.checkChange(old, target, current);
+      if (target.zonename !== previousName && entries.some((e) => e.name === target.zonename))
+        throw new ZoneError(`zone '${target.zonename}' already exists`);
       // The caller's zone changes only if the commit succeeds.
-      const doc = structuredClone(z);
+      const doc = structuredClone(target);
       pairProcessLimits(doc);
       const problems = verifyZone(doc, entries.filter((e) => e.name !== previousName));
       if (problems.length > 0) throw new ZoneError(problems.join("\n"));
       writeFileAtomic(this.zoneFile(doc.zonename), serializeZone(doc));
       const entry: IndexEntry = {
-        name: z.zonename,
+        name: doc.zonename,
         state: old?.state ?? "configured",
-        zonepath: z.zonepath,
+        zonepath: doc.zonepath,
         uuid: old?.uuid ?? randomUUID(),
-        brand: z.brand,
-        ipType: z.ipType,
+        brand: doc.brand,
+        ipType: doc.ipType,
       };
       this.writeIndex(old ? entries.map((e) => (e === old ? entry : e)) : [...entries, entry]);
-      if (old && old.name !== z.zonename) fs.rmSync(this.zoneFile(old.name), { force: true });
-      if (old && old.name !== z.zonename) moveConsoleLog(this.paths, old.name, z.zonename);
-      z.rctl = doc.rctl;
+      if (old && old.name !== doc.zonename) fs.rmSync(this.zoneFile(old.name), { force: true });
+      if (old && old.name !== doc.zonename) moveConsoleLog(this.paths, old.name, doc.zonename);
+      target.rctl = doc.rctl;
       return entry;
+    });
+  }
+
+  /**
+   * A state change that holds only if the zone's document is still `expected` (as read
+   * before), checked under the lock: install claims the zonepath it is about to fill,
+   * and a zonepath committed in between makes it refuse instead of filling a path the
+   * repository no longer names.
+   */
+  setStateIfUnchanged(name: string, to: ZoneState, expected: ZoneConfig): void {
+    this.update((entries) => {
+      const e = entries.find((x) => x.name === name);
+      if (!e) throw new ZoneError(`zone '${name}' does not exist`);
+      if (serializeZone(this.load(name)) !== serializeZone(expected))
+        throw new ZoneError(`configuration changed while the ${to === "incomplete" ? "install" : "operation"} began; try again`);
+      checkTransition(e.state, to);
+      e.state = to;
+      this.writeIndex(entries, !TRANSIENT.includes(to));
     });
   }
 

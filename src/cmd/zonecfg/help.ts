@@ -8,7 +8,7 @@ export const SUBCOMMANDS: Readonly<Record<string, string>> = {
   add: "add <resource-type>  (global scope)\nadd <property-name> <property-value>  (resource scope, list properties)",
   cancel: "cancel  (leave resource scope, dropping the resource)",
   clear: "clear <property-name>",
-  commit: "commit  (verify, then store the configuration)",
+  commit: "commit [-F]  (verify, then store; a stream's edits are re-applied if the zone changed meanwhile,\n  an interactive session is refused then unless -F overwrites the other change)",
   create: "create [-F] [ -a <path> | -b | -t <template> ]  (templates: default, blank, or an existing zone)",
   delete: "delete [-F]  (only while the zone is configured)",
   end: "end  (leave resource scope, keeping the resource once it validates)",

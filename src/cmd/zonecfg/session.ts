@@ -10,6 +10,7 @@ import { exportZone } from "../../lib/export.js";
 import { Cursor } from "../../lib/grammar.js";
 import { infoAll, infoGlobal, infoResource } from "../../lib/info.js";
 import type { CommandTokens } from "../../lib/lexer.js";
+import { serializeZone } from "../../lib/document.js";
 import { cloneZone, blankZone, type ZoneConfig } from "../../lib/model.js";
 import * as path from "node:path";
 import { globalProp } from "../../lib/properties.js";
@@ -40,6 +41,17 @@ export class ZonecfgSession {
   state: ZoneState | null = null;
   dirty = false;
   exited = false;
+  /**
+   * What a commit does when the stored document changed since this session read it:
+   * true re-applies the session's edits to the stored document (a command stream says
+   * exactly what it wants changed); false refuses, unless commit -F (someone at a
+   * terminal decided on what they saw).
+   */
+  replayOnCommit = false;
+  /** The stored document this session's edits started from; null after create or delete. */
+  private base: string | null = null;
+  /** The editing commands since `base`, in order, to re-apply on a changed document. */
+  private edits: CommandTokens[] = [];
 
   constructor(
     private readonly repo: Repository,
@@ -48,10 +60,16 @@ export class ZonecfgSession {
   ) {
     const entry = repo.find(zoneName);
     if (entry) {
-      this.editor = new ZoneEditor(repo.load(zoneName));
+      this.startFrom(repo.load(zoneName));
       this.storedName = zoneName;
       this.state = entry.state;
     }
+  }
+
+  private startFrom(z: ZoneConfig | null): void {
+    this.editor = z ? new ZoneEditor(z) : null;
+    this.base = z ? serializeZone(z) : null;
+    this.edits = [];
   }
 
   get name(): string {
@@ -83,9 +101,11 @@ export class ZonecfgSession {
         return this.create(c);
       case "delete":
         return this.delete(c);
-      case "commit":
-        c.end("commit");
-        return this.commit();
+      case "commit": {
+        const force = c.flags("F").has("F");
+        c.end("commit options");
+        return this.commit(force);
+      }
       case "revert":
         return this.revert(c);
       case "verify":
@@ -108,6 +128,7 @@ export class ZonecfgSession {
         const ed = this.zone();
         if (verb === "set" || verb === "clear") this.guardFixed(cmd);
         if (!applyEdit(ed, verb, c)) throw new ZoneError(`unknown command ${q(verb)}; try 'help'`);
+        this.edits.push(cmd);
         this.dirty = true;
       }
     }
@@ -148,7 +169,9 @@ export class ZonecfgSession {
       } else throw new ZoneError(`template ${q(t)} is neither a built-in template (default, blank) nor a configured zone`);
       if (z.zonepath === "") z.zonepath = path.join(this.repo.paths.zonesDir, name);
     }
-    this.editor = new ZoneEditor(z);
+    this.startFrom(z);
+    // A new configuration replaces whatever is stored: there is nothing to re-apply onto.
+    this.base = null;
     this.dirty = true;
   }
 
@@ -160,29 +183,55 @@ export class ZonecfgSession {
     if (!(await this.confirmed(force, `Are you sure you want to delete zone ${this.storedName} (y/[n])? `, "delete"))) return;
     this.repo.delete(this.storedName);
     this.zoneName = this.storedName;
-    this.editor = null;
+    this.startFrom(null);
     this.storedName = null;
     this.state = null;
     this.dirty = false;
   }
 
   /** Verify and store; the repository re-checks fixed properties under its lock. */
-  commit(): void {
+  commit(force = false): void {
     const ed = this.zone();
     if (ed.scope) throw new ZoneError(`the ${ed.scope.spec.type} resource is still open; 'end' or 'cancel' it before commit`);
-    const entry = this.repo.commit(ed.zone, this.storedName, (old) => {
-      if (old.state === "configured") return;
-      const stored = this.repo.load(old.name);
-      for (const p of Object.keys(FIXED_AFTER_INSTALL))
-        if (globalProp(p)!.get(stored) !== globalProp(p)!.get(ed.zone))
-          throw new ZoneError(`${p} cannot be changed while the zone is ${old.state}: ${FIXED_AFTER_INSTALL[p]!.replace("ZONE", old.name)}`);
-      if (old.name !== ed.zone.zonename && old.state !== "installed")
-        throw new ZoneError(`zone can only be renamed while configured or installed (it is ${old.state})`);
+    let stored: ZoneConfig = ed.zone;
+    const entry = this.repo.commit(ed.zone, this.storedName, {
+      rebase: (current) => (stored = this.rebase(current, ed.zone, force)),
+      checkChange: (old, doc, current) => {
+        if (old.state === "configured") return;
+        for (const p of Object.keys(FIXED_AFTER_INSTALL))
+          if (globalProp(p)!.get(current) !== globalProp(p)!.get(doc))
+            throw new ZoneError(`${p} cannot be changed while the zone is ${old.state}: ${FIXED_AFTER_INSTALL[p]!.replace("ZONE", old.name)}`);
+        if (old.name !== doc.zonename && old.state !== "installed")
+          throw new ZoneError(`zone can only be renamed while configured or installed (it is ${old.state})`);
+      },
     });
+    this.startFrom(stored);
     this.storedName = entry.name;
     this.zoneName = entry.name;
     this.state = entry.state;
     this.dirty = false;
+  }
+
+  /**
+   * The document to store, given the one stored now (read under the repository lock):
+   * ours if nobody changed it since we read it, else our edits re-applied to theirs.
+   */
+  private rebase(current: ZoneConfig, ours: ZoneConfig, force: boolean): ZoneConfig {
+    if (this.base === null || force || serializeZone(current) === this.base) return ours;
+    if (!this.replayOnCommit && this.edits.length > 0)
+      throw new ZoneError("zone changed since this session began; revert or commit -F");
+    const ed = new ZoneEditor(cloneZone(current));
+    for (const cmd of this.edits) {
+      const c = new Cursor(cmd);
+      const verb = c.word("command");
+      try {
+        applyEdit(ed, verb, c);
+      } catch (e) {
+        if (!(e instanceof ZoneError)) throw e;
+        throw new ZoneError(`zone changed since this session began and line ${cmd.line} no longer applies (${e.message}); revert or commit -F`);
+      }
+    }
+    return ed.zone;
   }
 
   private async revert(c: Cursor): Promise<void> {
@@ -190,7 +239,7 @@ export class ZonecfgSession {
     c.end("revert options");
     if (!(await this.confirmed(force, "Are you sure you want to revert (y/[n])? ", "revert"))) return;
     const entry = this.storedName === null ? undefined : this.repo.find(this.storedName);
-    this.editor = entry ? new ZoneEditor(this.repo.load(entry.name)) : null;
+    this.startFrom(entry ? this.repo.load(entry.name) : null);
     this.state = entry?.state ?? null;
     if (!entry) this.storedName = null;
     this.dirty = false;
