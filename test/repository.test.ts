@@ -433,22 +433,28 @@ describe("Repository: hand-broken files", () => {
       ["a", "b"],
       "the well-formed variant used below is accepted",
     );
-    fs.writeFileSync(repo.indexFile, good + "broken line without fields\n");
-    zoneError(() => repo.list(), repo.indexFile, "line 3", "expected name:state:zonepath:uuid");
-    fs.writeFileSync(repo.indexFile, good + b.replace(":configured:", ":sleeping:") + "\n");
-    zoneError(() => repo.list(), repo.indexFile, "line 3", "unknown state", '"sleeping"');
-    fs.writeFileSync(repo.indexFile, good + "\n" + b.replace(/^b:/, "-b:") + "\n");
-    zoneError(() => repo.list(), repo.indexFile, "line 4", "invalid zone name");
-    fs.writeFileSync(repo.indexFile, good + b + ":extra\n");
-    zoneError(() => repo.list(), repo.indexFile, "line 3");
+    // A bad line costs only its own zone: the good zone a stays listed, the message names file and line.
+    const only = (text: string, ...fragments: string[]): void => {
+      fs.writeFileSync(repo.indexFile, text);
+      const scan = repo.scan();
+      assert.deepEqual(scan.entries.map((e) => e.name), ["a"]);
+      assert.equal(scan.problems.length, 1, JSON.stringify(scan.problems));
+      for (const f of [repo.indexFile, ...fragments]) assert.ok(scan.problems[0]!.includes(f), `${scan.problems[0]} lacks ${f}`);
+    };
+    only(good + "broken line without fields\n", "line 3", "expected name:state:zonepath:uuid");
+    only(good + b.replace(":configured:", ":sleeping:") + "\n", "line 3", "unknown state", '"sleeping"');
+    only(good + "\n" + b.replace(/^b:/, "-b:") + "\n", "line 4", "invalid zone name");
+    only(good + b + ":extra\n", "line 3");
+    zoneError(() => repo.find("b"), repo.indexFile, "line 3");
   });
 
-  test("a broken index also stops commits, which leave the documents alone", () => {
+  test("a broken line does not stop commits of other zones, which keep it", () => {
     const { repo } = freshRepo();
     repo.commit(zone(repo, "a"), null);
     fs.appendFileSync(repo.indexFile, "garbage\n");
-    zoneError(() => repo.commit(zone(repo, "b"), null), repo.indexFile, "line 3");
-    assert.equal(fs.existsSync(repo.zoneFile("b")), false);
+    repo.commit(zone(repo, "b"), null);
+    assert.deepEqual(repo.list().map((e) => e.name), ["a", "b"]);
+    assert.ok(indexLines(repo).includes("garbage"), "the bad line is kept for its owner to mend");
   });
 
   test("a document that the index does not name is ignored", () => {

@@ -121,6 +121,8 @@ const CMDTAB: readonly Subcommand[] = [
     run(ctx) {
       const flags = parseListFlags(ctx.args);
       ctx.out(listZones(ctx.repo, flags, ctx.zone, runningIds(zonePaths())).join("\n"));
+      // The good zones are listed; each bad index line is named, so its zone is not silently missing.
+      for (const problem of ctx.repo.scan().problems) process.stderr.write(`zoneadm: warning: ${problem}\n`);
     },
   },
   {

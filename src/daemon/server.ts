@@ -12,7 +12,8 @@ import { checkZoneName } from "../lib/names.js";
 import { chooseRuntime, type RuntimeVersion } from "../lib/oci/runtime.js";
 import type { ZonePaths } from "../lib/paths.js";
 import { alive, Platform } from "../lib/platform.js";
-import { Repository } from "../lib/repository.js";
+import { Repository, type IndexEntry, type IndexScan } from "../lib/repository.js";
+import { rebuildIndex } from "../lib/rebuild.js";
 import { SlotRegistry } from "../lib/slots.js";
 import { sys } from "../lib/sys.js";
 import { ACCEPTED, OPERATIONS, socketPath, type Reply, type Request } from "./protocol.js";
@@ -131,12 +132,22 @@ export class Daemon {
 
   /**
    * Match the repository to the kernel: zones whose init is gone are halted, runtime
-   * containers the repository does not know are removed. Runs at start and whenever
-   * an init dies.
+   * containers of zones the repository positively knows to be halted (or not to exist)
+   * are removed. A repository that cannot be read makes it touch nothing: a zone it
+   * cannot see may be running. Runs at start and whenever an init dies.
    */
   async reconcile(): Promise<void> {
     const p = this.platform;
-    const entries = p.repo.list();
+    let scan: IndexScan;
+    try {
+      scan = p.repo.scan();
+    } catch (e) {
+      if (!(e instanceof ZoneError)) throw e;
+      this.log(`touching no zone: ${e.message}`);
+      return;
+    }
+    for (const problem of scan.problems) this.log(problem);
+    const entries = scan.entries;
     for (const e of entries) {
       if (!["ready", "running", "shutting_down", "down"].includes(e.state)) continue;
       const run = p.readRun(e.name);
@@ -147,16 +158,23 @@ export class Daemon {
         const r = p.readRun(e.name);
         if (r && r.pid > 0 && alive(r.pid)) return;
         await p.halt(e.name, "its init is gone").catch((err: Error) => this.log(`zone '${e.name}': halt failed: ${err.message}`));
-      });
+      }).catch((err: Error) => this.log(`zone '${e.name}': ${err.message}`));
     }
-    const known = new Set(entries.filter((e) => ["ready", "running"].includes(e.state)).map((e) => e.name));
+    const active = new Set(entries.filter((e) => ["ready", "running"].includes(e.state)).map((e) => e.name));
+    const listed = new Set(entries.map((e) => e.name));
+    // A zone the index does not name is known not to exist only if no bad line could be it and no document names it.
+    const unsure = (id: string): boolean => !listed.has(id) && (scan.bad.length > 0 || p.repo.documents().includes(id));
     for (const id of await p.runtime.list()) {
-      if (known.has(id) || this.queues.has(id)) continue;
+      if (active.has(id) || this.queues.has(id)) continue;
+      if (unsure(id)) {
+        this.log(`leaving container '${id}' alone: the repository does not say its zone is halted`);
+        continue;
+      }
       this.log(`removing container '${id}' that no ready or running zone owns`);
       await p.runtime.delete(id, true).catch(() => undefined);
     }
     // Network left by a crash mid-boot or mid-halt (network.ts): only zones alive keep theirs.
-    await p.network.sweep((z) => this.queues.has(z) || (["ready", "running"].includes(p.repo.find(z)?.state ?? "") && alive(p.readRun(z)?.pid ?? 0)));
+    await p.network.sweep((z) => this.queues.has(z) || ((active.has(z) || unsure(z)) && alive(p.readRun(z)?.pid ?? 0)));
   }
 
   /**
@@ -168,7 +186,7 @@ export class Daemon {
   private supervise(): void {
     // Halts that could not write their state (a full disk) are recorded once there is room.
     for (const name of this.platform.unrecorded) if (!this.queues.has(name)) void this.serialize(name, async () => this.platform.retryUnrecorded(name));
-    for (const e of this.platform.repo.list()) {
+    for (const e of this.readable()) {
       if ((e.state !== "running" && e.state !== "ready") || this.queues.has(e.name)) continue;
       const run = this.platform.readRun(e.name);
       if (!run || run.pid === 0) continue;
@@ -196,11 +214,20 @@ export class Daemon {
     const lock = fs.openSync(`${this.paths.runDir}/zoneadmd.lock`, "a", 0o600);
     if (sys().flock(lock, LOCK_EX_NB) !== 0) throw new ZoneError("another zoneadmd already serves this root");
     sys().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    try {
+      for (const line of rebuildIndex(this.platform.repo, this.platform.slots, alive)) this.log(line);
+    } catch (e) {
+      this.log(`index not rebuilt: ${(e as Error).message}`);
+    }
     await this.reconcile();
     // Zones that outlived an earlier daemon get the reserve the setting file says now.
     this.log(applyReserveAtStart(this.paths));
     this.recoverConsoles();
-    this.broker.start();
+    try {
+      this.broker.start();
+    } catch (e) {
+      this.log(`zone event endpoints not reopened: ${(e as Error).message}`);
+    }
     const sock = socketPath(this.paths.runDir);
     fs.rmSync(sock, { force: true });
     this.server = net.createServer((c) => this.serve(c));
@@ -282,9 +309,18 @@ export class Daemon {
     this.consoles.attach(zone, c, req.detachOnHalt === true, rest);
   }
 
+  /** The index's zones, or none while it cannot be read (reconcile has logged why). */
+  private readable(): IndexEntry[] {
+    try {
+      return this.platform.repo.list();
+    } catch {
+      return [];
+    }
+  }
+
   /** After a restart: take each running zone's console back from its holder process. */
   private recoverConsoles(): void {
-    for (const e of this.platform.repo.list()) {
+    for (const e of this.readable()) {
       if (e.state !== "ready" && e.state !== "running") continue;
       const run = this.platform.readRun(e.name);
       if (!run?.consoleHolder || !alive(run.consoleHolder)) continue;

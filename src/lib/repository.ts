@@ -39,11 +39,52 @@ export interface CommitOptions {
   checkChange?: (old: IndexEntry, doc: ZoneConfig, current: ZoneConfig) => void;
 }
 
+export interface IndexScan {
+  entries: IndexEntry[];
+  /** One message per bad line, naming the file and line. */
+  problems: string[];
+  /** The bad lines, with the name field each begins with (it may be no valid name). */
+  bad: { name: string; line: string }[];
+}
+
+// Zone uuids are ours (randomUUID), but a hand-edited one is accepted if a slot line could hold it.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const FIELDS = "name:state:zonepath:uuid:brand:ip-type";
+
+/** What is wrong with one index line, or undefined; `first` holds each good name's line. */
+function checkIndexLine(fields: string[], first: ReadonlyMap<string, number>): string | undefined {
+  if (fields.length !== 6) return `expected ${FIELDS}, found ${fields.length} field${fields.length === 1 ? "" : "s"}`;
+  const [name, state, zonepath, uuid, brand, ipType] = fields as [string, string, string, string, string, string];
+  try {
+    checkZoneName(name);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  const seen = first.get(name);
+  if (seen !== undefined) return `zone '${name}' is already listed at line ${seen}; this line is ignored`;
+  if (!isState(state)) return `zone '${name}': unknown state ${q(state)}`;
+  if (!path.isAbsolute(zonepath)) return `zone '${name}': zonepath ${q(zonepath)} is not an absolute path`;
+  if (uuid === "" || CONTROL.test(uuid)) return `zone '${name}': invalid uuid ${q(uuid)}`;
+  if (!/^[a-z0-9][a-z0-9_.-]*$/.test(brand)) return `zone '${name}': invalid brand ${q(brand)}`;
+  if (ipType !== "shared" && ipType !== "exclusive") return `zone '${name}': unknown ip-type ${q(ipType)}`;
+  return undefined;
+}
+
+/** Refuse a repository file or directory that is not root's own or not of its kind. */
+function checkOwned(file: string, st: fs.Stats, kind: "a directory" | "a regular file"): void {
+  if (st.isSymbolicLink()) throw new ZoneError(`${file} is a symbolic link; refusing it`);
+  if (kind === "a directory" ? !st.isDirectory() : !st.isFile()) throw new ZoneError(`${file} is not ${kind}; refusing it`);
+  const me = process.geteuid?.() ?? 0;
+  if (st.uid !== me) throw new ZoneError(`${file} is owned by uid ${st.uid}, not ${me === 0 ? "root" : `uid ${me}`}; refusing it`);
+}
+
 const TRANSIENT: readonly ZoneState[] = ["ready", "running", "shutting_down", "down"];
 
 export class Repository {
   readonly indexFile: string;
   private readonly lockFile: string;
+  /** The bad lines of the index read under the current lock (see update). */
+  private keep: string[] = [];
 
   constructor(readonly paths: ZonePaths) {
     this.indexFile = path.join(paths.configDir, "index");
@@ -55,47 +96,118 @@ export class Repository {
     return path.join(this.paths.configDir, `${name}.cfg`);
   }
 
-  /** The index; a broken line is reported with the file and line. */
+  /** The index's good lines; a bad line costs only its own zone (see scan). */
   list(): IndexEntry[] {
-    let text: string;
-    try {
-      text = fs.readFileSync(this.indexFile, "utf8");
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
-      throw new ZoneError(`cannot read ${this.indexFile}: ${(e as Error).message}`);
-    }
-    const entries: IndexEntry[] = [];
-    text.split("\n").forEach((line, i) => {
-      if (line === "" || line.startsWith("#")) return;
-      const [name, state, zonepath, uuid, brand, ipType, ...rest] = splitFields(line);
-      const where = `${this.indexFile} line ${i + 1}`;
-      if (ipType === undefined || rest.length > 0) throw new ZoneError(`${where}: expected name:state:zonepath:uuid:brand:ip-type: ${q(line)}`);
-      if (!isState(state!)) throw new ZoneError(`${where}: unknown state ${q(state!)}`);
-      if (ipType !== "shared" && ipType !== "exclusive") throw new ZoneError(`${where}: unknown ip-type ${q(ipType)}`);
-      try {
-        checkZoneName(name!);
-      } catch (e) {
-        throw new ZoneError(`${where}: ${(e as Error).message}`);
-      }
-      entries.push({ name: name!, state, zonepath: zonepath!, uuid: uuid!, brand: brand!, ipType });
-    });
-    return entries;
+    return this.scan().entries;
   }
 
+  /**
+   * Read the index. A bad line (garbage, a truncated line, a zone listed twice) is
+   * reported with the file and line and quotes at most one field, never the line: the
+   * file could be anything. A missing or empty index beside zone documents is damage,
+   * not an empty repository: listing nothing would let zoneadmd remove running zones.
+   */
+  scan(): IndexScan {
+    const text = this.readChecked(this.indexFile, true);
+    if (text === undefined || text === "") {
+      const docs = this.documents();
+      if (docs.length > 0)
+        throw new ZoneError(`${this.indexFile} is ${text === undefined ? "missing" : "empty"} but ${docs.length} zone documents remain in ${this.paths.configDir}; zoneadmd rebuilds it at start`);
+      return { entries: [], problems: [], bad: [] };
+    }
+    const out: IndexScan = { entries: [], problems: [], bad: [] };
+    const first = new Map<string, number>();
+    // CRLF is accepted: a line edited on another system means the same zone.
+    text.split("\n").forEach((raw, i) => {
+      const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+      if (line === "" || line.startsWith("#")) return;
+      const fields = splitFields(line);
+      const problem = checkIndexLine(fields, first);
+      if (problem === undefined) {
+        first.set(fields[0]!, i + 1);
+        out.entries.push({ name: fields[0]!, state: fields[1] as ZoneState, zonepath: fields[2]!, uuid: fields[3]!, brand: fields[4]!, ipType: fields[5] as IpType });
+        return;
+      }
+      out.problems.push(`${this.indexFile} line ${i + 1}: ${problem}`);
+      out.bad.push({ name: fields[0] ?? "", line });
+    });
+    return out;
+  }
+
+  /** Names of the zone documents (<name>.cfg) in the repository directory. */
+  documents(): string[] {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.paths.configDir);
+    } catch {
+      return [];
+    }
+    return names.filter((n) => n.endsWith(".cfg") && !n.startsWith(".")).map((n) => n.slice(0, -4));
+  }
+
+  /**
+   * A repository file's text, or undefined if it (or the directory) does not exist
+   * and `mayBeMissing`. The directory and the file must be root's own and no symbolic
+   * link: anyone else who can replace them could make zoneadmd act on their words.
+   */
+  private readChecked(file: string, mayBeMissing: boolean): string | undefined {
+    const dir = this.paths.configDir;
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") {
+        if (mayBeMissing) return undefined;
+        throw new ZoneError(`configuration ${file} is missing`);
+      }
+      throw new ZoneError(`cannot read ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    checkOwned(dir, st, "a directory");
+    let fd: number;
+    try {
+      fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" && mayBeMissing) return undefined;
+      if (code === "ENOENT") throw new ZoneError(`configuration ${file} is missing`);
+      if (code === "ELOOP") throw new ZoneError(`${file} is a symbolic link; refusing it`);
+      throw new ZoneError(`cannot read ${file}: ${code ?? (e as Error).message}`);
+    }
+    try {
+      checkOwned(file, fs.fstatSync(fd), "a regular file");
+      return fs.readFileSync(fd, "utf8");
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /** A zone's entry; a zone whose index line is bad is an error naming that line. */
   find(name: string): IndexEntry | undefined {
-    return this.list().find((e) => e.name === name);
+    const { entries, problems, bad } = this.scan();
+    const e = entries.find((x) => x.name === name);
+    const b = bad.findIndex((x) => x.name === name);
+    if (!e && b >= 0) throw new ZoneError(problems[b]!);
+    return e;
   }
 
   /** A zone's configuration; errors name the document and line. */
   load(name: string): ZoneConfig {
     const file = this.zoneFile(name);
-    let text: string;
-    try {
-      text = fs.readFileSync(file, "utf8");
-    } catch (e) {
-      throw new ZoneError((e as NodeJS.ErrnoException).code === "ENOENT" ? `configuration ${file} is missing` : `cannot read ${file}: ${(e as Error).message}`);
-    }
-    return parseZone(name, text, file);
+    return parseZone(name, this.readChecked(file, false)!, file);
+  }
+
+  /**
+   * Write the index that `build` returns if, under the lock, it is still missing or
+   * empty (rebuild.ts); returns whether it wrote.
+   */
+  restoreIndex(build: () => IndexEntry[]): boolean {
+    return withLock(this.lockFile, () => {
+      const text = this.readChecked(this.indexFile, true);
+      if (text !== undefined && text !== "") return false;
+      this.keep = [];
+      this.writeIndex(build());
+      return true;
+    });
   }
 
   /** Run fn under the repository lock, with the index read afresh. */
@@ -103,13 +215,16 @@ export class Repository {
     fs.mkdirSync(this.paths.configDir, { recursive: true, mode: 0o755 });
     return withLock(this.lockFile, () => {
       removeStaleTemporaries(this.paths.configDir);
-      return fn(this.list());
+      const scan = this.scan();
+      // A bad line is kept as it is: a write for another zone must not destroy it.
+      this.keep = scan.bad.map((b) => b.line);
+      return fn(scan.entries);
     });
   }
 
   private writeIndex(entries: IndexEntry[], durable = true): void {
     const lines = entries.map((e) => [e.name, e.state, escapeField(e.zonepath), e.uuid, e.brand, e.ipType].join(":"));
-    writeFileAtomic(this.indexFile, INDEX_HEADER + lines.map((l) => l + "\n").join(""), 0o644, durable);
+    writeFileAtomic(this.indexFile, INDEX_HEADER + [...lines, ...this.keep].map((l) => l + "\n").join(""), 0o644, durable);
   }
 
   /**
