@@ -205,3 +205,43 @@ describe("a full disk", { concurrency: false }, () => {
     assert.equal(stateOf(root, "f"), "installed");
   });
 });
+
+describe("a zone fills the disk it shares with the repository", { concurrency: false }, () => {
+  const root = new ZoneTestRoot("fullz");
+  before(() => {
+    // The whole root — repository, run state and the zone's tree — on one small file system.
+    const r = spawnSync("mount", ["-t", "tmpfs", "-o", "size=24m,mode=0755", "tmpfs", root.dir], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    root.ok("zonecfg", ["-z", "g", `create; set zonepath=${path.join(root.dir, "zones/g")}; set brand=minimal`]);
+    root.ok("zoneadm", ["-z", "g", "install"]);
+    root.ok("zoneadm", ["-z", "g", "boot"]);
+  });
+  after(() => {
+    fs.rmSync(path.join(root.dir, "hostfill"), { force: true });
+    root.run("zoneadm", ["-z", "g", "halt"]);
+    root.run("zoneadm", ["-z", "g", "uninstall", "-F"]);
+    const pid = fs.existsSync(path.join(root.paths.runDir, "zoneadmd.log")) ? daemonPid(root) : 0;
+    if (pid) process.kill(pid, "SIGKILL");
+    for (const id of root.containers()) spawnSync("runc", ["--root", path.join(root.paths.runDir, "runc"), "delete", "--force", id]);
+    for (const m of [path.join(root.dir, "zones/g/root/bin")]) spawnSync("umount", ["-l", m]);
+    spawnSync("umount", ["-l", root.dir]);
+    root.remove();
+  });
+
+  test("halt stops it and uninstall -F removes it, though the disk is full", () => {
+    const init = readRun(root.paths, "g")!.pid;
+    // The zone's root fills the file system from inside.
+    run(root, "zlogin", ["g", "dd if=/dev/zero of=/fill bs=64k 2>/dev/null; true"]);
+    const halt = run(root, "zoneadm", ["-z", "g", "halt"]);
+    assert.ok(halt.status === 0 || /could not be recorded/.test(halt.stderr), halt.stderr);
+    assert.ok(!fs.existsSync(`/proc/${init}`) || /\) Z/.test(fs.readFileSync(`/proc/${init}/stat`, "utf8")), "the zone's init is gone");
+    // Whatever the teardown freed, the host fills it again: no room for any state write.
+    spawnSync("dd", ["if=/dev/zero", `of=${path.join(root.dir, "hostfill")}`, "bs=4k"], { encoding: "utf8" });
+    assert.throws(() => fs.writeFileSync(path.join(root.dir, "probe"), "x".repeat(8192)), /ENOSPC/);
+    fs.rmSync(path.join(root.dir, "probe"), { force: true });
+    const un = run(root, "zoneadm", ["-z", "g", "uninstall", "-F"]);
+    assert.equal(un.status, 0, un.stderr);
+    assert.equal(stateOf(root, "g"), "configured");
+    assert.ok(!fs.existsSync(path.join(root.dir, "zones/g/root")), "the zone's tree is gone");
+  });
+});

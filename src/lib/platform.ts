@@ -112,20 +112,35 @@ export class Platform {
   }
 
   async uninstall(name: string): Promise<void> {
+    // A zone halted on a full disk is installed, though its record may not say so yet.
+    this.retryUnrecorded(name);
+    const unrecorded = this.unrecorded.has(name);
     const e = this.entry(name);
-    checkOperation("uninstall", e.state);
+    const state = unrecorded ? "installed" : e.state;
+    checkOperation("uninstall", state);
     const z = this.repo.load(name);
     // Never delete through a mount: a host tree mounted in the zone would go with it.
     const mounted = mountsBelow(z.zonepath);
     if (mounted.length > 0) throw new ZoneError(`${q(mounted[0]!)} is still mounted; halt the zone first`);
-    if (e.state === "installed") this.setState(name, "incomplete");
+    // "incomplete" first, so a crash mid-removal says so. On a full disk that write
+    // fails, and removing the tree is what makes room: remove first, record after.
+    if (state === "installed" && !unrecorded) {
+      try {
+        this.setState(name, "incomplete");
+      } catch (err) {
+        if (!/ENOSPC/.test((err as Error).message)) throw err;
+        this.log(`zone '${name}': uninstall: no room to record incomplete; removing the tree first`);
+      }
+    }
     // Through the zonepath pinned and checked: it may have been swapped since install.
     const slot = this.slots.find(e.uuid, this.paths.configDir);
     if (slot) removeInstalledTree(z.zonepath, slot.slot * SLOT_SIZE);
     this.slots.release(e.uuid, this.paths.configDir);
     fs.rmSync(consoleLogFile(this.paths, name), { force: true });
+    if (unrecorded) this.recordHalted(name);
     this.setState(name, "configured");
   }
+
 
   /** The lowest positive ID no ready or running zone of this root holds. */
   private freeId(): number {
