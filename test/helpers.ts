@@ -1,5 +1,6 @@
 /** Shared by the command tests: a private ZONES_ROOT and a way to run bin/ commands in it. */
-import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { spawnSync, type ChildProcessByStdio, type SpawnSyncReturns } from "node:child_process";
+import type { Readable, Writable } from "node:stream";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -13,6 +14,18 @@ export interface Result {
   status: number;
   stdout: string;
   stderr: string;
+}
+
+/** The output and exit status of a child started with piped stdout and stderr. */
+export function collect(child: ChildProcessByStdio<Writable | null, Readable, Readable>): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ status: code ?? -1, stdout, stderr }));
+  });
 }
 
 /** A fresh ZONES_ROOT under the system temp dir; remove() deletes every trace. */

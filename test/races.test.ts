@@ -7,21 +7,13 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, describe, test } from "node:test";
-import { BIN, TestRoot, type Result } from "./helpers.js";
+import { BIN, collect, TestRoot, type Result } from "./helpers.js";
 import { Terminal } from "./terminal.js";
 import { ZoneTestRoot } from "./zones.js";
 
 /** Run a command without waiting, so that many race each other. */
 function start(root: TestRoot, cmd: string, args: string[]): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(path.join(BIN, cmd), args, { env: root.env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ status: code ?? -1, stdout, stderr }));
-  });
+  return collect(spawn(path.join(BIN, cmd), args, { env: root.env, stdio: ["ignore", "pipe", "pipe"] }));
 }
 
 describe("racing zonecfg commits", () => {

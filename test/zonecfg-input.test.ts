@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { after, describe, test } from "node:test";
-import { BIN, TestRoot, type Result } from "./helpers.js";
+import { BIN, collect, TestRoot, type Result } from "./helpers.js";
 
 const root = new TestRoot("cfginput");
 after(() => root.remove());
@@ -23,21 +23,15 @@ function piped(producer: string, args: string[]): Result {
 
 /** zonecfg on a pipe from this (Node) process, which leaves its end non-blocking; written in parts. */
 function fedInParts(args: string[], parts: string[]): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(zonecfg, args, { env: root.env, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ status: code ?? -1, stdout, stderr }));
-    const feed = (i: number): void => {
-      if (i === parts.length) return void child.stdin.end();
-      child.stdin.write(parts[i]!);
-      setTimeout(() => feed(i + 1), 300);
-    };
-    feed(0);
-  });
+  const child = spawn(zonecfg, args, { env: root.env, stdio: ["pipe", "pipe", "pipe"] });
+  const done = collect(child);
+  const feed = (i: number): void => {
+    if (i === parts.length) return void child.stdin.end();
+    child.stdin.write(parts[i]!);
+    setTimeout(() => feed(i + 1), 300);
+  };
+  feed(0);
+  return done;
 }
 
 const info = (zone: string, prop: string): string => root.ok("zonecfg", ["-z", zone, "info", prop]);
