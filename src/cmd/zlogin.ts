@@ -109,9 +109,15 @@ async function main(argv: string[]): Promise<number> {
     // zoneadmd must be watching the zones (it is started if not running); this does not
     // wait for it: the zone's own run state says whether it is running.
     const daemon = call(paths, { op: "ping" }).catch((e: Error) => e);
-    const run = readRun(paths, a.zone);
-    if (!run || !run.booted || !alive(run.pid)) {
-      await daemon; // lets the daemon reconcile a zone whose init died
+    const up = (r: ReturnType<typeof readRun>): boolean => r !== undefined && r.booted && alive(r.pid);
+    let run = readRun(paths, a.zone);
+    if (!up(run)) {
+      // The daemon reconciles first: a zone whose init died is halted, run state it
+      // could not read is rebuilt from the runtime.
+      await daemon;
+      run = readRun(paths, a.zone);
+    }
+    if (!run || !up(run)) {
       throw new ZoneError(fs.existsSync(paths.configDir) && zoneExists(paths.configDir, a.zone) ? "zone is not running" : "no such zone configured");
     }
     // Safe mode trusts nothing of the zone's account files: root, /bin/sh.
