@@ -15,7 +15,7 @@ import { verifyOnHost } from "../lib/hostcheck.js";
 import { failure } from "./report.js";
 import { call } from "../daemon/client.js";
 import type { Operation, Request } from "../daemon/protocol.js";
-import { runningIds } from "../lib/runstate.js";
+import { readHaltNote, runningIds } from "../lib/runstate.js";
 
 interface Context {
   repo: Repository;
@@ -62,7 +62,9 @@ function viaDaemon(op: Operation, usage: string, parse: (args: string[]) => Part
       // "No such zone" comes before any question about the arguments.
       const e = entryOf(ctx);
       const extra = parse(ctx.args);
-      checkOperation(op, e.state);
+      // halt is the way out for an installed zone that a ready cut short by a kill left
+      // mounts, a container or a holder: only zoneadmd can see them, so it checks halt.
+      if (op !== "halt") checkOperation(op, e.state);
       const reply = await call(zonePaths(), { op, zone: ctx.zone, ...extra });
       if (!reply.ok) throw new ZoneError(reply.error);
       // Zones are only as safe as their runtime: say so when it lacks known fixes.
@@ -123,6 +125,12 @@ const CMDTAB: readonly Subcommand[] = [
       ctx.out(listZones(ctx.repo, flags, ctx.zone, runningIds(zonePaths())).join("\n"));
       // The good zones are listed; each bad index line is named, so its zone is not silently missing.
       for (const problem of ctx.repo.scan().problems) process.stderr.write(`zoneadm: warning: ${problem}\n`);
+      // A zone zoneadmd halted on its own (a reboot loop) says why until it boots again.
+      for (const e of ctx.repo.list())
+        if (ctx.zone === undefined || ctx.zone === e.name) {
+          const why = e.state === "installed" ? readHaltNote(zonePaths(), e.name) : undefined;
+          if (why) process.stderr.write(`zoneadm: warning: zone '${e.name}': ${why}\n`);
+        }
     },
   },
   {

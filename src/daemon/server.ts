@@ -19,7 +19,7 @@ import { sys } from "../lib/sys.js";
 import { ACCEPTED, OPERATIONS, socketPath, type Reply, type Request } from "./protocol.js";
 import { ZoneConsoles } from "./console.js";
 import { fdOfProcess } from "../lib/fdpass.js";
-import { HOLDER_FD } from "../lib/runstate.js";
+import { HOLDER_FD, writeHaltNote } from "../lib/runstate.js";
 import { Broker } from "./broker.js";
 import { applyReserveAtStart } from "../lib/reserve.js";
 import { ZoneLog, type LogSource } from "./log.js";
@@ -30,6 +30,9 @@ const WNOHANG = 1;
 const LOCK_EX_NB = 2 | 4;
 const SUPERVISE_MS = 200;
 const SIGHUP = 1;
+/** A zone whose init reboots it more often than this in the window is halted (illumos gives up too). */
+const REBOOT_LIMIT = 10;
+const REBOOT_WINDOW_MS = 60_000;
 
 export class Daemon {
   readonly platform: Platform;
@@ -40,6 +43,8 @@ export class Daemon {
   readonly runtimeVersion: RuntimeVersion;
   private readonly consoles: ZoneConsoles;
   readonly broker: Broker;
+  /** When each zone's init last rebooted it, within the window. */
+  private readonly reboots = new Map<string, number[]>();
 
   constructor(readonly paths: ZonePaths) {
     fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
@@ -149,7 +154,22 @@ export class Daemon {
     for (const problem of scan.problems) this.log(problem);
     const entries = scan.entries;
     for (const e of entries) {
-      if (!["ready", "running", "shutting_down", "down"].includes(e.state)) continue;
+      if (!["ready", "running", "shutting_down", "down"].includes(e.state)) {
+        // A ready or halt cut short by a kill: what it made goes, whatever the index says.
+        if (this.queues.has(e.name)) continue;
+        await this.serialize(e.name, async () => {
+          const z = p.repo.load(e.name);
+          if (!["installed", "incomplete"].includes(p.repo.find(e.name)?.state ?? "") || !(await p.leftovers(e.name, z))) return;
+          this.log(`zone '${e.name}': removing what an interrupted operation left`);
+          await p.teardown(e.name, z);
+        }).catch((err: Error) => this.log(`zone '${e.name}': cleanup failed: ${err.message}`));
+        continue;
+      }
+      if (!p.readRun(e.name)) {
+        // Unreadable run state is rebuilt from the kernel, never taken as a dead zone.
+        const rebuilt = await p.recoverRun(e.name).catch(() => undefined);
+        if (rebuilt) this.log(`zone '${e.name}': run state unreadable; rebuilt from the runtime (init ${rebuilt.pid})`);
+      }
       const run = p.readRun(e.name);
       if (run && run.pid > 0 && alive(run.pid)) continue;
       await this.serialize(e.name, async () => {
@@ -199,6 +219,17 @@ export class Daemon {
         const now = this.platform.repo.find(e.name);
         if (!now || (now.state !== "running" && now.state !== "ready")) return;
         if (signal === SIGHUP) {
+          const now = Date.now();
+          const times = (this.reboots.get(e.name) ?? []).filter((t) => now - t < REBOOT_WINDOW_MS);
+          if (times.length >= REBOOT_LIMIT) {
+            this.reboots.delete(e.name);
+            const why = `rebooted ${REBOOT_LIMIT} times in ${REBOOT_WINDOW_MS / 1000} s; halted (zoneadm boot to try again)`;
+            await this.platform.halt(e.name, why);
+            writeHaltNote(this.paths, e.name, why);
+            this.log(`zone '${e.name}': ${why}`);
+            return;
+          }
+          this.reboots.set(e.name, [...times, now]);
           await this.platform.halt(e.name, "its init rebooted the zone");
           await this.platform.boot(e.name);
         } else {

@@ -19,7 +19,7 @@ import type { OciRuntime } from "./oci/runtime.js";
 import { zoneProcess, zoneSpec } from "./oci/spec.js";
 import type { ZonePaths } from "./paths.js";
 import type { IndexEntry, Repository } from "./repository.js";
-import { consoleLogFile, processTemplateFile, readRun, runFile, runningIds, zoneRunDir, type RunState } from "./runstate.js";
+import { consoleLogFile, haltNoteFile, processTemplateFile, readRun, runFile, runningIds, zoneRunDir, type RunState } from "./runstate.js";
 import { receiveOneFd } from "./fdpass.js";
 import { SLOT_SIZE, type SlotRegistry } from "./slots.js";
 import { checkOperation, type ZoneState } from "./state.js";
@@ -27,6 +27,7 @@ import { Network } from "./network.js";
 import { applyLimits, zonesLimits } from "./reserve.js";
 import { unmountZoneRoot, ZoneRoot } from "./zonefs.js";
 import { claimZonepath, removeInstalledTree } from "./zonepath.js";
+import { findHolders, HOLDER_ENV, killHolders } from "./holders.js";
 
 /** Who takes a zone's console when it appears (zoneadmd); without one it is closed. */
 export interface ConsoleSink {
@@ -165,6 +166,8 @@ export class Platform {
     // Network: refused before anything is made, so a bad net resource leaves nothing half-plumbed.
     this.network.check(z);
     const reserve = zonesLimits(this.paths);
+    // A ready cut short by a kill left its objects: remove them, or binds would stack.
+    if (await this.leftovers(name, z)) await this.teardown(name, z);
     const dir = this.runDir(name);
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     // The ID is taken and recorded before any await, so concurrent readies never share one.
@@ -199,7 +202,8 @@ export class Platform {
         applyLimits(this.paths.hostPrefix, reserve, true);
         const master = await consoleSocket.fd;
         // The holder keeps the console open whatever happens to zoneadmd.
-        const holder = spawn("sleep", ["infinity"], { stdio: ["ignore", "ignore", "ignore", master], detached: true, env: {} });
+        // Its environment names the zone (holders.ts): a kill before zone.json records it leaks nothing.
+        const holder = spawn("sleep", ["infinity"], { stdio: ["ignore", "ignore", "ignore", master], detached: true, env: { [HOLDER_ENV]: dir } });
         holder.unref();
         run.consoleHolder = holder.pid ?? 0;
         if (this.consoles) this.consoles.opened(name, master);
@@ -228,6 +232,7 @@ export class Platform {
   async boot(name: string, init?: string[]): Promise<RunState> {
     const state = this.entry(name).state;
     checkOperation("boot", state);
+    fs.rmSync(haltNoteFile(this.paths, name), { force: true });
     const run = await this.ready(name, init);
     try {
       await this.runtime.start(name);
@@ -241,9 +246,37 @@ export class Platform {
     return run;
   }
 
+  /**
+   * What a ready makes that a zone not ready or running must not have: a run directory,
+   * mounts below its root, a runtime container, a console holder.
+   */
+  async leftovers(name: string, z: ZoneConfig): Promise<boolean> {
+    return fs.existsSync(this.runDir(name)) || mountsBelow(this.root(z)).length > 0 || (await this.runtime.state(name)) !== undefined || findHolders(this.runDir(name)).length > 0;
+  }
+
+  /**
+   * Run state the daemon cannot read, rebuilt from the kernel: the runtime says which
+   * init runs, the holder is found by its environment, the ID by the bundle's annotation.
+   * Undefined when the runtime has no live container of the zone.
+   */
+  async recoverRun(name: string): Promise<RunState | undefined> {
+    const st = await this.runtime.state(name);
+    if (!st || st.pid <= 0 || !alive(st.pid) || (st.status !== "running" && st.status !== "created")) return undefined;
+    const z = this.repo.load(name);
+    const id = bundleZoneId(path.join(this.runDir(name), "config.json")) ?? this.freeId();
+    const run: RunState = { zonename: name, id, pid: st.pid, runtime: this.runtime.name, since: new Date().toISOString(), root: this.root(z), booted: st.status === "running", consoleHolder: findHolders(this.runDir(name))[0] ?? 0 };
+    writeFileAtomic(runFile(this.paths, name), JSON.stringify(run), 0o644, false);
+    return run;
+  }
+
   /** Kill every process of the zone and remove its virtual platform. */
   async halt(name: string, reason?: string): Promise<void> {
     const e = this.entry(name);
+    // An installed zone with what a cut-short ready made: halt is the way out.
+    if ((e.state === "installed" || e.state === "incomplete") && (await this.leftovers(name, this.repo.load(name)))) {
+      this.log(`zone '${name}': removing what an interrupted ready left`);
+      return this.teardown(name, this.repo.load(name));
+    }
     checkOperation("halt", e.state);
     // Tear down first, whatever the disk says: a zone filling the disk must still stop.
     // So shutting_down is recorded if it can be, and installed is retried until it is.
@@ -318,14 +351,9 @@ export class Platform {
    * container, its mounts, its cgroups, its run directory. Safe to repeat.
    */
   async teardown(name: string, z: ZoneConfig): Promise<void> {
-    const holder = this.readRun(name)?.consoleHolder;
-    if (holder) {
-      try {
-        process.kill(holder, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
+    // Found by their environment, not by a recorded pid: one recorded nowhere is found too,
+    // and a reused pid is never killed.
+    killHolders(this.runDir(name));
     this.consoles?.closed(name);
     const state = await this.runtime.state(name);
     if (state) {
@@ -337,6 +365,17 @@ export class Platform {
     unmountZoneRoot(this.root(z));
     removeCgroups(this.paths.hostPrefix, name);
     fs.rmSync(this.runDir(name), { recursive: true, force: true });
+  }
+}
+
+/** The zone ID a bundle's config.json (written by ready, in the host-only run directory) names. */
+function bundleZoneId(file: string): number | undefined {
+  try {
+    const spec = JSON.parse(fs.readFileSync(file, "utf8")) as { annotations?: Record<string, string> };
+    const id = Number(spec.annotations?.["org.illumos.zone.id"]);
+    return Number.isInteger(id) && id > 0 ? id : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -87,3 +87,24 @@ export function runningIds(paths: ZonePaths): Map<string, number> {
   }
   return out;
 }
+
+/**
+ * Why zoneadmd halted a zone on its own (a reboot loop), kept after the run directory
+ * goes so that `zoneadm list -v` can say it; the next boot removes it.
+ */
+export function haltNoteFile(paths: ZonePaths, name: string): string {
+  return path.join(paths.runDir, "notes", name);
+}
+
+export function writeHaltNote(paths: ZonePaths, name: string, why: string): void {
+  fs.mkdirSync(path.dirname(haltNoteFile(paths, name)), { recursive: true, mode: 0o700 });
+  fs.writeFileSync(haltNoteFile(paths, name), `${why}\n`, { mode: 0o600 });
+}
+
+export function readHaltNote(paths: ZonePaths, name: string): string | undefined {
+  try {
+    return fs.readFileSync(haltNoteFile(paths, name), "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Recovery of real zones: run state zoneadmd cannot read is rebuilt from the kernel
+ * after a kill -9, and a zone that reboots itself in a loop is halted at the limit.
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, test } from "node:test";
+import { mountsBelow } from "../src/lib/idmap.js";
+import { ZoneTestRoot } from "./zones.js";
+
+const root = new ZoneTestRoot("recovery");
+after(() => root.remove());
+
+/** Console holders of this root: processes whose environment carries ZONES_CONSOLE_HOLDER naming it. */
+function holders(): number[] {
+  const out: number[] = [];
+  for (const p of fs.readdirSync("/proc").filter((x) => /^\d+$/.test(x))) {
+    try {
+      const env = fs.readFileSync(`/proc/${p}/environ`, "utf8");
+      if (env.includes("ZONES_CONSOLE_HOLDER") && env.includes(root.dir)) out.push(Number(p));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+const stateOf = (z: string): string => root.ok("zoneadm", ["list", "-cp"]).split("\n").find((l) => l.split(":")[1] === z)?.split(":")[2] ?? "";
+
+function killDaemon(): void {
+  const pid = root.daemonPid();
+  if (pid) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
+
+test("corrupt zone.json and kill -9 of zoneadmd: the zone runs on, found again", () => {
+  root.ok("zonecfg", ["-z", "c", `create; set zonepath=${path.join(root.dir, "zones", "c")}; set brand=minimal`]);
+  root.ok("zoneadm", ["-z", "c", "install"]);
+  root.ok("zoneadm", ["-z", "c", "boot"]);
+  try {
+    const before = JSON.parse(fs.readFileSync(path.join(root.paths.runDir, "zone", "c", "zone.json"), "utf8")) as { pid: number };
+    fs.writeFileSync(path.join(root.paths.runDir, "zone", "c", "zone.json"), "{not json");
+    killDaemon();
+    assert.equal(stateOf("c"), "running");
+    assert.match(root.ok("zoneadm", ["list", "-p"]), /:c:running:/);
+    root.ok("zlogin", ["c", "true"]);
+    const after = JSON.parse(fs.readFileSync(path.join(root.paths.runDir, "zone", "c", "zone.json"), "utf8")) as { pid: number };
+    assert.equal(after.pid, before.pid, "the init pid is unchanged");
+  } finally {
+    root.run("zoneadm", ["-z", "c", "halt"]);
+  }
+  assert.equal(stateOf("c"), "installed");
+  assert.deepEqual(holders(), [], "no console holder left");
+  assert.deepEqual(mountsBelow(path.join(root.dir, "zones", "c")), []);
+});
+
+test("a zone whose rc script reboots it is halted after 10 reboots in 60 s", { timeout: 120_000 }, async () => {
+  const zp = path.join(root.dir, "zones", "r");
+  root.ok("zonecfg", ["-z", "r", `create; set zonepath=${zp}; set brand=minimal`]);
+  root.ok("zoneadm", ["-z", "r", "install"]);
+  fs.writeFileSync(path.join(zp, "root", "etc", "rc.d", "S99loop"), "#!/bin/sh\n[ \"$1\" = start ] && reboot -f\nexit 0\n", { mode: 0o755 });
+  try {
+    root.ok("zoneadm", ["-z", "r", "boot"]);
+    const end = Date.now() + 90_000;
+    const log = path.join(root.paths.runDir, "zoneadmd.log");
+    while (Date.now() < end && !fs.readFileSync(log, "utf8").includes("zone 'r': rebooted 10 times in 60 s")) await new Promise((r) => setTimeout(r, 200));
+    assert.match(fs.readFileSync(log, "utf8"), /zone 'r': rebooted 10 times in 60 s/);
+    assert.equal(stateOf("r"), "installed");
+    // zoneadm list says why, until the zone boots again.
+    assert.match(root.run("zoneadm", ["list", "-cv"]).stderr, /^zoneadm: warning: zone 'r': rebooted 10 times in 60 s; halted \(zoneadm boot to try again\)$/m);
+  } finally {
+    if (stateOf("r") !== "installed") root.run("zoneadm", ["-z", "r", "halt"]);
+  }
+  assert.deepEqual(holders(), []);
+  assert.deepEqual(mountsBelow(zp), []);
+});
