@@ -29,14 +29,7 @@ function holders(): number[] {
 const stateOf = (z: string): string => root.ok("zoneadm", ["list", "-cp"]).split("\n").find((l) => l.split(":")[1] === z)?.split(":")[2] ?? "";
 
 function killDaemon(): void {
-  const pid = root.daemonPid();
-  if (pid) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
+  root.killDaemon();
 }
 
 test("corrupt zone.json and kill -9 of zoneadmd: the zone runs on, found again", () => {

@@ -48,15 +48,19 @@ export class ZoneTestRoot extends TestRoot {
     return hs.map((h) => path.join(h, prefix)).filter((d) => fs.existsSync(d));
   }
 
-  override remove(): void {
+  /** SIGKILL this root's zoneadmd, if one runs. */
+  killDaemon(): void {
     const pid = this.daemonPid();
-    if (pid) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
+    if (!pid) return;
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
     }
+  }
+
+  override remove(): void {
+    this.killDaemon();
     // Console holders of zones a failed test left running.
     for (const name of fs.existsSync(path.join(this.paths.runDir, "zone")) ? fs.readdirSync(path.join(this.paths.runDir, "zone")) : []) {
       const holder = readRun(this.paths, name)?.consoleHolder;
