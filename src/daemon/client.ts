@@ -26,6 +26,7 @@ const ACCEPT_MS = 10_000;
 /** After "accepted": each operation's bound. Install copies a whole tree. */
 const OPERATION_MS: Record<Operation, number> = {
   ping: 10_000,
+  stats: 10_000,
   post: 10_000,
   console: 10_000,
   ready: 120_000,
@@ -119,7 +120,8 @@ export function startDaemon(paths: ZonePaths): void {
     fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
     // Opening for append writes nothing: this works on a full disk too.
     const log = fs.openSync(`${paths.runDir}/zoneadmd.log`, "a", 0o600);
-    const child = spawn(process.execPath, [daemonScript()], { detached: true, stdio: ["ignore", log, log] });
+    // --expose-gc: the "stats" operation collects garbage first, so what it reports is what is held.
+    const child = spawn(process.execPath, ["--expose-gc", daemonScript()], { detached: true, stdio: ["ignore", log, log] });
     fs.closeSync(log);
     child.unref();
   } catch (e) {

@@ -6,7 +6,7 @@
 import type { RuntimeVersion } from "../lib/oci/runtime.js";
 import type { RunState } from "../lib/runstate.js";
 
-export const OPERATIONS = ["ping", "install", "uninstall", "ready", "boot", "halt", "reboot", "shutdown", "shutdown-reboot", "console", "post"] as const;
+export const OPERATIONS = ["ping", "stats", "install", "uninstall", "ready", "boot", "halt", "reboot", "shutdown", "shutdown-reboot", "console", "post"] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
 export interface Request {
@@ -27,7 +27,19 @@ export interface Request {
  */
 export const ACCEPTED = '{"accepted":true}';
 
-export type Reply = { ok: true; pid?: number; run?: RunState; runtime?: RuntimeVersion; delivered?: number } | { ok: false; error: string };
+/** What the daemon holds, after a garbage collection (the soak test watches it). */
+export interface DaemonStats {
+  rss: number;
+  heapUsed: number;
+  /** Open descriptors. */
+  fds: number;
+  /** Zombie children not reaped yet. */
+  zombies: number;
+  /** Zone inits the reaper keeps track of. */
+  inits: number;
+}
+
+export type Reply = { ok: true; pid?: number; run?: RunState; runtime?: RuntimeVersion; delivered?: number; stats?: DaemonStats } | { ok: false; error: string };
 
 export function socketPath(runDir: string): string {
   return `${runDir}/zoneadmd.sock`;

@@ -16,7 +16,7 @@ import { Repository, type IndexEntry, type IndexScan } from "../lib/repository.j
 import { rebuildIndex } from "../lib/rebuild.js";
 import { SlotRegistry } from "../lib/slots.js";
 import { sys } from "../lib/sys.js";
-import { ACCEPTED, OPERATIONS, socketPath, type Reply, type Request } from "./protocol.js";
+import { ACCEPTED, OPERATIONS, socketPath, type DaemonStats, type Reply, type Request } from "./protocol.js";
 import { ZoneConsoles } from "./console.js";
 import { fdOfProcess } from "../lib/fdpass.js";
 import { HOLDER_FD, writeHaltNote } from "../lib/runstate.js";
@@ -24,9 +24,9 @@ import { Broker } from "./broker.js";
 import { applyReserveAtStart } from "../lib/reserve.js";
 import { ZoneLog, type LogSource } from "./log.js";
 import { writeFileAtomic } from "../lib/atomic.js";
+import { Reaper } from "./reaper.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;
-const WNOHANG = 1;
 const LOCK_EX_NB = 2 | 4;
 const SUPERVISE_MS = 200;
 const SIGHUP = 1;
@@ -43,6 +43,8 @@ export class Daemon {
   readonly runtimeVersion: RuntimeVersion;
   private readonly consoles: ZoneConsoles;
   readonly broker: Broker;
+  /** Every child the daemon gets, the zones' inits first (reaper.ts). */
+  readonly reaper = new Reaper();
   /** When each zone's init last rebooted it, within the window. */
   private readonly reboots = new Map<string, number[]>();
 
@@ -65,6 +67,7 @@ export class Daemon {
         this.consoles.closed(name);
       },
     };
+    this.platform.inits = this.reaper;
     this.runtimeVersion = this.platform.runtime.version();
   }
 
@@ -91,6 +94,7 @@ export class Daemon {
   async handle(req: Request): Promise<Reply> {
     if (!OPERATIONS.includes(req.op)) return { ok: false, error: `unknown operation ${JSON.stringify(req.op)}` };
     if (req.op === "ping") return { ok: true, pid: process.pid, runtime: this.runtimeVersion };
+    if (req.op === "stats") return { ok: true, pid: process.pid, stats: this.stats() };
     if (req.op === "post") {
       // The global zone posts a fault or error event into a zone's event channel.
       try {
@@ -211,10 +215,11 @@ export class Daemon {
       const run = this.platform.readRun(e.name);
       if (!run || run.pid === 0) continue;
       // Reap only pids we know: waitpid(-1) would steal Node's own children's statuses.
-      const status = [0];
-      const reaped = sys().waitpid(run.pid, status, WNOHANG) === run.pid;
-      if (!reaped && alive(run.pid)) continue;
-      const signal = reaped && (status[0]! & 0x7f) !== 0 ? status[0]! & 0x7f : 0;
+      const end = this.reaper.ended(run.pid);
+      if (end === undefined) continue;
+      const reaped = end !== "gone";
+      const status = reaped ? end : 0;
+      const signal = status & 0x7f;
       void this.serialize(e.name, async () => {
         const now = this.platform.repo.find(e.name);
         if (!now || (now.state !== "running" && now.state !== "ready")) return;
@@ -233,11 +238,13 @@ export class Daemon {
           await this.platform.halt(e.name, "its init rebooted the zone");
           await this.platform.boot(e.name);
         } else {
-          const why = !reaped ? "its init is gone" : signal !== 0 ? `its init ended on signal ${signal}` : `its init exited with status ${(status[0]! >> 8) & 0xff}`;
+          const why = !reaped ? "its init is gone" : signal !== 0 ? `its init ended on signal ${signal}` : `its init exited with status ${(status >> 8) & 0xff}`;
           await this.platform.halt(e.name, why);
         }
       }).catch((err: Error) => this.log(`zone '${e.name}': ${err.message}`));
     }
+    const orphans = this.reaper.sweep();
+    if (orphans > 0) this.log(`zoneadmd ${process.pid}: reaped ${orphans} orphaned process${orphans === 1 ? "" : "es"}`);
   }
 
   async start(): Promise<void> {
@@ -338,6 +345,13 @@ export class Daemon {
     if (!e) return void c.end(JSON.stringify({ ok: false, error: "no such zone configured" }) + "\n");
     if (e.state === "configured" || e.state === "incomplete") return void c.end(JSON.stringify({ ok: false, error: `zone is ${e.state}; its console exists from installed on` }) + "\n");
     this.consoles.attach(zone, c, req.detachOnHalt === true, rest);
+  }
+
+  /** What the daemon holds now, after a full garbage collection where node allows one (--expose-gc). */
+  private stats(): DaemonStats {
+    (globalThis as { gc?: () => void }).gc?.();
+    const m = process.memoryUsage();
+    return { rss: m.rss, heapUsed: m.heapUsed, fds: fs.readdirSync("/proc/self/fd").length, zombies: this.reaper.zombies(), inits: this.reaper.watched };
   }
 
   /** The index's zones, or none while it cannot be read (reconcile has logged why). */

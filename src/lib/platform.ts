@@ -37,8 +37,22 @@ export interface ConsoleSink {
   closed(name: string): void;
 }
 
+/**
+ * Who reaps the zones' inits (zoneadmd, their subreaper): without one, a halted zone's
+ * init stays a zombie holding its keyring (src/daemon/reaper.ts).
+ */
+export interface InitReaper {
+  /** `pid` is a zone's new init. */
+  watch(pid: number): void;
+  /** Is `pid` a child of ours still running (so its pid cannot have been reused)? */
+  owns(pid: number): boolean;
+  /** Wait briefly for our child `pid` to end, and reap it. */
+  reap(pid: number): Promise<void>;
+}
+
 export class Platform {
   consoles: ConsoleSink | undefined;
+  inits: InitReaper | undefined;
   /** Bridges, veths, addresses and anti-spoofing filters of the zones (network.ts). */
   readonly network: Network;
 
@@ -212,6 +226,7 @@ export class Platform {
         consoleSocket.close();
       }
       run.pid = Number(fs.readFileSync(pidFile, "utf8"));
+      this.inits?.watch(run.pid);
       // The zone's processes keep the namespace alive now; a runtime that made its own
       // instead would leave the zone's quotas on host root.
       if (fs.statSync(`/proc/${run.pid}/ns/user`).ino !== fs.fstatSync(userns.fd).ino)
@@ -355,11 +370,19 @@ export class Platform {
     // and a reused pid is never killed.
     killHolders(this.runDir(name));
     this.consoles?.closed(name);
+    const init = this.readRun(name)?.pid ?? 0;
+    // Our own child, not yet reaped, is killed directly: the end of a pid namespace's init
+    // ends every process in it, and the runtime then finds the container stopped.
+    if (init > 0 && this.inits?.owns(init)) {
+      process.kill(init, "SIGKILL");
+      await this.inits.reap(init);
+    }
     const state = await this.runtime.state(name);
     if (state) {
       if (state.status !== "stopped") await this.runtime.kill(name, "KILL", true).catch(() => undefined);
       await this.runtime.delete(name, true);
     }
+    if (init > 0) await this.inits?.reap(init);
     // The namespace went with the zone's last process, taking its veths in a batch.
     await this.network.teardown(name);
     unmountZoneRoot(this.root(z));
