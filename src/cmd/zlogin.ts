@@ -25,7 +25,7 @@ import { processTemplateFile, readRun, zoneRunDir } from "../lib/runstate.js";
 import { zoneUser } from "../lib/zoneusers.js";
 import { ZoneRoot } from "../lib/zonefs.js";
 import * as net from "node:net";
-import { call } from "../daemon/client.js";
+import { ensureDaemon } from "../daemon/client.js";
 import { socketPath, type Reply } from "../daemon/protocol.js";
 import { EscapeFilter } from "../lib/escape.js";
 import type { ZonePaths } from "../lib/paths.js";
@@ -109,8 +109,7 @@ async function main(argv: string[]): Promise<number> {
     if (a.console) return await consoleSession(paths, a);
     // zoneadmd must be watching the zones (it is started if not running): a login into a
     // zone nobody supervises would outlive its halt. The call is bounded (client.ts).
-    const ping = await call(paths, { op: "ping" });
-    if (!ping.ok) throw new ZoneError(ping.error);
+    await ensureDaemon(paths);
     const run = readRun(paths, a.zone);
     if (!run || !run.booted || !alive(run.pid)) {
       throw new ZoneError(fs.existsSync(paths.configDir) && zoneExists(paths.configDir, a.zone) ? "zone is not running" : "no such zone configured");
@@ -166,8 +165,7 @@ async function main(argv: string[]): Promise<number> {
  * the zone sees every key; `~.` at the start of a line (or -e's character) detaches.
  */
 async function consoleSession(paths: ZonePaths, a: Args): Promise<number> {
-  const ping = await call(paths, { op: "ping" }); // starts zoneadmd if needed
-  if (!ping.ok) throw new ZoneError(ping.error);
+  await ensureDaemon(paths);
   const sock = net.createConnection(socketPath(paths.runDir));
   sock.write(JSON.stringify({ op: "console", zone: a.zone, detachOnHalt: a.detachOnHalt }) + "\n");
   let head = Buffer.alloc(0);

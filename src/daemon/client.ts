@@ -121,13 +121,37 @@ export function startDaemon(paths: ZonePaths): void {
     // Opening for append writes nothing: this works on a full disk too.
     const log = fs.openSync(`${paths.runDir}/zoneadmd.log`, "a", 0o600);
     // --expose-gc: the "stats" operation collects garbage first, so what it reports is what is held.
-    const child = spawn(process.execPath, ["--expose-gc", daemonScript()], { detached: true, stdio: ["ignore", log, log] });
+    const child = spawn(process.execPath, ["--expose-gc", "--max-semi-space-size=1", daemonScript()], { detached: true, stdio: ["ignore", log, log] });
     fs.closeSync(log);
     child.unref();
   } catch (e) {
     if (e instanceof ZoneError) throw e;
     throw new ZoneError(`cannot start zoneadmd in ${paths.runDir}: ${(e as Error).message}`);
   }
+}
+
+/** Can a client connect to the socket? A listening socket is a daemon that has reconciled (server.ts start()). */
+function listening(sock: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.createConnection(sock);
+    const done = (ok: boolean): void => {
+      c.destroy();
+      resolve(ok);
+    };
+    c.on("connect", () => done(true));
+    c.on("error", () => done(false));
+  });
+}
+
+/**
+ * Make sure zoneadmd serves this root, starting it if not: for zlogin, which needs the
+ * daemon watching its zone but asks nothing of it. A connection suffices (the daemon
+ * listens only once it has reconciled): no request, no round trip.
+ */
+export async function ensureDaemon(paths: ZonePaths): Promise<void> {
+  if (await listening(socketPath(paths.runDir))) return;
+  const reply = await call(paths, { op: "ping" });
+  if (!reply.ok) throw new ZoneError(reply.error);
 }
 
 export async function call(paths: ZonePaths, req: Request): Promise<Reply> {

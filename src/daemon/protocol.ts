@@ -30,7 +30,10 @@ export const ACCEPTED = '{"accepted":true}';
 /** What the daemon holds, after a garbage collection (the soak test watches it). */
 export interface DaemonStats {
   rss: number;
+  heapTotal: number;
   heapUsed: number;
+  /** Memory of C++ objects bound to JavaScript ones (Buffers among them). */
+  external: number;
   /** Open descriptors. */
   fds: number;
   /** Zombie children not reaped yet. */

@@ -351,7 +351,7 @@ export class Daemon {
   private stats(): DaemonStats {
     (globalThis as { gc?: () => void }).gc?.();
     const m = process.memoryUsage();
-    return { rss: m.rss, heapUsed: m.heapUsed, fds: fs.readdirSync("/proc/self/fd").length, zombies: this.reaper.zombies(), inits: this.reaper.watched };
+    return { rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, fds: fs.readdirSync("/proc/self/fd").length, zombies: this.reaper.zombies(), inits: this.reaper.watched };
   }
 
   /** The index's zones, or none while it cannot be read (reconcile has logged why). */

@@ -13,29 +13,32 @@ export const HOLDER_ENV = "ZONES_CONSOLE_HOLDER";
  * processes count: a zone's process (mapped uids) that copies the variable is not ours.
  */
 export function findHolders(runDir: string): number[] {
-  const want = Buffer.from(`${HOLDER_ENV}=${runDir}\0`);
-  const out: number[] = [];
   let pids: string[] = [];
   try {
     pids = fs.readdirSync("/proc").filter((p) => /^[0-9]+$/.test(p));
   } catch {
-    return out;
+    return [];
   }
-  for (const p of pids) {
-    try {
-      const env = fs.readFileSync(`/proc/${p}/environ`);
-      if (env.indexOf(want) !== 0) continue;
-      const uid = /^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${p}/status`, "utf8"))?.[1];
-      if (uid === "0") out.push(Number(p));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
+  return pids.map(Number).filter((pid) => isHolder(pid, runDir));
 }
 
-export function killHolders(runDir: string): void {
-  for (const pid of findHolders(runDir)) {
+/** Is `pid` a host-root process whose environment begins with the holder variable for `runDir`? */
+function isHolder(pid: number, runDir: string): boolean {
+  try {
+    const env = fs.readFileSync(`/proc/${pid}/environ`);
+    if (env.indexOf(Buffer.from(`${HOLDER_ENV}=${runDir}\0`)) !== 0) return false;
+    return /^Uid:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] === "0";
+  } catch {
+    return false; // gone meanwhile
+  }
+}
+
+/**
+ * Kill the zone's holders. `recorded`, the holder its run state names, is checked by
+ * its environment and then spares the scan of every process: a ready starts one holder.
+ */
+export function killHolders(runDir: string, recorded = 0): void {
+  for (const pid of recorded > 0 && isHolder(recorded, runDir) ? [recorded] : findHolders(runDir)) {
     try {
       process.kill(pid, "SIGKILL");
     } catch {

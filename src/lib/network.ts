@@ -609,6 +609,11 @@ export class Network {
   }
 
   /** Refuse, before anything is made, a zone whose network cannot be plumbed. */
+  /** Has the zone anything to plumb (links, addresses)? Without, its init may start as soon as it is created. */
+  plumbs(z: ZoneConfig): boolean {
+    return planNetwork(this.prefix, z).links.length > 0;
+  }
+
   check(z: ZoneConfig): void {
     const problems = this.problems(z);
     if (problems.length > 0) throw new ZoneError(problems[0]!);

@@ -166,9 +166,18 @@ export class Platform {
   }
 
   async ready(name: string, init?: string[]): Promise<RunState> {
+    return (await this.make(name, init, false)).run;
+  }
+
+  /**
+   * Make the zone's platform and create its init; with `start`, also start the init in
+   * the same runtime call when nothing needs plumbing between the two (a zone without
+   * network: `run -d` saves a runtime process). Says whether init was started.
+   */
+  private async make(name: string, init: string[] | undefined, start: boolean): Promise<{ run: RunState; started: boolean }> {
     const e = this.entry(name);
     checkOperation("ready", e.state);
-    if (e.state === "ready") return this.readRun(name)!;
+    if (e.state === "ready") return { run: this.readRun(name)!, started: false };
     const z = this.repo.load(name);
     const brand = brandOf(z.brand);
     if (!brand) throw new ZoneError(`unknown brand ${q(z.brand)}`);
@@ -209,9 +218,10 @@ export class Platform {
       fs.writeFileSync(processTemplateFile(this.paths, name), JSON.stringify(zoneProcess(z, [])), { mode: 0o600 });
       const pidFile = path.join(dir, "init.pid");
       const consoleSocket = receiveOneFd(path.join(dir, "console.sock"));
+      const started = start && !this.network.plumbs(z);
       try {
         applyLimits(this.paths.hostPrefix, reserve, true);
-        await this.runtime.create(name, dir, pidFile, path.join(dir, "runtime.log"), path.join(dir, "console.sock"));
+        await (started ? this.runtime.run : this.runtime.create).call(this.runtime, name, dir, pidFile, path.join(dir, "runtime.log"), path.join(dir, "console.sock"));
         // A zone halting meanwhile may have removed the empty parent and the runtime made it again, unlimited.
         applyLimits(this.paths.hostPrefix, reserve, true);
         const master = await consoleSocket.fd;
@@ -234,9 +244,10 @@ export class Platform {
       userns.release();
       // Plumbed while the zone is created and not started: its init finds its network up.
       await this.network.setup(z, run.pid);
+      if (started) return { run, started };
       writeFileAtomic(runFile(this.paths, name), JSON.stringify(run), 0o644, false);
       this.setState(name, "ready");
-      return run;
+      return { run, started };
     } catch (err) {
       userns?.release();
       await this.teardown(name, z);
@@ -248,9 +259,9 @@ export class Platform {
     const state = this.entry(name).state;
     checkOperation("boot", state);
     fs.rmSync(haltNoteFile(this.paths, name), { force: true });
-    const run = await this.ready(name, init);
+    const { run, started } = await this.make(name, init, true);
     try {
-      await this.runtime.start(name);
+      if (!started) await this.runtime.start(name);
     } catch (err) {
       await this.halt(name);
       throw err;
@@ -266,7 +277,9 @@ export class Platform {
    * mounts below its root, a runtime container, a console holder.
    */
   async leftovers(name: string, z: ZoneConfig): Promise<boolean> {
-    return fs.existsSync(this.runDir(name)) || mountsBelow(this.root(z)).length > 0 || (await this.runtime.state(name)) !== undefined || findHolders(this.runDir(name)).length > 0;
+    // No holder scan: a console holder is started only once the run directory exists, and
+    // teardown kills the holders before it removes that directory.
+    return fs.existsSync(this.runDir(name)) || mountsBelow(this.root(z)).length > 0 || this.runtime.exists(name);
   }
 
   /**
@@ -368,18 +381,21 @@ export class Platform {
   async teardown(name: string, z: ZoneConfig): Promise<void> {
     // Found by their environment, not by a recorded pid: one recorded nowhere is found too,
     // and a reused pid is never killed.
-    killHolders(this.runDir(name));
+    const recorded = this.readRun(name);
+    killHolders(this.runDir(name), recorded?.consoleHolder);
     this.consoles?.closed(name);
-    const init = this.readRun(name)?.pid ?? 0;
+    const init = recorded?.pid ?? 0;
     // Our own child, not yet reaped, is killed directly: the end of a pid namespace's init
     // ends every process in it, and the runtime then finds the container stopped.
-    if (init > 0 && this.inits?.owns(init)) {
+    const killed = init > 0 && this.inits?.owns(init) === true;
+    if (killed) {
       process.kill(init, "SIGKILL");
-      await this.inits.reap(init);
+      await this.inits!.reap(init);
     }
-    const state = await this.runtime.state(name);
-    if (state) {
-      if (state.status !== "stopped") await this.runtime.kill(name, "KILL", true).catch(() => undefined);
+    if (this.runtime.exists(name)) {
+      // A stopped container needs no kill: its state would cost a runtime call to learn.
+      const state = killed ? undefined : await this.runtime.state(name);
+      if (state && state.status !== "stopped") await this.runtime.kill(name, "KILL", true).catch(() => undefined);
       await this.runtime.delete(name, true);
     }
     if (init > 0) await this.inits?.reap(init);

@@ -35,9 +35,13 @@ export interface OciRuntime {
   /** Create the container (namespaces, mounts, cgroup) with init stopped before exec. */
   /** With `consoleSocket`, init's terminal (process.terminal) is sent there as a pty master. */
   create(id: string, bundle: string, pidFile: string, log: string, consoleSocket?: string): Promise<void>;
+  /** create and start in one (`run -d`): for a zone with nothing to plumb between them. */
+  run(id: string, bundle: string, pidFile: string, log: string, consoleSocket?: string): Promise<void>;
   /** Let init exec. */
   start(id: string): Promise<void>;
   state(id: string): Promise<ContainerState | undefined>;
+  /** Does the runtime keep a container `id`? Its state directory, read without running the runtime. */
+  exists(id: string): boolean;
   kill(id: string, signal: string, all: boolean): Promise<void>;
   delete(id: string, force: boolean): Promise<void>;
   list(): Promise<string[]>;
@@ -68,7 +72,7 @@ class CliRuntime implements OciRuntime {
     private readonly stateDir: string,
   ) {}
 
-  private run(args: string[]): Promise<string> {
+  private invoke(args: string[]): Promise<string> {
     return new Promise((resolve, reject) => {
       execFile(this.bin, ["--root", this.stateDir, ...args], { encoding: "utf8", maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
         if (err) reject(new ZoneError(`${this.name} ${args[0]} failed: ${(stderr || err.message).trim().split("\n").pop()}`));
@@ -87,47 +91,60 @@ class CliRuntime implements OciRuntime {
   }
 
   create(id: string, bundle: string, pidFile: string, log: string, consoleSocket?: string): Promise<void> {
+    return this.spawnInit("create", [], id, bundle, pidFile, log, consoleSocket);
+  }
+
+  run(id: string, bundle: string, pidFile: string, log: string, consoleSocket?: string): Promise<void> {
+    return this.spawnInit("run", ["--detach"], id, bundle, pidFile, log, consoleSocket);
+  }
+
+  private spawnInit(verb: "create" | "run", flags: string[], id: string, bundle: string, pidFile: string, log: string, consoleSocket?: string): Promise<void> {
     fs.mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
     // The container's init inherits the runtime's stdio, so it gets the zone's log file
     // and /dev/null: no pipe of ours, and nothing else, leaks into the zone.
     const fd = fs.openSync(log, "a", 0o600);
     return new Promise((resolve, reject) => {
       const console = consoleSocket ? ["--console-socket", consoleSocket] : [];
-      const child = spawn(this.bin, ["--root", this.stateDir, "create", "--bundle", bundle, "--pid-file", pidFile, ...console, id], { stdio: ["ignore", fd, fd] });
+      const child = spawn(this.bin, ["--root", this.stateDir, verb, ...flags, "--bundle", bundle, "--pid-file", pidFile, ...console, id], { stdio: ["ignore", fd, fd] });
       fs.closeSync(fd);
-      child.on("error", (e) => reject(new ZoneError(`${this.name} create failed: ${e.message}`)));
+      child.on("error", (e) => reject(new ZoneError(`${this.name} ${verb} failed: ${e.message}`)));
       child.on("exit", (code) => {
         if (code === 0) return resolve();
         const last = fs.readFileSync(log, "utf8").trim().split("\n").pop() ?? "";
-        reject(new ZoneError(`${this.name} create failed: ${last}`));
+        reject(new ZoneError(`${this.name} ${verb} failed: ${last}`));
       });
     });
   }
 
   async start(id: string): Promise<void> {
-    await this.run(["start", id]);
+    await this.invoke(["start", id]);
   }
 
   async state(id: string): Promise<ContainerState | undefined> {
     try {
-      const s = JSON.parse(await this.run(["state", id])) as { status: ContainerState["status"]; pid: number };
+      const s = JSON.parse(await this.invoke(["state", id])) as { status: ContainerState["status"]; pid: number };
       return { status: s.status, pid: s.pid };
     } catch {
       return undefined;
     }
   }
 
+  exists(id: string): boolean {
+    // runc and crun both keep one directory per container under --root.
+    return fs.existsSync(`${this.stateDir}/${id}`);
+  }
+
   async kill(id: string, signal: string, all: boolean): Promise<void> {
-    await this.run(["kill", ...(all ? ["--all"] : []), id, signal]);
+    await this.invoke(["kill", ...(all ? ["--all"] : []), id, signal]);
   }
 
   async delete(id: string, force: boolean): Promise<void> {
-    await this.run(["delete", ...(force ? ["--force"] : []), id]);
+    await this.invoke(["delete", ...(force ? ["--force"] : []), id]);
   }
 
   async list(): Promise<string[]> {
     if (!fs.existsSync(this.stateDir)) return [];
-    const out = await this.run(["list", "-q"]);
+    const out = await this.invoke(["list", "-q"]);
     return out.split("\n").filter(Boolean);
   }
 
