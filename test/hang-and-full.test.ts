@@ -84,16 +84,14 @@ describe("zoneadmd stopped: no client hangs", { concurrency: false }, () => {
     root.remove();
   });
 
-  test("zlogin and zoneadm halt fail within the timeout, with one line", () => {
+  test("zoneadm halt fails within the timeout, with one line; zlogin, which asks the daemon nothing, logs in", () => {
     const sock = path.join(root.paths.runDir, "zoneadmd.sock");
-    for (const [cmd, args, prefix] of [
-      ["zlogin", ["h", "true"], "zlogin: zone 'h'"],
-      ["zoneadm", ["-z", "h", "halt"], "zoneadm: zone 'h'"],
-    ] as const) {
-      const r = run(root, cmd, [...args], FAST);
-      assert.equal(r.status, 1, `${cmd}: ${r.stderr}`);
-      oneLine(r.stderr, new RegExp(`^${prefix}: zoneadmd at ${sock} did not answer in 1 s`));
-    }
+    const r = run(root, "zoneadm", ["-z", "h", "halt"], FAST);
+    assert.equal(r.status, 1, `zoneadm: ${r.stderr}`);
+    oneLine(r.stderr, new RegExp(`^zoneadm: zone 'h': zoneadmd at ${sock} did not answer in 1 s`));
+    // zlogin needs a daemon listening (one that has reconciled), not one answering.
+    const z = run(root, "zlogin", ["h", "true"], FAST);
+    assert.equal(z.status, 0, `zlogin: ${z.stderr}`);
   });
 
   for (const [sig, code] of [
