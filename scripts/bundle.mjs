@@ -42,7 +42,8 @@ const LAZY_HELPER = `function __lazyBuiltin(id) { let m; return new Proxy({}, { 
 
 const commands = readdirSync("src/cmd").filter((f) => f.endsWith(".ts")).map((f) => f.slice(0, -3)).filter((c) => c !== "report");
 const result = await build({
-  entryPoints: Object.fromEntries(commands.map((c) => [c, `src/cmd/${c}.ts`])),
+  // _cached: the launchers' code-cache loader (src/launch/cached.ts).
+  entryPoints: { ...Object.fromEntries(commands.map((c) => [c, `src/cmd/${c}.ts`])), _cached: "src/launch/cached.ts" },
   outdir: "dist/bin",
   outExtension: { ".js": ".cjs" },
   bundle: true,

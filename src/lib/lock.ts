@@ -26,7 +26,9 @@ let flockFn: Flock | undefined;
 function flock(): Flock {
   if (flockFn) return flockFn;
   try {
-    const req = createRequire(import.meta.url);
+    // A bundle (CommonJS) has its own require; createRequire and import.meta.url load
+    // node:module and the URL machinery (~1-3 ms) for the ES modules that tests run.
+    const req = typeof require === "function" ? require : createRequire(import.meta.url);
     const pkg = `@koromix/koffi-${process.platform}-${process.arch}`;
     let native: KoffiNative | undefined;
     // glibc's build first; on a musl host it fails to load and musl's is next (koffi's order).
