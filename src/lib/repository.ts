@@ -100,6 +100,8 @@ export class Repository {
   private readonly lockFile: string;
   /** The bad lines of the index read under the current lock (see update). */
   private keep: string[] = [];
+  /** The index's text as read under the current lock (see writeIndex). */
+  private lockedText: string | undefined;
 
   constructor(readonly paths: ZonePaths) {
     this.indexFile = path.join(paths.configDir, "index");
@@ -123,7 +125,10 @@ export class Repository {
    * not an empty repository: listing nothing would let zoneadmd remove running zones.
    */
   scan(): IndexScan {
-    const text = this.readChecked(this.indexFile, true);
+    return this.scanText(this.readChecked(this.indexFile, true));
+  }
+
+  private scanText(text: string | undefined): IndexScan {
     if (text === undefined || text === "") {
       const docs = this.documents();
       if (docs.length > 0)
@@ -220,7 +225,9 @@ export class Repository {
       const text = this.readChecked(this.indexFile, true);
       if (text !== undefined && text !== "") return false;
       this.keep = [];
+      this.lockedText = text;
       this.writeIndex(build());
+      this.lockedText = undefined;
       return true;
     });
   }
@@ -230,16 +237,29 @@ export class Repository {
     fs.mkdirSync(this.paths.configDir, { recursive: true, mode: 0o755 });
     return withLock(this.lockFile, () => {
       removeStaleTemporaries(this.paths.configDir);
-      const scan = this.scan();
+      this.lockedText = this.readChecked(this.indexFile, true);
+      const scan = this.scanText(this.lockedText);
       // A bad line is kept as it is: a write for another zone must not destroy it.
       this.keep = scan.bad.map((b) => b.line);
-      return fn(scan.entries);
+      try {
+        return fn(scan.entries);
+      } finally {
+        this.lockedText = undefined;
+      }
     });
   }
 
+  /**
+   * Replace the index, unless it already reads so (a commit that leaves the zone's
+   * zonepath, brand and ip-type alone): rewriting it would cost a write and two fsyncs
+   * for the same bytes. Its writer fsynced those bytes, and the fsync of this
+   * directory that follows the commit's document makes its name durable too.
+   */
   private writeIndex(entries: IndexEntry[], durable = true): void {
     const lines = entries.map((e) => [e.name, e.state, escapeField(e.zonepath), e.uuid, e.brand, e.ipType].join(":"));
-    writeFileAtomic(this.indexFile, INDEX_HEADER + [...lines, ...this.keep].map((l) => l + "\n").join(""), 0o644, durable);
+    const text = INDEX_HEADER + [...lines, ...this.keep].map((l) => l + "\n").join("");
+    if (text === this.lockedText) return;
+    writeFileAtomic(this.indexFile, text, 0o644, durable);
   }
 
   /**
