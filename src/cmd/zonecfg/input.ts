@@ -36,26 +36,27 @@ function readRegular(fd: number, name: string, limit: number): string | undefine
 /** The text of FILE, or of standard input for "-", refused past `limit` bytes. */
 export async function readCommandStream(file: string, limit = MAX_STREAM_BYTES): Promise<string> {
   const name = file === "-" ? "standard input" : file;
+  const fail = (e: unknown): ZoneError => (e instanceof ZoneError ? e : new ZoneError(`cannot read ${name}: ${(e as Error).message}`));
+  let fd: number;
   try {
-    if (file === "-") {
-      const text = readRegular(0, name, limit);
-      if (text !== undefined) return text;
-    } else {
-      // O_NONBLOCK: opening a FIFO with no writer must not hang here; the stream below
-      // reopens it without the flag and waits as before.
-      const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-      try {
-        const text = readRegular(fd, name, limit);
-        if (text !== undefined) return text;
-      } finally {
-        fs.closeSync(fd);
-      }
+    // A FIFO's open waits for its writer here as the stream's did; nothing else runs
+    // meanwhile. The stream below then reads this same descriptor: reopening a FIFO
+    // would lose what a writer wrote before its end closed.
+    fd = file === "-" ? 0 : fs.openSync(file, "r");
+  } catch (e) {
+    throw fail(e);
+  }
+  try {
+    const text = readRegular(fd, name, limit);
+    if (text !== undefined) {
+      if (file !== "-") fs.closeSync(fd);
+      return text;
     }
   } catch (e) {
-    if (e instanceof ZoneError) throw e;
-    throw new ZoneError(`cannot read ${name}: ${(e as Error).message}`);
+    if (file !== "-") fs.closeSync(fd);
+    throw fail(e);
   }
-  const stream: Readable = file === "-" ? process.stdin : fs.createReadStream(file);
+  const stream: Readable = file === "-" ? process.stdin : fs.createReadStream(file, { fd });
   const chunks: Buffer[] = [];
   let size = 0;
   try {
@@ -66,8 +67,7 @@ export async function readCommandStream(file: string, limit = MAX_STREAM_BYTES):
       chunks.push(b);
     }
   } catch (e) {
-    if (e instanceof ZoneError) throw e;
-    throw new ZoneError(`cannot read ${name}: ${(e as Error).message}`);
+    throw fail(e);
   } finally {
     // A stream left open (a writer still writing) would keep the process alive.
     stream.destroy();
