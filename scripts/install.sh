@@ -25,8 +25,16 @@ bash scripts/install-packages.sh
 npm ci --no-audit --no-fund --loglevel=error
 npm run --silent build
 
-# Commands on PATH: links to the checkout's bin/, which runs the build.
-for c in bin/*; do ln -sfn "$top/$c" "/usr/local/bin/$(basename "$c")"; done
+# Commands on PATH: each runs the checkout's command as bin/ does (building first if
+# needed). A script naming the checkout, not a link: resolving a link costs every
+# command a readlink process.
+case $top in *"'"*) echo "install: the checkout's path must not contain a quote: $top" >&2; exit 1 ;; esac
+for c in bin/*; do
+  n=$(basename "$c")
+  rm -f "/usr/local/bin/$n"
+  printf '#!/bin/sh\n# %s of Zones for Linux: runs %s/bin/%s\ntop='"'"'%s'"'"'\n. "$top/scripts/node-command.sh"\nrun_command %s "$@"\n' "$n" "$top" "$n" "$top" "$n" > "/usr/local/bin/$n"
+  chmod 0755 "/usr/local/bin/$n"
+done
 # zonename, zipcs and zipcrm must also work inside sparse zones, which share the
 # host's /usr but not this checkout: self-contained copies of the bundled commands
 # (they need no native module), not links.
