@@ -57,3 +57,12 @@ export class TestRoot {
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/** Poll `cond` every 50 ms until it holds; fail naming `what` after `ms`. */
+export async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -11,7 +11,7 @@ import { mountsBelow } from "../src/lib/idmap.js";
 import { Repository } from "../src/lib/repository.js";
 import { readRun } from "../src/lib/runstate.js";
 import { SlotRegistry } from "../src/lib/slots.js";
-import { BIN } from "./helpers.js";
+import { BIN, until } from "./helpers.js";
 import { ZoneTestRoot } from "./zones.js";
 
 const root = new ZoneTestRoot("life");
@@ -19,14 +19,6 @@ after(() => root.remove());
 const zp = (n: string): string => path.join(root.dir, "zones", n);
 const repo = (): Repository => new Repository(root.paths);
 const state = (n: string): string => repo().find(n)?.state ?? "absent";
-
-async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("zone lifecycle", { concurrency: false }, () => {
   before(() => {

@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Repository } from "../src/lib/repository.js";
 import { readRun } from "../src/lib/runstate.js";
+import { until as waitUntil } from "./helpers.js";
 import { ZoneTestRoot } from "./zones.js";
 
 const root = new ZoneTestRoot("stop");
@@ -17,13 +18,8 @@ const zp = path.join(root.dir, "zones/sz");
 const state = (): string => new Repository(root.paths).find("sz")?.state ?? "absent";
 const initPid = (): number | undefined => readRun(root.paths, "sz")?.pid;
 
-async function until(what: string, cond: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Shutdowns wait for inits: up to 15 s. */
+const until = (what: string, cond: () => boolean, ms = 15_000): Promise<void> => waitUntil(what, cond, ms);
 
 describe("shutdown and reboot", { concurrency: false }, () => {
   before(() => {

@@ -14,6 +14,7 @@ import { mountsBelow } from "../src/lib/idmap.js";
 import type { DaemonStats, Request } from "../src/daemon/protocol.js";
 import { Repository } from "../src/lib/repository.js";
 import { SLOT_SIZE, SlotRegistry } from "../src/lib/slots.js";
+import { until } from "./helpers.js";
 import { ZoneTestRoot } from "./zones.js";
 
 const SERIAL_CYCLES = 300;
@@ -65,14 +66,6 @@ function zombiesOf(pid: number): number[] {
     }
   }
   return out;
-}
-
-async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe("soak: boot/halt cycles under one zoneadmd", { concurrency: false }, () => {

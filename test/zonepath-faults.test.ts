@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { after, describe, test } from "node:test";
 import { Repository } from "../src/lib/repository.js";
 import { consoleLogFile } from "../src/lib/runstate.js";
+import { until } from "./helpers.js";
 import { ZoneTestRoot } from "./zones.js";
 
 const root = new ZoneTestRoot("zpf");
@@ -17,14 +18,6 @@ after(() => root.remove());
 const repo = (): Repository => new Repository(root.paths);
 const state = (n: string): string => repo().find(n)?.state ?? "absent";
 const oneLine = (s: string): void => assert.equal(s.trim().split("\n").length, 1, `one line: ${s}`);
-
-async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("zonepath faults", { concurrency: false }, () => {
   test("uninstall -F refuses a zonepath swapped for a link after install; the tree outside survives", () => {
