@@ -7,7 +7,7 @@
  *   node dist/bench/channel.js [rounds]
  *
  * Two sparse zones in a private ZONES_ROOT; the client library is bundled from
- * src/lib/channel.ts into each zone's /opt/zchan with koffi. Everything is removed at
+ * src/daemon/channel.ts into each zone's /opt/zchan with koffi. Everything is removed at
  * the end, also on failure.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -16,11 +16,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import { mountsBelow, unmount } from "../src/lib/idmap.js";
-import { zonePaths } from "../src/lib/paths.js";
-import { removeCgroups } from "../src/lib/platform.js";
-import { Repository } from "../src/lib/repository.js";
-import { SlotRegistry } from "../src/lib/slots.js";
+import { mountsBelow, unmount } from "../src/platform/idmap.js";
+import { zonePaths } from "../src/document/store/paths.js";
+import { removeCgroups } from "../src/platform/platform.js";
+import { Repository } from "../src/document/store/repository.js";
+import { SlotRegistry } from "../src/platform/slots.js";
 import { percentile } from "./stats.js";
 import { benchRoot } from "./root.js";
 
@@ -92,7 +92,7 @@ async function pump(s) {
 async function kit(zoneRoot: string): Promise<void> {
   const k = path.join(zoneRoot, "opt/zchan");
   fs.mkdirSync(path.join(k, "node_modules"), { recursive: true });
-  await build({ entryPoints: [path.join(TOP, "src/lib/channel.ts")], outfile: path.join(k, "channel.cjs"), bundle: true, platform: "node", target: "node20", format: "cjs", external: ["koffi"], banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" }, define: { "import.meta.url": "__importMetaUrl" }, logLevel: "warning" });
+  await build({ entryPoints: [path.join(TOP, "src/daemon/channel.ts")], outfile: path.join(k, "channel.cjs"), bundle: true, platform: "node", target: "node20", format: "cjs", external: ["koffi"], banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" }, define: { "import.meta.url": "__importMetaUrl" }, logLevel: "warning" });
   for (const m of ["koffi", "@koromix"]) fs.cpSync(path.join(TOP, "node_modules", m), path.join(k, "node_modules", m), { recursive: true });
   fs.writeFileSync(path.join(k, "server.cjs"), SERVER);
   fs.writeFileSync(path.join(k, "client.cjs"), CLIENT);

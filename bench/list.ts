@@ -9,10 +9,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { blankZone } from "../src/lib/model.js";
-import { zonePaths } from "../src/lib/paths.js";
-import { Repository } from "../src/lib/repository.js";
-import { setRctlLimit } from "../src/lib/rctls.js";
+import { blankZone } from "../src/document/model.js";
+import { zonePaths } from "../src/document/store/paths.js";
+import { Repository } from "../src/document/store/repository.js";
+import { setRctlLimit } from "../src/document/rctls.js";
 import { measure, report } from "./stats.js";
 
 const TOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");

@@ -18,14 +18,14 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { blankZone, type ZoneConfig } from "../src/lib/model.js";
-import { hostLinksOf, Network } from "../src/lib/network.js";
-import { chooseRuntime } from "../src/lib/oci/runtime.js";
-import { zonePaths } from "../src/lib/paths.js";
-import { Platform } from "../src/lib/platform.js";
-import { Repository } from "../src/lib/repository.js";
-import { readRun } from "../src/lib/runstate.js";
-import { SlotRegistry } from "../src/lib/slots.js";
+import { blankZone, type ZoneConfig } from "../src/document/model.js";
+import { hostLinksOf, Network } from "../src/platform/network/network.js";
+import { chooseRuntime } from "../src/platform/oci/runtime.js";
+import { zonePaths } from "../src/document/store/paths.js";
+import { Platform } from "../src/platform/platform.js";
+import { Repository } from "../src/document/store/repository.js";
+import { readRun } from "../src/document/store/runstate.js";
+import { SlotRegistry } from "../src/platform/slots.js";
 import { percentile } from "./stats.js";
 import { benchRoot, runInRoot } from "./root.js";
 

@@ -2,13 +2,13 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { mountsBelow, unmount } from "../src/lib/idmap.js";
-import { purgeNetwork } from "../src/lib/network.js";
-import { chooseRuntime } from "../src/lib/oci/runtime.js";
-import { zonePaths } from "../src/lib/paths.js";
-import { removeCgroups } from "../src/lib/platform.js";
-import { Repository } from "../src/lib/repository.js";
-import { SlotRegistry } from "../src/lib/slots.js";
+import { mountsBelow, unmount } from "../src/platform/idmap.js";
+import { purgeNetwork } from "../src/platform/network/network.js";
+import { chooseRuntime } from "../src/platform/oci/runtime.js";
+import { zonePaths } from "../src/document/store/paths.js";
+import { removeCgroups } from "../src/platform/platform.js";
+import { Repository } from "../src/document/store/repository.js";
+import { SlotRegistry } from "../src/platform/slots.js";
 
 export interface BenchRoot {
   dir: string;

@@ -5,7 +5,7 @@
  * console traffic against them. Every `every` cycles it prints one line of the curve:
  * the daemon's RSS and heap after a forced collection, its descriptors, its zombie
  * children, the keys charged to the cycled zone's root, the mount table's size, and the
- * cycle time p50/p99 of the window. test/soak.test.ts is the minute-long version in CI.
+ * cycle time p50/p99 of the window. test/zones/lifecycle/soak.test.ts is the minute-long version in CI.
  *
  *   node dist/bench/soak.js [cycles=10000] [minutes=60] [held zones=3] [every=500]
  */
@@ -16,9 +16,9 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { call } from "../src/daemon/client.js";
 import { socketPath, type DaemonStats, type Request } from "../src/daemon/protocol.js";
-import { zonePaths } from "../src/lib/paths.js";
-import { Repository } from "../src/lib/repository.js";
-import { SLOT_SIZE, SlotRegistry } from "../src/lib/slots.js";
+import { zonePaths } from "../src/document/store/paths.js";
+import { Repository } from "../src/document/store/repository.js";
+import { SLOT_SIZE, SlotRegistry } from "../src/platform/slots.js";
 import { percentile } from "./stats.js";
 import { benchRoot, runInRoot } from "./root.js";
 

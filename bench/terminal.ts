@@ -15,8 +15,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { consoleLogFile } from "../src/lib/runstate.js";
-import { zonePaths } from "../src/lib/paths.js";
+import { consoleLogFile } from "../src/document/store/runstate.js";
+import { zonePaths } from "../src/document/store/paths.js";
 import { percentile } from "./stats.js";
 import { benchRoot } from "./root.js";
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Debian-package step of scripts/install.sh, as root: installs whichever of the
 # packages the commands use are missing, and nothing else. A script of its own so that
-# test/install.test.ts rehearses exactly this code against a faked dpkg status.
+# test/commands/install.test.ts rehearses exactly this code against a faked dpkg status.
 #
 # The packages: the OCI runtimes (runc on hybrid cgroups, crun on pure cgroup v2), a
 # static busybox (zone init; the minimal brand), util-linux (unshare, setpriv), perl

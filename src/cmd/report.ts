@@ -1,5 +1,5 @@
 /** How every command reports a failure: one line per problem, prefixed, then an exit code. */
-import { EXIT_ERR, UsageError, ZoneError } from "../lib/errors.js";
+import { EXIT_ERR, UsageError, ZoneError } from "../native/errors.js";
 
 /** Print `prefix: message` for each line of the message to stderr. */
 export function printError(prefix: string, message: string): void {

@@ -13,10 +13,10 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import { call as daemonCall } from "../daemon/client.js";
-import { call, offer, publish, socketOf, subscribe, type Caller } from "../lib/channel.js";
-import { EXIT_USAGE, UsageError, ZoneError } from "../lib/errors.js";
-import { zonePaths } from "../lib/paths.js";
-import { printable } from "../lib/printable.js";
+import { call, offer, publish, socketOf, subscribe, type Caller } from "../daemon/channel.js";
+import { EXIT_USAGE, UsageError, ZoneError } from "../native/errors.js";
+import { zonePaths } from "../document/store/paths.js";
+import { printable } from "../native/printable.js";
 
 const USAGE = `usage: zchan offer NAME -- PROGRAM [ARG...]
        zchan call ZONE NAME

@@ -7,11 +7,11 @@
  * id or key can never reach an object of another zone.
  */
 import { spawnSync } from "node:child_process";
-import { EXIT_ERR, EXIT_OK, UsageError, ZoneError } from "../lib/errors.js";
-import { targetZone, zoneInit } from "../lib/ipc.js";
-import { checkZoneName } from "../lib/names.js";
-import { zonePaths } from "../lib/paths.js";
-import { currentZoneName } from "../lib/zonename.js";
+import { EXIT_ERR, EXIT_OK, UsageError, ZoneError } from "../native/errors.js";
+import { targetZone, zoneInit } from "../platform/ipc.js";
+import { checkZoneName } from "../document/names.js";
+import { zonePaths } from "../document/store/paths.js";
+import { currentZoneName } from "../platform/zonename.js";
 import { failure } from "./report.js";
 
 const USAGE = "usage: zipcrm [-z zone] {-m shmid | -q msqid | -s semid | -M shmkey | -Q msgkey | -S semkey}...";

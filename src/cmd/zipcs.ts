@@ -6,12 +6,12 @@
  * -Z every zone's (the global zone's first) with a ZONE column. Inside a zone only its
  * own objects exist for it; -z naming another zone is refused.
  */
-import { EXIT_OK, UsageError, ZoneError } from "../lib/errors.js";
-import { IPC_KINDS, ownObjects, passwdNames, targetZone, zoneObjects, zonesUp, type IpcKind, type IpcObject } from "../lib/ipc.js";
-import { checkZoneName, GLOBAL_ZONE } from "../lib/names.js";
-import { zonePaths } from "../lib/paths.js";
-import { readRun } from "../lib/runstate.js";
-import { currentZoneName } from "../lib/zonename.js";
+import { EXIT_OK, UsageError, ZoneError } from "../native/errors.js";
+import { IPC_KINDS, ownObjects, passwdNames, targetZone, zoneObjects, zonesUp, type IpcKind, type IpcObject } from "../platform/ipc.js";
+import { checkZoneName, GLOBAL_ZONE } from "../document/names.js";
+import { zonePaths } from "../document/store/paths.js";
+import { readRun } from "../document/store/runstate.js";
+import { currentZoneName } from "../platform/zonename.js";
 import { failure } from "./report.js";
 
 const USAGE = "usage: zipcs [-mqsa] [-z zone | -Z]";

@@ -5,17 +5,17 @@
  *
  *   zoneadm [-z zone] [-u uuid] subcommand [args]
  */
-import { EXIT_OK, UsageError, ZoneError } from "../lib/errors.js";
-import { checkZoneName } from "../lib/names.js";
-import { zonePaths } from "../lib/paths.js";
-import { Repository, type IndexEntry } from "../lib/repository.js";
-import { checkOperation } from "../lib/state.js";
+import { EXIT_OK, UsageError, ZoneError } from "../native/errors.js";
+import { checkZoneName } from "../document/names.js";
+import { zonePaths } from "../document/store/paths.js";
+import { Repository, type IndexEntry } from "../document/store/repository.js";
+import { checkOperation } from "../document/store/state.js";
 import { listZones, parseListFlags } from "./zoneadm/list.js";
-import { verifyOnHost } from "../lib/hostcheck.js";
+import { verifyOnHost } from "../platform/hostcheck.js";
 import { failure } from "./report.js";
 import { call } from "../daemon/client.js";
 import type { Operation, Request } from "../daemon/protocol.js";
-import { readHaltNote, runningIds } from "../lib/runstate.js";
+import { readHaltNote, runningIds } from "../document/store/runstate.js";
 
 interface Context {
   repo: Repository;

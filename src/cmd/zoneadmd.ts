@@ -3,7 +3,7 @@
  * demand; SIGTERM stops it and leaves every zone running.
  */
 import { Daemon } from "../daemon/server.js";
-import { zonePaths } from "../lib/paths.js";
+import { zonePaths } from "../document/store/paths.js";
 
 const daemon = new Daemon(zonePaths());
 

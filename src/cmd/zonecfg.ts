@@ -7,11 +7,11 @@
  * input stops at the first error and commits nothing; exit and end of input commit.
  */
 import * as readline from "node:readline";
-import { EXIT_ERR, EXIT_OK, UsageError, ZoneError } from "../lib/errors.js";
-import { lex, SyntaxError } from "../lib/lexer.js";
-import { checkZoneName } from "../lib/names.js";
-import { zonePaths } from "../lib/paths.js";
-import { Repository } from "../lib/repository.js";
+import { EXIT_ERR, EXIT_OK, UsageError, ZoneError } from "../native/errors.js";
+import { lex, SyntaxError } from "../document/lexer.js";
+import { checkZoneName } from "../document/names.js";
+import { zonePaths } from "../document/store/paths.js";
+import { Repository } from "../document/store/repository.js";
 import { helpText, USAGE } from "./zonecfg/help.js";
 import { readCommandStream } from "./zonecfg/input.js";
 import { ZonecfgSession, type SessionIO } from "./zonecfg/session.js";

@@ -1,6 +1,6 @@
 /** zonename(1): print the name of the current zone. */
-import { EXIT_OK, UsageError } from "../lib/errors.js";
-import { currentZoneName } from "../lib/zonename.js";
+import { EXIT_OK, UsageError } from "../native/errors.js";
+import { currentZoneName } from "../platform/zonename.js";
 import { failure } from "./report.js";
 
 try {

@@ -9,14 +9,14 @@
  * OVER is the configured physical, with the host bridge in parentheses where its host
  * name differs (under a ZONES_ROOT). -p prints zone:ip:link:host-link:over:state:addresses.
  */
-import { EXIT_OK, UsageError, ZoneError } from "../lib/errors.js";
-import { checkZoneName } from "../lib/names.js";
-import { zoneInterfaces, type InterfaceRow } from "../lib/network.js";
-import { readNets } from "../lib/netrecords.js";
-import { zonePaths } from "../lib/paths.js";
-import { alive } from "../lib/platform.js";
-import { readRun } from "../lib/runstate.js";
-import { printable } from "../lib/printable.js";
+import { EXIT_OK, UsageError, ZoneError } from "../native/errors.js";
+import { checkZoneName } from "../document/names.js";
+import { zoneInterfaces, type InterfaceRow } from "../platform/network/network.js";
+import { readNets } from "../platform/network/netrecords.js";
+import { zonePaths } from "../document/store/paths.js";
+import { alive } from "../platform/platform.js";
+import { readRun } from "../document/store/runstate.js";
+import { printable } from "../native/printable.js";
 import { failure } from "./report.js";
 
 const USAGE = "usage: zonenet [-p] [-z zone]";

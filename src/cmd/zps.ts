@@ -5,13 +5,13 @@
  *   zps [-z zone]
  */
 import * as fs from "node:fs";
-import { EXIT_OK, UsageError } from "../lib/errors.js";
-import { GLOBAL_ZONE } from "../lib/names.js";
-import { zonePaths } from "../lib/paths.js";
-import { readRun } from "../lib/runstate.js";
-import { Repository } from "../lib/repository.js";
-import { GLOBAL_PID_NS } from "../lib/zonename.js";
-import { printable } from "../lib/printable.js";
+import { EXIT_OK, UsageError } from "../native/errors.js";
+import { GLOBAL_ZONE } from "../document/names.js";
+import { zonePaths } from "../document/store/paths.js";
+import { readRun } from "../document/store/runstate.js";
+import { Repository } from "../document/store/repository.js";
+import { GLOBAL_PID_NS } from "../platform/zonename.js";
+import { printable } from "../native/printable.js";
 import { failure } from "./report.js";
 
 function nsOf(pid: number | string): string | undefined {

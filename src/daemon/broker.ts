@@ -15,14 +15,14 @@
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { ZoneError, q } from "../lib/errors.js";
-import type { ZoneConfig } from "../lib/model.js";
-import type { ZonePaths } from "../lib/paths.js";
-import type { Repository } from "../lib/repository.js";
-import { SERVICE_NAME } from "../lib/resources.js";
-import { readRun, zoneRunDir } from "../lib/runstate.js";
-import { SLOT_SIZE, type SlotRegistry } from "../lib/slots.js";
-import { AF_UNIX, SCM_RIGHTS, SOCK_CLOEXEC, SOCK_STREAM, SOL_SOCKET, errnoText, sys } from "../lib/sys.js";
+import { ZoneError, q } from "../native/errors.js";
+import type { ZoneConfig } from "../document/model.js";
+import type { ZonePaths } from "../document/store/paths.js";
+import type { Repository } from "../document/store/repository.js";
+import { SERVICE_NAME } from "../document/resources.js";
+import { readRun, zoneRunDir } from "../document/store/runstate.js";
+import { SLOT_SIZE, type SlotRegistry } from "../platform/slots.js";
+import { AF_UNIX, SCM_RIGHTS, SOCK_CLOEXEC, SOCK_STREAM, SOL_SOCKET, errnoText, sys } from "../native/sys.js";
 import type { LogFn } from "./log.js";
 
 /** Concurrent broker connections one zone may hold (registrations and subscriptions included). */

@@ -13,9 +13,9 @@
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { ZoneError, q } from "./errors.js";
-import { zonePaths } from "./paths.js";
-import { AF_UNIX, MSG_CMSG_CLOEXEC, SCM_RIGHTS, SOCK_CLOEXEC, SOCK_STREAM, SOL_SOCKET, errnoText, sys } from "./sys.js";
+import { ZoneError, q } from "../native/errors.js";
+import { zonePaths } from "../document/store/paths.js";
+import { AF_UNIX, MSG_CMSG_CLOEXEC, SCM_RIGHTS, SOCK_CLOEXEC, SOCK_STREAM, SOL_SOCKET, errnoText, sys } from "../native/sys.js";
 
 const SHUT_RDWR = 2;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;

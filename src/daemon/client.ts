@@ -17,8 +17,8 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ZoneError } from "../lib/errors.js";
-import type { ZonePaths } from "../lib/paths.js";
+import { ZoneError } from "../native/errors.js";
+import type { ZonePaths } from "../document/store/paths.js";
 import { socketPath, type Operation, type Reply, type Request } from "./protocol.js";
 
 const ACCEPT_MS = 10_000;

@@ -9,9 +9,9 @@ import * as fs from "node:fs";
 import type * as net from "node:net";
 import * as path from "node:path";
 import * as tty from "node:tty";
-import type { ConsoleSink } from "../lib/platform.js";
-import { consoleLogFile } from "../lib/runstate.js";
-import type { ZonePaths } from "../lib/paths.js";
+import type { ConsoleSink } from "../platform/platform.js";
+import { consoleLogFile } from "../document/store/runstate.js";
+import type { ZonePaths } from "../document/store/paths.js";
 
 /** The log is cut back to KEEP bytes whenever it passes LIMIT. */
 const LIMIT = 128 * 1024;

@@ -16,7 +16,7 @@
  *   and dropped, and the next line that can be written says how many were lost.
  */
 import * as fs from "node:fs";
-import { printable } from "../lib/printable.js";
+import { printable } from "../native/printable.js";
 
 export const LOG_MAX_BYTES = 8 << 20;
 export const BURST = 20;

@@ -3,8 +3,8 @@
  * directory (mode 0600: only root reaches it), one JSON reply. After the reply to
  * "console", the connection carries the zone console's bytes both ways.
  */
-import type { RuntimeVersion } from "../lib/oci/runtime.js";
-import type { RunState } from "../lib/runstate.js";
+import type { RuntimeVersion } from "../platform/oci/runtime.js";
+import type { RunState } from "../document/store/runstate.js";
 
 export const OPERATIONS = ["ping", "stats", "install", "uninstall", "ready", "boot", "halt", "reboot", "shutdown", "shutdown-reboot", "console", "post"] as const;
 export type Operation = (typeof OPERATIONS)[number];

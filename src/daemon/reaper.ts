@@ -15,7 +15,7 @@
  */
 import { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import { sys } from "../lib/sys.js";
+import { sys } from "../native/sys.js";
 
 /** Pids of the children Node spawned and has not reaped yet. */
 const nodeChildren = new Set<number>();

@@ -7,23 +7,23 @@
  */
 import * as fs from "node:fs";
 import * as net from "node:net";
-import { ZoneError } from "../lib/errors.js";
-import { checkZoneName } from "../lib/names.js";
-import { chooseRuntime, type RuntimeVersion } from "../lib/oci/runtime.js";
-import type { ZonePaths } from "../lib/paths.js";
-import { alive, Platform } from "../lib/platform.js";
-import { Repository, type IndexEntry, type IndexScan } from "../lib/repository.js";
-import { rebuildIndex } from "../lib/rebuild.js";
-import { SlotRegistry } from "../lib/slots.js";
-import { sys } from "../lib/sys.js";
+import { ZoneError } from "../native/errors.js";
+import { checkZoneName } from "../document/names.js";
+import { chooseRuntime, type RuntimeVersion } from "../platform/oci/runtime.js";
+import type { ZonePaths } from "../document/store/paths.js";
+import { alive, Platform } from "../platform/platform.js";
+import { Repository, type IndexEntry, type IndexScan } from "../document/store/repository.js";
+import { rebuildIndex } from "../platform/rebuild.js";
+import { SlotRegistry } from "../platform/slots.js";
+import { sys } from "../native/sys.js";
 import { ACCEPTED, OPERATIONS, socketPath, type DaemonStats, type Reply, type Request } from "./protocol.js";
 import { ZoneConsoles } from "./console.js";
-import { fdOfProcess } from "../lib/fdpass.js";
-import { HOLDER_FD, writeHaltNote } from "../lib/runstate.js";
+import { fdOfProcess } from "../native/fdpass.js";
+import { HOLDER_FD, writeHaltNote } from "../document/store/runstate.js";
 import { Broker } from "./broker.js";
-import { applyReserveAtStart } from "../lib/reserve.js";
+import { applyReserveAtStart } from "../platform/reserve.js";
 import { ZoneLog, type LogSource } from "./log.js";
-import { writeFileAtomic } from "../lib/atomic.js";
+import { writeFileAtomic } from "../native/atomic.js";
 import { Reaper } from "./reaper.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;

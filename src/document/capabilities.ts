@@ -6,7 +6,7 @@
  *
  * "default" (allowed first only) is the safe set below; "-x" and "!x" remove one.
  */
-import { ZoneError, q } from "./errors.js";
+import { ZoneError, q } from "../native/errors.js";
 
 /** Every capability of Linux 6.x, in kernel order (CAP_CHOWN = 0 ... CAP_CHECKPOINT_RESTORE = 40). */
 export const ALL_CAPABILITIES = [

@@ -5,7 +5,7 @@
  * it. Pure: no files, no terminal. The zonecfg session and the repository loader both
  * drive it, so the repository's files are read with the very rules zonecfg applies.
  */
-import { ZoneError, q } from "./errors.js";
+import { ZoneError, q } from "../native/errors.js";
 import type { Complex, Cursor, Value } from "./grammar.js";
 import type { ZoneConfig } from "./model.js";
 import { globalProp } from "./properties.js";

@@ -8,7 +8,7 @@
  *   '\' inside quotes, so that every value can be exported and read back; any other
  *   backslash is kept as it is, as illumos does.
  */
-import { ZoneError } from "./errors.js";
+import { ZoneError } from "../native/errors.js";
 
 export type TokenKind = "word" | "string" | "=" | "[" | "]" | "(" | ")" | ",";
 

@@ -1,6 +1,6 @@
 /** Validation of names and paths that later reach the file system, a mount or a shell. */
 import * as path from "node:path";
-import { ZoneError, q } from "./errors.js";
+import { ZoneError, q } from "../native/errors.js";
 
 const ZONE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 

@@ -3,8 +3,8 @@
  * checks that can be made on the value alone) and cleared. Alias properties read and
  * write their rctl.
  */
-import { ZoneError, q } from "./errors.js";
-import { isBrand, BRANDS } from "./brands.js";
+import { ZoneError, q } from "../native/errors.js";
+import { isBrand, BRANDS } from "../platform/brands.js";
 import { resolveLimitpriv } from "./capabilities.js";
 import type { ZoneConfig } from "./model.js";
 import { NATIVE_BRAND } from "./model.js";

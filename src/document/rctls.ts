@@ -3,7 +3,7 @@
  * aliases that stand for them. Each alias is only a view of its rctl: the model keeps
  * the rctl and nothing else.
  */
-import { ZoneError, q } from "./errors.js";
+import { ZoneError, q } from "../native/errors.js";
 import type { RctlResource, RctlValue, ZoneConfig } from "./model.js";
 import { formatBytes, parseBytes, parseCount } from "./units.js";
 

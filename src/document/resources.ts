@@ -5,7 +5,7 @@
  * `write` validates every value; cross-resource rules live in verify.ts.
  */
 import { isIP } from "node:net";
-import { ZoneError, q } from "./errors.js";
+import { ZoneError, q } from "../native/errors.js";
 import type { Complex } from "./grammar.js";
 import type { ZoneConfig, RctlValue } from "./model.js";
 import { checkAbsolutePath } from "./names.js";

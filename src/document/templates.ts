@@ -3,7 +3,7 @@
  * `create`. `default` holds illumos's defaults; `blank` (create -b) holds nothing.
  * `create -t OTHERZONE` copies another zone instead (see the zonecfg session).
  */
-import { parseZone } from "./document.js";
+import { parseZone } from "./store/document.js";
 import type { ZoneConfig } from "./model.js";
 
 /**

@@ -1,5 +1,5 @@
 /** Byte quantities with the K/M/G/T suffixes zonecfg accepts (powers of 1024). */
-import { ZoneError, q } from "./errors.js";
+import { ZoneError, q } from "../native/errors.js";
 
 const SCALE: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
 

@@ -4,11 +4,11 @@
  * sees them all at once.
  */
 import * as fs from "node:fs";
-import { ZoneError } from "./errors.js";
-import { q } from "./errors.js";
+import { ZoneError } from "../native/errors.js";
+import { q } from "../native/errors.js";
 import type { ZoneConfig } from "./model.js";
 import { checkAbsolutePath, checkZoneName, pathWithin } from "./names.js";
-import { zonePaths } from "./paths.js";
+import { zonePaths } from "./store/paths.js";
 import { GLOBAL_PROPS } from "./properties.js";
 import { checkAllResources } from "./resources.js";
 

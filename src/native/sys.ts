@@ -27,7 +27,7 @@ interface Libc {
   syscall: (...args: unknown[]) => unknown;
   mountAttr: KoffiType;
   recvmsg(fd: number, msg: object, flags: number): number | bigint;
-  /** Sockets for the inter-zone broker (src/daemon/broker.ts, src/lib/channel.ts). */
+  /** Sockets for the inter-zone broker (src/daemon/broker.ts, src/daemon/channel.ts). */
   socket(domain: number, type: number, protocol: number): number;
   /** addr: a struct sockaddr in a Buffer. */
   connect(fd: number, addr: Buffer, len: number): number;

@@ -3,7 +3,7 @@
  * here installers). Each brand installs a tree whose owners are shifted into the
  * zone's uid slot, names its default init, and lists host trees to share into it.
  */
-import type { ZoneConfig } from "./model.js";
+import type { ZoneConfig } from "../document/model.js";
 import { BUSYBOX_TREE, installMinimal } from "./brands/minimal.js";
 import { installSparse, SPARSE_SHARED } from "./brands/sparse.js";
 

@@ -7,15 +7,15 @@
  * root tree through it.)
  */
 import * as fs from "node:fs";
-import { ZoneError, q } from "./errors.js";
-import type { ZoneConfig } from "./model.js";
-import { pathWithin } from "./names.js";
-import type { OtherZone } from "./verify.js";
-import { checkZonepath, verifyZone } from "./verify.js";
-import { networkProblems } from "./network.js";
-import { readNets } from "./netrecords.js";
-import { zonePaths } from "./paths.js";
-import { Repository } from "./repository.js";
+import { ZoneError, q } from "../native/errors.js";
+import type { ZoneConfig } from "../document/model.js";
+import { pathWithin } from "../document/names.js";
+import type { OtherZone } from "../document/verify.js";
+import { checkZonepath, verifyZone } from "../document/verify.js";
+import { networkProblems } from "./network/network.js";
+import { readNets } from "./network/netrecords.js";
+import { zonePaths } from "../document/store/paths.js";
+import { Repository } from "../document/store/repository.js";
 import { SLOT_SIZE, SlotRegistry } from "./slots.js";
 
 /** Mount options of the file system holding `p` (the longest mount point above it). */

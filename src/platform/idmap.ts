@@ -7,8 +7,8 @@
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import { ZoneError, q } from "./errors.js";
-import { errnoText, sys } from "./sys.js";
+import { ZoneError, q } from "../native/errors.js";
+import { errnoText, sys } from "../native/sys.js";
 import type { ZoneRoot } from "./zonefs.js";
 
 const SYS_OPEN_TREE = 428;

@@ -8,13 +8,13 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ZoneError, q } from "./errors.js";
-import type { ZonePaths } from "./paths.js";
-import { readRun } from "./runstate.js";
+import { ZoneError, q } from "../native/errors.js";
+import type { ZonePaths } from "../document/store/paths.js";
+import { readRun } from "../document/store/runstate.js";
 import { currentZoneName } from "./zonename.js";
 import { ZoneRoot } from "./zonefs.js";
-import { GLOBAL_ZONE } from "./names.js";
-import { printable } from "./printable.js";
+import { GLOBAL_ZONE } from "../document/names.js";
+import { printable } from "../native/printable.js";
 
 export type IpcKind = "msg" | "shm" | "sem";
 export const IPC_KINDS: readonly IpcKind[] = ["msg", "shm", "sem"];

@@ -7,8 +7,8 @@
  * is silent gets the defaults of defaults.ts.
  */
 import * as fs from "node:fs";
-import type { ZoneConfig } from "./model.js";
-import { effectiveLimit } from "./defaults.js";
+import type { ZoneConfig } from "../document/model.js";
+import { effectiveLimit } from "../document/defaults.js";
 
 const PAGE_SIZE = 4096;
 

@@ -8,8 +8,8 @@
  * a running zone. A zone with neither is configured and gets a new uuid.
  */
 import { randomUUID } from "node:crypto";
-import type { IndexEntry, Repository } from "./repository.js";
-import { readRun } from "./runstate.js";
+import type { IndexEntry, Repository } from "../document/store/repository.js";
+import { readRun } from "../document/store/runstate.js";
 import type { SlotRegistry } from "./slots.js";
 
 /** Rebuild the index if it is still missing or empty; returns one line per zone for the log. */

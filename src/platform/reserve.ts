@@ -13,9 +13,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ZoneError, q } from "./errors.js";
-import type { ZonePaths } from "./paths.js";
-import { parseBytes, parseCount } from "./units.js";
+import { ZoneError, q } from "../native/errors.js";
+import type { ZonePaths } from "../document/store/paths.js";
+import { parseBytes, parseCount } from "../document/units.js";
 
 export const SETTINGS_FILE = "zoneadmd.conf";
 

@@ -7,7 +7,7 @@
  * processes run without no_new_privs: containment comes from the user namespace (zone
  * uid 0 is an unprivileged host uid), the bounding set below and the seccomp filter.
  */
-import { ALL_CAPABILITIES, resolveLimitpriv } from "./capabilities.js";
+import { ALL_CAPABILITIES, resolveLimitpriv } from "../document/capabilities.js";
 
 // ---------------------------------------------------------------------------------------
 // Capabilities

@@ -12,10 +12,10 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { writeFileAtomic } from "./atomic.js";
-import { ZoneError, q } from "./errors.js";
-import { escapeField, splitFields } from "./fields.js";
-import { withLock } from "./lock.js";
+import { writeFileAtomic } from "../native/atomic.js";
+import { ZoneError, q } from "../native/errors.js";
+import { escapeField, splitFields } from "../document/store/fields.js";
+import { withLock } from "../native/lock.js";
 
 export const DEFAULT_SLOT_REGISTRY = "/var/lib/zones/slots";
 export const SLOT_SIZE = 65536;

@@ -14,9 +14,9 @@
  * thing openat2 would add, resolving links scoped to the root, is not wanted.
  */
 import * as fs from "node:fs";
-import { ZoneError, q } from "./errors.js";
+import { ZoneError, q } from "../native/errors.js";
 import { mountsBelowBytes } from "./idmap.js";
-import { errnoText, sys } from "./sys.js";
+import { errnoText, sys } from "../native/sys.js";
 
 /** Linux's O_PATH: a descriptor that names an inode without opening it (not in fs.constants). */
 const O_PATH = 0o10000000;

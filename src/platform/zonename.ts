@@ -3,8 +3,8 @@
  * initial pid namespace, whose inode number is fixed by the kernel (PROC_PID_INIT_INO).
  */
 import * as fs from "node:fs";
-import { GLOBAL_ZONE } from "./names.js";
-import { ZoneError } from "./errors.js";
+import { GLOBAL_ZONE } from "../document/names.js";
+import { ZoneError } from "../native/errors.js";
 
 const PROC_PID_INIT_INO = 0xeffffffc;
 

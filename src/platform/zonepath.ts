@@ -6,7 +6,7 @@
  * through it, as zonefs.ts does below the zone root.
  */
 import * as fs from "node:fs";
-import { ZoneError, q } from "./errors.js";
+import { ZoneError, q } from "../native/errors.js";
 import { removeZoneRoot } from "./zonefs.js";
 
 /** Linux's O_PATH (not in fs.constants). */

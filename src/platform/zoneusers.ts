@@ -3,7 +3,7 @@
  * to the zone's root, who may have made it a symbolic link to a host file: nothing on
  * the way is followed.
  */
-import { ZoneError, q } from "./errors.js";
+import { ZoneError, q } from "../native/errors.js";
 import { ZoneRoot } from "./zonefs.js";
 
 export interface ZoneUser {

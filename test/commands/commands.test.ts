@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, describe, test } from "node:test";
-import { zonePaths } from "../src/lib/paths.js";
-import { Repository } from "../src/lib/repository.js";
-import { TestRoot } from "./helpers.js";
+import { zonePaths } from "../../src/document/store/paths.js";
+import { Repository } from "../../src/document/store/repository.js";
+import { TestRoot } from "../support/helpers.js";
 
 const root = new TestRoot("cmd");
 after(() => root.remove());

@@ -8,10 +8,10 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, test } from "node:test";
-import { zonePaths } from "../src/lib/paths.js";
-import { Repository } from "../src/lib/repository.js";
-import { verifyZone } from "../src/lib/verify.js";
-import { TestRoot, TOP } from "./helpers.js";
+import { zonePaths } from "../../src/document/store/paths.js";
+import { Repository } from "../../src/document/store/repository.js";
+import { verifyZone } from "../../src/document/verify.js";
+import { TestRoot, TOP } from "../support/helpers.js";
 
 const root = new TestRoot("crash");
 after(() => root.remove());

@@ -13,7 +13,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, test } from "node:test";
-import { TOP } from "./helpers.js";
+import { TOP } from "../support/helpers.js";
 
 const PACKAGES_SCRIPT = path.join(TOP, "scripts/install-packages.sh");
 const INSTALL_SCRIPT = path.join(TOP, "scripts/install.sh");

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { after, test } from "node:test";
-import { BIN, TestRoot } from "./helpers.js";
+import { BIN, TestRoot } from "../support/helpers.js";
 
 const root = new TestRoot("tty");
 after(() => root.remove());

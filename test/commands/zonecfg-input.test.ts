@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { after, describe, test } from "node:test";
-import { BIN, collect, TestRoot, type Result } from "./helpers.js";
+import { BIN, collect, TestRoot, type Result } from "../support/helpers.js";
 
 const root = new TestRoot("cfginput");
 after(() => root.remove());

@@ -1,13 +1,13 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { applyEdit, ZoneEditor, type Scope } from "../src/lib/editor.js";
-import { ZoneError } from "../src/lib/errors.js";
-import { Cursor } from "../src/lib/grammar.js";
-import { lex } from "../src/lib/lexer.js";
-import { blankZone, cloneZone, type RctlResource, type ZoneConfig } from "../src/lib/model.js";
-import { globalProp } from "../src/lib/properties.js";
-import { RCTL_ALIASES, rctlDef } from "../src/lib/rctls.js";
-import { RESOURCES, resourceSpec, type Rec } from "../src/lib/resources.js";
+import { applyEdit, ZoneEditor, type Scope } from "../../src/document/editor.js";
+import { ZoneError } from "../../src/native/errors.js";
+import { Cursor } from "../../src/document/grammar.js";
+import { lex } from "../../src/document/lexer.js";
+import { blankZone, cloneZone, type RctlResource, type ZoneConfig } from "../../src/document/model.js";
+import { globalProp } from "../../src/document/properties.js";
+import { RCTL_ALIASES, rctlDef } from "../../src/document/rctls.js";
+import { RESOURCES, resourceSpec, type Rec } from "../../src/document/resources.js";
 
 /** Feed zonecfg editing commands to the editor, one lexed command at a time. */
 function run(ed: ZoneEditor, text: string): void {

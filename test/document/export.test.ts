@@ -1,10 +1,10 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { parseZone } from "../src/lib/document.js";
-import { applyEdit, ZoneEditor } from "../src/lib/editor.js";
-import { exportZone } from "../src/lib/export.js";
-import { Cursor } from "../src/lib/grammar.js";
-import { lex } from "../src/lib/lexer.js";
+import { parseZone } from "../../src/document/store/document.js";
+import { applyEdit, ZoneEditor } from "../../src/document/editor.js";
+import { exportZone } from "../../src/document/export.js";
+import { Cursor } from "../../src/document/grammar.js";
+import { lex } from "../../src/document/lexer.js";
 import {
   blankZone,
   NATIVE_BRAND,
@@ -16,11 +16,11 @@ import {
   type RctlResource,
   type SecurityFlags,
   type ZoneConfig,
-} from "../src/lib/model.js";
-import { BRANDS } from "../src/lib/brands.js";
-import { ALL_CAPABILITIES, PROHIBITED_CAPABILITIES } from "../src/lib/capabilities.js";
-import { RCTLS } from "../src/lib/rctls.js";
-import { FS_TYPES, RESOURCES } from "../src/lib/resources.js";
+} from "../../src/document/model.js";
+import { BRANDS } from "../../src/platform/brands.js";
+import { ALL_CAPABILITIES, PROHIBITED_CAPABILITIES } from "../../src/document/capabilities.js";
+import { RCTLS } from "../../src/document/rctls.js";
+import { FS_TYPES, RESOURCES } from "../../src/document/resources.js";
 
 function edit(text: string, name = "web"): ZoneConfig {
   const ed = new ZoneEditor(blankZone(name));

@@ -1,7 +1,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { Cursor, type Value } from "../src/lib/grammar.js";
-import { lex, SyntaxError } from "../src/lib/lexer.js";
+import { Cursor, type Value } from "../../src/document/grammar.js";
+import { lex, SyntaxError } from "../../src/document/lexer.js";
 
 /** A cursor over the single command in `text`. */
 function cursor(text: string, firstLine = 1): Cursor {

@@ -1,7 +1,7 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { lex, needsQuotes, quoteValue, SyntaxError, type CommandTokens, type TokenKind } from "../src/lib/lexer.js";
-import { ZoneError } from "../src/lib/errors.js";
+import { lex, needsQuotes, quoteValue, SyntaxError, type CommandTokens, type TokenKind } from "../../src/document/lexer.js";
+import { ZoneError } from "../../src/native/errors.js";
 
 /** The tokens of each command as [kind, text] pairs. */
 function shape(cmds: CommandTokens[]): Array<Array<[TokenKind, string]>> {

@@ -1,8 +1,8 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { ZoneError } from "../src/lib/errors.js";
-import { canTransition, checkOperation, checkTransition, isState, REQUIRES, STATES, type ZoneState } from "../src/lib/state.js";
-import { zoneError } from "./assertions.js";
+import { ZoneError } from "../../src/native/errors.js";
+import { canTransition, checkOperation, checkTransition, isState, REQUIRES, STATES, type ZoneState } from "../../src/document/store/state.js";
+import { zoneError } from "../support/assertions.js";
 
 /** The transitions of zones-reference §3, each with the operation that makes it. */
 const LEGAL: ReadonlyArray<readonly [ZoneState, ZoneState, string]> = [

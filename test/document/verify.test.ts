@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { blankZone, cloneZone, type ZoneConfig } from "../src/lib/model.js";
-import { checkZonepath, symlinkOnPath, verifyZone, type OtherZone } from "../src/lib/verify.js";
-import { ZoneError } from "../src/lib/errors.js";
+import { blankZone, cloneZone, type ZoneConfig } from "../../src/document/model.js";
+import { checkZonepath, symlinkOnPath, verifyZone, type OtherZone } from "../../src/document/verify.js";
+import { ZoneError } from "../../src/native/errors.js";
 
 let tmp = "";
 

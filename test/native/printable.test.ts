@@ -1,8 +1,8 @@
 /** printable(): zone-controlled text made safe for a terminal or a log line. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { q } from "../src/lib/errors.js";
-import { printable } from "../src/lib/printable.js";
+import { q } from "../../src/native/errors.js";
+import { printable } from "../../src/native/printable.js";
 
 describe("printable", () => {
   test("ordinary text, ASCII and other Unicode, is unchanged", () => {

@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { attr, ipBytes, key, nest, parseAttrs, strAttr } from "../src/lib/netlink.js";
-import { linkLocalOf } from "../src/lib/network.js";
+import { attr, ipBytes, key, nest, parseAttrs, strAttr } from "../../src/platform/network/netlink.js";
+import { linkLocalOf } from "../../src/platform/network/network.js";
 
 test("addresses in network byte order, whatever their spelling", () => {
   assert.equal(ipBytes("10.213.5.2").toString("hex"), "0ad50502");

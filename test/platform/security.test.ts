@@ -1,6 +1,6 @@
 /**
  * A zone's privileges: its capability set, its seccomp filter and its masked and
- * read-only /proc and /sys paths (src/lib/security.ts). Besides the data itself, the
+ * read-only /proc and /sys paths (src/platform/security.ts). Besides the data itself, the
  * filter is checked against libseccomp, the library runc and crun build it with: every
  * name must resolve, the profile must compile for every listed architecture, and a
  * child process running under it must see the denials.
@@ -12,11 +12,11 @@ import * as fs from "node:fs";
 import { createRequire } from "node:module";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ZoneError } from "../src/lib/errors.js";
+import { ZoneError } from "../../src/native/errors.js";
 import {
   MASKED_PATHS, READONLY_PATHS, ociCapabilities, seccompProfile,
   type LinuxSeccomp, type SeccompArg, type SeccompSyscall,
-} from "../src/lib/security.js";
+} from "../../src/platform/security.js";
 
 // ---------------------------------------------------------------------------------------
 // Capabilities

@@ -8,9 +8,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ZoneError } from "../src/lib/errors.js";
-import { DEFAULT_SLOT_REGISTRY, hostId, SLOT_SIZE, SlotRegistry, type HostIdFiles } from "../src/lib/slots.js";
-import { TOP } from "./helpers.js";
+import { ZoneError } from "../../src/native/errors.js";
+import { DEFAULT_SLOT_REGISTRY, hostId, SLOT_SIZE, SlotRegistry, type HostIdFiles } from "../../src/platform/slots.js";
+import { TOP } from "../support/helpers.js";
 
 let parent = "";
 let counter = 0;
@@ -161,7 +161,7 @@ describe("SlotRegistry", () => {
 
   test("concurrent allocation from several processes yields distinct slots", async () => {
     const { file, host } = fixture();
-    const mod = path.join(TOP, "dist/src/lib/slots.js");
+    const mod = path.join(TOP, "dist/src/platform/slots.js");
     const script = `
       const { SlotRegistry } = await import(process.argv[1]);
       const r = new SlotRegistry(process.argv[2], JSON.parse(process.argv[3]));

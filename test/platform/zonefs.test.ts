@@ -9,9 +9,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, beforeEach, describe, test } from "node:test";
-import { ZoneError } from "../src/lib/errors.js";
-import { mountsBelow, mountsBelowBytes, unmount } from "../src/lib/idmap.js";
-import { removeZoneRoot, unmountZoneRoot, ZoneRoot } from "../src/lib/zonefs.js";
+import { ZoneError } from "../../src/native/errors.js";
+import { mountsBelow, mountsBelowBytes, unmount } from "../../src/platform/idmap.js";
+import { removeZoneRoot, unmountZoneRoot, ZoneRoot } from "../../src/platform/zonefs.js";
 
 const top = fs.mkdtempSync(path.join(os.tmpdir(), "zones-zonefs-"));
 const root = path.join(top, "root");

@@ -1,6 +1,6 @@
 /** Assertions shared by the unit tests. */
 import assert from "node:assert/strict";
-import { ZoneError } from "../src/lib/errors.js";
+import { ZoneError } from "../../src/native/errors.js";
 
 /** fn must throw a ZoneError whose message holds every fragment; returns the message. */
 export function zoneError(fn: () => unknown, ...fragments: string[]): string {

@@ -6,8 +6,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** The checkout: tests compile to dist/test, two levels below it. */
-export const TOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+/** The checkout: this file compiles to dist/test/support, three levels below it. */
+export const TOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 export const BIN = path.join(TOP, "bin");
 
 export interface Result {

@@ -6,14 +6,14 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { unmount, mountsBelow } from "../src/lib/idmap.js";
-import { unmountZoneRoot } from "../src/lib/zonefs.js";
-import { zonePaths } from "../src/lib/paths.js";
-import { removeCgroups } from "../src/lib/platform.js";
-import { purgeNetwork } from "../src/lib/network.js";
-import { Repository } from "../src/lib/repository.js";
-import { readRun } from "../src/lib/runstate.js";
-import { SlotRegistry } from "../src/lib/slots.js";
+import { unmount, mountsBelow } from "../../src/platform/idmap.js";
+import { unmountZoneRoot } from "../../src/platform/zonefs.js";
+import { zonePaths } from "../../src/document/store/paths.js";
+import { removeCgroups } from "../../src/platform/platform.js";
+import { purgeNetwork } from "../../src/platform/network/network.js";
+import { Repository } from "../../src/document/store/repository.js";
+import { readRun } from "../../src/document/store/runstate.js";
+import { SlotRegistry } from "../../src/platform/slots.js";
 import { TestRoot } from "./helpers.js";
 
 export class ZoneTestRoot extends TestRoot {

@@ -3,10 +3,10 @@
  * Formats follow illumos zoneadm.c: verbose "%*s %-16s %-10s %-30s %-8s %-6s" (STATUS widened to 13, the longest state) with
  * a 4-wide ID column, parsable "zoneid:zonename:state:zonepath:uuid:brand:ip-type".
  */
-import { UsageError, ZoneError } from "../../lib/errors.js";
-import { escapeField } from "../../lib/fields.js";
-import type { IndexEntry, Repository } from "../../lib/repository.js";
-import type { ZoneState } from "../../lib/state.js";
+import { UsageError, ZoneError } from "../../native/errors.js";
+import { escapeField } from "../../document/store/fields.js";
+import type { IndexEntry, Repository } from "../../document/store/repository.js";
+import type { ZoneState } from "../../document/store/state.js";
 
 /** What `list` shows of the global zone: the host. */
 export const GLOBAL_BRAND = "linux";

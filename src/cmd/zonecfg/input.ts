@@ -6,7 +6,7 @@
  */
 import * as fs from "node:fs";
 import type { Readable } from "node:stream";
-import { ZoneError } from "../../lib/errors.js";
+import { ZoneError } from "../../native/errors.js";
 
 /** Far above any real configuration (an export is a few KiB), far below a full memory. */
 export const MAX_STREAM_BYTES = 16 * 1024 * 1024;

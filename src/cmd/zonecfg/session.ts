@@ -4,21 +4,21 @@
  * nothing of terminals: lines in, lines out, and a confirm() the caller supplies.
  */
 import * as fs from "node:fs";
-import { applyEdit, ZoneEditor } from "../../lib/editor.js";
-import { ZoneError, q } from "../../lib/errors.js";
-import { exportZone } from "../../lib/export.js";
-import { Cursor } from "../../lib/grammar.js";
-import { infoAll, infoGlobal, infoResource } from "../../lib/info.js";
-import type { CommandTokens } from "../../lib/lexer.js";
-import { serializeZone } from "../../lib/document.js";
-import { cloneZone, blankZone, type ZoneConfig } from "../../lib/model.js";
+import { applyEdit, ZoneEditor } from "../../document/editor.js";
+import { ZoneError, q } from "../../native/errors.js";
+import { exportZone } from "../../document/export.js";
+import { Cursor } from "../../document/grammar.js";
+import { infoAll, infoGlobal, infoResource } from "../../document/info.js";
+import type { CommandTokens } from "../../document/lexer.js";
+import { serializeZone } from "../../document/store/document.js";
+import { cloneZone, blankZone, type ZoneConfig } from "../../document/model.js";
 import * as path from "node:path";
-import { globalProp } from "../../lib/properties.js";
-import type { Repository } from "../../lib/repository.js";
-import { resourceSpec } from "../../lib/resources.js";
-import type { ZoneState } from "../../lib/state.js";
-import { fromTemplate } from "../../lib/templates.js";
-import { verifyZone } from "../../lib/verify.js";
+import { globalProp } from "../../document/properties.js";
+import type { Repository } from "../../document/store/repository.js";
+import { resourceSpec } from "../../document/resources.js";
+import type { ZoneState } from "../../document/store/state.js";
+import { fromTemplate } from "../../document/templates.js";
+import { verifyZone } from "../../document/verify.js";
 import { helpText } from "./help.js";
 
 export interface SessionIO {

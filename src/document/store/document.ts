@@ -3,12 +3,12 @@
  * Reading it runs the same editor that zonecfg uses, restricted to the commands an
  * export contains, so a hand-broken file is reported with its file name and line.
  */
-import { ZoneError } from "./errors.js";
-import { applyEdit, ZoneEditor } from "./editor.js";
-import { exportZone } from "./export.js";
-import { Cursor } from "./grammar.js";
-import { lex, SyntaxError } from "./lexer.js";
-import { blankZone, type ZoneConfig } from "./model.js";
+import { ZoneError } from "../../native/errors.js";
+import { applyEdit, ZoneEditor } from "../editor.js";
+import { exportZone } from "../export.js";
+import { Cursor } from "../grammar.js";
+import { lex, SyntaxError } from "../lexer.js";
+import { blankZone, type ZoneConfig } from "../model.js";
 
 export function serializeZone(z: ZoneConfig): string {
   return `# zone ${z.zonename}: written by zonecfg; change it with zonecfg -z ${z.zonename}\n` + exportZone(z);

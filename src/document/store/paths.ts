@@ -3,7 +3,7 @@
  * benchmarks and a real installation never share a file or a host object name.
  */
 import * as path from "node:path";
-import { ZoneError, q } from "./errors.js";
+import { ZoneError, q } from "../../native/errors.js";
 
 export interface ZonePaths {
   /** The root prefix ("" for the standard locations). */

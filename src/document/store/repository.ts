@@ -10,18 +10,18 @@
 import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { removeStaleTemporaries, writeFileAtomic } from "./atomic.js";
+import { removeStaleTemporaries, writeFileAtomic } from "../../native/atomic.js";
 import { parseZone, serializeZone } from "./document.js";
 import { escapeField, splitFields } from "./fields.js";
-import { ZoneError, q } from "./errors.js";
-import { withLock } from "./lock.js";
-import type { IpType, ZoneConfig } from "./model.js";
-import { checkZoneName } from "./names.js";
+import { ZoneError, q } from "../../native/errors.js";
+import { withLock } from "../../native/lock.js";
+import type { IpType, ZoneConfig } from "../model.js";
+import { checkZoneName } from "../names.js";
 import type { ZonePaths } from "./paths.js";
-import { pairProcessLimits } from "./rctls.js";
+import { pairProcessLimits } from "../rctls.js";
 import { moveConsoleLog } from "./runstate.js";
 import { checkTransition, isState, type ZoneState } from "./state.js";
-import { verifyZone } from "./verify.js";
+import { verifyZone } from "../verify.js";
 
 export interface IndexEntry {
   name: string;

@@ -3,7 +3,7 @@
  * the states, the legal transitions, and what each operation needs. Every change of
  * state goes through checkTransition, and the repository persists the result.
  */
-import { ZoneError } from "./errors.js";
+import { ZoneError } from "../../native/errors.js";
 
 export const STATES = ["configured", "incomplete", "installed", "ready", "running", "shutting_down", "down", "mounted"] as const;
 export type ZoneState = (typeof STATES)[number];

@@ -7,8 +7,8 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ZoneError } from "../errors.js";
-import type { ZoneConfig } from "../model.js";
+import { ZoneError } from "../../native/errors.js";
+import type { ZoneConfig } from "../../document/model.js";
 import { baseDirs, identityFiles, initFiles, ZoneTree } from "./tree.js";
 
 export const BUSYBOX = "/bin/busybox";

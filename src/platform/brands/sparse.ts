@@ -8,7 +8,7 @@
  * several hundred entries would make up most of an install's time.
  */
 import * as fs from "node:fs";
-import type { ZoneConfig } from "../model.js";
+import type { ZoneConfig } from "../../document/model.js";
 import { accountFiles, baseDirs, identityFiles, initFiles, ZoneTree } from "./tree.js";
 
 /** What a working system needs from /etc beyond what the zone gets of its own. */

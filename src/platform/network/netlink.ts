@@ -13,8 +13,8 @@
  */
 import * as fs from "node:fs";
 import { isIP } from "node:net";
-import { ZoneError } from "./errors.js";
-import { errnoText, sys } from "./sys.js";
+import { ZoneError } from "../../native/errors.js";
+import { errnoText, sys } from "../../native/sys.js";
 
 const AF_NETLINK = 16;
 const SOCK_RAW = 3;

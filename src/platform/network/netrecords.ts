@@ -12,9 +12,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { writeFileAtomic } from "./atomic.js";
+import { writeFileAtomic } from "../../native/atomic.js";
 import type { ZoneNet } from "./network.js";
-import type { ZonePaths } from "./paths.js";
+import type { ZonePaths } from "../../document/store/paths.js";
 
 export function journalFile(paths: ZonePaths): string {
   return path.join(paths.runDir, "net.journal");

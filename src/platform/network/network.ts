@@ -44,9 +44,9 @@ import * as fs from "node:fs";
 import { isIP } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { writeFileAtomic } from "./atomic.js";
-import { ZoneError } from "./errors.js";
-import type { IpType, ZoneConfig } from "./model.js";
+import { writeFileAtomic } from "../../native/atomic.js";
+import { ZoneError } from "../../native/errors.js";
+import type { IpType, ZoneConfig } from "../../document/model.js";
 import {
   defaultRoute,
   delLink,
@@ -74,7 +74,7 @@ import {
 } from "./netlink.js";
 import { journalFile, NetRecords } from "./netrecords.js";
 import { hostNetworks, type HostNetwork } from "./hostnets.js";
-import type { ZonePaths } from "./paths.js";
+import type { ZonePaths } from "../../document/store/paths.js";
 
 const { ENOENT, ENODEV } = os.constants.errno;
 

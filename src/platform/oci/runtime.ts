@@ -6,7 +6,7 @@
  */
 import { execFile, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import { ZoneError } from "../errors.js";
+import { ZoneError } from "../../native/errors.js";
 
 export type RuntimeName = "runc" | "crun";
 

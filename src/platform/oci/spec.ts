@@ -3,10 +3,10 @@
  * its mounts, its privileges and its limits, all derived from the zone document. The
  * types cover the subset of the runtime spec we use (no npm package carries them).
  */
-import { effectiveLimit } from "../defaults.js";
+import { effectiveLimit } from "../../document/defaults.js";
 import { ipcSysctls } from "../ipclimits.js";
-import type { ZoneConfig } from "../model.js";
-import { rctlLimit } from "../rctls.js";
+import type { ZoneConfig } from "../../document/model.js";
+import { rctlLimit } from "../../document/rctls.js";
 import { MASKED_PATHS, READONLY_PATHS, ociCapabilities, seccompProfile, type LinuxSeccomp } from "../security.js";
 import { SLOT_SIZE } from "../slots.js";
 

@@ -12,9 +12,9 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { readRun } from "../src/lib/runstate.js";
-import { BIN, TOP } from "./helpers.js";
-import { ZoneTestRoot } from "./zones.js";
+import { readRun } from "../../../src/document/store/runstate.js";
+import { BIN, TOP } from "../../support/helpers.js";
+import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("chan");
 const children: ChildProcess[] = [];

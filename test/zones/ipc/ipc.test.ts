@@ -11,8 +11,8 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { TOP } from "./helpers.js";
-import { ZoneTestRoot } from "./zones.js";
+import { TOP } from "../../support/helpers.js";
+import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("ipc");
 after(() => root.remove());

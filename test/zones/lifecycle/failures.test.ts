@@ -11,14 +11,14 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { randomBytes } from "node:crypto";
-import { mountsBelow } from "../src/lib/idmap.js";
-import { bridgeName, hostLinksOf, nftTable } from "../src/lib/network.js";
-import { readNets } from "../src/lib/netrecords.js";
-import { Repository } from "../src/lib/repository.js";
-import { readRun } from "../src/lib/runstate.js";
-import { SlotRegistry } from "../src/lib/slots.js";
-import { BIN } from "./helpers.js";
-import { ZoneTestRoot } from "./zones.js";
+import { mountsBelow } from "../../../src/platform/idmap.js";
+import { bridgeName, hostLinksOf, nftTable } from "../../../src/platform/network/network.js";
+import { readNets } from "../../../src/platform/network/netrecords.js";
+import { Repository } from "../../../src/document/store/repository.js";
+import { readRun } from "../../../src/document/store/runstate.js";
+import { SlotRegistry } from "../../../src/platform/slots.js";
+import { BIN } from "../../support/helpers.js";
+import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("fail");
 // This suite's own range: 10.213.51-54.0/24, never routed off the machine.

@@ -10,9 +10,9 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { BIN } from "./helpers.js";
-import { ZoneTestRoot } from "./zones.js";
-import { readRun } from "../src/lib/runstate.js";
+import { BIN } from "../../support/helpers.js";
+import { ZoneTestRoot } from "../../support/zones.js";
+import { readRun } from "../../../src/document/store/runstate.js";
 
 const FAST = { ZONES_CLIENT_TIMEOUT_MS: "1000" };
 

@@ -8,9 +8,9 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, test } from "node:test";
-import { mountsBelow } from "../src/lib/idmap.js";
-import { BIN } from "./helpers.js";
-import { ZoneTestRoot } from "./zones.js";
+import { mountsBelow } from "../../../src/platform/idmap.js";
+import { BIN } from "../../support/helpers.js";
+import { ZoneTestRoot } from "../../support/zones.js";
 
 const SEED = 20261201;
 const ROUNDS = 30;

@@ -7,12 +7,12 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { mountsBelow } from "../src/lib/idmap.js";
-import { Repository } from "../src/lib/repository.js";
-import { readRun } from "../src/lib/runstate.js";
-import { SlotRegistry } from "../src/lib/slots.js";
-import { BIN, until } from "./helpers.js";
-import { ZoneTestRoot } from "./zones.js";
+import { mountsBelow } from "../../../src/platform/idmap.js";
+import { Repository } from "../../../src/document/store/repository.js";
+import { readRun } from "../../../src/document/store/runstate.js";
+import { SlotRegistry } from "../../../src/platform/slots.js";
+import { BIN, until } from "../../support/helpers.js";
+import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("life");
 after(() => root.remove());

@@ -7,9 +7,9 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, describe, test } from "node:test";
-import { BIN, collect, TestRoot, type Result } from "./helpers.js";
-import { Terminal } from "./terminal.js";
-import { ZoneTestRoot } from "./zones.js";
+import { BIN, collect, TestRoot, type Result } from "../../support/helpers.js";
+import { Terminal } from "../../support/terminal.js";
+import { ZoneTestRoot } from "../../support/zones.js";
 
 /** Run a command without waiting, so that many race each other. */
 function start(root: TestRoot, cmd: string, args: string[]): Promise<Result> {

@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, test } from "node:test";
-import { mountsBelow } from "../src/lib/idmap.js";
-import { ZoneTestRoot } from "./zones.js";
+import { mountsBelow } from "../../../src/platform/idmap.js";
+import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("recovery");
 after(() => root.remove());

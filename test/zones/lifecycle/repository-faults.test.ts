@@ -8,11 +8,11 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { alive } from "../src/lib/platform.js";
-import { Repository } from "../src/lib/repository.js";
-import { readRun } from "../src/lib/runstate.js";
-import { zoneError } from "./assertions.js";
-import { ZoneTestRoot } from "./zones.js";
+import { alive } from "../../../src/platform/platform.js";
+import { Repository } from "../../../src/document/store/repository.js";
+import { readRun } from "../../../src/document/store/runstate.js";
+import { zoneError } from "../../support/assertions.js";
+import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("repofault");
 after(() => root.remove());

@@ -7,10 +7,10 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { Repository } from "../src/lib/repository.js";
-import { readRun } from "../src/lib/runstate.js";
-import { until as waitUntil } from "./helpers.js";
-import { ZoneTestRoot } from "./zones.js";
+import { Repository } from "../../../src/document/store/repository.js";
+import { readRun } from "../../../src/document/store/runstate.js";
+import { until as waitUntil } from "../../support/helpers.js";
+import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("stop");
 after(() => root.remove());

@@ -10,10 +10,10 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { bridgeName, hostLinksOf, nftTable } from "../src/lib/network.js";
-import { readNets } from "../src/lib/netrecords.js";
-import { readRun } from "../src/lib/runstate.js";
-import { ZoneTestRoot } from "./zones.js";
+import { bridgeName, hostLinksOf, nftTable } from "../../../src/platform/network/network.js";
+import { readNets } from "../../../src/platform/network/netrecords.js";
+import { readRun } from "../../../src/document/store/runstate.js";
+import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("netx");
 // A private /24 per root, never routed off this machine. 200-249 keeps clear of

@@ -10,12 +10,12 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { bridgeName, hostLinksOf, nftTable } from "../src/lib/network.js";
-import { readNets } from "../src/lib/netrecords.js";
-import { Repository } from "../src/lib/repository.js";
-import { readRun } from "../src/lib/runstate.js";
-import { ZoneTestRoot } from "./zones.js";
-import { BIN } from "./helpers.js";
+import { bridgeName, hostLinksOf, nftTable } from "../../../src/platform/network/network.js";
+import { readNets } from "../../../src/platform/network/netrecords.js";
+import { Repository } from "../../../src/document/store/repository.js";
+import { readRun } from "../../../src/document/store/runstate.js";
+import { ZoneTestRoot } from "../../support/zones.js";
+import { BIN } from "../../support/helpers.js";
 
 const root = new ZoneTestRoot("net");
 // A private /24 per root (10.213.100-199.0), never routed off this machine.

@@ -12,10 +12,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ZoneLog } from "../src/daemon/log.js";
-import { readRun } from "../src/lib/runstate.js";
-import { BIN, TOP } from "./helpers.js";
-import { ZoneTestRoot } from "./zones.js";
+import { ZoneLog } from "../../../src/daemon/log.js";
+import { readRun } from "../../../src/document/store/runstate.js";
+import { BIN, TOP } from "../../support/helpers.js";
+import { ZoneTestRoot } from "../../support/zones.js";
 
 async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;

@@ -10,11 +10,11 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { mountsBelow } from "../src/lib/idmap.js";
-import { Repository } from "../src/lib/repository.js";
-import { SlotRegistry } from "../src/lib/slots.js";
-import { unmountZoneRoot } from "../src/lib/zonefs.js";
-import { ZoneTestRoot } from "./zones.js";
+import { mountsBelow } from "../../../src/platform/idmap.js";
+import { Repository } from "../../../src/document/store/repository.js";
+import { SlotRegistry } from "../../../src/platform/slots.js";
+import { unmountZoneRoot } from "../../../src/platform/zonefs.js";
+import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("hostile");
 const zp = (n: string): string => path.join(root.dir, "zones", n);

@@ -10,8 +10,8 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { BIN } from "./helpers.js";
-import { ZoneTestRoot } from "./zones.js";
+import { BIN } from "../../support/helpers.js";
+import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("quota");
 after(() => root.remove());

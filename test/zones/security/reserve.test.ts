@@ -1,6 +1,6 @@
 /**
- * The global zone's reserve (src/lib/reserve.ts) and the defaults a silent
- * configuration gets at boot (src/lib/defaults.ts), on real zones: the root's parent
+ * The global zone's reserve (src/platform/reserve.ts) and the defaults a silent
+ * configuration gets at boot (src/document/defaults.ts), on real zones: the root's parent
  * cgroup is limited to the host's size minus the reserve, the setting file moves it,
  * zones without limits of their own cannot together take more memory or pids than
  * that, and SysV shm has a default bound. Allocations stay small (a 200 MiB share).
@@ -10,8 +10,8 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
-import { readRun } from "../src/lib/runstate.js";
-import { ZoneTestRoot } from "./zones.js";
+import { readRun } from "../../../src/document/store/runstate.js";
+import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("reserve");
 after(() => root.remove());

@@ -8,10 +8,10 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, describe, test } from "node:test";
-import { Repository } from "../src/lib/repository.js";
-import { consoleLogFile } from "../src/lib/runstate.js";
-import { until } from "./helpers.js";
-import { ZoneTestRoot } from "./zones.js";
+import { Repository } from "../../../src/document/store/repository.js";
+import { consoleLogFile } from "../../../src/document/store/runstate.js";
+import { until } from "../../support/helpers.js";
+import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("zpf");
 after(() => root.remove());

@@ -6,10 +6,10 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { EscapeFilter } from "../src/lib/escape.js";
-import { BIN } from "./helpers.js";
-import { Terminal } from "./terminal.js";
-import { ZoneTestRoot } from "./zones.js";
+import { EscapeFilter } from "../../../src/cmd/zlogin/escape.js";
+import { BIN } from "../../support/helpers.js";
+import { Terminal } from "../../support/terminal.js";
+import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("cons");
 after(() => root.remove());

@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
-import { BIN } from "./helpers.js";
-import { Terminal } from "./terminal.js";
-import { ZoneTestRoot } from "./zones.js";
+import { BIN } from "../../support/helpers.js";
+import { Terminal } from "../../support/terminal.js";
+import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("tty");
 after(() => root.remove());
