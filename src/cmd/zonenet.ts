@@ -11,7 +11,7 @@
  */
 import { EXIT_OK, UsageError, ZoneError } from "../native/errors.js";
 import { checkZoneName } from "../document/names.js";
-import { zoneInterfaces, type InterfaceRow } from "../platform/network/network.js";
+import { zoneInterfaces, type InterfaceRow } from "../platform/network/interfaces.js";
 import { readNets } from "../platform/network/netrecords.js";
 import { zonePaths } from "../document/store/paths.js";
 import { alive } from "../platform/platform.js";

@@ -12,7 +12,7 @@ import type { ZoneConfig } from "../document/model.js";
 import { pathWithin } from "../document/names.js";
 import type { OtherZone } from "../document/verify.js";
 import { checkZonepath, verifyZone } from "../document/verify.js";
-import { networkProblems } from "./network/network.js";
+import { networkProblems } from "./network/plan.js";
 import { readNets } from "./network/netrecords.js";
 import { zonePaths } from "../document/store/paths.js";
 import { Repository } from "../document/store/repository.js";

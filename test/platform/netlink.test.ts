@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { attr, ipBytes, key, nest, parseAttrs, strAttr } from "../../src/platform/network/netlink.js";
-import { linkLocalOf } from "../../src/platform/network/network.js";
+import { linkLocalOf } from "../../src/platform/network/plan.js";
 
 test("addresses in network byte order, whatever their spelling", () => {
   assert.equal(ipBytes("10.213.5.2").toString("hex"), "0ad50502");

@@ -13,7 +13,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { writeFileAtomic } from "../../native/atomic.js";
-import type { ZoneNet } from "./network.js";
+import type { ZoneNet } from "./plan.js";
 import type { ZonePaths } from "../../document/store/paths.js";
 
 export function journalFile(paths: ZonePaths): string {
