@@ -4,7 +4,7 @@
  * write their rctl.
  */
 import { ZoneError, q } from "../native/errors.js";
-import { isBrand, BRANDS } from "../platform/brands.js";
+import { BRAND_NAMES, isBrand } from "./brandnames.js";
 import { resolveLimitpriv } from "./capabilities.js";
 import type { ZoneConfig } from "./model.js";
 import { NATIVE_BRAND } from "./model.js";
@@ -79,7 +79,7 @@ const PROPS: GlobalProp[] = [
     name: "brand",
     get: (z) => z.brand,
     set(z, v) {
-      if (!isBrand(v)) throw new ZoneError(`unknown brand ${q(v)}; known: ${BRANDS.map((b) => b.name).join(", ")}`);
+      if (!isBrand(v)) throw new ZoneError(`unknown brand ${q(v)}; known: ${BRAND_NAMES.join(", ")}`);
       z.brand = v;
     },
     clear: (z) => void (z.brand = NATIVE_BRAND),

@@ -3,6 +3,7 @@
  * here installers). Each brand installs a tree whose owners are shifted into the
  * zone's uid slot, names its default init, and lists host trees to share into it.
  */
+import { BRAND_NAMES, type BrandName } from "../document/brandnames.js";
 import type { ZoneConfig } from "../document/model.js";
 import { BUSYBOX_TREE, installMinimal } from "./brands/minimal.js";
 import { installSparse, SPARSE_SHARED } from "./brands/sparse.js";
@@ -25,26 +26,23 @@ export interface Brand {
   shared: SharedTree[];
 }
 
-export const BRANDS: readonly Brand[] = [
-  {
-    name: "sparse",
+/** Every brand the document library names (document/brandnames.ts), in its order. */
+const TABLE: Record<BrandName, Omit<Brand, "name">> = {
+  sparse: {
     description: "own /etc, /var, /tmp, /root, /home; the host's /usr shared read-only (default)",
     install: installSparse,
     init: ["/bin/busybox", "init"],
     shared: SPARSE_SHARED,
   },
-  {
-    name: "minimal",
+  minimal: {
     description: "a static busybox tree with busybox init, for small and dense zones",
     install: installMinimal,
     init: ["/sbin/init"],
     shared: [{ source: BUSYBOX_TREE, target: "/bin" }],
   },
-];
+};
 
-export function isBrand(name: string): boolean {
-  return BRANDS.some((b) => b.name === name);
-}
+export const BRANDS: readonly Brand[] = BRAND_NAMES.map((name) => ({ name, ...TABLE[name] }));
 
 export function brand(name: string): Brand | undefined {
   return BRANDS.find((b) => b.name === name);

@@ -17,7 +17,7 @@ import {
   type SecurityFlags,
   type ZoneConfig,
 } from "../../src/document/model.js";
-import { BRANDS } from "../../src/platform/brands.js";
+import { BRAND_NAMES } from "../../src/document/brandnames.js";
 import { ALL_CAPABILITIES, PROHIBITED_CAPABILITIES } from "../../src/document/capabilities.js";
 import { RCTLS } from "../../src/document/rctls.js";
 import { FS_TYPES, RESOURCES } from "../../src/document/resources.js";
@@ -441,7 +441,7 @@ function randomZone(g: Gen, zonename: string): ZoneConfig {
   return {
     zonename,
     zonepath: g.chance(0.9) ? absPath(g) : "",
-    brand: g.pick(BRANDS).name,
+    brand: g.pick(BRAND_NAMES),
     autoboot: g.chance(0.5),
     bootargs: g.chance(0.5) ? freeText(g, 1, 60) : "",
     pool: g.chance(0.3) ? g.str(ALNUM, 1, 1) + g.str(ALNUM + "_.-", 0, 10) : "",
