@@ -5,6 +5,11 @@
  * model and is persisted in the repository; what only lives while a zone is ready or
  * running (its ID, its init's pid, its runtime bundle) is kept in the run directory,
  * so a restarted daemon finds it again.
+ *
+ * Over 400 lines on purpose: the class is one state machine, and each transition uses
+ * the private steps beside it (make, recordHalted, teardown), so the order of a
+ * transition's steps reads in one place; its parts live in their own modules (brands,
+ * oci/, network/, zonefs, zonepath, slots, reserve).
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";

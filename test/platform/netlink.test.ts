@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { attr, ipBytes, key, nest, parseAttrs, strAttr } from "../../src/platform/network/netlink.js";
+import { attr, ipBytes, nest, parseAttrs, strAttr } from "../../src/platform/network/netlink.js";
+import { key } from "../../src/platform/network/nftables.js";
 import { linkLocalOf } from "../../src/platform/network/plan.js";
 
 test("addresses in network byte order, whatever their spelling", () => {

@@ -7,7 +7,8 @@ import { spawn } from "node:child_process";
 import { isIP } from "node:net";
 import { ZoneError } from "../../native/errors.js";
 import type { IpType } from "../../document/model.js";
-import { key, type Message, setElements } from "./netlink.js";
+import type { Message } from "./netlink.js";
+import { key, setElements } from "./nftables.js";
 import { addressOf, linkLocalOf, type ZoneLink } from "./plan.js";
 
 /** Run a program with `input` on stdin; reject with its first stderr line on failure. */

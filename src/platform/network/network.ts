@@ -48,29 +48,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import { ZoneError } from "../../native/errors.js";
 import type { IpType, ZoneConfig } from "../../document/model.js";
-import {
-  defaultRoute,
-  delLink,
-  fibMatch,
-  delTable,
-  getLink,
-  ifindexOf,
-  ifnameOf,
-  linkUp,
-  localLinkOf,
-  type Answer,
-  type Message,
-  moveLink,
-  NETLINK_NETFILTER,
-  NETLINK_ROUTE,
-  NetlinkError,
-  NetlinkSocket,
-  newAddr,
-  newBridge,
-  newVeth,
-  NFNL_SUBSYS_NFTABLES,
-  setLink,
-} from "./netlink.js";
+import { NETLINK_NETFILTER, NETLINK_ROUTE, NetlinkError, NetlinkSocket, type Answer, type Message } from "./netlink.js";
+import { delTable, NFNL_SUBSYS_NFTABLES } from "./nftables.js";
+import { defaultRoute, delLink, fibMatch, getLink, ifindexOf, ifnameOf, linkUp, localLinkOf, moveLink, newAddr, newBridge, newVeth, setLink } from "./rtnetlink.js";
 import { journalFile, NetRecords } from "./netrecords.js";
 import { nftBase, portElements, run } from "./filters.js";
 import { aliasPrefix, hostLinksOf, ifalias, ifindex, linkExists } from "./hostlinks.js";
