@@ -384,8 +384,8 @@ export class Platform {
    * container, its mounts, its cgroups, its run directory. Safe to repeat.
    */
   async teardown(name: string, z: ZoneConfig): Promise<void> {
-    // Found by their environment, not by a recorded pid: one recorded nowhere is found too,
-    // and a reused pid is never killed.
+    // Holders are known by their environment: the recorded one is checked by it (a reused
+    // pid is never killed), and without one every process is asked (one recorded nowhere).
     const recorded = this.readRun(name);
     killHolders(this.runDir(name), recorded?.consoleHolder);
     this.consoles?.closed(name);
