@@ -6,6 +6,7 @@
  * and a cursor over one command's tokens that the interpreter reads arguments with.
  */
 import { SyntaxError, type CommandTokens, type Token } from "./lexer.js";
+import { q } from "../native/errors.js";
 
 export type Complex = Array<[string, string]>;
 export type Value =
@@ -86,13 +87,23 @@ export class Cursor {
       const items: Array<Exclude<Value, { kind: "list" }>> = [];
       if (this.accept("]")) return { kind: "list", items };
       for (;;) {
-        items.push(this.peek()?.kind === "(" ? this.complex() : { kind: "simple", value: this.simple("list item") });
+        items.push(this.peek()?.kind === "(" ? this.complex() : { kind: "simple", value: this.assigned("list item") });
         if (this.accept("]")) return { kind: "list", items };
         this.expect(",", "between list items");
       }
     }
     if (t?.kind === "(") return this.complex();
-    return { kind: "simple", value: this.simple("value") };
+    return { kind: "simple", value: this.assigned("value") };
+  }
+
+  /**
+   * A simple value that may itself hold '=' (fs options as illumos writes them:
+   * `add options [size=512m,mode=1777]`): the lexer splits at '=', this joins again.
+   */
+  private assigned(what: string): string {
+    let v = this.simple(what);
+    while (this.accept("=")) v += `=${this.simple(`value after '=' in ${q(v)}`)}`;
+    return v;
   }
 
   private complex(): { kind: "complex"; pairs: Complex } {

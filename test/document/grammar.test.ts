@@ -38,6 +38,19 @@ describe("Cursor.value", () => {
     assert.deepEqual(valueOf("/zones/web"), { kind: "simple", value: "/zones/web" });
   });
 
+  test("fs options hold '=' as illumos writes them, in a list, bare or quoted", () => {
+    assert.deepEqual(valueOf("[size=512m,mode=1777]"), {
+      kind: "list",
+      items: [
+        { kind: "simple", value: "size=512m" },
+        { kind: "simple", value: "mode=1777" },
+      ],
+    });
+    assert.deepEqual(valueOf("size=512m"), { kind: "simple", value: "size=512m" });
+    assert.deepEqual(valueOf('"size=512m"'), { kind: "simple", value: "size=512m" });
+    syntaxError(() => valueOf("[size=]"), /value after '=' in "size" expected, found '\]'/);
+  });
+
   test("a quoted simple value", () => {
     assert.deepEqual(valueOf('"a b=c"'), { kind: "simple", value: "a b=c" });
   });
