@@ -10,6 +10,7 @@ import type { ZoneConfig } from "./model.js";
 import { checkAbsolutePath, checkZoneName, pathWithin } from "./names.js";
 import { zonePaths } from "./store/paths.js";
 import { GLOBAL_PROPS } from "./properties.js";
+import { deviceDocProblems } from "./devices.js";
 import { checkAllResources } from "./resources.js";
 
 /** Another zone's name and path, for the overlap checks. */
@@ -96,6 +97,7 @@ export function verifyZone(z: ZoneConfig, others: readonly OtherZone[]): string[
   dup("net address", z.net.map((n) => n.address));
   if (z.ipType === "exclusive") dup("net physical", z.net.map((n) => n.physical));
   dup("device match", z.device.map((d) => d.match));
+  problems.push(...deviceDocProblems(z));
   dup("rctl", z.rctl.map((r) => r.name));
   dup("attr", z.attr.map((a) => a.name));
   dup("service", z.service.map((v) => v.name));

@@ -12,6 +12,7 @@ import type { ZoneConfig } from "../document/model.js";
 import { pathWithin } from "../document/names.js";
 import type { OtherZone } from "../document/verify.js";
 import { checkZonepath, verifyZone } from "../document/verify.js";
+import { deviceProblems } from "./devices.js";
 import { networkProblems } from "./network/plan.js";
 import { readNets } from "./network/netrecords.js";
 import { zonePaths } from "../document/store/paths.js";
@@ -127,6 +128,7 @@ function hostChecks(z: ZoneConfig): string[] {
   const opts = mountOptionsOf(existing);
   for (const bad of ["nosuid", "nodev"])
     if (opts.includes(bad)) problems.push(`zonepath ${q(z.zonepath)} is on a file system mounted ${bad}; set-uid programs and devices must work in a zone`);
+  problems.push(...deviceProblems(z, zonePaths().root));
   for (const d of z.dataset) {
     let ok = false;
     try {

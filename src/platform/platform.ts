@@ -22,6 +22,7 @@ import { idmappedBinds, mappedUserns, mountsBelow, type HeldUserns, MOUNT_ATTR_N
 import type { ZoneConfig } from "../document/model.js";
 import type { OciRuntime } from "./oci/runtime.js";
 import { zoneProcess, zoneSpec } from "./oci/spec.js";
+import { removeDeviceNodes, withdrawRuntimeDefaults, zoneDevices } from "./devices.js";
 import type { ZonePaths } from "../document/store/paths.js";
 import type { IndexEntry, Repository } from "../document/store/repository.js";
 import { consoleLogFile, haltNoteFile, processTemplateFile, readRun, runFile, runningIds, zoneRunDir, type RunState } from "../document/store/runstate.js";
@@ -218,7 +219,8 @@ export class Platform {
       // Inter-zone broker endpoint (src/daemon/broker.ts): zoneadmd listens in it.
       const brokerDir = path.join(dir, "broker");
       fs.mkdirSync(brokerDir, { recursive: true, mode: 0o755 });
-      const spec = zoneSpec({ zone: z, base, root, init: init ?? brand.init, cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir, userns: userns.path, zonesMemory: reserve.memory });
+      const devices = zoneDevices(z, this.paths.root, base);
+      const spec = zoneSpec({ zone: z, base, root, init: init ?? brand.init, cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir, userns: userns.path, zonesMemory: reserve.memory, devices });
       fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(spec, null, 1));
       fs.writeFileSync(processTemplateFile(this.paths, name), JSON.stringify(zoneProcess(z, [])), { mode: 0o600 });
       const pidFile = path.join(dir, "init.pid");
@@ -229,6 +231,7 @@ export class Platform {
         await (started ? this.runtime.run : this.runtime.create).call(this.runtime, name, dir, pidFile, path.join(dir, "runtime.log"), path.join(dir, "console.sock"));
         // A zone halting meanwhile may have removed the empty parent and the runtime made it again, unlimited.
         applyLimits(this.paths.hostPrefix, reserve, true);
+        withdrawRuntimeDefaults(this.paths.hostPrefix, name, devices);
         const master = await consoleSocket.fd;
         // The holder keeps the console open whatever happens to zoneadmd.
         // Its environment names the zone (holders.ts): a kill before zone.json records it leaks nothing.
@@ -407,6 +410,7 @@ export class Platform {
     // The namespace went with the zone's last process, taking its veths in a batch.
     await this.network.teardown(name);
     unmountZoneRoot(this.root(z));
+    removeDeviceNodes(z);
     removeCgroups(this.paths.hostPrefix, name);
     fs.rmSync(this.runDir(name), { recursive: true, force: true });
   }
