@@ -69,7 +69,13 @@ export const DEVICE_RULES: readonly DeviceRule[] = [
   { names: ["/dev/loop-control", "/dev/mapper/control", "/dev/btrfs-control"], samples: ["/dev/loop-control", "/dev/mapper/control", "/dev/btrfs-control"], id: chr(10, 234, 236, 237), why: "creates and changes the host's loop, device-mapper or btrfs devices" },
   { names: ["/dev/kmsg"], samples: ["/dev/kmsg"], id: chr(1, 11), why: "reads and writes the host's kernel log" },
   { names: ["/dev/kvm"], samples: ["/dev/kvm"], id: chr(10, 232), why: "runs virtual machines, kernel work that the zone's limits do not cover" },
-  { names: ["/dev/console", "/dev/tty[0-9]*", "/dev/ttyS*", "/dev/vcs*"], samples: ["/dev/console", "/dev/tty0", "/dev/tty1", "/dev/ttyS0", "/dev/vcs1", "/dev/vcsa"], id: (t, M, m) => (t === "c" && M === 5 && m === 1) || (t === "c" && M === 4) || (t === "c" && M === 7), why: "is the host's console or one of its terminals" },
+  {
+    // The host's pseudo-terminals too (136-143): the zone has its own devpts instance.
+    names: ["/dev/console", "/dev/tty[0-9]*", "/dev/ttyS*", "/dev/vcs*", "/dev/pts/*"],
+    samples: ["/dev/console", "/dev/tty0", "/dev/tty1", "/dev/ttyS0", "/dev/vcs1", "/dev/vcsa", "/dev/pts/0"],
+    id: (t, M, m) => t === "c" && ((M === 5 && m === 1) || M === 4 || M === 7 || (M >= 136 && M <= 143)),
+    why: "is the host's console or one of its terminals",
+  },
   { names: ["/dev/watchdog*"], samples: ["/dev/watchdog", "/dev/watchdog0"], id: chr(10, 130), why: "reboots the host when the zone stops writing it" },
   { names: ["/dev/uinput", "/dev/input/*", "/dev/hidraw*"], samples: ["/dev/uinput", "/dev/input/event0", "/dev/input/mice", "/dev/hidraw0"], id: (t, M, m) => chr(10, 223)(t, M, m) || chr(13)(t, M, m), why: "reads or forges the host's keyboard, mouse and other input" },
   { names: ["/dev/snapshot"], samples: ["/dev/snapshot"], id: chr(10, 231), why: "holds the host's hibernation image, all of its memory" },

@@ -36,7 +36,7 @@ describe("device rules", () => {
     const cases: Array<[string, string]> = [
       ["/dev/sda", "is a block device"], ["/dev/sd*", `covers "/dev/sda"`], ["/dev/nvme0n1", "block device"], ["/dev/vd*", "block device"],
       ["/dev/dm-0", "block device"], ["/dev/mapper/*", `covers "/dev/mapper/root"`], ["/dev/loop-control", "loop, device-mapper"],
-      ["/dev/kvm", "runs virtual machines"], ["/dev/kmsg", "kernel log"], ["/dev/console", "console"], ["/dev/tty[0-9]*", "terminals"],
+      ["/dev/kvm", "runs virtual machines"], ["/dev/kmsg", "kernel log"], ["/dev/console", "console"], ["/dev/tty[0-9]*", "terminals"], ["/dev/pts/*", "terminals"],
       ["/dev/watchdog*", "reboots the host"], ["/dev/uinput", "forges the host's keyboard"], ["/dev/hidraw*", "input"], ["/dev/nvme0", "raw commands"],
     ];
     for (const [m, why] of cases) {
