@@ -222,7 +222,7 @@ export class Platform {
       const devices = zoneDevices(z, this.paths.root, base);
       const spec = zoneSpec({ zone: z, base, root, init: init ?? brand.init, cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir, userns: userns.path, zonesMemory: reserve.memory, devices });
       fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(spec, null, 1));
-      fs.writeFileSync(processTemplateFile(this.paths, name), JSON.stringify(zoneProcess(z, [])), { mode: 0o600 });
+      fs.writeFileSync(processTemplateFile(this.paths, name), JSON.stringify(zoneProcess(z, [], undefined, devices.env)), { mode: 0o600 });
       const pidFile = path.join(dir, "init.pid");
       const consoleSocket = receiveOneFd(path.join(dir, "console.sock"));
       const started = start && !this.network.plumbs(z);

@@ -9,6 +9,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, test } from "node:test";
 import { cdiDirs, cdiEdits } from "../../src/platform/cdi.js";
+import { blankZone } from "../../src/document/model.js";
+import { zoneSpec } from "../../src/platform/oci/spec.js";
 import { parseYaml, YamlError } from "../../src/platform/cdiyaml.js";
 import { ZoneError } from "../../src/native/errors.js";
 import { TOP } from "../support/helpers.js";
@@ -107,5 +109,20 @@ describe("CDI merge", () => {
     refused(() => cdiEdits("cdi:x.com/y=a", cdiDirs(bad)), "mount hostPath must be an absolute path without '..'");
     const broken = rootWith([], { "broken.yaml": "kind: x.com/y\ndevices: &a []\n" });
     refused(() => cdiEdits("cdi:x.com/y=a", cdiDirs(broken)), "broken.yaml", "cannot be read", "line 2");
+  });
+});
+
+describe("device edits in the zone's OCI spec", () => {
+  test("node binds and CDI mounts come after the zone's own mounts; allow entries after deny-all; env on init", () => {
+    const z = blankZone("g");
+    const bind = { destination: "/dev/nvidia0", type: "bind", source: "/zones/g/dev/nvidia0", options: ["bind", "nosuid", "noexec"] };
+    const lib = { destination: "/usr/lib/libcuda.so.1", type: "bind", source: "/usr/lib/libcuda.so.1", options: ["bind", "ro", "nosuid", "nodev"] };
+    const allow = { allow: true, type: "c" as const, major: 195, minor: 0, access: "rwm" };
+    const plain = zoneSpec({ zone: z, base: 65536, root: "/zones/g/root", init: ["/sbin/init"], cgroupParent: "zones", zoneId: 1 });
+    const spec = zoneSpec({ zone: z, base: 65536, root: "/zones/g/root", init: ["/sbin/init"], cgroupParent: "zones", zoneId: 1, devices: { allow: [allow], mounts: [bind, lib], env: ["NVIDIA_VISIBLE_DEVICES=void"] } });
+    assert.deepEqual(spec.mounts, [...plain.mounts, bind, lib]);
+    assert.deepEqual(spec.linux.resources.devices, [{ allow: false, access: "rwm" }, allow]);
+    assert.deepEqual(spec.process.env, [...plain.process.env, "NVIDIA_VISIBLE_DEVICES=void"]);
+    assert.deepEqual(plain.linux.resources.devices, [{ allow: false, access: "rwm" }], "a zone without devices: deny-all, then the runtime's defaults");
   });
 });

@@ -131,6 +131,7 @@ describe("devices given to zones", { concurrency: false, timeout: 240_000 }, () 
     assert.equal(inZone("cdi", "cat /srv/cdi-file").out, "from the host");
     assert.match(inZone("cdi", "echo x >> /srv/cdi-file").out, /Read-only file system/);
     assert.equal(inZone("cdi", "tr '\\0' '\\n' < /proc/1/environ | grep ^ZONETEST").out, "ZONETEST_CDI=fuse");
+    assert.equal(inZone("cdi", "echo $ZONETEST_CDI").out, "fuse", "zlogin sessions get it too");
     assert.equal(fs.readFileSync(path.join(root.dir, "cdi-file"), "utf8"), "from the host\n");
   });
 
