@@ -163,7 +163,7 @@ export function readCgroupUsage(roots: CgroupRoots, rel: string): CgroupUsage {
   if (roots.pids) {
     const dir = path.join(roots.pids.dir, rel);
     u.tasks = readNumber(path.join(dir, "pids.current"));
-    if (fs.existsSync(dir)) {
+    if (u.tasks !== undefined) {
       const seen = new Set<number>();
       procsBelow(dir, seen, 0);
       u.processes = seen.size;
@@ -216,17 +216,21 @@ export function linkBytes(name: string, sysNet = "/sys/class/net"): { rx: number
 export function readHostTasks(proc = "/proc"): { processes: number; lwps: number; kernel: number } {
   // loadavg's fourth field is running/total scheduling entities: every thread.
   const m = /^\S+ \S+ \S+ \d+\/(\d+) /.exec(readText(path.join(proc, "loadavg")) ?? "");
-  let processes = 0;
+  const pids = fs.readdirSync(proc).filter((n) => /^\d+$/.test(n));
+  // kthreadd's children, in one read where the kernel has /proc/PID/task/TID/children;
+  // else each process's parent from its stat.
+  const children = readText(path.join(proc, "2/task/2/children"));
   let kernel = 0;
-  for (const n of fs.readdirSync(proc)) {
-    if (!/^\d+$/.test(n)) continue;
-    processes++;
-    if (n === "2") kernel++;
-    else {
-      // "pid (comm) state ppid ...": comm may hold anything, so read after its last ')'.
-      const st = readText(path.join(proc, n, "stat")) ?? "";
-      if (st.slice(st.lastIndexOf(")") + 1).trim().split(" ")[1] === "2") kernel++;
+  if (children !== undefined) kernel = pids.includes("2") ? 1 + children.trim().split(/\s+/).filter(Boolean).length : 0;
+  else
+    for (const n of pids) {
+      if (n === "2") kernel++;
+      else {
+        // "pid (comm) state ppid ...": comm may hold anything, so read after its last ')'.
+        const st = readText(path.join(proc, n, "stat")) ?? "";
+        if (st.slice(st.lastIndexOf(")") + 1).trim().split(" ")[1] === "2") kernel++;
+      }
     }
-  }
+  const processes = pids.length;
   return { processes, lwps: m ? Number(m[1]) : processes, kernel };
 }

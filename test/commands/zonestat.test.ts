@@ -23,6 +23,8 @@ describe("zonestat refuses bad input", () => {
     [["-P", "zones", "1"], 2, `zonestat: -P needs -p`],
     [["-p", "-P", "bogus", "1"], 2, `zonestat: unknown line kind "bogus"; known: resource, total, system, zones, header, footer`],
     [["-z", "", "1"], 2, `zonestat: -z has an empty name: ""`],
+    [["-R", "total", "1"], 2, `zonestat: option -R (summary reports) is not implemented yet`],
+    [["-x", "1"], 2, `zonestat: unknown option "-x"`],
     [["-z", "nosuch", "1", "1"], 1, `zonestat: zone "nosuch" does not exist`],
   ];
   for (const [args, status, line] of cases) {

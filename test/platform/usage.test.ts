@@ -121,6 +121,9 @@ describe("the host", () => {
     put(path.join(p, "40/stat"), "40 (x) S 2 (y) S 1 40 40\n");
     put(path.join(p, "self/stat"), "");
     assert.deepEqual(readHostTasks(p), { processes: 4, lwps: 9, kernel: 2 });
+    // Where the kernel lists kthreadd's children, that one file says it.
+    put(path.join(p, "2/task/2/children"), "3 40 41 ");
+    assert.deepEqual(readHostTasks(p), { processes: 4, lwps: 9, kernel: 4 });
   });
 
   test("link bytes from sysfs; a name with a slash is never a link", () => {

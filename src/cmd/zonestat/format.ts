@@ -144,8 +144,10 @@ function resourceReport(res: Exclude<Resource, "summary" | "network">, rep: Repo
 
 function network(rep: Report, o: Options): string[] {
   const rows = rowsOf(rep, o).filter(isZone).filter((r) => r.name !== "global");
-  if (o.parsable) return rows.map((r) => ["interval", "network", "net_default", r.name, r.rbytes, r.obytes].join(":"));
-  const body = rows.map((r) => [r.name, bytes(r.rbytes), bytes(r.obytes)]);
+  const raw = (n: number | undefined): string => (n === undefined ? "-" : String(n));
+  const human = (n: number | undefined): string => (n === undefined ? "-" : bytes(n));
+  if (o.parsable) return rows.map((r) => ["interval", "network", "net_default", r.name, raw(r.rbytes), raw(r.obytes)].join(":"));
+  const body = rows.map((r) => [r.name, human(r.rbytes), human(r.obytes)]);
   return [`NETWORK (bytes received and sent by each zone this interval)`, ...table([["ZONE", "RBYTES", "OBYTES"], ...body], [true, true, true])];
 }
 

@@ -28,9 +28,9 @@ export interface Caps {
 
 interface ZoneSnap {
   usage: CgroupUsage;
-  /** Bytes the zone received and sent on its host-side links. */
-  rbytes: number;
-  obytes: number;
+  /** Bytes the zone received and sent on its host-side links; undefined: not known. */
+  rbytes?: number;
+  obytes?: number;
   caps: Caps;
 }
 
@@ -50,8 +50,9 @@ export interface Row {
   vm: number;
   processes: number;
   lwps: number;
-  rbytes: number;
-  obytes: number;
+  /** undefined: not measured (a link moved into the zone has no host end to read). */
+  rbytes?: number;
+  obytes?: number;
   caps: Caps;
   /** The zone's share of CPUs by cpu-shares, when it has cpu-shares. */
   shareCpus?: number;
@@ -75,14 +76,27 @@ export class Sampler {
   private readonly roots: CgroupRoots;
   private readonly repo: Repository;
   private readonly caps = new Map<string, { since: string; caps: Caps }>();
+  /** Each zone's CPU count (cpuset) as read at its first sample of this boot. */
+  private readonly cpus = new Map<string, { since: string; cpus: number | undefined }>();
+  /** The roots without cpuset: a zone's CPUs are read once per boot (~60 us a read on v1). */
+  private readonly countersOnly: CgroupRoots;
 
   constructor(private readonly paths: ZonePaths, roots?: CgroupRoots) {
     this.roots = roots ?? cgroupRoots(fs.readFileSync("/proc/self/mountinfo", "utf8"));
     this.repo = new Repository(paths);
+    this.countersOnly = { ...this.roots, cpuset: undefined };
   }
 
-  private capsOf(name: string): Caps {
-    const since = readRun(this.paths, name)?.since ?? "";
+  private usageOf(name: string, since: string): CgroupUsage {
+    const rel = `${this.paths.hostPrefix}/${name}`;
+    const hit = this.cpus.get(name);
+    if (hit && hit.since === since) return { ...readCgroupUsage(this.countersOnly, rel), cpus: hit.cpus };
+    const u = readCgroupUsage(this.roots, rel);
+    this.cpus.set(name, { since, cpus: u.cpus });
+    return u;
+  }
+
+  private capsOf(name: string, since: string): Caps {
     const hit = this.caps.get(name);
     if (hit && hit.since === since) return hit.caps;
     let caps: Caps = {};
@@ -108,17 +122,19 @@ export class Sampler {
     const nets = new Map(readNets(this.paths).map((n) => [n.zone, n]));
     const zones = new Map<string, ZoneSnap>();
     for (const name of runningIds(this.paths).keys()) {
-      let rbytes = 0;
-      let obytes = 0;
-      // The host end of a veth sends what the zone receives.
+      // illumos reports running zones: a ready zone (no init yet) is left out.
+      const run = readRun(this.paths, name);
+      if (!run?.booted) continue;
+      let rbytes: number | undefined = 0;
+      let obytes: number | undefined = 0;
       for (const l of nets.get(name)?.links ?? []) {
+        // The host end of a veth sends what the zone receives. A link moved into the
+        // zone has no host end: the zone's bytes are then not known, and shown as "-".
         const b = l.kind === "veth" ? linkBytes(l.hostIf) : undefined;
-        if (b) {
-          rbytes += b.tx;
-          obytes += b.rx;
-        }
+        rbytes = b && rbytes !== undefined ? rbytes + b.tx : undefined;
+        obytes = b && obytes !== undefined ? obytes + b.rx : undefined;
       }
-      zones.set(name, { usage: readCgroupUsage(this.roots, `${this.paths.hostPrefix}/${name}`), rbytes, obytes, caps: this.capsOf(name) });
+      zones.set(name, { usage: this.usageOf(name, run.since), rbytes, obytes, caps: this.capsOf(name, run.since) });
     }
     return { atNs: process.hrtime.bigint(), host: readHostUsage(), zones };
   }
@@ -126,6 +142,7 @@ export class Sampler {
 
 /** A counter's growth; a counter that went back (the zone rebooted) grew from 0. */
 const grown = (now: number, before: number | undefined): number => (before === undefined || now < before ? now : now - before);
+const grownIfKnown = (now: number | undefined, before: number | undefined): number | undefined => (now === undefined ? undefined : grown(now, before));
 
 export function report(prev: Sample, cur: Sample): Report {
   const dt = Number(cur.atNs - prev.atNs);
@@ -146,8 +163,8 @@ export function report(prev: Sample, cur: Sample): Report {
       vm: u.virtual ?? 0,
       processes: u.processes ?? 0,
       lwps: u.tasks ?? 0,
-      rbytes: grown(z.rbytes, p?.rbytes),
-      obytes: grown(z.obytes, p?.obytes),
+      rbytes: grownIfKnown(z.rbytes, p?.rbytes),
+      obytes: grownIfKnown(z.obytes, p?.obytes),
       caps: z.caps,
       shareCpus: z.caps.shares === undefined || sharesTotal === 0 ? undefined : (z.caps.shares / sharesTotal) * pset,
     });
