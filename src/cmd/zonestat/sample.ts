@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import { GLOBAL_ZONE } from "../../document/names.js";
 import type { ZonePaths } from "../../document/store/paths.js";
-import { readRun, runningIds } from "../../document/store/runstate.js";
+import { readRun, zoneRunDir } from "../../document/store/runstate.js";
 import { Repository } from "../../document/store/repository.js";
 import { rctlLimit } from "../../document/rctls.js";
 import { effectiveLimit } from "../../document/defaults.js";
@@ -118,10 +118,19 @@ export class Sampler {
     return caps;
   }
 
+  /** Zones with a run directory (runstate.ts): ready or running. */
+  private zoneNames(): string[] {
+    try {
+      return fs.readdirSync(zoneRunDir(this.paths, "")).sort();
+    } catch {
+      return [];
+    }
+  }
+
   sample(): Sample {
     const nets = new Map(readNets(this.paths).map((n) => [n.zone, n]));
     const zones = new Map<string, ZoneSnap>();
-    for (const name of runningIds(this.paths).keys()) {
+    for (const name of this.zoneNames()) {
       // illumos reports running zones: a ready zone (no init yet) is left out.
       const run = readRun(this.paths, name);
       if (!run?.booted) continue;
