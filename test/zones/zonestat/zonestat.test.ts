@@ -66,7 +66,8 @@ describe("zonestat", { concurrency: false }, () => {
   before(() => {
     const cfg: Record<string, string> = {
       busy: "add capped-cpu; set ncpus=0.5; end;",
-      idle: "add capped-memory; set physical=256m; end;",
+      // cpu-shares on the zone that stays idle: its %SHRU is shown, without slowing busy.
+      idle: "add capped-memory; set physical=256m; end; set cpu-shares=2048;",
       net: `add net; set physical=zbr0; set address=${NET}.2/24; set defrouter=${NET}.1; end;`,
     };
     for (const z of ZONES) {
@@ -101,6 +102,8 @@ describe("zonestat", { concurrency: false }, () => {
     assert.ok(Number(busy[3]) > Number(idle[3]) + 0.2, `busy ${busy[3]} vs idle ${idle[3]}`);
     assert.ok(Number(busy[5]) > 50, `busy %CAP ${busy[5]}`);
     assert.equal(idle[5], "-", "idle has no CPU cap");
+    assert.equal(busy[6], "-", "busy has no cpu-shares");
+    assert.match(idle[6]!, /^\d+\.\d\d$/, "idle's %SHRU");
     assert.ok(Number(find(lines, "summary", "[total]")[3]) >= Number(busy[3]));
 
     // physical-memory: interval:physical-memory:mem_default:zone:used:pct:cap:%cap
