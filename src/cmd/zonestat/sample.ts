@@ -6,6 +6,7 @@
  */
 import * as fs from "node:fs";
 import { GLOBAL_ZONE } from "../../document/names.js";
+import { ZoneError, q } from "../../native/errors.js";
 import type { ZonePaths } from "../../document/store/paths.js";
 import { readRun, zoneRunDir } from "../../document/store/runstate.js";
 import { Repository } from "../../document/store/repository.js";
@@ -120,10 +121,14 @@ export class Sampler {
 
   /** Zones with a run directory (runstate.ts): ready or running. */
   private zoneNames(): string[] {
+    const dir = zoneRunDir(this.paths, "");
     try {
-      return fs.readdirSync(zoneRunDir(this.paths, "")).sort();
-    } catch {
-      return [];
+      return fs.readdirSync(dir).sort();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return [];
+      // Never a silent empty report: a user who cannot read the run state sees no zone.
+      throw new ZoneError(`cannot read ${q(dir)}: ${code ?? (e as Error).message}; zonestat runs as root in the global zone`);
     }
   }
 
