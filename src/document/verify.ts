@@ -12,6 +12,7 @@ import { zonePaths } from "./store/paths.js";
 import { GLOBAL_PROPS } from "./properties.js";
 import { deviceDocProblems } from "./devices.js";
 import { checkAllResources } from "./resources.js";
+import { fsProblems } from "./fsrules.js";
 
 /** Another zone's name and path, for the overlap checks. */
 export interface OtherZone {
@@ -105,6 +106,7 @@ export function verifyZone(z: ZoneConfig, others: readonly OtherZone[]): string[
   dup("admin user", z.admin.map((a) => a.user));
 
   for (const f of z.fs) if (f.dir === "/") problems.push(`fs dir must not be "/"`);
+  problems.push(...fsProblems(z));
   for (const n of z.net) {
     if (z.ipType === "shared") {
       if (n.address === "") problems.push(`net physical=${n.physical}: address not specified (required for a shared-IP zone)`);

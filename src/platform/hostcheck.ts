@@ -18,6 +18,7 @@ import { readNets } from "./network/netrecords.js";
 import { zonePaths } from "../document/store/paths.js";
 import { Repository } from "../document/store/repository.js";
 import { SLOT_SIZE, SlotRegistry } from "./slots.js";
+import { fsHostProblems } from "./fscheck.js";
 
 /** Mount options of the file system holding `p` (the longest mount point above it). */
 export function mountOptionsOf(p: string): string[] {
@@ -145,6 +146,7 @@ function hostChecks(z: ZoneConfig): string[] {
 export function verifyOnHost(z: ZoneConfig, others: readonly OtherZone[], inUse = true): void {
   const problems = verifyZone(z, others);
   if (problems.length === 0) problems.push(...hostChecks(z));
+  if (problems.length === 0) problems.push(...fsHostProblems(z));
   // Networking (network.ts): physical links, defrouters, addresses of running zones.
   if (problems.length === 0) problems.push(...networkProblems(zonePaths().hostPrefix, z, readNets(zonePaths()), inUse));
   if (problems.length > 0) throw new ZoneError(problems.join("\n"));

@@ -34,6 +34,7 @@ import { applyLimits, zonesLimits } from "./reserve.js";
 import { unmountZoneRoot, ZoneRoot } from "./zonefs.js";
 import { claimZonepath, removeInstalledTree } from "./zonepath.js";
 import { findHolders, HOLDER_ENV, killHolders } from "./holders.js";
+import { mountZoneFs } from "./fsmounts.js";
 
 /** Who takes a zone's console when it appears (zoneadmd); without one it is closed. */
 export interface ConsoleSink {
@@ -211,6 +212,7 @@ export class Platform {
       const zr = ZoneRoot.open(root);
       try {
         await idmappedBinds(zr, brand.shared, base, SLOT_SIZE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV, userns.fd);
+        mountZoneFs(zr, z, base, SLOT_SIZE, userns.fd, path.join(dir, "fs-stage"));
         // Written fresh each time: a link or FIFO the zone left there is replaced, not followed.
         zr.writeFile("etc/zonename", `${name}\n`, 0o644, base, base);
       } finally {
