@@ -6,30 +6,26 @@
  * a mount point pinned by zonefs (no link the zone planted is followed, and a file,
  * FIFO or link where a directory should be is refused with one line); halt's
  * unmountZoneRoot detaches them, and a loop device goes with its last mount
- * (LO_FLAGS_AUTOCLEAR, set by mount(8) -o loop).
+ * (LO_FLAGS_AUTOCLEAR, see attachLoop).
  *
  * - lofs: a detached clone of the host tree (open_tree), with the options' flags, and
  *   with `idmap` shown through the zone's uid slot (host root's files are the zone
  *   root's); without it host root's files appear as nobody (65534, the overflow uid).
  * - tmpfs: a fresh one (fsopen) made by host root, its root directory the zone root's
  *   (uid=, gid=): the zone's root cannot remount it to raise its size.
- * - block types: mount(8) on a host-only staging directory (loop for an image file;
- *   fsck -p on `raw` first), cloned from there onto the mount point; `idmap` as lofs.
+ * - block types: a fresh detached mount (fsopen, source the device, or a loop device
+ *   of an image file; fsck -p on `raw` first); `idmap` as for lofs.
  * - datasets: shifted into the slot once (datasets.ts) and bound read-write.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { ZoneError, q } from "../native/errors.js";
 import type { FsResource, ZoneConfig } from "../document/model.js";
 import { parseFsOptions, type FsOptions } from "../document/fsrules.js";
-import { sys } from "../native/sys.js";
-import { ATTR_IDMAP, ATTR_NODEV, ATTR_NOEXEC, ATTR_NOSUID, ATTR_RDONLY, cloneTree, freshMount, moveOnto, setAttrs } from "./mountapi.js";
+import { ATTR_IDMAP, ATTR_NOATIME, ATTR_NODIRATIME, ATTR_STRICTATIME, ATTR_NODEV, ATTR_NOEXEC, ATTR_NOSUID, ATTR_RDONLY, cloneTree, freshMount, moveOnto, setAttrs } from "./mountapi.js";
 import { shiftDataset } from "./datasets.js";
 import { fsHostProblems } from "./fscheck.js";
 import type { ZoneRoot } from "./zonefs.js";
-
-const MNT_DETACH = 2;
 
 function attrsOf(o: FsOptions): number {
   // Every zone file system is nodev: the zone's devices are those `add device` gives.
@@ -84,7 +80,22 @@ function tmpfs(f: FsResource, o: FsOptions, base: number): Planned {
   return { dir: f.dir, label, make: () => freshMount("tmpfs", params, attrsOf(o), label) };
 }
 
-function block(f: FsResource, o: FsOptions, stage: string, userns: number): Planned {
+/** Mount-level atime options, which fsconfig does not take (they are the mount's, not the file system's). */
+const ATIME: Record<string, number> = { noatime: ATTR_NOATIME, strictatime: ATTR_STRICTATIME, nodiratime: ATTR_NODIRATIME, relatime: 0 };
+
+/**
+ * A loop device of image `file`, for as long as the caller needs it: the caller mounts
+ * it, then detach() marks it to go with its last user (LOOP_CLR_FD on a busy device
+ * sets LO_FLAGS_AUTOCLEAR), so halt's unmount frees it and nothing is left to find.
+ */
+function attachLoop(file: string, readonly: boolean, label: string): { dev: string; detach(): void } {
+  const r = spawnSync("losetup", ["--find", "--show", ...(readonly ? ["--read-only"] : []), "--", file], { encoding: "utf8", timeout: 30_000 });
+  const dev = r.stdout.trim();
+  if (r.status !== 0 || !dev.startsWith("/dev/loop")) throw new ZoneError(`${label}: cannot attach ${q(file)} to a loop device: ${oneLine(r.stderr || r.stdout)}`);
+  return { dev, detach: () => void spawnSync("losetup", ["--detach", dev], { timeout: 30_000 }) };
+}
+
+function block(f: FsResource, o: FsOptions, userns: number): Planned {
   const label = `fs ${q(f.dir)}`;
   return {
     dir: f.dir,
@@ -102,22 +113,30 @@ function block(f: FsResource, o: FsOptions, stage: string, userns: number): Plan
         const r = spawnSync("fsck", ["-p", "-t", f.type, f.raw], { encoding: "utf8", timeout: 600_000 });
         if (r.status !== 0 && r.status !== 1) throw new ZoneError(`${label}: fsck -p ${q(f.raw)} exited ${r.status ?? r.signal}: ${oneLine(r.stdout + r.stderr)}`);
       }
-      fs.mkdirSync(stage, { recursive: true, mode: 0o700 });
-      const opts = [...(st.isFile() ? ["loop"] : []), o.readonly ? "ro" : "rw", "nodev", ...(o.nosuid ? ["nosuid"] : []), ...(o.noexec ? ["noexec"] : []), ...o.passed];
-      const r = spawnSync("mount", ["-t", f.type, "-o", opts.join(","), "--", f.special, stage], { encoding: "utf8", timeout: 120_000 });
-      if (r.status !== 0) throw new ZoneError(`${label}: mount -t ${f.type} ${q(f.special)} failed: ${oneLine(r.stderr || r.stdout)}`);
+      // Made detached (fsmount): no staging path exists that a cut-short ready could leave
+      // mounted where teardown's removal of the run directory would delete through it.
+      const loop = st.isFile() ? attachLoop(f.special, o.readonly, label) : undefined;
       try {
-        const tree = cloneTree(stage, label);
+        let atime = 0;
+        const params: Array<[string, string?]> = [["source", loop?.dev ?? f.special]];
+        if (o.readonly) params.push(["ro"]);
+        for (const p of o.passed) {
+          if (p in ATIME) atime |= ATIME[p]!;
+          else {
+            const eq = p.indexOf("=");
+            params.push(eq < 0 ? [p] : [p.slice(0, eq), p.slice(eq + 1)]);
+          }
+        }
+        const tree = freshMount(f.type, params, attrsOf(o) | atime, label);
         try {
-          setAttrs(tree, attrsOf(o) | (o.idmap ? ATTR_IDMAP : 0), label, userns);
+          setAttrs(tree, o.idmap ? ATTR_IDMAP : 0, label, userns);
           return tree;
         } catch (err) {
           fs.closeSync(tree);
           throw err;
         }
       } finally {
-        // The clone holds the file system; the staging mount is not needed any more.
-        sys().umount2(stage, MNT_DETACH);
+        loop?.detach();
       }
     },
   };
@@ -144,18 +163,17 @@ function dataset(name: string, base: number, size: number): Planned {
 
 /**
  * Mount every fs and dataset of `z` in the zone, parents before the file systems
- * below them. `userns` is the zone's user namespace (the id map of `idmap` lofs), `stage`
- * a host-only directory for block mounts. On failure what was mounted stays for the
+ * below them. `userns` is the zone's user namespace (the id map of `idmap`). On failure what was mounted stays for the
  * caller's teardown (unmountZoneRoot), and the error names the resource.
  */
-export function mountZoneFs(zr: ZoneRoot, z: ZoneConfig, base: number, size: number, userns: number, stage: string): void {
+export function mountZoneFs(zr: ZoneRoot, z: ZoneConfig, base: number, size: number, userns: number): void {
   // The host may have changed since verify: a special gone, a device mounted, a dataset taken.
   const problems = fsHostProblems(z);
   if (problems.length > 0) throw new ZoneError(problems[0]!);
   const plan: Planned[] = [];
   for (const f of z.fs) {
     const o = parseFsOptions(f.dir, f.type, f.options);
-    plan.push(f.type === "lofs" ? lofs(f, o, userns) : f.type === "tmpfs" ? tmpfs(f, o, base) : block(f, o, path.join(stage, String(plan.length)), userns));
+    plan.push(f.type === "lofs" ? lofs(f, o, userns) : f.type === "tmpfs" ? tmpfs(f, o, base) : block(f, o, userns));
   }
   for (const d of z.dataset) plan.push(dataset(d.name, base, size));
   plan.sort((a, b) => a.dir.split("/").length - b.dir.split("/").length);

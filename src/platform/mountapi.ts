@@ -24,6 +24,7 @@ const MOVE_MOUNT_F_EMPTY_PATH = 4;
 const MOVE_MOUNT_T_EMPTY_PATH = 0x40;
 const FSOPEN_CLOEXEC = 1;
 const FSMOUNT_CLOEXEC = 1;
+const FSCONFIG_SET_FLAG = 0;
 const FSCONFIG_SET_STRING = 1;
 const FSCONFIG_CMD_CREATE = 6;
 
@@ -31,6 +32,9 @@ export const ATTR_RDONLY = 0x1;
 export const ATTR_NOSUID = 0x2;
 export const ATTR_NODEV = 0x4;
 export const ATTR_NOEXEC = 0x8;
+export const ATTR_NOATIME = 0x10;
+export const ATTR_STRICTATIME = 0x20;
+export const ATTR_NODIRATIME = 0x80;
 export const ATTR_IDMAP = 0x100000;
 
 /** A detached recursive copy of host tree `source` (an fd the caller closes). */
@@ -58,18 +62,20 @@ export function moveOnto(tree: number, target: number, label: string): void {
 }
 
 /**
- * A detached fresh mount of file system `type` with string parameters `params` (made
+ * A detached fresh mount of file system `type` with parameters `params` (a key alone is
+ * a flag, such as "ro"; `source` names a block device) (made
  * in the caller's user namespace: host root's, so the zone cannot reconfigure it) and
  * mount flags `attrs`. The fd is the caller's to close.
  */
-export function freshMount(type: string, params: ReadonlyArray<readonly [string, string]>, attrs: number, label: string): number {
+export function freshMount(type: string, params: ReadonlyArray<readonly [string, string?]>, attrs: number, label: string): number {
   const s = sys();
   const fsfd = Number(s.syscall(SYS_FSOPEN, "str", type, "uint", FSOPEN_CLOEXEC));
   if (fsfd < 0) throw new ZoneError(`${label}: fsopen ${type}: ${errnoText(s.errno())}`);
   try {
-    for (const [k, v] of params)
-      if (Number(s.syscall(SYS_FSCONFIG, "int", fsfd, "uint", FSCONFIG_SET_STRING, "str", k, "str", v, "int", 0)) < 0)
-        throw new ZoneError(`${label}: option ${k}=${v} refused by ${type}: ${errnoText(s.errno())}`);
+    for (const [k, v] of params) {
+      const r = v === undefined ? s.syscall(SYS_FSCONFIG, "int", fsfd, "uint", FSCONFIG_SET_FLAG, "str", k, "void *", null, "int", 0) : s.syscall(SYS_FSCONFIG, "int", fsfd, "uint", FSCONFIG_SET_STRING, "str", k, "str", v, "int", 0);
+      if (Number(r) < 0) throw new ZoneError(`${label}: ${v === undefined ? k : `${k}=${v}`} refused by ${type}: ${errnoText(s.errno())}`);
+    }
     if (Number(s.syscall(SYS_FSCONFIG, "int", fsfd, "uint", FSCONFIG_CMD_CREATE, "void *", null, "void *", null, "int", 0)) < 0)
       throw new ZoneError(`${label}: cannot create ${type}: ${errnoText(s.errno())}`);
     const m = Number(s.syscall(SYS_FSMOUNT, "int", fsfd, "uint", FSMOUNT_CLOEXEC, "uint", attrs));

@@ -212,7 +212,7 @@ export class Platform {
       const zr = ZoneRoot.open(root);
       try {
         await idmappedBinds(zr, brand.shared, base, SLOT_SIZE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV, userns.fd);
-        mountZoneFs(zr, z, base, SLOT_SIZE, userns.fd, path.join(dir, "fs-stage"));
+        mountZoneFs(zr, z, base, SLOT_SIZE, userns.fd);
         // Written fresh each time: a link or FIFO the zone left there is replaced, not followed.
         zr.writeFile("etc/zonename", `${name}\n`, 0o644, base, base);
       } finally {

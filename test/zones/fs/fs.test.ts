@@ -40,7 +40,7 @@ function loops(): string[] {
 
 after(() => {
   try {
-    for (const z of ["fa", "fb"]) root.run("zoneadm", ["-z", z, "halt"]);
+    for (const z of ["fa", "fb", "fc"]) root.run("zoneadm", ["-z", z, "halt"]);
   } finally {
     root.remove();
     for (const l of loops()) spawnSync("losetup", ["-d", `/dev/${l}`]);
@@ -141,6 +141,32 @@ describe("fs and dataset resources on a real zone", { concurrency: false }, () =
       assert.equal(r.status, 1);
       assert.match(r.stderr, new RegExp(`dataset "${name}" is already delegated to zone 'fa'`));
       root.ok("zonecfg", ["-z", "fb", "delete -F"]);
+    }
+  });
+
+  test("a block fs that cannot be mounted, or whose raw fsck fails: boot refused with one line, no loop device left", () => {
+    const zeros = path.join(host, "zeros.img");
+    fs.writeFileSync(zeros, Buffer.alloc(1 << 20));
+    const cases: Array<[string, RegExp]> = [
+      [`add fs; set dir=/x; set special=${img}; set type=xfs; end`, /zone 'fc': fs "\/x": cannot create xfs: /],
+      [`add fs; set dir=/x; set special=${img}; set raw=${zeros}; set type=ext4; end`, /zone 'fc': fs "\/x": fsck -p ".*zeros.img" exited [0-9]+: /],
+    ];
+    root.ok("zoneadm", ["-z", "fa", "halt"]);
+    try {
+      for (const [body, message] of cases) {
+        root.ok("zonecfg", ["-z", "fc", `create; set zonepath=${zp("fc")}; set brand=minimal; ${body}`]);
+        root.ok("zoneadm", ["-z", "fc", "install"]);
+        const r = root.run("zoneadm", ["-z", "fc", "boot"]);
+        assert.equal(r.status, 1, r.stderr);
+        assert.match(r.stderr, message);
+        assert.equal(r.stderr.split("\n").filter((l) => l && !/warning: runc/.test(l)).length, 1, JSON.stringify(r.stderr));
+        assert.deepEqual(loops(), [], "no loop device left");
+        assert.deepEqual(mountsBelow(zp("fc")), []);
+        root.ok("zoneadm", ["-z", "fc", "uninstall", "-F"]);
+        root.ok("zonecfg", ["-z", "fc", "delete -F"]);
+      }
+    } finally {
+      root.ok("zoneadm", ["-z", "fa", "boot"]);
     }
   });
 });
