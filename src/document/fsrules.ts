@@ -30,11 +30,13 @@ export interface FsOptions {
 
 /** Parse the options of an fs resource of type `type`, refusing any that type cannot honour. */
 export function parseFsOptions(dir: string, type: string, options: readonly string[]): FsOptions {
-  const o: FsOptions = { readonly: false, nosuid: false, noexec: false, idmap: false, size: "", mode: "", passed: [] };
+  // squashfs and iso9660 have no write support: read-only whatever is written.
+  const always = type === "squashfs" || type === "iso9660";
+  const o: FsOptions = { readonly: always, nosuid: false, noexec: false, idmap: false, size: "", mode: "", passed: [] };
   for (const opt of options) {
     const bad = (why: string): ZoneError => new ZoneError(`fs ${q(dir)}: option ${q(opt)} ${why}`);
     if (FLAGS.includes(opt)) {
-      if (opt === "ro" || opt === "rw") o.readonly = opt === "ro";
+      if (opt === "ro" || opt === "rw") o.readonly = always || opt === "ro";
       else if (opt === "nosuid" || opt === "suid") o.nosuid = opt === "nosuid";
       else if (opt === "noexec" || opt === "exec") o.noexec = opt === "noexec";
       // nodevices/nodev: every zone file system is nodev; devices come from `add device`.
@@ -98,6 +100,12 @@ export function fsProblems(z: ZoneConfig): string[] {
     // Its files are handed to the zone's uid slot (datasets.ts): never the host's own.
     const sys = HOST_SYSTEM.find((h) => pathWithin(d.name, h) || pathWithin(h, d.name));
     if (sys) out.push(`dataset ${q(d.name)}: a dataset is handed to the zone, and ${q(sys)} is the host's system directory`);
+  }
+  // A missing mount point below a host tree would be made in the host's directory.
+  const hostTrees = [...z.fs.filter((f) => f.type === "lofs").map((f) => f.dir), ...z.dataset.map((d) => d.name)];
+  for (const f of z.fs) {
+    const over = hostTrees.find((t) => t !== f.dir && pathWithin(f.dir, t));
+    if (over) out.push(`fs ${q(f.dir)}: dir lies inside ${q(over)}, a host directory shown in the zone; mount it elsewhere`);
   }
   for (const [i, a] of z.dataset.entries())
     for (const b of z.dataset.slice(i + 1)) if (a.name !== b.name && (pathWithin(a.name, b.name) || pathWithin(b.name, a.name))) out.push(`dataset ${q(a.name)} and dataset ${q(b.name)} are nested`);

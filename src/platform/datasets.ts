@@ -5,7 +5,7 @@
  *
  * Shifted, not id-mapped: at the first ready that finds the directory not yet the
  * zone's, every file's owner is moved into the zone's uid slot (host uid u becomes
- * base+u; uids past the slot become the slot's nobody), once; then a plain bind shows
+ * base+u, see shiftedId), once; then a plain bind shows
  * them as the zone's own. An id-mapped bind would write the zone root's files as host
  * uid 0: a set-uid program the zone's root leaves there would be a host root set-uid
  * program for any host user who can reach the directory. Shifted, it is the slot's.
@@ -16,10 +16,13 @@ import { ZoneError, q } from "../native/errors.js";
 import type { ZoneConfig } from "../document/model.js";
 import { pathWithin } from "../document/names.js";
 
-/** What owns a dataset's files once delegated: host uid `u` in a slot of `size` at `base`. */
+/**
+ * What owns a dataset's file of host id `id` once delegated to the slot of `size` at
+ * `base`: the host's id u becomes base+u, and an id of another slot (a dataset moved
+ * from one zone to another) keeps its place in the slot, so the zone's users stay apart.
+ */
 export function shiftedId(id: number, base: number, size: number): number {
-  if (id >= base && id < base + size) return id; // already the slot's
-  return id < size ? base + id : base + 65534;
+  return base + (id % size);
 }
 
 /**

@@ -1,7 +1,8 @@
 /** Parsing of fs options per type (document/fsrules.ts): what each type honours, and the one-line refusals. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { dirProblem, parseFsOptions } from "../../src/document/fsrules.js";
+import { dirProblem, fsProblems, parseFsOptions } from "../../src/document/fsrules.js";
+import { blankZone } from "../../src/document/model.js";
 
 describe("fs options", () => {
   test("flags, idmap, tmpfs size and mode, block options passed on", () => {
@@ -26,5 +27,21 @@ describe("fs options", () => {
   test("system directories", () => {
     for (const d of ["/proc", "/dev/x", "/sys", "/run/zones", "/etc/zonename"]) assert.match(dirProblem("fs dir", d) ?? "", /is a system directory of the zone/);
     for (const d of ["/data", "/etc", "/devx", "/running"]) assert.equal(dirProblem("fs dir", d), undefined);
+  });
+
+  test("an fs inside a lofs or a dataset is refused; inside a tmpfs it is fine", () => {
+    const z = blankZone("n");
+    z.fs = [
+      { dir: "/data", special: "/srv/share", raw: "", type: "lofs", options: [] },
+      { dir: "/data/sub", special: "swap", raw: "", type: "tmpfs", options: [] },
+      { dir: "/t", special: "swap", raw: "", type: "tmpfs", options: [] },
+      { dir: "/t/sub", special: "/srv/other", raw: "", type: "lofs", options: [] },
+    ];
+    z.dataset = [{ name: "/srv/ds" }];
+    z.fs.push({ dir: "/srv/ds/in", special: "swap", raw: "", type: "tmpfs", options: [] });
+    assert.deepEqual(fsProblems(z), [
+      `fs "/data/sub": dir lies inside "/data", a host directory shown in the zone; mount it elsewhere`,
+      `fs "/srv/ds/in": dir lies inside "/srv/ds", a host directory shown in the zone; mount it elsewhere`,
+    ]);
   });
 });

@@ -1,4 +1,5 @@
 /** zonecfg's help texts (illumos SHELP_*). */
+import { FS_HELP } from "./fshelp.js";
 export const USAGE = `usage:
   zonecfg -z zonename                  interactive
   zonecfg -z zonename subcommand ...   one command line ("cmd; cmd; ...")
@@ -36,5 +37,5 @@ export function helpText(topic: string | undefined): string {
   if (topic === undefined || topic === "commands") return Object.values(SUBCOMMANDS).join("\n");
   if (topic === "usage") return USAGE;
   if (topic === "syntax") return SYNTAX;
-  return SUBCOMMANDS[topic] ?? `no help for ${JSON.stringify(topic)}; try 'help commands'`;
+  return SUBCOMMANDS[topic] ?? FS_HELP[topic] ?? `no help for ${JSON.stringify(topic)}; try 'help commands'`;
 }
