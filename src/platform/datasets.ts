@@ -39,20 +39,33 @@ export function shiftDataset(dir: string, base: number, size: number): void {
   }
   if (!top.isDirectory()) throw new ZoneError(`dataset ${q(dir)} is not a directory on this host`);
   if (top.uid === base && top.gid === base) return;
+  // First the whole tree, then the owners: a file also linked from outside the dataset
+  // (a host user's hard link to a host file, planted before delegation) must not be
+  // handed to the zone, so every link of a file must be found inside.
+  const entries: Array<[string, fs.Stats]> = [];
+  const seen = new Map<number, number>();
   const walk = (p: string, st: fs.Stats): void => {
-    fs.lchownSync(p, shiftedId(st.uid, base, size), shiftedId(st.gid, base, size));
-    // chown clears set-id bits of regular files; the zone's set-uid programs keep them.
-    if (st.isFile() && (st.mode & 0o6000) !== 0) fs.chmodSync(p, st.mode & 0o7777);
-    if (!st.isDirectory()) return;
+    entries.push([p, st]);
+    if (!st.isDirectory()) {
+      seen.set(st.ino, (seen.get(st.ino) ?? 0) + 1);
+      return;
+    }
     for (const name of fs.readdirSync(p)) {
       const child = path.join(p, name);
-      // A mount below it is another file system, not the dataset's.
       const cst = fs.lstatSync(child);
-      if (cst.dev !== top.dev) continue;
-      walk(child, cst);
+      // A mount below it is another file system, not the dataset's.
+      if (cst.dev === top.dev) walk(child, cst);
     }
   };
   walk(dir, top);
+  for (const [p, st] of entries)
+    if (!st.isDirectory() && st.nlink > (seen.get(st.ino) ?? 0))
+      throw new ZoneError(`dataset ${q(dir)}: ${q(p)} has a hard link outside the dataset; remove that link or copy the file before delegating it`);
+  for (const [p, st] of entries) {
+    fs.lchownSync(p, shiftedId(st.uid, base, size), shiftedId(st.gid, base, size));
+    // chown clears set-id bits of regular files; the zone's set-uid programs keep them.
+    if (st.isFile() && (st.mode & 0o6000) !== 0) fs.chmodSync(p, st.mode & 0o7777);
+  }
 }
 
 /** Another zone's datasets, for the one-zone-each rule. */

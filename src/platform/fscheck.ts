@@ -94,7 +94,9 @@ export function fsHostProblems(z: ZoneConfig): string[] {
       continue;
     }
     if (f.type === "lofs") {
-      if (!st.isDirectory()) out.push(`${where}: special ${q(f.special)} is not a directory (lofs shows a host directory)`);
+      // The zone's own tree shown inside itself: a loop of mounts, and its root's files to the zone.
+      if (z.zonepath !== "" && (pathWithin(z.zonepath, f.special) || pathWithin(f.special, z.zonepath))) out.push(`${where}: special ${q(f.special)} overlaps the zone's zonepath ${q(z.zonepath)}`);
+      else if (!st.isDirectory()) out.push(`${where}: special ${q(f.special)} is not a directory (lofs shows a host directory)`);
     } else {
       if (!st.isBlockDevice() && !st.isFile()) out.push(`${where}: special ${q(f.special)} is neither a block device nor an image file`);
       else {

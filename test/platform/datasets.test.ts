@@ -35,6 +35,22 @@ describe("datasets", () => {
     assert.equal(shiftedId(5 * SIZE + 1000, 7 * SIZE, SIZE), 7 * SIZE + 1000);
   });
 
+  test("a file hard-linked from outside the dataset is refused before any owner changes", () => {
+    const ds = path.join(dir, "ds2");
+    fs.mkdirSync(ds);
+    const outside = path.join(dir, "secret");
+    fs.writeFileSync(outside, "host secret");
+    fs.writeFileSync(path.join(ds, "mine"), "x");
+    fs.linkSync(outside, path.join(ds, "planted"));
+    fs.linkSync(path.join(ds, "mine"), path.join(ds, "mine2")); // both links inside: fine
+    assert.throws(() => shiftDataset(ds, 3 * SIZE, SIZE), /^ZoneError: dataset ".*ds2": ".*ds2\/planted" has a hard link outside the dataset; remove that link or copy the file before delegating it$/);
+    assert.equal(fs.statSync(outside).uid, 0);
+    assert.equal(fs.statSync(ds).uid, 0, "nothing changed");
+    fs.unlinkSync(path.join(ds, "planted"));
+    shiftDataset(ds, 3 * SIZE, SIZE);
+    assert.equal(fs.statSync(path.join(ds, "mine2")).uid, 3 * SIZE);
+  });
+
   test("a dataset held by another zone, nested in one, or overlapping a zonepath is refused naming it", () => {
     const z = blankZone("a");
     z.zonepath = "/zones/a";

@@ -91,6 +91,10 @@ describe("verify refuses fs and dataset resources that cannot take effect", () =
     refusedOnHost(`add fs; set dir=/i; set special=${img}; set type=ext4; end`, /fs "\/i": special ".*busy.img" cannot be given to the zone: it is attached to \/dev\/loop[0-9]+, mounted at ".*\/stage"/);
   });
 
+  test("a lofs of the zone's own zonepath, or of a tree holding it", () => {
+    refusedOnHost(lofs("/a", root.dir), /fs "\/a": special ".*" overlaps the zone's zonepath/);
+  });
+
   test("a dir inside a tree the brand shares from the host", () => {
     refusedOnHost(lofs("/usr/local/x"), /fs "\/usr\/local\/x": dir is inside "\/usr", which the sparse brand shares read-only from the host/, "sparse");
   });
