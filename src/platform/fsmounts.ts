@@ -6,7 +6,7 @@
  * a mount point pinned by zonefs (no link the zone planted is followed, and a file,
  * FIFO or link where a directory should be is refused with one line); halt's
  * unmountZoneRoot detaches them, and a loop device goes with its last mount
- * (LO_FLAGS_AUTOCLEAR, see attachLoop).
+ * (LO_FLAGS_AUTOCLEAR from the start: src/native/loop.ts).
  *
  * - lofs: a detached clone of the host tree (open_tree), with the options' flags, and
  *   with `idmap` shown through the zone's uid slot (host root's files are the zone
@@ -25,6 +25,7 @@ import { parseFsOptions, type FsOptions } from "../document/fsrules.js";
 import { ATTR_IDMAP, ATTR_NOATIME, ATTR_NODIRATIME, ATTR_STRICTATIME, ATTR_NODEV, ATTR_NOEXEC, ATTR_NOSUID, ATTR_RDONLY, cloneTree, freshMount, moveOnto, setAttrs } from "./mountapi.js";
 import { shiftDataset } from "./datasets.js";
 import { fsHostProblems } from "./fscheck.js";
+import { attachLoop } from "../native/loop.js";
 import type { ZoneRoot } from "./zonefs.js";
 
 function attrsOf(o: FsOptions): number {
@@ -83,18 +84,6 @@ function tmpfs(f: FsResource, o: FsOptions, base: number): Planned {
 /** Mount-level atime options, which fsconfig does not take (they are the mount's, not the file system's). */
 const ATIME: Record<string, number> = { noatime: ATTR_NOATIME, strictatime: ATTR_STRICTATIME, nodiratime: ATTR_NODIRATIME, relatime: 0 };
 
-/**
- * A loop device of image `file`, for as long as the caller needs it: the caller mounts
- * it, then detach() marks it to go with its last user (LOOP_CLR_FD on a busy device
- * sets LO_FLAGS_AUTOCLEAR), so halt's unmount frees it and nothing is left to find.
- */
-function attachLoop(file: string, readonly: boolean, label: string): { dev: string; detach(): void } {
-  const r = spawnSync("losetup", ["--find", "--show", ...(readonly ? ["--read-only"] : []), "--", file], { encoding: "utf8", timeout: 30_000 });
-  const dev = r.stdout.trim();
-  if (r.status !== 0 || !dev.startsWith("/dev/loop")) throw new ZoneError(`${label}: cannot attach ${q(file)} to a loop device: ${oneLine(r.stderr || r.stdout)}`);
-  return { dev, detach: () => void spawnSync("losetup", ["--detach", dev], { timeout: 30_000 }) };
-}
-
 function block(f: FsResource, o: FsOptions, userns: number): Planned {
   const label = `fs ${q(f.dir)}`;
   return {
@@ -115,7 +104,12 @@ function block(f: FsResource, o: FsOptions, userns: number): Planned {
       }
       // Made detached (fsmount): no staging path exists that a cut-short ready could leave
       // mounted where teardown's removal of the run directory would delete through it.
-      const loop = st.isFile() ? attachLoop(f.special, o.readonly, label) : undefined;
+      let loop: { dev: string; fd: number } | undefined;
+      try {
+        loop = st.isFile() ? attachLoop(f.special, o.readonly) : undefined;
+      } catch (err) {
+        throw err instanceof ZoneError ? new ZoneError(`${label}: ${err.message}`) : err;
+      }
       try {
         let atime = 0;
         const params: Array<[string, string?]> = [["source", loop?.dev ?? f.special]];
@@ -136,7 +130,8 @@ function block(f: FsResource, o: FsOptions, userns: number): Planned {
           throw err;
         }
       } finally {
-        loop?.detach();
+        // The mount holds the device now (or nothing does, and it detaches itself).
+        if (loop) fs.closeSync(loop.fd);
       }
     },
   };
