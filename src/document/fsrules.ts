@@ -92,6 +92,9 @@ export function fsProblems(z: ZoneConfig): string[] {
       out.push(e.message);
     }
     if (f.type !== "lofs" && f.type !== "tmpfs" && f.special === "") out.push(`fs ${q(f.dir)}: special (a block device or an image file) not specified`);
+    // Nothing is silently ignored: raw means fsck, which only block file systems have.
+    if ((f.type === "lofs" || f.type === "tmpfs") && f.raw !== "") out.push(`fs ${q(f.dir)}: raw is for block file systems (fsck before mount); a ${f.type} has none`);
+    if (f.type === "tmpfs" && f.special !== "swap" && f.special !== "tmpfs") out.push(`fs ${q(f.dir)}: a tmpfs has no special; write special=swap as illumos does (it is ${q(f.special)})`);
   }
   for (const d of z.dataset) {
     // A dataset appears at its host path in the zone.

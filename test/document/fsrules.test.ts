@@ -29,6 +29,19 @@ describe("fs options", () => {
     for (const d of ["/data", "/etc", "/devx", "/running"]) assert.equal(dirProblem("fs dir", d), undefined);
   });
 
+  test("raw on lofs or tmpfs, and a tmpfs special other than swap, are refused, not ignored", () => {
+    const z = blankZone("r");
+    z.fs = [
+      { dir: "/a", special: "/srv", raw: "/dev/x", type: "lofs", options: [] },
+      { dir: "/t", special: "/srv", raw: "", type: "tmpfs", options: [] },
+      { dir: "/u", special: "swap", raw: "", type: "tmpfs", options: [] },
+    ];
+    assert.deepEqual(fsProblems(z), [
+      `fs "/a": raw is for block file systems (fsck before mount); a lofs has none`,
+      `fs "/t": a tmpfs has no special; write special=swap as illumos does (it is "/srv")`,
+    ]);
+  });
+
   test("an fs inside a lofs or a dataset is refused; inside a tmpfs it is fine", () => {
     const z = blankZone("n");
     z.fs = [
