@@ -124,6 +124,11 @@ describe("fs and dataset resources on a real zone", { concurrency: false }, () =
     root.ok("zoneadm", ["-z", "fa", "halt"]);
     assert.deepEqual(mountsBelow(zp("fa")), []);
     await until("the loop device detached", () => loops().length === 0, 5000);
+    // Made at ready, before init is started: a ready zone has them all.
+    root.ok("zoneadm", ["-z", "fa", "ready"]);
+    const zr = path.join(zp("fa"), "root");
+    for (const d of ["data", "idm", "scratch", "mnt/img", ds.slice(1)]) assert.ok(mountsBelow(zr).includes(path.join(zr, d)), `${d} is mounted at ready`);
+    root.ok("zoneadm", ["-z", "fa", "halt"]);
     root.ok("zoneadm", ["-z", "fa", "boot"]);
   });
 
