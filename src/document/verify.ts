@@ -12,6 +12,7 @@ import { zonePaths } from "./store/paths.js";
 import { GLOBAL_PROPS } from "./properties.js";
 import { deviceDocProblems } from "./devices.js";
 import { checkAllResources } from "./resources.js";
+import { linuxMeaningProblems } from "./linuxmeaning.js";
 
 /** Another zone's name and path, for the overlap checks. */
 export interface OtherZone {
@@ -118,5 +119,6 @@ export function verifyZone(z: ZoneConfig, others: readonly OtherZone[]): string[
     if (z.rctl.some((r) => r.name === "zone.cpu-shares")) problems.push("dedicated-cpu and cpu-shares are incompatible");
     if (z.rctl.some((r) => r.name === "zone.cpu-cap")) problems.push("dedicated-cpu and capped-cpu are incompatible");
   }
+  problems.push(...linuxMeaningProblems(z));
   return problems;
 }
