@@ -6,6 +6,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { blankZone, type ZoneConfig } from "../../src/document/model.js";
 import { verifyZone } from "../../src/document/verify.js";
+import { GLOBAL_PROPS } from "../../src/document/properties.js";
 import { TestRoot } from "../support/helpers.js";
 
 function zone(edit: (z: ZoneConfig) => void): ZoneConfig {
@@ -54,8 +55,12 @@ describe("properties with no Linux meaning are refused at verify", () => {
   });
 
   test("limitpriv: illumos privileges with no Linux capability are refused", () => {
-    for (const p of ["proc_fork", "file_dac_write", "net_rawaccess", "sys_ip_config"])
-      refused(zone((z) => (z.limitpriv = `default,${p}`)), "limitpriv", `"${p}"`);
+    refused(zone((z) => (z.limitpriv = "default,proc_fork")), 'limitpriv: "proc_fork" is an illumos privilege, not a Linux capability; Linux has no capability for it');
+    refused(zone((z) => (z.limitpriv = "default,-proc_exec")), '"-proc_exec" is an illumos privilege', "no capability");
+    refused(zone((z) => (z.limitpriv = "default,net_rawaccess")), '"net_rawaccess" is an illumos privilege', 'nearest Linux capability is "net_raw"');
+    refused(zone((z) => (z.limitpriv = "default,proc_setid")), 'nearest Linux capability is "setuid" and "setgid"');
+    refused(zone((z) => (z.limitpriv = "default,frobnicate")), 'limitpriv: unknown capability "frobnicate"');
+    assert.deepEqual(problems(zone((z) => (z.limitpriv = "default,sys_time,sys_admin"))), [], "names both systems share are Linux capabilities");
   });
 
   test("zonecfg verify and commit refuse them too", () => {
@@ -66,6 +71,17 @@ describe("properties with no Linux meaning are refused at verify", () => {
       assert.match(r.stderr, /pool "pool_1": Linux has no resource pools/);
       assert.match(r.stderr, /scheduling-class "RT" is not supported/);
       assert.equal(root.run("zoneadm", ["-z", "lm", "list"]).status === 0, false, "nothing was committed");
+    } finally {
+      root.remove();
+    }
+  });
+
+  test("zonecfg help properties names every global property", () => {
+    const root = new TestRoot("linuxmeaning");
+    try {
+      const text = root.ok("zonecfg", ["-z", "lm", "help properties"]);
+      for (const p of GLOBAL_PROPS) assert.ok(new RegExp(`(^|[ ,])${p.name}([ ,]|$)`, "m").test(text), `help properties says nothing of ${p.name}`);
+      assert.match(text, /^  pool +refused: Linux has no resource pools/m);
     } finally {
       root.remove();
     }
