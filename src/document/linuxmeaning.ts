@@ -8,9 +8,13 @@
  *                     gets, weighted against other zones by cpu-shares; IA, FX, RT refused.
  *   fs-allowed        only file-system types a user namespace may mount, and only with
  *                     limitpriv sys_admin (without it the zone mounts nothing).
- *   security-flags    what the Linux kernel gives every process: aslr (host-wide
- *                     kernel.randomize_va_space), forbidnullmap (host-wide vm.mmap_min_addr);
- *                     noexecstack is each binary's PT_GNU_STACK, so it cannot be set per zone.
+ *   security-flags    what every zone process gets: aslr (kernel.randomize_va_space,
+ *                     host-wide) and forbidnullmap (vm.mmap_min_addr, host-wide), both
+ *                     locked on (the zone's seccomp filter refuses personality(2)'s
+ *                     ADDR_NO_RANDOMIZE and MMAP_PAGE_ZERO; sys_rawio is never granted), so
+ *                     lower is aslr,forbidnullmap in effect, whatever smaller set it names;
+ *                     default must be aslr,forbidnullmap; noexecstack is each binary's
+ *                     PT_GNU_STACK and cannot be set per zone (refused in lower and default).
  *   limitpriv         Linux capability names only (capabilities.ts refuses the rest).
  *   hostid            written to the zone's /etc/hostid at each ready (gethostid(3) reads it).
  *   attr              free-form metadata, as in illumos: kept, no effect on the zone.
@@ -56,9 +60,9 @@ function securityFlagProblems(z: ZoneConfig): string[] {
   if (!f) return [];
   const out: string[] = [];
   // Unset: lower none, default the host's (aslr,forbidnullmap), upper all.
+  // A lower without aslr or forbidnullmap is accepted: the zone gets both locked on, stricter.
   const lower = f.lower === "" ? new Set<string>() : safeSet("lower", f.lower);
   const dflt = f.default === "" ? new Set(["aslr", "forbidnullmap"]) : safeSet("default", f.default);
-  if (lower.has("aslr")) out.push("security-flags lower: aslr cannot be locked on under Linux: any process may turn it off for itself with personality(2)");
   for (const [what, set] of [["lower", lower], ["default", dflt]] as const)
     if (set.has("noexecstack")) out.push(`security-flags ${what}: noexecstack cannot be set per zone under Linux: each binary's PT_GNU_STACK header decides`);
   if (!dflt.has("aslr")) out.push("security-flags default: aslr cannot be turned off per zone under Linux (kernel.randomize_va_space is host-wide)");

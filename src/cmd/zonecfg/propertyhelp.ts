@@ -24,7 +24,8 @@ export const PROPERTIES_HELP = `Global properties and their Linux meaning:
   cpu-shares, max-lwps, max-processes, max-msg-ids, max-sem-ids, max-shm-ids,
   max-shm-memory    aliases of the zone.* resource controls
 Resources with no effect by design: attr (free-form metadata, kept as in illumos).
-security-flags: Linux gives every process aslr (kernel.randomize_va_space) and
-forbidnullmap (vm.mmap_min_addr), host-wide; noexecstack is each binary's own
-(PT_GNU_STACK). Only settings matching that verify: lower none or forbidnullmap,
-default aslr,forbidnullmap (the default when unset), upper any.`;
+security-flags: every zone process has aslr (kernel.randomize_va_space) and
+forbidnullmap (vm.mmap_min_addr), locked on: the zone's seccomp filter refuses
+personality(2) flags that drop them, so lower is aslr,forbidnullmap in effect.
+default must be aslr,forbidnullmap (its value when unset); noexecstack is each
+binary's own (PT_GNU_STACK): refused in lower and default; upper is any set.`;
