@@ -46,18 +46,32 @@ interface Outcome {
   failed: string[];
 }
 
+/** The zones whose autoboot is true, by their index entry; unreadable ones go to `failed`. */
+function autobootZones(repo: Repository, failed: string[]): IndexEntry[] {
+  const out: IndexEntry[] = [];
+  for (const e of repo.list()) {
+    try {
+      if (repo.load(e.name).autoboot) out.push(e);
+    } catch (err) {
+      failed.push(`zone '${e.name}': configuration unreadable: ${reason(err)}`);
+    }
+  }
+  return out;
+}
+
 async function start(repo: Repository): Promise<Outcome> {
   const out: Outcome = { done: [], failed: [] };
+  let listed = autobootZones(repo, []);
+  // After a host crash the index still says running: zoneadmd reconciles it with the
+  // kernel before it answers, so ask it first, then read the states again.
+  if (listed.some((e) => e.state === "running" || e.state === "ready")) {
+    const reply = await call(zonePaths(), { op: "ping" });
+    if (!reply.ok) throw new ZoneError(reply.error);
+  }
   const auto: IndexEntry[] = [];
-  for (const e of repo.list()) {
-    let autoboot: boolean;
-    try {
-      autoboot = repo.load(e.name).autoboot;
-    } catch (err) {
-      out.failed.push(`zone '${e.name}': configuration unreadable: ${reason(err)}`);
-      continue;
-    }
-    if (!autoboot || e.state === "running") continue;
+  listed = autobootZones(repo, out.failed);
+  for (const e of listed) {
+    if (e.state === "running") continue;
     if (e.state !== "installed" && e.state !== "ready") out.failed.push(`zone '${e.name}': autoboot is true but the zone is ${e.state}, not installed`);
     else auto.push(e);
   }

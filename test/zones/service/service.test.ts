@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Repository } from "../../../src/document/store/repository.js";
 import { readRun } from "../../../src/document/store/runstate.js";
-import { BIN, type Result } from "../../support/helpers.js";
+import { BIN, until, type Result } from "../../support/helpers.js";
 import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("svc");
@@ -73,6 +73,22 @@ describe("svc-zones start and stop", { concurrency: false }, () => {
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout + r.stderr, "");
     assert.deepEqual(["a", "b"].map((n) => readRun(root.paths, n)!.pid), pids);
+  });
+
+  test("start after a crash boots the autoboot zones the index still calls running", async () => {
+    // A crash: zoneadmd and a's init die without a word, the index still says running.
+    const init = readRun(root.paths, "a")!.pid;
+    root.killDaemon();
+    process.kill(init, "SIGKILL");
+    await until("a's init gone", () => !fs.existsSync(`/proc/${init}`) || fs.readFileSync(`/proc/${init}/stat`, "utf8").includes(") Z"));
+    assert.equal(state("a"), "running");
+    const b = readRun(root.paths, "b")!.pid;
+    const r = svc("start");
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^svc-zones: booting zones: a$/m);
+    assert.equal(state("a"), "running");
+    assert.notEqual(readRun(root.paths, "a")!.pid, init);
+    assert.equal(readRun(root.paths, "b")!.pid, b, "b was left running as it was");
   });
 
   test("stop shuts every running zone down cleanly, in parallel", () => {
