@@ -67,6 +67,23 @@ describe("bootargs and hostid", { concurrency: false }, () => {
     root.ok("zoneadm", ["-z", "ba", "halt"]);
   });
 
+  test("-s boots busybox init single-user: the console shell, no /etc/rc.d services", async () => {
+    const script = path.join(zp, "root/etc/rc.d/S10mark");
+    fs.writeFileSync(script, '#!/bin/sh\n[ "$1" = start ] && echo started >> /var/log/started\nexit 0\n', { mode: 0o755 });
+    fs.chownSync(script, base, base);
+    const started = path.join(zp, "root/var/log/started");
+    root.ok("zonecfg", ["-z", "ba", "clear bootargs"]);
+    root.ok("zoneadm", ["-z", "ba", "boot"]);
+    await until("rc.d started", () => fs.existsSync(started));
+    root.ok("zoneadm", ["-z", "ba", "halt"]);
+    fs.rmSync(started);
+    root.ok("zoneadm", ["-z", "ba", "boot", "--", "-s"]);
+    await until("the console shell", () => / -\/bin\/sh$/m.test(root.ok("zps", ["-z", "ba"])));
+    assert.ok(!fs.existsSync(started), "single-user: no services started");
+    root.ok("zoneadm", ["-z", "ba", "halt"]);
+    fs.rmSync(script);
+  });
+
   test("a bad -i is refused by zonecfg and by zoneadm boot, one line each", () => {
     const c = root.run("zonecfg", ["-z", "ba", 'set bootargs="-i sbin/init"']);
     assert.notEqual(c.status, 0);
