@@ -117,6 +117,15 @@ describe("svc-zones start and stop", { concurrency: false }, () => {
     assert.deepEqual(root.containers(), []);
   });
 
+  test("stop halts a ready zone", () => {
+    root.ok("zoneadm", ["-z", "c", "ready"]);
+    const r = svc("stop");
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^svc-zones: shutting down zones: c$/m);
+    assert.equal(state("c"), "installed");
+    assert.deepEqual(root.containers(), []);
+  });
+
   test("stop with nothing running says nothing and succeeds", () => {
     const r = svc("stop");
     assert.equal(r.status, 0, r.stderr);
