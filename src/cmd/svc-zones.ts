@@ -16,11 +16,14 @@ import { zonePaths } from "../document/store/paths.js";
 import { Repository, type IndexEntry } from "../document/store/repository.js";
 import { call } from "../daemon/client.js";
 import type { Operation } from "../daemon/protocol.js";
+import type { ZoneState } from "../document/store/state.js";
 import { failure } from "./report.js";
 
 const USAGE = "usage: svc-zones start | stop";
 /** Boots are CPU-bound: a few at a time. Shutdowns mostly wait for inits: all at once. */
 const BOOT_PARALLEL = 8;
+/** States with something on the host to stop: a ready zone, a running one, or one going down. */
+const UP: readonly ZoneState[] = ["ready", "running", "shutting_down", "down"];
 
 /** Run `fn` over `items`, at most `limit` at once; never rejects. */
 async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -64,7 +67,7 @@ async function start(repo: Repository): Promise<Outcome> {
   let listed = autobootZones(repo, []);
   // After a host crash the index still says running: zoneadmd reconciles it with the
   // kernel before it answers, so ask it first, then read the states again.
-  if (listed.some((e) => e.state === "running" || e.state === "ready")) {
+  if (listed.some((e) => UP.includes(e.state))) {
     const reply = await call(zonePaths(), { op: "ping" });
     if (!reply.ok) throw new ZoneError(reply.error);
   }
@@ -89,18 +92,19 @@ async function start(repo: Repository): Promise<Outcome> {
 
 async function stop(repo: Repository): Promise<Outcome> {
   const out: Outcome = { done: [], failed: [] };
-  const up = repo.list().filter((e) => e.state === "running" || e.state === "ready");
+  const up = repo.list().filter((e) => UP.includes(e.state));
   if (up.length > 0) process.stdout.write(`svc-zones: shutting down zones: ${up.map((e) => e.name).join(" ")}\n`);
   await eachLimited(up, up.length, async (e) => {
     try {
-      // zoneadmd's shutdown waits for the zone's init (30 s at most), then halts.
+      // zoneadmd's shutdown waits for the zone's init (30 s at most), then halts; a ready
+      // zone, or one a halt is taking down already, is halted (after that halt).
       if (e.state === "running") await op(e.name, "shutdown");
       else await op(e.name, "halt");
       out.done.push(e.name);
     } catch (first) {
       // The zone changed meanwhile, or its init would not stop cleanly: halt it anyway.
       try {
-        if (repo.find(e.name)?.state === "running" || repo.find(e.name)?.state === "ready") await op(e.name, "halt");
+        if (UP.includes(repo.find(e.name)?.state ?? "installed")) await op(e.name, "halt");
         out.done.push(e.name);
       } catch (err) {
         out.failed.push(`zone '${e.name}': shutdown failed: ${reason(first)}; halt failed: ${reason(err)}`);
