@@ -13,6 +13,7 @@ import { GLOBAL_PROPS } from "./properties.js";
 import { deviceDocProblems } from "./devices.js";
 import { checkAllResources } from "./resources.js";
 import { fsProblems } from "./fsrules.js";
+import { linuxMeaningProblems } from "./linuxmeaning.js";
 
 /** Another zone's name and path, for the overlap checks. */
 export interface OtherZone {
@@ -120,5 +121,6 @@ export function verifyZone(z: ZoneConfig, others: readonly OtherZone[]): string[
     if (z.rctl.some((r) => r.name === "zone.cpu-shares")) problems.push("dedicated-cpu and cpu-shares are incompatible");
     if (z.rctl.some((r) => r.name === "zone.cpu-cap")) problems.push("dedicated-cpu and capped-cpu are incompatible");
   }
+  problems.push(...linuxMeaningProblems(z));
   return problems;
 }

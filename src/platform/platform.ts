@@ -14,6 +14,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { bootCommand } from "../document/bootargs.js";
 import { writeFileAtomic } from "../native/atomic.js";
 import { brand as brandOf } from "./brands.js";
 import { ZoneError, q } from "../native/errors.js";
@@ -32,6 +33,7 @@ import { checkOperation, type ZoneState } from "../document/store/state.js";
 import { Network } from "./network/network.js";
 import { applyLimits, zonesLimits } from "./reserve.js";
 import { unmountZoneRoot, ZoneRoot } from "./zonefs.js";
+import { writeHostid } from "./hostid.js";
 import { claimZonepath, removeInstalledTree } from "./zonepath.js";
 import { findHolders, HOLDER_ENV, killHolders } from "./holders.js";
 import { mountZoneFs } from "./fsmounts.js";
@@ -215,6 +217,7 @@ export class Platform {
         mountZoneFs(zr, z, base, SLOT_SIZE, userns.fd);
         // Written fresh each time: a link or FIFO the zone left there is replaced, not followed.
         zr.writeFile("etc/zonename", `${name}\n`, 0o644, base, base);
+        writeHostid(zr, z.hostid, base);
       } finally {
         zr.close();
       }
@@ -222,7 +225,7 @@ export class Platform {
       const brokerDir = path.join(dir, "broker");
       fs.mkdirSync(brokerDir, { recursive: true, mode: 0o755 });
       const devices = zoneDevices(z, this.paths.root, base);
-      const spec = zoneSpec({ zone: z, base, root, init: init ?? brand.init, cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir, userns: userns.path, zonesMemory: reserve.memory, devices });
+      const spec = zoneSpec({ zone: z, base, root, init: bootCommand(init, z.bootargs, brand.init), cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir, userns: userns.path, zonesMemory: reserve.memory, devices });
       fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(spec, null, 1));
       fs.writeFileSync(processTemplateFile(this.paths, name), JSON.stringify(zoneProcess(z, [], undefined, devices.env)), { mode: 0o600 });
       const pidFile = path.join(dir, "init.pid");
