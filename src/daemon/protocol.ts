@@ -1,6 +1,8 @@
 /**
  * zoneadmd's API: one JSON request per connection on a UNIX socket in the run
- * directory (mode 0600: only root reaches it), one JSON reply. After the reply to
+ * directory (mode 0600: only root reaches it), one JSON reply. Other host users have
+ * the admin socket (adminSocketPath), where the same requests are checked against
+ * the zones' admin resources (admins.ts). After the reply to
  * "console", the connection carries the zone console's bytes both ways.
  */
 import type { RuntimeVersion } from "../platform/oci/runtime.js";

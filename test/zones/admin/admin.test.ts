@@ -116,6 +116,14 @@ test("a signal alice's zlogin gets reaches the command in the zone", async () =>
   const r = await s.done;
   assert.equal(r.status, 9, r.stderr);
   assert.match(r.stdout, /got-term/);
+  // A zlogin killed outright hangs its session up: nothing of it stays in the zone.
+  const k = alice.start(root.env, "zlogin", ["web", "sleep 4321"]);
+  const inZone = (): boolean => root.ok("zlogin", ["web", "ps -o args"]).includes("sleep 4321");
+  await until("the command to run in the zone", inZone);
+  process.kill(k.pid, "SIGKILL");
+  // Not k.done: its pipes stay open for as long as the command in the zone holds them.
+  await until("the hung-up command to end", () => !inZone());
+  await k.done;
 });
 
 test("alice halts, boots, reboots and shuts web down; she can do nothing to other", () => {
