@@ -15,24 +15,29 @@ import type { Repository } from "../document/store/repository.js";
 import { ACCEPTED, adminSocketPath, type Request } from "./protocol.js";
 import { peerCred, rawFd } from "./peers.js";
 import { refusal } from "./admins.js";
+import type { LogSource } from "./log.js";
 
 const MAX_REQUEST = 4096;
 const READ_MS = 5000;
-/** Connections served at once: more wait in the kernel's backlog. */
-const MAX_CONNECTIONS = 64;
+/** Connections at once (Node drops those beyond; root's own socket is not affected). */
+const MAX_CONNECTIONS = 256;
+/** Connections of one uid still sending their request: one user cannot crowd the others out. */
+const MAX_PENDING_PER_UID = 8;
 const MSG_DONTWAIT = 0x40;
 const EAGAIN = 11;
 
 export interface AdminHandlers {
   operation(c: net.Socket, req: Request): void;
   console(c: net.Socket, req: Request, rest: Buffer): void;
-  login(c: net.Socket, req: Request, fds: number[]): void;
-  log(line: string): void;
+  login(c: net.Socket, req: Request, fds: number[], uid: number): void;
+  /** `from`: rate-limited per caller, so that a user cannot flood the log. */
+  log(line: string, from: LogSource): void;
 }
 
 export class AdminSocket {
   private server?: net.Server;
   readonly path: string;
+  private readonly pending = new Map<number, number>();
 
   constructor(
     runDir: string,
@@ -75,11 +80,24 @@ export class AdminSocket {
     } catch {
       return void c.destroy();
     }
+    const n = this.pending.get(uid) ?? 0;
+    if (n >= MAX_PENDING_PER_UID) return void c.end(`${JSON.stringify({ ok: false, error: `uid ${uid} has ${n} requests on the way already` })}\n`);
+    this.pending.set(uid, n + 1);
+    let counted = true;
+    const settled = (): void => {
+      if (!counted) return;
+      counted = false;
+      const left = (this.pending.get(uid) ?? 1) - 1;
+      if (left > 0) this.pending.set(uid, left);
+      else this.pending.delete(uid);
+    };
+    c.on("close", settled);
     let buf = Buffer.alloc(0);
     const fds: number[] = [];
     const deadline = Date.now() + READ_MS;
     let delay = 1;
     const fail = (error: string, plain: boolean): void => {
+      settled();
       for (const fd of fds.splice(0)) fs.closeSync(fd);
       // Operations answer "accepted" first (client.ts); console and login do not.
       c.end(`${plain ? "" : `${ACCEPTED}\n`}${JSON.stringify({ ok: false, error })}\n`);
@@ -110,15 +128,16 @@ export class AdminSocket {
       } catch {
         return void fail("malformed request", true);
       }
+      settled();
       const plain = req.op === "console" || req.op === "login";
       const no = refusal(this.repo, uid, req);
       if (no !== undefined) {
-        this.h.log(`admin socket: uid ${uid}: refused: ${no}`);
+        this.h.log(`admin socket: uid ${uid}: refused: ${no}`, { zone: typeof req.zone === "string" && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(req.zone) ? req.zone : "-", kind: `admin uid ${uid}` });
         return void fail(no, plain);
       }
       const rest = buf.subarray(nl + 1);
       // A login's client sends nothing before zoneadmd's first answer.
-      if (req.op === "login") return this.h.login(c, req, fds.splice(0));
+      if (req.op === "login") return this.h.login(c, req, fds.splice(0), uid);
       for (const fd of fds.splice(0)) fs.closeSync(fd);
       // pauseOnConnect left the socket paused: each handler's listeners are on before it flows.
       if (req.op === "console") this.h.console(c, req, rest);

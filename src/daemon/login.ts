@@ -32,6 +32,9 @@ const ZONE_USER = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
 const TERM = /^[A-Za-z0-9._+-]{1,64}$/;
 const STDIO = ["stdin", "stdout", "stderr"];
 let sessions = 0;
+/** Sessions of one uid at once: each is a runtime process of root's on the host. */
+const MAX_SESSIONS_PER_UID = 32;
+const live = new Map<number, number>();
 
 /** Why descriptor `fd` cannot be a zone process's stdio, or undefined. */
 function unfit(fd: number): string | undefined {
@@ -47,7 +50,7 @@ function unfit(fd: number): string | undefined {
   return undefined;
 }
 
-export function serveLogin(paths: ZonePaths, platform: Platform, c: net.Socket, req: Request, fds: number[], log: (l: string) => void): void {
+export function serveLogin(paths: ZonePaths, platform: Platform, c: net.Socket, req: Request, fds: number[], uid: number, log: (l: string) => void): void {
   const closeFds = (): void => void fds.splice(0).forEach((fd) => fs.closeSync(fd));
   const reply = (o: object): boolean => c.write(JSON.stringify(o) + "\n");
   const fail = (error: string): void => {
@@ -64,6 +67,7 @@ export function serveLogin(paths: ZonePaths, platform: Platform, c: net.Socket, 
   if (typeof l !== "object" || l === null || !Array.isArray(l.argv) || !l.argv.every((a) => typeof a === "string") || typeof l.safe !== "boolean" || typeof l.terminal !== "boolean")
     return fail(`malformed login request`);
   if (typeof l.user !== "string" || !ZONE_USER.test(l.user)) return fail(`login: invalid user name ${q(String(l.user))}`);
+  if ((live.get(uid) ?? 0) >= MAX_SESSIONS_PER_UID) return fail(`uid ${uid} has ${MAX_SESSIONS_PER_UID} zlogin sessions already`);
   const run = platform.readRun(zone);
   if (!run || !run.booted || !alive(run.pid)) return fail(`zone is not running`);
   let processFile: string;
@@ -79,7 +83,16 @@ export function serveLogin(paths: ZonePaths, platform: Platform, c: net.Socket, 
   const child = spawn(argv[0]!, argv.slice(1), { stdio: [fds[0]!, fds[1]!, fds[2]!] });
   // The child has its copies (or failed to start): ours go at once.
   closeFds();
+  live.set(uid, (live.get(uid) ?? 0) + 1);
   let ended = false;
+  const end = (): void => {
+    if (ended) return;
+    ended = true;
+    const left = (live.get(uid) ?? 1) - 1;
+    if (left > 0) live.set(uid, left);
+    else live.delete(uid);
+    fs.rmSync(processFile, { force: true });
+  };
   const hangup = (): void => {
     if (ended) return;
     child.kill("SIGHUP");
@@ -103,15 +116,13 @@ export function serveLogin(paths: ZonePaths, platform: Platform, c: net.Socket, 
   });
   c.on("close", hangup);
   child.on("error", (e) => {
-    ended = true;
-    fs.rmSync(processFile, { force: true });
+    end();
     log(`zone '${zone}': admin login: cannot start ${argv[0]}: ${e.message}`);
     c.end(JSON.stringify({ ok: false, error: `cannot start ${argv[0]}: ${e.message}` }) + "\n");
   });
   child.on("spawn", () => reply({ ok: true, pid: child.pid }));
   child.on("exit", (code, signal) => {
-    ended = true;
-    fs.rmSync(processFile, { force: true });
+    end();
     c.end(JSON.stringify({ ok: true, status: code ?? 128 + (signal ? constants.signals[signal] : 0) }) + "\n");
   });
   c.resume();

@@ -279,8 +279,8 @@ export class Daemon {
     const admins = new AdminSocket(this.paths.runDir, this.platform.repo, {
       operation: (c, req) => this.serveOperation(c, req),
       console: (c, req, rest) => this.attachConsole(c, req, rest),
-      login: (c, req, fds) => serveLogin(this.paths, this.platform, c, req, fds, (l) => this.log(l)),
-      log: (l) => this.log(l),
+      login: (c, req, fds, uid) => serveLogin(this.paths, this.platform, c, req, fds, uid, (l) => this.log(l)),
+      log: (l, from) => this.log(l, from),
     });
     // Root's socket serves whatever happens to this one.
     await admins.listen().then(() => (this.admins = admins), (e: Error) => this.log(`admin socket not opened: ${e.message}`));
