@@ -19,14 +19,13 @@ import * as path from "node:path";
 import { EXIT_ERR, UsageError, ZoneError } from "../native/errors.js";
 import { checkZoneName } from "../document/names.js";
 import { makeRuntime, type RuntimeName } from "../platform/oci/runtime.js";
-import type { OciProcess } from "../platform/oci/spec.js";
 import { zonePaths } from "../document/store/paths.js";
 import { processTemplateFile, readRun, zoneRunDir } from "../document/store/runstate.js";
-import { zoneUser } from "../platform/zoneusers.js";
-import { ZoneRoot } from "../platform/zonefs.js";
+import { loginProcess } from "../platform/loginproc.js";
 import * as net from "node:net";
-import { ensureDaemon } from "../daemon/client.js";
-import { socketPath, type Reply } from "../daemon/protocol.js";
+import { asRoot, ensureDaemon } from "../daemon/client.js";
+import { loginViaDaemon } from "./zlogin/viadaemon.js";
+import { adminSocketPath, socketPath, type Reply } from "../daemon/protocol.js";
 import { EscapeFilter } from "./zlogin/escape.js";
 import type { ZonePaths } from "../document/store/paths.js";
 import { failure } from "./report.js";
@@ -107,6 +106,8 @@ async function main(argv: string[]): Promise<number> {
     prefix = `zlogin: zone '${a.zone}'`;
     const paths = zonePaths();
     if (a.console) return await consoleSession(paths, a);
+    // A delegated admin's zlogin: zoneadmd checks her `login` and runs it (viadaemon.ts).
+    if (!asRoot()) return await loginViaDaemon(paths, { zone: a.zone, nullInput: a.nullInput, quiet: a.quiet, escape: a.escape, login: { user: a.user, safe: a.safe, terminal: a.argv.length === 0 && process.stdin.isTTY === true && !a.nullInput, argv: a.argv, term: process.env.TERM || "xterm" } });
     // zoneadmd must be watching the zones (it is started if not running): a login into a
     // zone nobody supervises would outlive its halt. The call is bounded (client.ts).
     await ensureDaemon(paths);
@@ -114,26 +115,8 @@ async function main(argv: string[]): Promise<number> {
     if (!run || !run.booted || !alive(run.pid)) {
       throw new ZoneError(fs.existsSync(paths.configDir) && zoneExists(paths.configDir, a.zone) ? "zone is not running" : "no such zone configured");
     }
-    // Safe mode trusts nothing of the zone's account files: root, /bin/sh.
-    const u = a.safe ? { name: "root", uid: 0, gid: 0, home: "/", shell: "/bin/sh" } : zoneUser(run.root, a.user);
-    const template = JSON.parse(fs.readFileSync(processTemplateFile(paths, a.zone), "utf8")) as OciProcess;
     const interactive = a.argv.length === 0 && process.stdin.isTTY === true && !a.nullInput;
-    const args = a.argv.length === 1 ? [u.shell, "-c", a.argv[0]!] : a.argv.length > 1 ? a.argv : interactive && !a.safe ? [u.shell, "-l"] : [u.shell];
-    const proc: OciProcess = {
-      ...template,
-      terminal: interactive,
-      user: { uid: u.uid, gid: u.gid },
-      args,
-      cwd: interactive && isZoneDir(run.root, u.home) ? u.home : "/",
-      env: [
-        ...template.env.filter((e) => !e.startsWith("TERM=")),
-        `TERM=${process.env.TERM || "xterm"}`,
-        `HOME=${u.home}`,
-        `USER=${u.name}`,
-        `LOGNAME=${u.name}`,
-        `SHELL=${u.shell}`,
-      ],
-    };
+    const proc = loginProcess(processTemplateFile(paths, a.zone), { root: run.root, user: a.user, safe: a.safe, terminal: interactive, argv: a.argv, term: process.env.TERM || "xterm" });
     const processFile = path.join(zoneRunDir(paths, a.zone), `exec-${process.pid}.json`);
     // Whole or not at all: a full disk leaves no empty file behind.
     writeFileAtomic(processFile, JSON.stringify(proc), 0o600, false);
@@ -166,7 +149,7 @@ async function main(argv: string[]): Promise<number> {
  */
 async function consoleSession(paths: ZonePaths, a: Args): Promise<number> {
   await ensureDaemon(paths);
-  const sock = net.createConnection(socketPath(paths.runDir));
+  const sock = net.createConnection(asRoot() ? socketPath(paths.runDir) : adminSocketPath(paths.runDir));
   sock.write(JSON.stringify({ op: "console", zone: a.zone, detachOnHalt: a.detachOnHalt }) + "\n");
   let head = Buffer.alloc(0);
   const first = await new Promise<{ reply: Reply; rest: Buffer }>((resolve, reject) => {
@@ -234,21 +217,6 @@ function relayKeys(child: ChildProcess, sink: Writable, filter: EscapeFilter): v
     process.stdin.setRawMode(false);
     process.stdin.pause();
   });
-}
-
-/** Is `dir` (a path inside the zone) a directory there? Checked without following links. */
-function isZoneDir(root: string, dir: string): boolean {
-  if (!dir.startsWith("/") || dir.split("/").includes("..")) return false;
-  try {
-    const zr = ZoneRoot.open(root);
-    try {
-      return zr.isDirectory(dir);
-    } finally {
-      zr.close();
-    }
-  } catch {
-    return false;
-  }
 }
 
 /** Whether the repository index names the zone (read directly: zlogin stays small). */

@@ -19,7 +19,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ZoneError } from "../native/errors.js";
 import type { ZonePaths } from "../document/store/paths.js";
-import { socketPath, type Operation, type Reply, type Request } from "./protocol.js";
+import { adminSocketPath, socketPath, type Operation, type Reply, type Request } from "./protocol.js";
 
 const ACCEPT_MS = 10_000;
 
@@ -29,6 +29,7 @@ const OPERATION_MS: Record<Operation, number> = {
   stats: 10_000,
   post: 10_000,
   console: 10_000,
+  login: 10_000,
   ready: 120_000,
   boot: 120_000,
   halt: 120_000,
@@ -149,14 +150,36 @@ function listening(sock: string): Promise<boolean> {
  * listens only once it has reconciled): no request, no round trip.
  */
 export async function ensureDaemon(paths: ZonePaths): Promise<void> {
+  if (!asRoot()) {
+    if (await listening(adminSocketPath(paths.runDir))) return;
+    throw notRunning();
+  }
   if (await listening(socketPath(paths.runDir))) return;
   const reply = await call(paths, { op: "ping" });
   if (!reply.ok) throw new ZoneError(reply.error);
 }
 
+/** Only root talks to root's socket and starts zoneadmd; any other user has the admin socket (admins.ts). */
+export function asRoot(): boolean {
+  return process.geteuid?.() === 0;
+}
+
+function notRunning(): ZoneError {
+  return new ZoneError("zoneadmd is not running; ask root to start it (any zoneadm command run by root starts it)");
+}
+
 export async function call(paths: ZonePaths, req: Request): Promise<Reply> {
-  const sock = socketPath(paths.runDir);
   const logFile = `${paths.runDir}/zoneadmd.log`;
+  if (!asRoot()) {
+    // No socket to see (ENOENT, or EACCES on a run directory no daemon has opened yet): none runs.
+    if (!fs.existsSync(adminSocketPath(paths.runDir))) throw notRunning();
+    try {
+      return await send(adminSocketPath(paths.runDir), req, logFile);
+    } catch (e) {
+      throw e instanceof Absent ? notRunning() : e;
+    }
+  }
+  const sock = socketPath(paths.runDir);
   try {
     return await send(sock, req, logFile);
   } catch (e) {

@@ -1,12 +1,14 @@
 /**
  * zoneadmd's API: one JSON request per connection on a UNIX socket in the run
- * directory (mode 0600: only root reaches it), one JSON reply. After the reply to
+ * directory (mode 0600: only root reaches it), one JSON reply. Other host users have
+ * the admin socket (adminSocketPath), where the same requests are checked against
+ * the zones' admin resources (admins.ts). After the reply to
  * "console", the connection carries the zone console's bytes both ways.
  */
 import type { RuntimeVersion } from "../platform/oci/runtime.js";
 import type { RunState } from "../document/store/runstate.js";
 
-export const OPERATIONS = ["ping", "stats", "install", "uninstall", "ready", "boot", "halt", "reboot", "shutdown", "shutdown-reboot", "console", "post"] as const;
+export const OPERATIONS = ["ping", "stats", "install", "uninstall", "ready", "boot", "halt", "reboot", "shutdown", "shutdown-reboot", "console", "post", "login"] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
 export interface Request {
@@ -19,6 +21,17 @@ export interface Request {
   /** post: the zone's event channel and the message (src/daemon/broker.ts). */
   channel?: string;
   message?: string;
+  /** login: what a delegated admin's zlogin runs (src/daemon/login.ts); the admin socket only. */
+  login?: LoginRequest;
+}
+
+/** zlogin by a user with `login` in an admin resource; her stdin, stdout, stderr come with it in SCM_RIGHTS. */
+export interface LoginRequest {
+  user: string;
+  safe: boolean;
+  terminal: boolean;
+  argv: string[];
+  term: string;
 }
 
 /**
@@ -42,8 +55,17 @@ export interface DaemonStats {
   inits: number;
 }
 
-export type Reply = { ok: true; pid?: number; run?: RunState; runtime?: RuntimeVersion; delivered?: number; stats?: DaemonStats } | { ok: false; error: string };
+export type Reply = { ok: true; pid?: number; run?: RunState; runtime?: RuntimeVersion; delivered?: number; stats?: DaemonStats; status?: number } | { ok: false; error: string };
 
 export function socketPath(runDir: string): string {
   return `${runDir}/zoneadmd.sock`;
+}
+
+/**
+ * The admin socket (mode 0666, in a directory of its own beside the run directory,
+ * which stays 0700): any host user reaches it, and zoneadmd lets each do only what the
+ * zones' admin resources give her uid (src/daemon/admins.ts).
+ */
+export function adminSocketPath(runDir: string): string {
+  return `${runDir}-admin/zoneadmd.sock`;
 }

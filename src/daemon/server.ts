@@ -25,6 +25,8 @@ import { applyReserveAtStart } from "../platform/reserve.js";
 import { ZoneLog, type LogSource } from "./log.js";
 import { writeFileAtomic } from "../native/atomic.js";
 import { Reaper } from "./reaper.js";
+import { AdminSocket } from "./adminsock.js";
+import { serveLogin } from "./login.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const LOCK_EX_NB = 2 | 4;
@@ -47,6 +49,8 @@ export class Daemon {
   readonly reaper = new Reaper();
   /** When each zone's init last rebooted it, within the window. */
   private readonly reboots = new Map<string, number[]>();
+  /** The socket for delegated admins (adminsock.ts). */
+  private admins?: AdminSocket;
 
   constructor(readonly paths: ZonePaths) {
     fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
@@ -95,6 +99,7 @@ export class Daemon {
     if (!OPERATIONS.includes(req.op)) return { ok: false, error: `unknown operation ${JSON.stringify(req.op)}` };
     if (req.op === "ping") return { ok: true, pid: process.pid, runtime: this.runtimeVersion };
     if (req.op === "stats") return { ok: true, pid: process.pid, stats: this.stats() };
+    if (req.op === "login") return { ok: false, error: "login is served on the admin socket (root's zlogin runs the runtime itself)" };
     if (req.op === "post") {
       // The global zone posts a fault or error event into a zone's event channel.
       try {
@@ -271,6 +276,14 @@ export class Daemon {
     this.server = net.createServer((c) => this.serve(c));
     await new Promise<void>((resolve) => this.server!.listen(sock, resolve));
     fs.chmodSync(sock, 0o600);
+    const admins = new AdminSocket(this.paths.runDir, this.platform.repo, {
+      operation: (c, req) => this.serveOperation(c, req),
+      console: (c, req, rest) => this.attachConsole(c, req, rest),
+      login: (c, req, fds, uid) => serveLogin(this.paths, this.platform, c, req, fds, uid, (l) => this.log(l)),
+      log: (l, from) => this.log(l, from),
+    });
+    // Root's socket serves whatever happens to this one.
+    await admins.listen().then(() => (this.admins = admins), (e: Error) => this.log(`admin socket not opened: ${e.message}`));
     // The pid file is for people and tests (ping says the pid too): a full disk must not stop the daemon.
     try {
       writeFileAtomic(`${this.paths.runDir}/zoneadmd.pid`, `${process.pid}\n`, 0o644, false);
@@ -381,6 +394,7 @@ export class Daemon {
     clearInterval(this.timer);
     this.broker.stop();
     this.server?.close();
+    this.admins?.close();
     fs.rmSync(socketPath(this.paths.runDir), { force: true });
     fs.rmSync(`${this.paths.runDir}/zoneadmd.pid`, { force: true });
     this.zlog.close();

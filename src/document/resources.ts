@@ -74,7 +74,18 @@ export function checkCidr(what: string, v: string): void {
 
 const LINK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
 const USER_NAME = /^[a-z_][a-z0-9_.-]{0,31}$/;
-const AUTHS = ["login", "manage", "clonefrom"];
+/** Authorizations zoneadmd honours (src/daemon/admins.ts). */
+const AUTHS = ["login", "manage"];
+/**
+ * illumos authorizations that would have no effect here: there is no zoneadm clone or
+ * copy, and `config` would let a user change the zone's configuration, which only
+ * root does (the repository is root's). Refused, never silently ignored.
+ */
+const AUTHS_REFUSED: Record<string, string> = {
+  copyfrom: "there is no zoneadm clone or copy in this version",
+  clonefrom: "there is no zoneadm clone in this version",
+  config: "only root changes a zone's configuration",
+};
 const SECFLAGS = ["aslr", "forbidnullmap", "noexecstack"];
 
 /** A security-flags set: none, all, or a comma list of flag names. Returns the flags. */
@@ -290,7 +301,8 @@ export const RESOURCES: readonly ResourceSpec[] = [
         need("admin", r, "user", "auths");
         if (!USER_NAME.test(s(r, "user"))) throw new ZoneError(`admin user is not a valid user name: ${q(s(r, "user"))}`);
         for (const a of s(r, "auths").split(","))
-          if (!AUTHS.includes(a)) throw new ZoneError(`admin auths: unknown authorization ${q(a)}; known: ${AUTHS.join(", ")}`);
+          if (AUTHS_REFUSED[a] !== undefined) throw new ZoneError(`admin auths: authorization ${q(a)} is not supported: ${AUTHS_REFUSED[a]}; supported: ${AUTHS.join(", ")}`);
+          else if (!AUTHS.includes(a)) throw new ZoneError(`admin auths: unknown authorization ${q(a)}; known: ${AUTHS.join(", ")}`);
         return { user: s(r, "user"), auths: s(r, "auths") };
       });
     },

@@ -6,6 +6,7 @@
  * zone's path is 750 with the group of the zone's root, whose runtime must reach the
  * root tree through it.)
  */
+import { adminUserProblems } from "./hostusers.js";
 import * as fs from "node:fs";
 import { ZoneError, q } from "../native/errors.js";
 import type { ZoneConfig } from "../document/model.js";
@@ -139,6 +140,7 @@ function hostChecks(z: ZoneConfig): string[] {
     }
     if (!ok) problems.push(`dataset ${q(d.name)} is not a directory on this host`);
   }
+  problems.push(...adminUserProblems(z));
   return problems;
 }
 

@@ -602,6 +602,8 @@ describe("resource validation at end names the thing and the value", () => {
     ["add dedicated-cpu; set ncpus=0; end", ["dedicated-cpu ncpus", '"0"']],
     ["add dedicated-cpu; set ncpus=1; set importance=high; end", ["dedicated-cpu importance", '"high"']],
     ["add admin; set user=alice; set auths=login,fly; end", ["admin auths", '"fly"']],
+    ["add admin; set user=alice; set auths=login,config; end", ["admin auths", '"config" is not supported', "only root"]],
+    ["add admin; set user=alice; set auths=clonefrom; end", ["admin auths", '"clonefrom" is not supported']],
     ["add admin; set user=Alice!; set auths=login; end", ["admin user", '"Alice!"']],
     ["add admin; set user=alice; end", ["admin: auths not specified"]],
     ["add security-flags; set lower=all; set default=aslr; end", ["lower ⊆ default ⊆ upper"]],

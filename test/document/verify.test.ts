@@ -347,7 +347,7 @@ describe("verifyZone: duplicates", () => {
     ["rctl", (z) => z.rctl.push({ name: "zone.max-lwps", values: [{ priv: "privileged", limit: 5, action: "deny" }] }), ["rctl", '"zone.max-lwps"', "more than once"]],
     ["attr", (z) => z.attr.push({ name: "comment", type: "int", value: "1" }), ["attr", '"comment"', "more than once"]],
     ["dataset", (z) => z.dataset.push({ name: "/srv/zones/web-data" }), ["dataset", '"/srv/zones/web-data"', "more than once"]],
-    ["admin user", (z) => z.admin.push({ user: "alice", auths: "clonefrom" }), ["admin user", '"alice"', "more than once"]],
+    ["admin user", (z) => z.admin.push({ user: "alice", auths: "login" }), ["admin user", '"alice"', "more than once"]],
   ];
   for (const [what, change, fragments] of cases) {
     test(what, () => {

@@ -70,12 +70,15 @@ function checkIndexLine(fields: string[], first: ReadonlyMap<string, number>): s
   return undefined;
 }
 
-/** Refuse a repository file or directory that is not root's own or not of its kind. */
+/**
+ * Refuse a repository file or directory that is not root's own (or the caller's, under
+ * a ZONES_ROOT of her own) or not of its kind. A delegated admin reads root's.
+ */
 function checkOwned(file: string, st: fs.Stats, kind: "a directory" | "a regular file"): void {
   if (st.isSymbolicLink()) throw new ZoneError(`${file} is a symbolic link; refusing it`);
   if (kind === "a directory" ? !st.isDirectory() : !st.isFile()) throw new ZoneError(`${file} is not ${kind}; refusing it`);
   const me = process.geteuid?.() ?? 0;
-  if (st.uid !== me) throw new ZoneError(`${file} is owned by uid ${st.uid}, not ${me === 0 ? "root" : `uid ${me}`}; refusing it`);
+  if (st.uid !== me && st.uid !== 0) throw new ZoneError(`${file} is owned by uid ${st.uid}, not ${me === 0 ? "root" : `uid ${me}`}; refusing it`);
 }
 
 /**
@@ -235,6 +238,9 @@ export class Repository {
   /** Run fn under the repository lock, with the index read afresh. */
   private update<T>(fn: (entries: IndexEntry[]) => T): T {
     fs.mkdirSync(this.paths.configDir, { recursive: true, mode: 0o755 });
+    // A delegated admin (add admin) reads root's repository but never changes it.
+    const me = process.geteuid?.() ?? 0;
+    if (me !== 0 && fs.statSync(this.paths.configDir).uid !== me) throw new ZoneError(`the zone repository ${this.paths.configDir} is root's: only root changes zone configurations`);
     return withLock(this.lockFile, () => {
       removeStaleTemporaries(this.paths.configDir);
       this.lockedText = this.readChecked(this.indexFile, true);
