@@ -25,6 +25,7 @@ import { applyReserveAtStart } from "../platform/reserve.js";
 import { ZoneLog, type LogSource } from "./log.js";
 import { writeFileAtomic } from "../native/atomic.js";
 import { Reaper } from "./reaper.js";
+import { LxcfsService } from "./lxcfs.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const LOCK_EX_NB = 2 | 4;
@@ -47,6 +48,8 @@ export class Daemon {
   readonly reaper = new Reaper();
   /** When each zone's init last rebooted it, within the window. */
   private readonly reboots = new Map<string, number[]>();
+  /** lxcfs: what zones see of their own memory, CPUs and uptime (lxcfs.ts). */
+  readonly lxcfs: LxcfsService;
 
   constructor(readonly paths: ZonePaths) {
     fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
@@ -68,6 +71,8 @@ export class Daemon {
       },
     };
     this.platform.inits = this.reaper;
+    this.lxcfs = new LxcfsService(paths, (l) => this.log(l));
+    this.platform.views = (name) => this.lxcfs.ensure(name);
     this.runtimeVersion = this.platform.runtime.version();
   }
 
@@ -243,6 +248,7 @@ export class Daemon {
         }
       }).catch((err: Error) => this.log(`zone '${e.name}': ${err.message}`));
     }
+    this.lxcfs.check();
     const orphans = this.reaper.sweep();
     if (orphans > 0) this.log(`zoneadmd ${process.pid}: reaped ${orphans} orphaned process${orphans === 1 ? "" : "es"}`);
   }
@@ -257,6 +263,7 @@ export class Daemon {
     } catch (e) {
       this.log(`index not rebuilt: ${(e as Error).message}`);
     }
+    this.lxcfs.adopt();
     await this.reconcile();
     // Zones that outlived an earlier daemon get the reserve the setting file says now.
     this.log(applyReserveAtStart(this.paths));

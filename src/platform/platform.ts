@@ -58,6 +58,8 @@ export interface InitReaper {
 export class Platform {
   consoles: ConsoleSink | undefined;
   inits: InitReaper | undefined;
+  /** The lxcfs stage for a zone's in-zone views (src/daemon/lxcfs.ts); none: host-wide /proc. */
+  views: ((zone: string) => Promise<string | undefined>) | undefined;
   /** Bridges, veths, addresses and anti-spoofing filters of the zones (network.ts). */
   readonly network: Network;
 
@@ -218,7 +220,8 @@ export class Platform {
       // Inter-zone broker endpoint (src/daemon/broker.ts): zoneadmd listens in it.
       const brokerDir = path.join(dir, "broker");
       fs.mkdirSync(brokerDir, { recursive: true, mode: 0o755 });
-      const spec = zoneSpec({ zone: z, base, root, init: init ?? brand.init, cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir, userns: userns.path, zonesMemory: reserve.memory });
+      const viewsDir = await this.views?.(name);
+      const spec = zoneSpec({ zone: z, base, root, init: init ?? brand.init, cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir, userns: userns.path, zonesMemory: reserve.memory, viewsDir });
       fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(spec, null, 1));
       fs.writeFileSync(processTemplateFile(this.paths, name), JSON.stringify(zoneProcess(z, [])), { mode: 0o600 });
       const pidFile = path.join(dir, "init.pid");
