@@ -14,7 +14,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ZonePaths } from "../document/store/paths.js";
-import { unmount } from "../platform/idmap.js";
+import { mountsBelow, unmount } from "../platform/idmap.js";
 import { bindViews, ensureStage, lxcfsDir, lxcfsMounted, stageBound, stageDir } from "../platform/views.js";
 
 /** How often the supervisor looks at lxcfs (a /proc read: no FUSE request). */
@@ -139,4 +139,20 @@ function isOurLxcfs(pid: number, dir: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Stop this root's lxcfs and remove the stage and its mounts, for whoever removes the
+ * whole root (test roots). lxcfs keeps its FUSE mount in a mount namespace of its own
+ * too, so unmounting ours alone would leave it running.
+ */
+export function stopLxcfs(paths: ZonePaths): void {
+  const pid = readPid(path.join(paths.runDir, "lxcfs.pid"));
+  if (pid > 0 && isOurLxcfs(pid, lxcfsDir(paths))) process.kill(pid, "SIGKILL");
+  for (const m of mountsBelow(stageDir(paths))) unmount(m);
+  while (lxcfsMounted(lxcfsDir(paths))) unmount(lxcfsDir(paths));
+  const end = Date.now() + 5000;
+  // Synchronous, for synchronous cleanups: a 20 ms sleep per round.
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  while (pid > 0 && isOurLxcfs(pid, lxcfsDir(paths)) && Date.now() < end) Atomics.wait(nap, 0, 0, 20);
 }
