@@ -8,7 +8,8 @@
  * every running zone: a zone's reads fail with ENOTCONN only meanwhile.
  *
  * lxcfs absent or failing to start: zones boot without views (host-wide /proc), and
- * the log says so once per zone; the next ready tries to start it again.
+ * the log says so once per zone; the next ready tries to start it again, and the
+ * supervisor every RETRY_MS.
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -20,6 +21,7 @@ import { bindViews, ensureStage, lxcfsDir, lxcfsMounted, stageBound, stageDir } 
 /** How often the supervisor looks at lxcfs (a /proc read: no FUSE request). */
 export const CHECK_MS = 1000;
 const START_WAIT_MS = 5000;
+const RETRY_MS = 30_000;
 export const LXCFS_BIN = process.env.ZONES_LXCFS ?? "/usr/bin/lxcfs";
 
 export class LxcfsService {
@@ -28,6 +30,8 @@ export class LxcfsService {
   private pid = 0;
   private starting: Promise<string | undefined> | undefined;
   private lastCheck = 0;
+  /** After a failed start the supervisor waits this long before the next (no log flood). */
+  private retryAt = 0;
 
   constructor(
     readonly paths: ZonePaths,
@@ -44,8 +48,12 @@ export class LxcfsService {
     return pid > 0 && isOurLxcfs(pid, lxcfsDir(this.paths)) ? pid : 0;
   }
 
-  /** At daemon start: an lxcfs an earlier daemon started keeps serving, supervised by us. */
-  adopt(): void {
+  /**
+   * At daemon start: an lxcfs an earlier daemon started keeps serving, supervised by
+   * us, while zones run (`zonesRunning`); with none, it is stopped.
+   */
+  adopt(zonesRunning: boolean): void {
+    if (!zonesRunning) return this.stop();
     const pid = this.running();
     // A stage bound to a dead lxcfs: running zones may hold its files; check() restarts it.
     if (pid === 0) {
@@ -63,15 +71,28 @@ export class LxcfsService {
    */
   async ensure(zone: string): Promise<string | undefined> {
     this.wanted = true;
-    const stage = this.running() > 0 && stageBound(ensureStage(this.paths)) ? ensureStage(this.paths) : await this.restart();
+    const live = this.running() > 0 ? ensureStage(this.paths) : undefined;
+    const stage = live && stageBound(live) ? live : await this.restart();
     if (!stage) this.log(`zone '${zone}': no lxcfs: /proc/meminfo, /proc/cpuinfo and uptime inside show the host's`);
     return stage;
+  }
+
+  /**
+   * The last zone of the root halted: lxcfs and the stage go, so a root without running
+   * zones leaves no process nor mount behind (the next ready starts it again).
+   */
+  stop(): void {
+    this.wanted = false;
+    const pid = this.running();
+    this.pid = 0;
+    stopLxcfs(this.paths, false);
+    if (pid > 0) this.log(`lxcfs ${pid}: stopped; no zone runs`);
   }
 
   /** Called by the supervise loop: start lxcfs again if it died. */
   check(): void {
     const now = Date.now();
-    if (!this.wanted || this.starting || now - this.lastCheck < CHECK_MS) return;
+    if (!this.wanted || this.starting || now - this.lastCheck < CHECK_MS || now < this.retryAt) return;
     this.lastCheck = now;
     if (this.running() > 0) return;
     const dead = this.pid || readPid(this.pidFile);
@@ -115,6 +136,7 @@ export class LxcfsService {
       this.log(`lxcfs ${pid}: serving zones' /proc views from ${dir}`);
       return stage;
     } catch (e) {
+      this.retryAt = Date.now() + RETRY_MS;
       this.log(`lxcfs not started: ${(e as Error).message}`);
       return undefined;
     }
@@ -142,15 +164,16 @@ function isOurLxcfs(pid: number, dir: string): boolean {
 }
 
 /**
- * Stop this root's lxcfs and remove the stage and its mounts, for whoever removes the
- * whole root (test roots). lxcfs keeps its FUSE mount in a mount namespace of its own
+ * Stop this root's lxcfs and remove the stage and its mounts; with `wait`, until the
+ * process is gone (test roots check that). lxcfs keeps its FUSE mount in a mount namespace of its own
  * too, so unmounting ours alone would leave it running.
  */
-export function stopLxcfs(paths: ZonePaths): void {
+export function stopLxcfs(paths: ZonePaths, wait = true): void {
   const pid = readPid(path.join(paths.runDir, "lxcfs.pid"));
   if (pid > 0 && isOurLxcfs(pid, lxcfsDir(paths))) process.kill(pid, "SIGKILL");
   for (const m of mountsBelow(stageDir(paths))) unmount(m);
   while (lxcfsMounted(lxcfsDir(paths))) unmount(lxcfsDir(paths));
+  if (!wait) return;
   const end = Date.now() + 5000;
   // Synchronous, for synchronous cleanups: a 20 ms sleep per round.
   const nap = new Int32Array(new SharedArrayBuffer(4));

@@ -73,6 +73,7 @@ export class Daemon {
     this.platform.inits = this.reaper;
     this.lxcfs = new LxcfsService(paths, (l) => this.log(l));
     this.platform.views = (name) => this.lxcfs.ensure(name);
+    this.platform.viewsIdle = () => this.lxcfs.stop();
     this.runtimeVersion = this.platform.runtime.version();
   }
 
@@ -263,8 +264,8 @@ export class Daemon {
     } catch (e) {
       this.log(`index not rebuilt: ${(e as Error).message}`);
     }
-    this.lxcfs.adopt();
     await this.reconcile();
+    this.lxcfs.adopt(this.platform.ids().size > 0);
     // Zones that outlived an earlier daemon get the reserve the setting file says now.
     this.log(applyReserveAtStart(this.paths));
     this.recoverConsoles();

@@ -12,8 +12,6 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { mountsBelow } from "../../../src/platform/idmap.js";
-import { lxcfsDir, stageDir } from "../../../src/platform/views.js";
-import { stopLxcfs } from "../../../src/daemon/lxcfs.js";
 import { until } from "../../support/helpers.js";
 import { ZoneTestRoot } from "../../support/zones.js";
 
@@ -107,13 +105,18 @@ describe("in-zone views of a zone's resources", { concurrency: false }, () => {
     await until(`zones reading their cap after kill -9 of the adopted lxcfs ${pid}`, () => seesCap("mini"), 3000);
   });
 
-  test("stopping the root's lxcfs leaves no process and no mount", () => {
-    for (const z of ["mini", "web"]) root.ok("zoneadm", ["-z", z, "halt"]);
+  test("the last zone's halt stops lxcfs: no process and no mount left below the root; the next boot starts it again", async () => {
+    root.ok("zoneadm", ["-z", "web", "halt"]);
     const pid = lxcfsPid(root);
-    root.killDaemon();
-    stopLxcfs(root.paths);
-    assert.ok(!alive(pid), `lxcfs ${pid} is gone`);
-    assert.deepEqual([...mountsBelow(stageDir(root.paths)), ...mountsBelow(lxcfsDir(root.paths))], []);
+    assert.ok(alive(pid), "lxcfs serves the zone still running");
+    root.ok("zoneadm", ["-z", "mini", "halt"]);
+    await until(`lxcfs ${pid} gone`, () => !alive(pid), 5000);
+    assert.deepEqual(mountsBelow(root.dir), []);
+    root.ok("zoneadm", ["-z", "web", "boot"]);
+    assert.ok(seesCap("web"));
+    assert.notEqual(lxcfsPid(root), pid);
+    root.ok("zoneadm", ["-z", "web", "halt"]);
+    assert.deepEqual(mountsBelow(root.dir), []);
   });
 });
 
