@@ -11,7 +11,7 @@
  * the log says so once per zone; the next ready tries to start it again, and the
  * supervisor every RETRY_MS.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ZonePaths } from "../document/store/paths.js";
@@ -28,6 +28,8 @@ export class LxcfsService {
   /** Set once a zone wanted views: from then on lxcfs is kept running. */
   private wanted = false;
   private pid = 0;
+  /** The lxcfs this daemon started (an adopted one is some earlier daemon's child). */
+  private child: ChildProcess | undefined;
   private starting: Promise<string | undefined> | undefined;
   private lastCheck = 0;
   /** After a failed start the supervisor waits this long before the next (no log flood). */
@@ -52,7 +54,7 @@ export class LxcfsService {
    * At daemon start: an lxcfs an earlier daemon started keeps serving, supervised by
    * us, while zones run (`zonesRunning`); with none, it is stopped.
    */
-  adopt(zonesRunning: boolean): void {
+  async adopt(zonesRunning: boolean): Promise<void> {
     if (!zonesRunning) return this.stop();
     const pid = this.running();
     // A stage bound to a dead lxcfs: running zones may hold its files; check() restarts it.
@@ -81,11 +83,15 @@ export class LxcfsService {
    * The last zone of the root halted: lxcfs and the stage go, so a root without running
    * zones leaves no process nor mount behind (the next ready starts it again).
    */
-  stop(): void {
+  async stop(): Promise<void> {
     this.wanted = false;
     const pid = this.running();
+    const child = this.child;
     this.pid = 0;
+    this.child = undefined;
     stopLxcfs(this.paths, false);
+    // Our own child is reaped before the halt returns: no zombie of zoneadmd's meanwhile.
+    if (child && child.exitCode === null && child.signalCode === null) await Promise.race([new Promise((r) => child.once("exit", r)), new Promise((r) => setTimeout(r, 2000))]);
     if (pid > 0) this.log(`lxcfs ${pid}: stopped; no zone runs`);
   }
 
@@ -133,6 +139,7 @@ export class LxcfsService {
       }
       bindViews(dir, stage);
       this.pid = pid;
+      this.child = child;
       this.log(`lxcfs ${pid}: serving zones' /proc views from ${dir}`);
       return stage;
     } catch (e) {

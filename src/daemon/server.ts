@@ -265,7 +265,7 @@ export class Daemon {
       this.log(`index not rebuilt: ${(e as Error).message}`);
     }
     await this.reconcile();
-    this.lxcfs.adopt(this.platform.ids().size > 0);
+    await this.lxcfs.adopt(this.platform.ids().size > 0);
     // Zones that outlived an earlier daemon get the reserve the setting file says now.
     this.log(applyReserveAtStart(this.paths));
     this.recoverConsoles();

@@ -61,7 +61,7 @@ export class Platform {
   /** The lxcfs stage for a zone's in-zone views (src/daemon/lxcfs.ts); none: host-wide /proc. */
   views: ((zone: string) => Promise<string | undefined>) | undefined;
   /** No zone of the root is ready or running any more: the view service may go. */
-  viewsIdle: (() => void) | undefined;
+  viewsIdle: (() => Promise<void>) | undefined;
   /** Bridges, veths, addresses and anti-spoofing filters of the zones (network.ts). */
   readonly network: Network;
 
@@ -416,7 +416,7 @@ export class Platform {
     unmountZoneRoot(this.root(z));
     removeCgroups(this.paths.hostPrefix, name);
     fs.rmSync(this.runDir(name), { recursive: true, force: true });
-    if (this.ids().size === 0) this.viewsIdle?.();
+    if (this.ids().size === 0) await this.viewsIdle?.();
   }
 }
 
