@@ -84,6 +84,8 @@ export class LxcfsService {
    * zones leaves no process nor mount behind (the next ready starts it again).
    */
   async stop(): Promise<void> {
+    // A start under way (the zone that wanted it failed) finishes first, then goes too.
+    await this.starting;
     this.wanted = false;
     const pid = this.running();
     const child = this.child;
@@ -121,7 +123,8 @@ export class LxcfsService {
       while (lxcfsMounted(dir)) unmount(dir);
       fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
       const stage = ensureStage(this.paths);
-      const logFd = fs.openSync(path.join(this.paths.runDir, "lxcfs.log"), "a", 0o600);
+      // The current lxcfs's output only: each start prints a banner, and roots boot often.
+      const logFd = fs.openSync(path.join(this.paths.runDir, "lxcfs.log"), "w", 0o600);
       // -f: our child, so its end is an event; detached: it outlives a killed daemon.
       // --enable-cfs: CPU views follow a CPU cap too; -l: per-zone load average.
       const child = spawn(LXCFS_BIN, ["-f", "--enable-cfs", "--enable-pidfd", "-l", "-p", this.pidFile, dir], { stdio: ["ignore", logFd, logFd], detached: true });
