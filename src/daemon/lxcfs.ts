@@ -1,7 +1,7 @@
 /**
  * The in-zone view service: one lxcfs per ZONES_ROOT, started by zoneadmd at the first
- * zone's ready and supervised from then on (src/platform/views.ts says how zones see
- * it). It runs detached from the daemon, like the zones: a zoneadmd killed and started
+ * zone's ready, supervised from then on, and stopped when the root's last zone halts
+ * (src/platform/views.ts says how zones see it). It runs detached from the daemon, like the zones: a zoneadmd killed and started
  * again adopts the lxcfs its pid file names. When lxcfs dies (kill -9, a crash), the
  * supervise loop notices within CHECK_MS, detaches its dead FUSE mount, starts a new
  * one and binds its files on top of the stage's, which the kernel propagates into
@@ -25,7 +25,7 @@ const RETRY_MS = 30_000;
 export const LXCFS_BIN = process.env.ZONES_LXCFS ?? "/usr/bin/lxcfs";
 
 export class LxcfsService {
-  /** Set once a zone wanted views: from then on lxcfs is kept running. */
+  /** Set once a zone wanted views: from then on lxcfs is kept running, until stop(). */
   private wanted = false;
   private pid = 0;
   /** The lxcfs this daemon started (an adopted one is some earlier daemon's child). */
