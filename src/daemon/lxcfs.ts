@@ -1,8 +1,8 @@
 /**
  * The in-zone view service: one lxcfs per ZONES_ROOT, started by zoneadmd at the first
  * zone's ready, supervised from then on, and stopped when the root's last zone halts
- * (src/platform/views.ts says how zones see it). It runs detached from the daemon, like the zones: a zoneadmd killed and started
- * again adopts the lxcfs its pid file names. When lxcfs dies (kill -9, a crash), the
+ * (src/platform/views.ts says how zones see it). It runs detached from the daemon, like
+ * the zones: a zoneadmd killed and started again adopts the lxcfs its pid file names. When lxcfs dies (kill -9, a crash), the
  * supervise loop notices within CHECK_MS, detaches its dead FUSE mount, starts a new
  * one and binds its files on top of the stage's, which the kernel propagates into
  * every running zone: a zone's reads fail with ENOTCONN only meanwhile.
