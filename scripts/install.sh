@@ -56,6 +56,9 @@ rm -f /usr/local/bin/zchan
 printf '#!/bin/sh\n# zchan, installed by Zones for Linux: inter-zone channels, in the global zone and in zones.\nunset NODE_EXTRA_CA_CERTS\nexec node /usr/local/lib/zones/zchan.cjs "$@"\n' > /usr/local/bin/zchan
 chmod 0755 /usr/local/bin/zchan
 
+# The zones service: autoboot zones at host start, clean shutdown at host stop.
+bash scripts/install-service.sh
+
 # A sample zone, configured with the default template, installed and running.
 if ! zoneadm -z sample list >/dev/null 2>&1; then
   zonecfg -z sample "create; set autoboot=false"

@@ -7,6 +7,7 @@
  */
 import { EXIT_OK, UsageError, ZoneError } from "../native/errors.js";
 import { checkZoneName } from "../document/names.js";
+import { parseBootWords } from "../document/bootargs.js";
 import { zonePaths } from "../document/store/paths.js";
 import { Repository, type IndexEntry } from "../document/store/repository.js";
 import { checkOperation } from "../document/store/state.js";
@@ -80,15 +81,17 @@ function noArgs(usage: string): (args: string[]) => Partial<Request> {
   };
 }
 
-/** boot [-- -i init]: the arguments after -- go to the zone's boot. */
+/**
+ * boot [-- args]: the words after -- go to the zone's boot (document/bootargs.ts):
+ * -i PATH picks the init, the rest become its arguments; checked here, used by zoneadmd.
+ */
 function bootArgs(args: string[]): Partial<Request> {
   if (args.length === 0) return {};
-  if (args[0] !== "--") throw new UsageError("usage: zoneadm -z zone boot [-- -i /path/to/init]");
+  if (args[0] !== "--") throw new UsageError("usage: zoneadm -z zone boot [-- [-i /path/to/init] [init-args ...]]");
   const rest = args.slice(1);
   if (rest.length === 0) return {};
-  if (rest[0] !== "-i" || rest.length !== 2 || !rest[1]!.startsWith("/"))
-    throw new UsageError("boot arguments: only -i /absolute/path/to/init is supported");
-  return { init: [rest[1]!] };
+  parseBootWords(rest);
+  return { init: rest };
 }
 
 const CMDTAB: readonly Subcommand[] = [
@@ -101,7 +104,7 @@ const CMDTAB: readonly Subcommand[] = [
       ctx.out(c ? `usage: zoneadm${c.needsZone ? " -z zone" : ""} ${c.usage}` : USAGE);
     },
   },
-  viaDaemon("boot", "boot [-- -i /path/to/init]", bootArgs),
+  viaDaemon("boot", "boot [-- [-i /path/to/init] [init-args ...]]", bootArgs),
   viaDaemon("halt", "halt"),
   viaDaemon("ready", "ready"),
   {

@@ -12,7 +12,7 @@ export type Operation = (typeof OPERATIONS)[number];
 export interface Request {
   op: Operation;
   zone?: string;
-  /** boot -- -i PATH: another init for this boot. */
+  /** boot -- ARGS: this boot's arguments (document/bootargs.ts: -i PATH picks the init, the rest are its argv). */
   init?: string[];
   /** console: drop the connection when the zone halts (zlogin -C -d). */
   detachOnHalt?: boolean;

@@ -40,6 +40,32 @@ export const PROHIBITED_CAPABILITIES: readonly string[] = ["sys_module", "sys_ra
 
 const KNOWN = new Set<string>(ALL_CAPABILITIES);
 
+/**
+ * illumos privileges (privileges(7)) that are not Linux capability names, with the
+ * capability that comes closest where there is one: refused with that hint, never
+ * mapped silently, since none means quite the same. The basic privileges (proc_fork,
+ * proc_exec, file_read, ...) are every Linux process's and cannot be taken away.
+ */
+const ILLUMOS_PRIVILEGES: Record<string, string> = {
+  file_chown: "chown", file_chown_self: "chown", file_dac_read: "dac_override", file_dac_write: "dac_override",
+  file_dac_execute: "dac_override", file_dac_search: "dac_read_search", file_owner: "fowner", file_setid: "fsetid",
+  net_privaddr: "net_bind_service", net_rawaccess: "net_raw", net_icmpaccess: "net_raw", sys_ip_config: "net_admin",
+  sys_net_config: "net_admin", proc_setid: "setuid,setgid", proc_lock_memory: "ipc_lock", proc_priocntl: "sys_nice",
+  proc_chroot: "sys_chroot", proc_owner: "kill,sys_ptrace", sys_mount: "sys_admin", sys_audit: "audit_control",
+  proc_audit: "audit_write", sys_config: "sys_admin", sys_linkdir: "", sys_devices: "mknod", sys_suser_compat: "",
+  proc_fork: "", proc_exec: "", proc_info: "", proc_session: "", proc_clock_highres: "", proc_zone: "",
+  file_link_any: "", file_read: "", file_write: "", net_access: "", file_upgrade_sl: "", file_downgrade_sl: "",
+  dtrace_kernel: "", dtrace_proc: "", dtrace_user: "", sys_dl_config: "net_admin", sys_ipc_config: "ipc_owner",
+  graphics_access: "", graphics_map: "", sys_res_config: "", sys_smb: "", sys_trans_label: "", win_config: "",
+};
+
+function unknownCapability(item: string, name: string): ZoneError {
+  const near = ILLUMOS_PRIVILEGES[name];
+  if (near === undefined) return new ZoneError(`limitpriv: unknown capability ${q(item)}`);
+  const hint = near === "" ? "Linux has no capability for it" : `the nearest Linux capability is ${near.split(",").map(q).join(" and ")}`;
+  return new ZoneError(`limitpriv: ${q(item)} is an illumos privilege, not a Linux capability; ${hint}`);
+}
+
 function canonical(name: string): string {
   const n = name.toLowerCase();
   return n.startsWith("cap_") ? n.slice(4) : n;
@@ -58,7 +84,7 @@ export function resolveLimitpriv(limitpriv: string): string[] {
     }
     const remove = item.startsWith("-") || item.startsWith("!");
     const name = canonical(remove ? item.slice(1) : item);
-    if (!KNOWN.has(name)) throw new ZoneError(`limitpriv: unknown capability ${q(item)}`);
+    if (!KNOWN.has(name)) throw unknownCapability(item, name);
     if (remove) set.delete(name);
     else if (PROHIBITED_CAPABILITIES.includes(name)) throw new ZoneError(`limitpriv: capability ${q(name)} is never granted to a zone`);
     else set.add(name);

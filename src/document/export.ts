@@ -50,7 +50,11 @@ export function exportZone(z: ZoneConfig): string {
       set("physical", n.physical);
       set("defrouter", n.defrouter);
     });
-  for (const d of z.device) resource("device", () => set("match", d.match));
+  for (const d of z.device)
+    resource("device", () => {
+      set("match", d.match);
+      if (d.allowHostAccess) set("allow-host-access", "true");
+    });
   if (z.cappedMemory) resource("capped-memory", () => set("physical", formatBytes(z.cappedMemory!.physical)));
   for (const r of z.rctl)
     resource("rctl", () => {

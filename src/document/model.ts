@@ -25,7 +25,10 @@ export interface NetResource {
 }
 
 export interface DeviceResource {
+  /** A glob over the host's /dev, or cdi:VENDOR/CLASS=NAME (devices.ts). */
   match: string;
+  /** Gives a device that reaches the host (disks, /dev/kvm, ...: DEVICE_RULES) anyway. */
+  allowHostAccess?: boolean;
 }
 
 export interface RctlValue {

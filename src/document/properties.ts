@@ -6,6 +6,7 @@
 import { ZoneError, q } from "../native/errors.js";
 import { BRAND_NAMES, isBrand } from "./brandnames.js";
 import { resolveLimitpriv } from "./capabilities.js";
+import { parseBootWords, splitBootargs } from "./bootargs.js";
 import type { ZoneConfig } from "./model.js";
 import { NATIVE_BRAND } from "./model.js";
 import { checkAbsolutePath, checkZoneName } from "./names.js";
@@ -51,6 +52,7 @@ export function checkFsAllowed(v: string): void {
 
 export function checkBootargs(v: string): void {
   if (v.length > 1024) throw new ZoneError("bootargs is longer than 1024 characters");
+  parseBootWords(splitBootargs(v));
 }
 
 const PROPS: GlobalProp[] = [

@@ -8,6 +8,7 @@ import { isIP } from "node:net";
 import { ZoneError, q } from "../native/errors.js";
 import type { Complex } from "./grammar.js";
 import type { ZoneConfig, RctlValue } from "./model.js";
+import { checkDeviceMatch } from "./devices.js";
 import { checkAbsolutePath } from "./names.js";
 import { rctlDef, rctlLimit, rctlValueFrom, removeRctl, setRctlLimit } from "./rctls.js";
 import { formatBytes, parseBytes, parseCount } from "./units.js";
@@ -153,15 +154,16 @@ export const RESOURCES: readonly ResourceSpec[] = [
   {
     type: "device",
     singleton: false,
-    props: simple("match"),
-    read: (z) => z.device.map((d) => rec({ match: d.match })),
+    props: simple("match", "allow-host-access"),
+    read: (z) => z.device.map((d) => rec({ match: d.match, "allow-host-access": d.allowHostAccess ? "true" : "" })),
     write(z, recs) {
       z.device = recs.map((r) => {
         need("device", r, "match");
         const m = s(r, "match");
-        if (!m.startsWith("/dev/") || m.split("/").includes("..") || /[\0-\x1f\s]/.test(m))
-          throw new ZoneError(`device match must be a pattern under /dev without '..' or blanks: ${q(m)}`);
-        return { match: m };
+        checkDeviceMatch(m);
+        const host = s(r, "allow-host-access");
+        if (host !== "" && host !== "true" && host !== "false") throw new ZoneError(`device ${q(m)}: allow-host-access must be true or false: ${q(host)}`);
+        return host === "true" ? { match: m, allowHostAccess: true } : { match: m };
       });
     },
   },

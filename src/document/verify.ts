@@ -10,7 +10,10 @@ import type { ZoneConfig } from "./model.js";
 import { checkAbsolutePath, checkZoneName, pathWithin } from "./names.js";
 import { zonePaths } from "./store/paths.js";
 import { GLOBAL_PROPS } from "./properties.js";
+import { deviceDocProblems } from "./devices.js";
 import { checkAllResources } from "./resources.js";
+import { fsProblems } from "./fsrules.js";
+import { linuxMeaningProblems } from "./linuxmeaning.js";
 
 /** Another zone's name and path, for the overlap checks. */
 export interface OtherZone {
@@ -96,6 +99,7 @@ export function verifyZone(z: ZoneConfig, others: readonly OtherZone[]): string[
   dup("net address", z.net.map((n) => n.address));
   if (z.ipType === "exclusive") dup("net physical", z.net.map((n) => n.physical));
   dup("device match", z.device.map((d) => d.match));
+  problems.push(...deviceDocProblems(z));
   dup("rctl", z.rctl.map((r) => r.name));
   dup("attr", z.attr.map((a) => a.name));
   dup("service", z.service.map((v) => v.name));
@@ -103,6 +107,7 @@ export function verifyZone(z: ZoneConfig, others: readonly OtherZone[]): string[
   dup("admin user", z.admin.map((a) => a.user));
 
   for (const f of z.fs) if (f.dir === "/") problems.push(`fs dir must not be "/"`);
+  problems.push(...fsProblems(z));
   for (const n of z.net) {
     if (z.ipType === "shared") {
       if (n.address === "") problems.push(`net physical=${n.physical}: address not specified (required for a shared-IP zone)`);
@@ -116,5 +121,6 @@ export function verifyZone(z: ZoneConfig, others: readonly OtherZone[]): string[
     if (z.rctl.some((r) => r.name === "zone.cpu-shares")) problems.push("dedicated-cpu and cpu-shares are incompatible");
     if (z.rctl.some((r) => r.name === "zone.cpu-cap")) problems.push("dedicated-cpu and capped-cpu are incompatible");
   }
+  problems.push(...linuxMeaningProblems(z));
   return problems;
 }

@@ -57,7 +57,8 @@ function store(dir: string, file: string, name: string, data: Buffer): void {
 
 function main(): void {
   const name = process.argv[2] ?? "";
-  if (!/^[a-z]+$/.test(name)) {
+  // Hyphens inside a name, for svc-zones (the illumos service method's name).
+  if (!/^[a-z]+(-[a-z]+)*$/.test(name)) {
     process.stderr.write(`_cached: no command named ${JSON.stringify(name)}\n`);
     process.exit(2);
   }

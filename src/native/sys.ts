@@ -20,6 +20,8 @@ interface Libc {
   koffi: Koffi;
   flock(fd: number, op: number): number;
   umount2(target: string, flags: number): number;
+  /** dev: makedev(major, minor) as glibc packs it. */
+  mknod(path: string, mode: number, dev: bigint): number;
   prctl(option: number, arg: number, a3: number, a4: number, a5: number): number;
   /** status: a one-element array that receives the wait status. */
   waitpid(pid: number, status: number[], options: number): number;
@@ -54,6 +56,7 @@ export function sys(): Libc {
       koffi,
       flock: c.func("int flock(int fd, int op)") as Libc["flock"],
       umount2: c.func("int umount2(const char *target, int flags)") as Libc["umount2"],
+      mknod: c.func("int mknod(const char *path, uint32 mode, uint64 dev)") as Libc["mknod"],
       prctl: c.func("int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)") as Libc["prctl"],
       waitpid: c.func("int waitpid(int pid, _Out_ int *status, int options)") as Libc["waitpid"],
       errno: () => koffi.decode(errnoLocation(), "int"),

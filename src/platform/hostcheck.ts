@@ -12,11 +12,13 @@ import type { ZoneConfig } from "../document/model.js";
 import { pathWithin } from "../document/names.js";
 import type { OtherZone } from "../document/verify.js";
 import { checkZonepath, verifyZone } from "../document/verify.js";
+import { deviceProblems } from "./devices.js";
 import { networkProblems } from "./network/plan.js";
 import { readNets } from "./network/netrecords.js";
 import { zonePaths } from "../document/store/paths.js";
 import { Repository } from "../document/store/repository.js";
 import { SLOT_SIZE, SlotRegistry } from "./slots.js";
+import { fsHostProblems } from "./fscheck.js";
 
 /** Mount options of the file system holding `p` (the longest mount point above it). */
 export function mountOptionsOf(p: string): string[] {
@@ -127,6 +129,7 @@ function hostChecks(z: ZoneConfig): string[] {
   const opts = mountOptionsOf(existing);
   for (const bad of ["nosuid", "nodev"])
     if (opts.includes(bad)) problems.push(`zonepath ${q(z.zonepath)} is on a file system mounted ${bad}; set-uid programs and devices must work in a zone`);
+  problems.push(...deviceProblems(z, zonePaths().root));
   for (const d of z.dataset) {
     let ok = false;
     try {
@@ -143,6 +146,7 @@ function hostChecks(z: ZoneConfig): string[] {
 export function verifyOnHost(z: ZoneConfig, others: readonly OtherZone[], inUse = true): void {
   const problems = verifyZone(z, others);
   if (problems.length === 0) problems.push(...hostChecks(z));
+  if (problems.length === 0) problems.push(...fsHostProblems(z));
   // Networking (network.ts): physical links, defrouters, addresses of running zones.
   if (problems.length === 0) problems.push(...networkProblems(zonePaths().hostPrefix, z, readNets(zonePaths()), inUse));
   if (problems.length > 0) throw new ZoneError(problems.join("\n"));

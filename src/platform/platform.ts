@@ -14,6 +14,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { bootCommand } from "../document/bootargs.js";
 import { writeFileAtomic } from "../native/atomic.js";
 import { brand as brandOf } from "./brands.js";
 import { ZoneError, q } from "../native/errors.js";
@@ -22,6 +23,7 @@ import { idmappedBinds, mappedUserns, mountsBelow, type HeldUserns, MOUNT_ATTR_N
 import type { ZoneConfig } from "../document/model.js";
 import type { OciRuntime } from "./oci/runtime.js";
 import { zoneProcess, zoneSpec } from "./oci/spec.js";
+import { removeDeviceNodes, withdrawRuntimeDefaults, zoneDevices } from "./devices.js";
 import type { ZonePaths } from "../document/store/paths.js";
 import type { IndexEntry, Repository } from "../document/store/repository.js";
 import { consoleLogFile, haltNoteFile, processTemplateFile, readRun, runFile, runningIds, zoneRunDir, type RunState } from "../document/store/runstate.js";
@@ -31,8 +33,10 @@ import { checkOperation, type ZoneState } from "../document/store/state.js";
 import { Network } from "./network/network.js";
 import { applyLimits, zonesLimits } from "./reserve.js";
 import { unmountZoneRoot, ZoneRoot } from "./zonefs.js";
+import { writeHostid } from "./hostid.js";
 import { claimZonepath, removeInstalledTree } from "./zonepath.js";
 import { findHolders, HOLDER_ENV, killHolders } from "./holders.js";
+import { mountZoneFs } from "./fsmounts.js";
 
 /** Who takes a zone's console when it appears (zoneadmd); without one it is closed. */
 export interface ConsoleSink {
@@ -216,18 +220,21 @@ export class Platform {
       const zr = ZoneRoot.open(root);
       try {
         await idmappedBinds(zr, brand.shared, base, SLOT_SIZE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV, userns.fd);
+        mountZoneFs(zr, z, base, SLOT_SIZE, userns.fd);
         // Written fresh each time: a link or FIFO the zone left there is replaced, not followed.
         zr.writeFile("etc/zonename", `${name}\n`, 0o644, base, base);
+        writeHostid(zr, z.hostid, base);
       } finally {
         zr.close();
       }
       // Inter-zone broker endpoint (src/daemon/broker.ts): zoneadmd listens in it.
       const brokerDir = path.join(dir, "broker");
       fs.mkdirSync(brokerDir, { recursive: true, mode: 0o755 });
+      const devices = zoneDevices(z, this.paths.root, base);
       const viewsDir = await views;
-      const spec = zoneSpec({ zone: z, base, root, init: init ?? brand.init, cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir, userns: userns.path, zonesMemory: reserve.memory, viewsDir });
+      const spec = zoneSpec({ zone: z, base, root, init: bootCommand(init, z.bootargs, brand.init), cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir, userns: userns.path, zonesMemory: reserve.memory, devices, viewsDir });
       fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(spec, null, 1));
-      fs.writeFileSync(processTemplateFile(this.paths, name), JSON.stringify(zoneProcess(z, [])), { mode: 0o600 });
+      fs.writeFileSync(processTemplateFile(this.paths, name), JSON.stringify(zoneProcess(z, [], undefined, devices.env)), { mode: 0o600 });
       const pidFile = path.join(dir, "init.pid");
       const consoleSocket = receiveOneFd(path.join(dir, "console.sock"));
       const started = start && !this.network.plumbs(z);
@@ -236,6 +243,7 @@ export class Platform {
         await (started ? this.runtime.run : this.runtime.create).call(this.runtime, name, dir, pidFile, path.join(dir, "runtime.log"), path.join(dir, "console.sock"));
         // A zone halting meanwhile may have removed the empty parent and the runtime made it again, unlimited.
         applyLimits(this.paths.hostPrefix, reserve, true);
+        withdrawRuntimeDefaults(this.paths.hostPrefix, name, devices);
         const master = await consoleSocket.fd;
         // The holder keeps the console open whatever happens to zoneadmd.
         // Its environment names the zone (holders.ts): a kill before zone.json records it leaks nothing.
@@ -414,6 +422,7 @@ export class Platform {
     // The namespace went with the zone's last process, taking its veths in a batch.
     await this.network.teardown(name);
     unmountZoneRoot(this.root(z));
+    removeDeviceNodes(z);
     removeCgroups(this.paths.hostPrefix, name);
     fs.rmSync(this.runDir(name), { recursive: true, force: true });
     if (this.ids().size === 0) await this.viewsIdle?.();

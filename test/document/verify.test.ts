@@ -24,11 +24,10 @@ function validShared(): ZoneConfig {
   z.zonepath = path.join(tmp, "zones", "web");
   z.autoboot = true;
   z.bootargs = "-m verbose";
-  z.pool = "pool_default";
-  z.limitpriv = "default,sys_time,-kill,!cap_mknod";
+  z.limitpriv = "default,sys_time,sys_admin,-kill,!cap_mknod";
   z.schedulingClass = "FSS";
   z.hostid = "FFFFFFFE";
-  z.fsAllowed = "ext4,xfs";
+  z.fsAllowed = "tmpfs,fuse";
   z.fs = [
     { dir: "/mnt/data", special: "/srv/data", raw: "", type: "lofs", options: ["ro", "nodevices"] },
     { dir: "/scratch", special: "swap", raw: "", type: "tmpfs", options: ["size=10m"] },
@@ -52,7 +51,7 @@ function validShared(): ZoneConfig {
   z.dataset = [{ name: "/srv/zones/web-data" }];
   z.cappedMemory = { physical: 512 * 1024 ** 2 };
   z.admin = [{ user: "alice", auths: "login,manage" }];
-  z.securityFlags = { lower: "none", default: "aslr", upper: "all" };
+  z.securityFlags = { lower: "none", default: "aslr,forbidnullmap", upper: "all" };
   return z;
 }
 
@@ -264,7 +263,7 @@ describe("verifyZone: global properties", () => {
       hasProblem(z, [], "limitpriv", "never granted");
     }
     const z = validShared();
-    z.limitpriv = "default,-sys_module";
+    z.limitpriv = "default,sys_admin,-sys_module";
     assert.deepEqual(verifyZone(z, []), [], "removing a prohibited capability is fine");
   });
 
@@ -379,9 +378,9 @@ describe("verifyZone: resources", () => {
     hasProblem(z, [], "dedicated-cpu and capped-cpu are incompatible");
   });
 
-  test("pool, cpu-shares and capped-cpu without dedicated-cpu are fine", () => {
+  test("cpu-shares and capped-cpu without dedicated-cpu are fine", () => {
     const z = validShared();
-    assert.ok(z.pool !== "" && z.rctl.some((r) => r.name === "zone.cpu-cap"));
+    assert.ok(z.rctl.some((r) => r.name === "zone.cpu-cap"));
     assert.deepEqual(verifyZone(z, []), []);
   });
 
@@ -456,10 +455,10 @@ describe("verifyZone: resources", () => {
       hasProblem(z, [], "security-flags must satisfy lower ⊆ default ⊆ upper");
     }
     for (const [lower, dflt, upper] of [
-      ["aslr", "", ""],
+      ["forbidnullmap", "", ""],
       ["", "", ""],
-      ["aslr", "aslr,noexecstack", "all"],
-      ["none", "none", "none"],
+      ["forbidnullmap", "aslr,forbidnullmap", "all"],
+      ["none", "aslr,forbidnullmap", "aslr,forbidnullmap"],
     ] as Array<[string, string, string]>) {
       const z = validShared();
       z.securityFlags = { lower, default: dflt, upper };

@@ -1,4 +1,7 @@
 /** zonecfg's help texts (illumos SHELP_*). */
+import { FS_HELP } from "./fshelp.js";
+import { PROPERTIES_HELP } from "./propertyhelp.js";
+
 export const USAGE = `usage:
   zonecfg -z zonename                  interactive
   zonecfg -z zonename subcommand ...   one command line ("cmd; cmd; ...")
@@ -14,7 +17,7 @@ export const SUBCOMMANDS: Readonly<Record<string, string>> = {
   end: "end  (leave resource scope, keeping the resource once it validates)",
   exit: "exit [-F]  (commits first unless -F)",
   export: "export [-f output-file]",
-  help: "help [commands] [syntax] [usage] [<command>]",
+  help: "help [commands] [syntax] [usage] [properties] [<command>]",
   info: "info [<resource-type> [property-name=property-value]*]\ninfo <property-name>",
   remove: "remove [-F] <resource-type> [property-name=property-value]*  (global scope)\nremove <property-name> <property-value>  (resource scope)",
   revert: "revert [-F]  (discard changes since the last commit)",
@@ -36,5 +39,6 @@ export function helpText(topic: string | undefined): string {
   if (topic === undefined || topic === "commands") return Object.values(SUBCOMMANDS).join("\n");
   if (topic === "usage") return USAGE;
   if (topic === "syntax") return SYNTAX;
-  return SUBCOMMANDS[topic] ?? `no help for ${JSON.stringify(topic)}; try 'help commands'`;
+  if (topic === "properties") return PROPERTIES_HELP;
+  return SUBCOMMANDS[topic] ?? FS_HELP[topic] ?? `no help for ${JSON.stringify(topic)}; try 'help commands'`;
 }

@@ -18,6 +18,22 @@ export interface OciMount {
   options?: string[];
 }
 
+/** An entry of the zone's device cgroup (v1 devices.allow, v2 the runtime's eBPF program). */
+export interface OciDeviceRule {
+  allow: boolean;
+  type?: "b" | "c";
+  major?: number;
+  minor?: number;
+  access?: string;
+}
+
+/** What the zone's device resources add (platform/devices.ts): binds of their nodes and CDI files, cgroup entries, env. */
+export interface DeviceEdits {
+  allow: OciDeviceRule[];
+  mounts: OciMount[];
+  env: string[];
+}
+
 export interface OciProcess {
   terminal: boolean;
   user: { uid: number; gid: number; additionalGids?: number[] };
@@ -42,7 +58,7 @@ export interface OciSpec {
     namespaces: Array<{ type: string; path?: string }>;
     cgroupsPath: string;
     resources: {
-      devices: Array<{ allow: boolean; access?: string }>;
+      devices: OciDeviceRule[];
       pids?: { limit: number };
       memory?: { limit: number };
       cpu?: { shares?: number; quota?: number; period?: number };
@@ -80,6 +96,8 @@ export interface SpecInput {
   userns?: string;
   /** Memory all zones of the root share (reserve.ts): the base of the default shm bound. */
   zonesMemory?: number;
+  /** The zone's device resources (devices.ts); none: only the runtime's default nodes. */
+  devices?: DeviceEdits;
   /** The lxcfs stage whose files show the zone its own memory, CPUs and uptime (views.ts); none: host-wide. */
   viewsDir?: string;
 }
@@ -113,7 +131,7 @@ export function zoneSpec(i: SpecInput): OciSpec {
   return {
     ociVersion: "1.0.2",
     // init runs on the zone console: a terminal the runtime hands to zoneadmd.
-    process: { ...zoneProcess(z, i.init, { uid: 0, gid: 0 }, [`container=zone`]), terminal: true },
+    process: { ...zoneProcess(z, i.init, { uid: 0, gid: 0 }, [`container=zone`, ...(i.devices?.env ?? [])]), terminal: true },
     root: { path: i.root, readonly: false },
     hostname: z.zonename,
     mounts: [
@@ -126,6 +144,7 @@ export function zoneSpec(i: SpecInput): OciSpec {
       { destination: "/run", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "mode=755", "size=65536k"] },
       // The broker's socket: a host directory the zone cannot write (owned by host root).
       ...(i.brokerDir ? [{ destination: BROKER_MOUNT, type: "bind", source: i.brokerDir, options: ["bind", "nosuid", "nodev", "noexec"] }] : []),
+      ...(i.devices?.mounts ?? []),
       ...viewMounts(i.viewsDir),
     ],
     annotations: { "org.illumos.zone.name": z.zonename, "org.illumos.zone.id": String(i.zoneId) },
@@ -137,7 +156,7 @@ export function zoneSpec(i: SpecInput): OciSpec {
       resources: {
         // Deny every device, then the runtime adds its safe defaults (null, zero, full,
         // random, urandom, tty, ptmx, pts): the zone's /dev allow-list.
-        devices: [{ allow: false, access: "rwm" }],
+        devices: [{ allow: false, access: "rwm" }, ...(i.devices?.allow ?? [])],
         ...(lwps !== undefined ? { pids: { limit: lwps } } : {}),
         ...(z.cappedMemory ? { memory: { limit: z.cappedMemory.physical } } : {}),
         ...(cap !== undefined || shares !== undefined
