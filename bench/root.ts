@@ -9,6 +9,7 @@ import { zonePaths } from "../src/document/store/paths.js";
 import { removeCgroups } from "../src/platform/platform.js";
 import { Repository } from "../src/document/store/repository.js";
 import { SlotRegistry } from "../src/platform/slots.js";
+import { stopLxcfs } from "../src/daemon/lxcfs.js";
 
 export interface BenchRoot {
   dir: string;
@@ -33,6 +34,8 @@ export async function removeBenchRoot(root: BenchRoot): Promise<void> {
   const paths = zonePaths(root.env);
   const rt = chooseRuntime(paths.runDir, root.env);
   for (const id of await rt.list()) await rt.delete(id, true).catch(() => undefined);
+  // The root's lxcfs outlives its daemon, as zones do (src/daemon/lxcfs.ts).
+  stopLxcfs(paths);
   for (const m of mountsBelow(root.dir)) unmount(m);
   const slots = new SlotRegistry();
   for (const e of new Repository(paths).list()) {

@@ -27,6 +27,7 @@ import { writeFileAtomic } from "../native/atomic.js";
 import { Reaper } from "./reaper.js";
 import { AdminSocket } from "./adminsock.js";
 import { serveLogin } from "./login.js";
+import { LxcfsService } from "./lxcfs.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const LOCK_EX_NB = 2 | 4;
@@ -51,6 +52,8 @@ export class Daemon {
   private readonly reboots = new Map<string, number[]>();
   /** The socket for delegated admins (adminsock.ts). */
   private admins?: AdminSocket;
+  /** lxcfs: what zones see of their own memory, CPUs and uptime (lxcfs.ts). */
+  readonly lxcfs: LxcfsService;
 
   constructor(readonly paths: ZonePaths) {
     fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
@@ -72,6 +75,9 @@ export class Daemon {
       },
     };
     this.platform.inits = this.reaper;
+    this.lxcfs = new LxcfsService(paths, (l) => this.log(l));
+    this.platform.views = (name) => this.lxcfs.ensure(name);
+    this.platform.viewsIdle = () => this.lxcfs.stop();
     this.runtimeVersion = this.platform.runtime.version();
   }
 
@@ -248,6 +254,7 @@ export class Daemon {
         }
       }).catch((err: Error) => this.log(`zone '${e.name}': ${err.message}`));
     }
+    this.lxcfs.check();
     const orphans = this.reaper.sweep();
     if (orphans > 0) this.log(`zoneadmd ${process.pid}: reaped ${orphans} orphaned process${orphans === 1 ? "" : "es"}`);
   }
@@ -263,6 +270,7 @@ export class Daemon {
       this.log(`index not rebuilt: ${(e as Error).message}`);
     }
     await this.reconcile();
+    await this.lxcfs.adopt(this.platform.ids().size > 0);
     // Zones that outlived an earlier daemon get the reserve the setting file says now.
     this.log(applyReserveAtStart(this.paths));
     this.recoverConsoles();

@@ -62,6 +62,10 @@ export interface InitReaper {
 export class Platform {
   consoles: ConsoleSink | undefined;
   inits: InitReaper | undefined;
+  /** The lxcfs stage for a zone's in-zone views (src/daemon/lxcfs.ts); none: host-wide /proc. */
+  views: ((zone: string) => Promise<string | undefined>) | undefined;
+  /** No zone of the root is ready or running any more: the view service may go. */
+  viewsIdle: (() => Promise<void>) | undefined;
   /** Bridges, veths, addresses and anti-spoofing filters of the zones (network.ts). */
   readonly network: Network;
 
@@ -208,6 +212,8 @@ export class Platform {
     // The zone's user namespace, owned by its slot uid so that the kernel charges the
     // zone's per-user quotas to the zone, not to host root; it also id-maps the binds.
     let userns: HeldUserns | undefined;
+    // Started now, awaited at the spec: a first zone's lxcfs start overlaps the steps between.
+    const views = this.views?.(name);
     try {
       userns = await mappedUserns(base, SLOT_SIZE);
       // The zone's tree is the zone's: mount points and /etc/zonename are reached through zonefs.
@@ -225,7 +231,8 @@ export class Platform {
       const brokerDir = path.join(dir, "broker");
       fs.mkdirSync(brokerDir, { recursive: true, mode: 0o755 });
       const devices = zoneDevices(z, this.paths.root, base);
-      const spec = zoneSpec({ zone: z, base, root, init: bootCommand(init, z.bootargs, brand.init), cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir, userns: userns.path, zonesMemory: reserve.memory, devices });
+      const viewsDir = await views;
+      const spec = zoneSpec({ zone: z, base, root, init: bootCommand(init, z.bootargs, brand.init), cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir, userns: userns.path, zonesMemory: reserve.memory, devices, viewsDir });
       fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(spec, null, 1));
       fs.writeFileSync(processTemplateFile(this.paths, name), JSON.stringify(zoneProcess(z, [], undefined, devices.env)), { mode: 0o600 });
       const pidFile = path.join(dir, "init.pid");
@@ -418,6 +425,7 @@ export class Platform {
     removeDeviceNodes(z);
     removeCgroups(this.paths.hostPrefix, name);
     fs.rmSync(this.runDir(name), { recursive: true, force: true });
+    if (this.ids().size === 0) await this.viewsIdle?.();
   }
 }
 

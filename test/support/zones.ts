@@ -15,6 +15,7 @@ import { Repository } from "../../src/document/store/repository.js";
 import { readRun } from "../../src/document/store/runstate.js";
 import { SlotRegistry } from "../../src/platform/slots.js";
 import { TestRoot } from "./helpers.js";
+import { stopLxcfs } from "../../src/daemon/lxcfs.js";
 
 export class ZoneTestRoot extends TestRoot {
   get paths() {
@@ -61,6 +62,8 @@ export class ZoneTestRoot extends TestRoot {
 
   override remove(): void {
     this.killDaemon();
+    // The root's lxcfs (src/daemon/lxcfs.ts) outlives the daemon, as zones do.
+    stopLxcfs(this.paths);
     // Console holders of zones a failed test left running.
     for (const name of fs.existsSync(path.join(this.paths.runDir, "zone")) ? fs.readdirSync(path.join(this.paths.runDir, "zone")) : []) {
       const holder = readRun(this.paths, name)?.consoleHolder;

@@ -9,6 +9,7 @@ import type { ZoneConfig } from "../../document/model.js";
 import { rctlLimit } from "../../document/rctls.js";
 import { MASKED_PATHS, READONLY_PATHS, ociCapabilities, seccompProfile, type LinuxSeccomp } from "../security.js";
 import { SLOT_SIZE } from "../slots.js";
+import { viewMounts } from "../views.js";
 
 export interface OciMount {
   destination: string;
@@ -97,6 +98,8 @@ export interface SpecInput {
   zonesMemory?: number;
   /** The zone's device resources (devices.ts); none: only the runtime's default nodes. */
   devices?: DeviceEdits;
+  /** The lxcfs stage whose files show the zone its own memory, CPUs and uptime (views.ts); none: host-wide. */
+  viewsDir?: string;
 }
 
 /** Where a zone sees its broker endpoint directory (the socket is broker.sock in it). */
@@ -142,6 +145,7 @@ export function zoneSpec(i: SpecInput): OciSpec {
       // The broker's socket: a host directory the zone cannot write (owned by host root).
       ...(i.brokerDir ? [{ destination: BROKER_MOUNT, type: "bind", source: i.brokerDir, options: ["bind", "nosuid", "nodev", "noexec"] }] : []),
       ...(i.devices?.mounts ?? []),
+      ...viewMounts(i.viewsDir),
     ],
     annotations: { "org.illumos.zone.name": z.zonename, "org.illumos.zone.id": String(i.zoneId) },
     linux: {
