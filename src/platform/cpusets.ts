@@ -6,7 +6,10 @@
  * online CPU is never dedicated. A range "N-M" takes as many free CPUs as there are,
  * up to M, at least N.
  *
- * The file is a header comment, then one `cpulist:rundir:zonename` line per zone. An
+ * The other zones, of every root, run on the CPUs no zone holds (rebalance), as
+ * illumos's non-dedicated zones share pool_default.
+ *
+ * The file is a header comment, then one `cpulist:rundir:zonename:cgroup` line per zone. An
  * entry belongs to the zone's run directory, which exists exactly while the zone is
  * ready or running: teardown releases it, and a zone whose run directory has gone (a
  * host crash) holds nothing.
@@ -19,12 +22,14 @@ import { escapeField, splitFields } from "../document/store/fields.js";
 import { withLock } from "../native/lock.js";
 
 export const DEFAULT_CPU_REGISTRY = "/var/lib/zones/cpus";
-const HEADER = "# dedicated CPUs of running zones: cpulist:rundir:zonename. Written by zoneadmd; do not edit.\n";
+const HEADER = "# dedicated CPUs of running zones: cpulist:rundir:zonename:cgroup. Written by zoneadmd; do not edit.\n";
 
 export interface CpuEntry {
   cpus: number[];
   runDir: string;
   zonename: string;
+  /** The zone's cgroup below the hierarchy: "<hostPrefix>/<zonename>". */
+  cgroup: string;
 }
 
 /** "0-2,5" -> [0, 1, 2, 5]. */
@@ -79,9 +84,9 @@ export class DedicatedCpus {
     const out: CpuEntry[] = [];
     text.split("\n").forEach((line, i) => {
       if (line === "" || line.startsWith("#")) return;
-      const [cpus, runDir, zonename, ...rest] = splitFields(line);
-      if (zonename === undefined || rest.length > 0 || !path.isAbsolute(runDir!)) throw new ZoneError(`${this.file} line ${i + 1}: expected cpulist:rundir:zonename: ${q(line)}`);
-      out.push({ cpus: parseCpuList(cpus!), runDir: runDir!, zonename });
+      const [cpus, runDir, zonename, cgroup, ...rest] = splitFields(line);
+      if (cgroup === undefined || rest.length > 0 || !path.isAbsolute(runDir!)) throw new ZoneError(`${this.file} line ${i + 1}: expected cpulist:rundir:zonename:cgroup: ${q(line)}`);
+      out.push({ cpus: parseCpuList(cpus!), runDir: runDir!, zonename: zonename!, cgroup });
     });
     return out;
   }
@@ -95,7 +100,7 @@ export class DedicatedCpus {
    * Dedicate CPUs to the zone whose run directory is `runDir` (kept if it has them
    * already); the CPU list. Refused with one line when too few are free.
    */
-  allocate(runDir: string, zonename: string, ncpus: string): string {
+  allocate(runDir: string, zonename: string, ncpus: string, cgroup = zonename): string {
     const want = ncpusRange(ncpus);
     return this.update((entries) => {
       const live = entries.filter((e) => e.runDir !== runDir && fs.existsSync(e.runDir));
@@ -115,7 +120,7 @@ export class DedicatedCpus {
         );
       }
       const cpus = free.slice(0, want.max);
-      this.write([...live, { cpus, runDir, zonename }]);
+      this.write([...live, { cpus, runDir, zonename, cgroup }]);
       return formatCpuList(cpus);
     });
   }
@@ -140,12 +145,65 @@ export class DedicatedCpus {
   }
 
   private write(entries: CpuEntry[]): void {
-    const lines = entries.map((e) => [formatCpuList(e.cpus), escapeField(e.runDir), escapeField(e.zonename)].join(":") + "\n");
+    const lines = entries.map((e) => [formatCpuList(e.cpus), escapeField(e.runDir), escapeField(e.zonename), escapeField(e.cgroup)].join(":") + "\n");
     writeFileAtomic(this.file, HEADER + lines.join(""), 0o644);
   }
 }
 
-/** At ready: the CPUs dedicated to the zone, if its configuration has dedicated-cpu. */
-export function dedicateCpus(ncpus: string | undefined, runDir: string, zonename: string, registry = new DedicatedCpus()): string | undefined {
-  return ncpus === undefined ? undefined : registry.allocate(runDir, zonename, ncpus);
+/**
+ * Every running zone of every root that holds no dedicated CPUs gets the CPUs that no
+ * zone holds: the zones' parents are `zones` and `zones-<hash>` in the cpuset hierarchy
+ * (v1) or the unified tree (v2). A zone that goes meanwhile is skipped.
+ */
+export function rebalance(registry: DedicatedCpus, cgroupRoot = "/sys/fs/cgroup"): void {
+  const live = registry.list().filter((e) => fs.existsSync(e.runDir));
+  if (live.length === 0 && !fs.existsSync(registry.file)) return;
+  const dedicated = new Set(live.map((e) => e.cgroup));
+  const shared = formatCpuList(registry.shared());
+  const base = fs.existsSync(path.join(cgroupRoot, "cgroup.controllers")) ? cgroupRoot : path.join(cgroupRoot, "cpuset");
+  let parents: string[] = [];
+  try {
+    parents = fs.readdirSync(base).filter((n) => n === "zones" || n.startsWith("zones-"));
+  } catch {
+    return;
+  }
+  for (const p of parents) {
+    let zones: fs.Dirent[] = [];
+    try {
+      zones = fs.readdirSync(path.join(base, p), { withFileTypes: true }).filter((d) => d.isDirectory());
+    } catch {
+      continue;
+    }
+    for (const z of zones) {
+      if (dedicated.has(`${p}/${z.name}`)) continue;
+      const file = path.join(base, p, z.name, "cpuset.cpus");
+      try {
+        if (fs.readFileSync(file, "utf8").trim() !== shared) fs.writeFileSync(file, shared);
+      } catch {
+        // halted meanwhile, or no cpuset here
+      }
+    }
+  }
+}
+
+/**
+ * At ready: the zone's CPUs. A dedicated-cpu zone gets CPUs of its own, and the other
+ * zones leave them; any other zone gets the CPUs no zone holds, while some zone holds any.
+ */
+export function zoneCpus(ncpus: string | undefined, runDir: string, zonename: string, cgroup: string, registry = new DedicatedCpus()): string | undefined {
+  if (ncpus === undefined) {
+    const shared = registry.shared();
+    return shared.length < registry.hostMax() + 1 ? formatCpuList(shared) : undefined;
+  }
+  const cpus = registry.allocate(runDir, zonename, ncpus, cgroup);
+  rebalance(registry);
+  return cpus;
+}
+
+/** At teardown: the zone's dedicated CPUs go back to the other zones. */
+export function releaseCpus(runDir: string, registry = new DedicatedCpus()): void {
+  if (!fs.existsSync(registry.file)) return;
+  const had = registry.list().some((e) => e.runDir === runDir);
+  registry.release(runDir);
+  if (had) rebalance(registry);
 }

@@ -37,7 +37,7 @@ import { writeHostid } from "./hostid.js";
 import { claimZonepath, removeInstalledTree } from "./zonepath.js";
 import { findHolders, HOLDER_ENV, killHolders } from "./holders.js";
 import { mountZoneFs } from "./fsmounts.js";
-import { DedicatedCpus, dedicateCpus } from "./cpusets.js";
+import { releaseCpus, zoneCpus } from "./cpusets.js";
 import { checkRctlsOnHost } from "./rctlcheck.js";
 import { isV2 } from "./cgroups/cgroup.js";
 import { CGROUP_ROOT } from "./cgroups/limits.js";
@@ -230,7 +230,7 @@ export class Platform {
       const brokerDir = path.join(dir, "broker");
       fs.mkdirSync(brokerDir, { recursive: true, mode: 0o755 });
       const devices = zoneDevices(z, this.paths.root, base);
-      const cpus = dedicateCpus(z.dedicatedCpu?.ncpus, dir, name);
+      const cpus = zoneCpus(z.dedicatedCpu?.ncpus, dir, name, `${this.paths.hostPrefix}/${name}`);
       const spec = zoneSpec({ zone: z, base, root, init: bootCommand(init, z.bootargs, brand.init), cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir, userns: userns.path, zonesMemory: reserve.memory, devices, cpus, cgroupV2: isV2(CGROUP_ROOT) });
       fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(spec, null, 1));
       fs.writeFileSync(processTemplateFile(this.paths, name), JSON.stringify(zoneProcess(z, [], undefined, devices.env)), { mode: 0o600 });
@@ -423,7 +423,7 @@ export class Platform {
     unmountZoneRoot(this.root(z));
     removeDeviceNodes(z);
     removeCgroups(this.paths.hostPrefix, name);
-    new DedicatedCpus().release(this.runDir(name));
+    releaseCpus(this.runDir(name));
     fs.rmSync(this.runDir(name), { recursive: true, force: true });
   }
 }

@@ -21,7 +21,7 @@ import { memoryLimits, pidsLimit, zoneLimits } from "../../src/platform/cgroups/
 import { ociResources } from "../../src/platform/cgroups/oci.js";
 import { withMemlock } from "../../src/platform/cgroups/memlock.js";
 import { rctlConfigProblems, rctlHostProblems } from "../../src/platform/rctlcheck.js";
-import { DedicatedCpus, formatCpuList, parseCpuList } from "../../src/platform/cpusets.js";
+import { DedicatedCpus, formatCpuList, parseCpuList, rebalance } from "../../src/platform/cpusets.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "zones-cgroups-"));
 const cleanups: Array<() => void> = [];
@@ -96,6 +96,21 @@ function realV1(): string | undefined {
   return parent;
 }
 
+/** A scratch group on a pure cgroup v2 host (the device machine, most hosts), removed at the end. */
+function realV2(): string | undefined {
+  const root = "/sys/fs/cgroup";
+  if (!isV2(root) || process.getuid?.() !== 0) return undefined;
+  const parent = `zones-test-${process.pid}`;
+  const dir = path.join(root, parent);
+  fs.mkdirSync(dir);
+  cleanups.push(() => fs.rmdirSync(dir));
+  const want = ["cpu", "cpuset", "memory", "pids"].filter((c) => fs.readFileSync(path.join(root, "cgroup.controllers"), "utf8").includes(c));
+  for (const d of [root, dir]) fs.writeFileSync(path.join(d, "cgroup.subtree_control"), want.map((c) => `+${c}`).join(" "));
+  fs.mkdirSync(path.join(dir, "web"));
+  cleanups.push(() => fs.rmdirSync(path.join(dir, "web")));
+  return parent;
+}
+
 interface Tree {
   name: string;
   make(): ZoneCgroup | undefined;
@@ -114,12 +129,20 @@ const TREES: Tree[] = [
       return parent ? new V1Cgroup("/sys/fs/cgroup", `${parent}/web`) : undefined;
     },
   },
+  {
+    name: "this host's cgroup v2 (scratch group)",
+    fake: false,
+    make: () => {
+      const parent = realV2();
+      return parent ? new V2Cgroup("/sys/fs/cgroup", `${parent}/web`) : undefined;
+    },
+  },
 ];
 
 for (const tree of TREES) {
   describe(`zone cgroup: ${tree.name}`, () => {
     const cg = tree.make();
-    const skip = cg === undefined ? "no cgroup v1 hierarchy here, or not root" : false;
+    const skip = cg === undefined ? "no such hierarchy on this host, or not root" : false;
 
     test("it exists and supports every control", { skip }, () => {
       assert.equal(cg!.exists(), true);
@@ -277,6 +300,19 @@ describe("dedicated CPUs", () => {
     assert.deepEqual(r.shared(), [0]);
     r.release(runDir("a"));
     assert.equal(r.allocate(runDir("c"), "c", "1"), "1");
+  });
+
+  test("the other zones of every root run on the CPUs no zone holds, and get them back", () => {
+    const r = new DedicatedCpus(path.join(tmp, "cpus-rebalance"), () => [0, 1, 2, 3]);
+    const cg = path.join(tmp, "rebalance");
+    for (const g of ["zones/a", "zones/ded", "zones-abc123/b", "other/c"]) files(path.join(cg, "cpuset", g), { "cpuset.cpus": "0-3" });
+    r.allocate(runDir("ded"), "ded", "2", "zones/ded");
+    rebalance(r, cg);
+    const read = (g: string): string => fs.readFileSync(path.join(cg, "cpuset", g, "cpuset.cpus"), "utf8").trim();
+    assert.deepEqual(["zones/a", "zones/ded", "zones-abc123/b", "other/c"].map(read), ["0,3", "0-3", "0,3", "0-3"]);
+    r.release(runDir("ded"));
+    rebalance(r, cg);
+    assert.deepEqual(["zones/a", "zones-abc123/b"].map(read), ["0-3", "0-3"]);
   });
 
   test("a zone whose run directory is gone (a host crash) holds nothing", () => {

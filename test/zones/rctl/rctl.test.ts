@@ -144,11 +144,16 @@ describe("resource controls on real zones", { concurrency: false, skip: v1 ? fal
       const cpus = cgfile("d1", "cpuset", "cpuset.cpus");
       assert.match(cpus, /^\d+$/);
       assert.equal(zlogin("d1", "nproc").out, "1");
+      // The running zone without dedicated CPUs has left d1's CPU, and gets it back at d1's halt.
+      const all = fs.readFileSync("/sys/devices/system/cpu/online", "utf8").trim();
+      assert.doesNotMatch(cgfile("web", "cpuset", "cpuset.cpus"), new RegExp(`(^|,)${cpus}($|,|-)`));
+      assert.doesNotMatch(zlogin("web", "grep Cpus_allowed_list /proc/self/status").out, new RegExp(`\\s${cpus}$`));
       const r = root.run("zoneadm", ["-z", "d2", "boot"]);
       assert.notEqual(r.status, 0);
       assert.match(r.stderr, new RegExp(`^zoneadm: zone 'd2': dedicated-cpu ncpus=1: only 0 of the host's \\d+ CPUs can be dedicated now .*CPU ${cpus} is dedicated to zone 'd1'`, "m"));
       // Once d1 halts its CPU is free again.
       root.ok("zoneadm", ["-z", "d1", "halt"]);
+      assert.equal(cgfile("web", "cpuset", "cpuset.cpus"), all);
       root.ok("zoneadm", ["-z", "d2", "boot"]);
       assert.equal(zlogin("d2", "nproc").out, "1");
       root.ok("zoneadm", ["-z", "d2", "halt"]);
