@@ -192,8 +192,13 @@ export function rebalance(registry: DedicatedCpus, cgroupRoot = "/sys/fs/cgroup"
  */
 export function zoneCpus(ncpus: string | undefined, runDir: string, zonename: string, cgroup: string, registry = new DedicatedCpus()): string | undefined {
   if (ncpus === undefined) {
-    const shared = registry.shared();
-    return shared.length < registry.hostMax() + 1 ? formatCpuList(shared) : undefined;
+    // A broken registry must not stop zones that ask for no CPUs of their own.
+    try {
+      const shared = registry.shared();
+      return shared.length < registry.hostMax() + 1 ? formatCpuList(shared) : undefined;
+    } catch {
+      return undefined;
+    }
   }
   const cpus = registry.allocate(runDir, zonename, ncpus, cgroup);
   rebalance(registry);
@@ -203,7 +208,12 @@ export function zoneCpus(ncpus: string | undefined, runDir: string, zonename: st
 /** At teardown: the zone's dedicated CPUs go back to the other zones. */
 export function releaseCpus(runDir: string, registry = new DedicatedCpus()): void {
   if (!fs.existsSync(registry.file)) return;
-  const had = registry.list().some((e) => e.runDir === runDir);
-  registry.release(runDir);
-  if (had) rebalance(registry);
+  // Halt must never fail here: an entry whose run directory is gone holds nothing anyway.
+  try {
+    const had = registry.list().some((e) => e.runDir === runDir);
+    registry.release(runDir);
+    if (had) rebalance(registry);
+  } catch {
+    // a broken registry line: allocate names it
+  }
 }
