@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { isV2 } from "../../../src/platform/cgroups/cgroup.js";
 import { DedicatedCpus } from "../../../src/platform/cpusets.js";
+import { TOP } from "../../support/helpers.js";
 import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("rctl");
@@ -132,6 +133,14 @@ describe("resource controls on real zones", { concurrency: false, skip: v1 ? fal
       assert.notEqual(r.status, 0, args.join(" "));
       assert.match(r.stderr.split("\n")[0]!, re);
     }
+  });
+
+  test("prctl in a zone refuses with one line: the zone cannot read its configuration", () => {
+    fs.mkdirSync(path.join(zp("web"), "root/opt"), { recursive: true });
+    fs.copyFileSync(path.join(TOP, "dist/bin/prctl.cjs"), path.join(zp("web"), "root/opt/prctl.cjs"));
+    const r = zlogin("web", "node /opt/prctl.cjs -i zone web");
+    assert.notEqual(r.status, 0);
+    assert.equal(r.out, "prctl: prctl runs in the global zone only: a zone cannot read its configuration");
   });
 
   test("dedicated-cpu ncpus=1: the zone's cpuset has one CPU and nproc says 1; a second dedicated zone is refused at boot; 2 of 2 at verify", { skip: dedicate }, () => {
