@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { RCTLS } from "../../../src/document/rctls.js";
 import { isV2 } from "../../../src/platform/cgroups/cgroup.js";
 import { DedicatedCpus } from "../../../src/platform/cpusets.js";
 import { TOP } from "../../support/helpers.js";
@@ -176,6 +177,14 @@ describe("resource controls on real zones", { concurrency: false, skip: v1 ? fal
       root.run("zoneadm", ["-z", "d2", "halt"]);
     }
     assert.ok(!new DedicatedCpus().list().some((e) => e.runDir.startsWith(root.dir)), "the registry keeps nothing of halted zones");
+  });
+
+  test("zonecfg help rctl names every rctl; help capped-memory, capped-cpu, dedicated-cpu say what each is", () => {
+    const text = root.ok("zonecfg", ["-z", "web", "help rctl"]);
+    for (const r of RCTLS) assert.match(text, new RegExp(`${r.name.replace(/\./g, "\\.")}[ ,\n]`), r.name);
+    assert.match(root.ok("zonecfg", ["-z", "web", "help capped-memory"]), /memory\.limit_in_bytes \/ memory\.max/);
+    assert.match(root.ok("zonecfg", ["-z", "web", "help capped-cpu"]), /cpu\.cfs_quota_us/);
+    assert.match(root.ok("zonecfg", ["-z", "web", "help dedicated-cpu"]), /importance is refused/);
   });
 
   test("what Linux cannot honour: verify and boot refuse it, one line each", () => {
