@@ -22,6 +22,7 @@ import { makeRuntime, type RuntimeName } from "../platform/oci/runtime.js";
 import { zonePaths } from "../document/store/paths.js";
 import { processTemplateFile, readRun, zoneRunDir } from "../document/store/runstate.js";
 import { loginProcess } from "../platform/loginproc.js";
+import { memlockOfBundle, withMemlock } from "../platform/cgroups/memlock.js";
 import * as net from "node:net";
 import { asRoot, ensureDaemon } from "../daemon/client.js";
 import { loginViaDaemon } from "./zlogin/viadaemon.js";
@@ -120,7 +121,8 @@ async function main(argv: string[]): Promise<number> {
     const processFile = path.join(zoneRunDir(paths, a.zone), `exec-${process.pid}.json`);
     // Whole or not at all: a full disk leaves no empty file behind.
     writeFileAtomic(processFile, JSON.stringify(proc), 0o600, false);
-    const [bin, ...rargs] = makeRuntime(run.runtime as RuntimeName, paths.runDir).execArgv(a.zone, { processFile });
+    // Under the zone's RLIMIT_MEMLOCK, which the process inherits (memlock.ts).
+    const [bin, ...rargs] = withMemlock(memlockOfBundle(zoneRunDir(paths, a.zone)), makeRuntime(run.runtime as RuntimeName, paths.runDir).execArgv(a.zone, { processFile }));
     if (interactive && !a.quiet) process.stdout.write(`[Connected to zone '${a.zone}']\n`);
     // With an escape character, keystrokes pass through zlogin so that `~.` can be seen;
     // the runtime still writes straight to the terminal and follows its size (SIGWINCH

@@ -17,6 +17,7 @@ import { failure } from "./report.js";
 import { call } from "../daemon/client.js";
 import type { Operation, Request } from "../daemon/protocol.js";
 import { readHaltNote, runningIds } from "../document/store/runstate.js";
+import { applySubcommand } from "./zoneadm/apply.js";
 
 interface Context {
   repo: Repository;
@@ -159,6 +160,7 @@ const CMDTAB: readonly Subcommand[] = [
       verifyOnHost(ctx.repo.load(e.name), ctx.repo.list().filter((x) => x.name !== e.name));
     },
   },
+  applySubcommand(entryOf),
   viaDaemon("install", "install"),
   viaDaemon("uninstall", "uninstall -F", (args) => {
     // illumos asks for confirmation; with no question asked here, -F says yes.

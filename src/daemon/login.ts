@@ -23,6 +23,7 @@ import { processTemplateFile, zoneRunDir } from "../document/store/runstate.js";
 import { alive, type Platform } from "../platform/platform.js";
 import { makeRuntime, type RuntimeName } from "../platform/oci/runtime.js";
 import { loginProcess } from "../platform/loginproc.js";
+import { memlockOfBundle, withMemlock } from "../platform/cgroups/memlock.js";
 import { writeFileAtomic } from "../native/atomic.js";
 import type { Request } from "./protocol.js";
 
@@ -76,7 +77,8 @@ export function serveLogin(paths: ZonePaths, platform: Platform, c: net.Socket, 
     const proc = loginProcess(processTemplateFile(paths, zone), { root: run.root, user: l.user, safe: l.safe, terminal: l.terminal, argv: l.argv, term: typeof l.term === "string" && TERM.test(l.term) ? l.term : "xterm" });
     processFile = path.join(zoneRunDir(paths, zone), `exec-admin-${process.pid}-${++sessions}.json`);
     writeFileAtomic(processFile, JSON.stringify(proc), 0o600, false);
-    argv = makeRuntime(run.runtime as RuntimeName, paths.runDir).execArgv(zone, { processFile });
+    // The zone's locked-memory limit reaches the session through the runtime (memlock.ts).
+    argv = withMemlock(memlockOfBundle(zoneRunDir(paths, zone)), makeRuntime(run.runtime as RuntimeName, paths.runDir).execArgv(zone, { processFile }));
   } catch (e) {
     return fail(`${(e as Error).message}`);
   }

@@ -20,6 +20,7 @@ import { zonePaths } from "../document/store/paths.js";
 import { Repository } from "../document/store/repository.js";
 import { SLOT_SIZE, SlotRegistry } from "./slots.js";
 import { fsHostProblems } from "./fscheck.js";
+import { rctlProblems } from "./rctlcheck.js";
 
 /** Mount options of the file system holding `p` (the longest mount point above it). */
 export function mountOptionsOf(p: string): string[] {
@@ -141,6 +142,7 @@ function hostChecks(z: ZoneConfig): string[] {
     if (!ok) problems.push(`dataset ${q(d.name)} is not a directory on this host`);
   }
   problems.push(...adminUserProblems(z));
+  problems.push(...rctlProblems(z));
   return problems;
 }
 

@@ -37,6 +37,10 @@ import { writeHostid } from "./hostid.js";
 import { claimZonepath, removeInstalledTree } from "./zonepath.js";
 import { findHolders, HOLDER_ENV, killHolders } from "./holders.js";
 import { mountZoneFs } from "./fsmounts.js";
+import { releaseCpus, zoneCpus } from "./cpusets.js";
+import { checkRctlsOnHost } from "./rctlcheck.js";
+import { isV2 } from "./cgroups/cgroup.js";
+import { CGROUP_ROOT } from "./cgroups/limits.js";
 
 /** Who takes a zone's console when it appears (zoneadmd); without one it is closed. */
 export interface ConsoleSink {
@@ -201,6 +205,7 @@ export class Platform {
     checkZonepathOnHost(z, base);
     // Network: refused before anything is made, so a bad net resource leaves nothing half-plumbed.
     this.network.check(z);
+    checkRctlsOnHost(z);
     const reserve = zonesLimits(this.paths);
     // A ready cut short by a kill left its objects: remove them, or binds would stack.
     if (await this.leftovers(name, z)) await this.teardown(name, z);
@@ -232,7 +237,8 @@ export class Platform {
       fs.mkdirSync(brokerDir, { recursive: true, mode: 0o755 });
       const devices = zoneDevices(z, this.paths.root, base);
       const viewsDir = await views;
-      const spec = zoneSpec({ zone: z, base, root, init: bootCommand(init, z.bootargs, brand.init), cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir, userns: userns.path, zonesMemory: reserve.memory, devices, viewsDir });
+      const cpus = zoneCpus(z.dedicatedCpu?.ncpus, dir, name, `${this.paths.hostPrefix}/${name}`);
+      const spec = zoneSpec({ zone: z, base, root, init: bootCommand(init, z.bootargs, brand.init), cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir, userns: userns.path, zonesMemory: reserve.memory, devices, viewsDir, cpus, cgroupV2: isV2(CGROUP_ROOT) });
       fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(spec, null, 1));
       fs.writeFileSync(processTemplateFile(this.paths, name), JSON.stringify(zoneProcess(z, [], undefined, devices.env)), { mode: 0o600 });
       const pidFile = path.join(dir, "init.pid");
@@ -424,6 +430,7 @@ export class Platform {
     unmountZoneRoot(this.root(z));
     removeDeviceNodes(z);
     removeCgroups(this.paths.hostPrefix, name);
+    releaseCpus(this.runDir(name));
     fs.rmSync(this.runDir(name), { recursive: true, force: true });
     if (this.ids().size === 0) await this.viewsIdle?.();
   }

@@ -1,6 +1,7 @@
 /** zonecfg's help texts (illumos SHELP_*). */
 import { FS_HELP } from "./fshelp.js";
 import { PROPERTIES_HELP } from "./propertyhelp.js";
+import { RCTL_HELP } from "./rctlhelp.js";
 
 export const USAGE = `usage:
   zonecfg -z zonename                  interactive
@@ -40,5 +41,5 @@ export function helpText(topic: string | undefined): string {
   if (topic === "usage") return USAGE;
   if (topic === "syntax") return SYNTAX;
   if (topic === "properties") return PROPERTIES_HELP;
-  return SUBCOMMANDS[topic] ?? FS_HELP[topic] ?? `no help for ${JSON.stringify(topic)}; try 'help commands'`;
+  return SUBCOMMANDS[topic] ?? FS_HELP[topic] ?? RCTL_HELP[topic] ?? `no help for ${JSON.stringify(topic)}; try 'help commands'`;
 }

@@ -6,6 +6,7 @@
  */
 import { execFile, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import { memlockOfBundle, withMemlock } from "../cgroups/memlock.js";
 import { ZoneError } from "../../native/errors.js";
 
 export type RuntimeName = "runc" | "crun";
@@ -105,7 +106,9 @@ class CliRuntime implements OciRuntime {
     const fd = fs.openSync(log, "a", 0o600);
     return new Promise((resolve, reject) => {
       const console = consoleSocket ? ["--console-socket", consoleSocket] : [];
-      const child = spawn(this.bin, ["--root", this.stateDir, verb, ...flags, "--bundle", bundle, "--pid-file", pidFile, ...console, id], { stdio: ["ignore", fd, fd] });
+      // Under the zone's RLIMIT_MEMLOCK, which its init inherits (memlock.ts).
+      const [bin, ...argv] = withMemlock(memlockOfBundle(bundle), [this.bin, "--root", this.stateDir, verb, ...flags, "--bundle", bundle, "--pid-file", pidFile, ...console, id]);
+      const child = spawn(bin!, argv, { stdio: ["ignore", fd, fd] });
       fs.closeSync(fd);
       child.on("error", (e) => reject(new ZoneError(`${this.name} ${verb} failed: ${e.message}`)));
       child.on("exit", (code) => {

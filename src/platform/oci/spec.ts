@@ -3,13 +3,13 @@
  * its mounts, its privileges and its limits, all derived from the zone document. The
  * types cover the subset of the runtime spec we use (no npm package carries them).
  */
-import { effectiveLimit } from "../../document/defaults.js";
 import { ipcSysctls } from "../ipclimits.js";
 import type { ZoneConfig } from "../../document/model.js";
-import { rctlLimit } from "../../document/rctls.js";
 import { MASKED_PATHS, READONLY_PATHS, ociCapabilities, seccompProfile, type LinuxSeccomp } from "../security.js";
 import { SLOT_SIZE } from "../slots.js";
 import { viewMounts } from "../views.js";
+import { ociResources, type OciResourceLimits } from "../cgroups/oci.js";
+import { memlockAnnotation } from "../cgroups/memlock.js";
 
 export interface OciMount {
   destination: string;
@@ -59,10 +59,7 @@ export interface OciSpec {
     cgroupsPath: string;
     resources: {
       devices: OciDeviceRule[];
-      pids?: { limit: number };
-      memory?: { limit: number };
-      cpu?: { shares?: number; quota?: number; period?: number };
-    };
+    } & OciResourceLimits;
     seccomp: LinuxSeccomp;
     /** Namespaced sysctls the runtime writes in the zone (ipclimits.ts). */
     sysctl?: Record<string, string>;
@@ -100,6 +97,10 @@ export interface SpecInput {
   devices?: DeviceEdits;
   /** The lxcfs stage whose files show the zone its own memory, CPUs and uptime (views.ts); none: host-wide. */
   viewsDir?: string;
+  /** The CPUs dedicated to the zone (cpusets.ts), if it has dedicated-cpu. */
+  cpus?: string;
+  /** The host runs pure cgroup v2 (cgroups/cgroup.ts isV2). */
+  cgroupV2?: boolean;
 }
 
 /** Where a zone sees its broker endpoint directory (the socket is broker.sock in it). */
@@ -123,11 +124,7 @@ export function zoneProcess(zone: ZoneConfig, args: string[], user = { uid: 0, g
 export function zoneSpec(i: SpecInput): OciSpec {
   const z = i.zone;
   const map = [{ containerID: 0, hostID: i.base, size: SLOT_SIZE }];
-  // Silent configurations get the defaults (defaults.ts); the parent cgroup bounds all zones.
-  const lwps = effectiveLimit(z, "zone.max-lwps");
   const sysctl = ipcSysctls(z, i.zonesMemory);
-  const cap = rctlLimit(z, "zone.cpu-cap");
-  const shares = rctlLimit(z, "zone.cpu-shares");
   return {
     ociVersion: "1.0.2",
     // init runs on the zone console: a terminal the runtime hands to zoneadmd.
@@ -147,7 +144,7 @@ export function zoneSpec(i: SpecInput): OciSpec {
       ...(i.devices?.mounts ?? []),
       ...viewMounts(i.viewsDir),
     ],
-    annotations: { "org.illumos.zone.name": z.zonename, "org.illumos.zone.id": String(i.zoneId) },
+    annotations: { "org.illumos.zone.name": z.zonename, "org.illumos.zone.id": String(i.zoneId), ...memlockAnnotation(z) },
     linux: {
       uidMappings: map,
       gidMappings: map,
@@ -157,11 +154,8 @@ export function zoneSpec(i: SpecInput): OciSpec {
         // Deny every device, then the runtime adds its safe defaults (null, zero, full,
         // random, urandom, tty, ptmx, pts): the zone's /dev allow-list.
         devices: [{ allow: false, access: "rwm" }, ...(i.devices?.allow ?? [])],
-        ...(lwps !== undefined ? { pids: { limit: lwps } } : {}),
-        ...(z.cappedMemory ? { memory: { limit: z.cappedMemory.physical } } : {}),
-        ...(cap !== undefined || shares !== undefined
-          ? { cpu: { ...(shares !== undefined ? { shares } : {}), ...(cap !== undefined ? { quota: cap * 1000, period: 100000 } : {}) } }
-          : {}),
+        // Silent configurations get the defaults (defaults.ts); the parent cgroup bounds all zones.
+        ...ociResources(z, i.cpus, i.cgroupV2 === true),
       },
       seccomp: seccompProfile({ nesting: z.nesting }),
       ...(Object.keys(sysctl).length > 0 ? { sysctl } : {}),
