@@ -32,6 +32,12 @@ export function benchRoot(tag: string, extraEnv: NodeJS.ProcessEnv = {}): BenchR
  */
 export async function removeBenchRoot(root: BenchRoot): Promise<void> {
   const paths = zonePaths(root.env);
+  // The root's zoneadmd first: removing its directory does not end it.
+  try {
+    process.kill(Number(fs.readFileSync(path.join(paths.runDir, "zoneadmd.pid"), "utf8")), "SIGKILL");
+  } catch {
+    // none ran, or already gone
+  }
   const rt = chooseRuntime(paths.runDir, root.env);
   for (const id of await rt.list()) await rt.delete(id, true).catch(() => undefined);
   // The root's lxcfs outlives its daemon, as zones do (src/daemon/lxcfs.ts).

@@ -407,7 +407,7 @@ function attr(g: Gen): AttrResource {
 function admin(g: Gen): AdminResource {
   return {
     user: g.str("abcdefghijklmnopqrstuvwxyz_", 1, 1) + g.str("abcdefghijklmnopqrstuvwxyz0123456789_.-", 0, 12),
-    auths: g.times(1, 3, () => g.pick(["login", "manage", "clonefrom"])).join(","),
+    auths: g.times(1, 3, () => g.pick(["login", "manage"])).join(","),
   };
 }
 
