@@ -30,7 +30,7 @@ const ALL_HALT = "zoneadm halt, 4 fs + 2 devices + every rctl";
 const RCTLS = [
   "set cpu-shares=20",
   "add capped-cpu; set ncpus=1; end",
-  "add capped-memory; set physical=256m; set swap=512m; set locked=64m; end",
+  "add capped-memory; set physical=256m; set swap=512m; set locked=8m; end",
   "set max-lwps=500; set max-processes=200",
   "set max-msg-ids=64; set max-sem-ids=64; set max-shm-ids=64; set max-shm-memory=64m",
 ].join("; ");

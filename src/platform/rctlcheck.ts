@@ -19,6 +19,8 @@ import { formatBytes } from "../document/units.js";
 import type { Control, ZoneCgroup } from "./cgroups/cgroup.js";
 import { memoryLimits, zoneCgroup } from "./cgroups/limits.js";
 import { DedicatedCpus, ncpusRange } from "./cpusets.js";
+import { memlockProblem } from "./cgroups/memlock.js";
+import { rctlLimit } from "../document/rctls.js";
 
 /** Rctls whose action=none has a Linux meaning (see above). */
 const NONE_MEANS_SOMETHING = new Set(["zone.cpu-shares", "zone.cpu-cap", "zone.max-physical-memory"]);
@@ -74,6 +76,9 @@ export function rctlHostProblems(z: ZoneConfig, cg: ZoneCgroup = zoneCgroup("zon
     const most = cpus.hostMax();
     if (min > most) problems.push(`dedicated-cpu ncpus=${z.dedicatedCpu.ncpus}: this host can dedicate at most ${most} CPU${most === 1 ? "" : "s"} (it has ${most + 1}; one stays the global zone's)`);
   }
+  const locked = rctlLimit(z, "zone.max-locked-memory");
+  const memlock = locked === undefined ? undefined : memlockProblem(locked);
+  if (memlock) problems.push(memlock);
   return problems;
 }
 

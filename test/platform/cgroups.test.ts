@@ -19,7 +19,7 @@ import { V1Cgroup } from "../../src/platform/cgroups/v1.js";
 import { V2Cgroup } from "../../src/platform/cgroups/v2.js";
 import { memoryLimits, pidsLimit, zoneLimits } from "../../src/platform/cgroups/limits.js";
 import { ociResources } from "../../src/platform/cgroups/oci.js";
-import { withMemlock } from "../../src/platform/cgroups/memlock.js";
+import { memlockProblem, withMemlock } from "../../src/platform/cgroups/memlock.js";
 import { rctlConfigProblems, rctlHostProblems } from "../../src/platform/rctlcheck.js";
 import { DedicatedCpus, formatCpuList, parseCpuList, rebalance } from "../../src/platform/cpusets.js";
 
@@ -244,6 +244,17 @@ describe("a zone's configuration as cgroup limits", () => {
   test("locked memory: the runtime runs under prlimit", () => {
     assert.deepEqual(withMemlock(4096, ["runc", "create"]), ["prlimit", "--memlock=4096:4096", "--", "runc", "create"]);
     assert.deepEqual(withMemlock(undefined, ["runc"]), ["runc"]);
+  });
+
+  test("locked memory above the host's hard limit is refused where root lacks CAP_SYS_RESOURCE", () => {
+    const limits = "Limit                     Soft Limit           Hard Limit           Units\nMax locked memory         8388608              8388608              bytes\n";
+    const without = "CapEff:\t000001fffeffffff\n"; // bit 24 clear, as on this project's VM
+    const withCap = "CapEff:\t000001ffffffffff\n";
+    assert.equal(memlockProblem(4 << 20, limits, without), undefined);
+    assert.equal(memlockProblem(8 << 20, limits, without), undefined);
+    assert.match(memlockProblem(64 << 20, limits, without) ?? "", /^capped-memory locked 67108864 bytes cannot be had on this host: .*hard RLIMIT_MEMLOCK \(8388608 bytes\).*CAP_SYS_RESOURCE/);
+    assert.equal(memlockProblem(64 << 20, limits, withCap), undefined);
+    assert.equal(memlockProblem(64 << 20, limits.replace(/8388608 +bytes/, "unlimited            bytes"), without), undefined);
   });
 });
 

@@ -47,3 +47,26 @@ export function setBundleMemlock(bundle: string, limit: number): void {
   spec.annotations = { ...spec.annotations, [MEMLOCK_ANNOTATION]: String(limit) };
   fs.writeFileSync(file, JSON.stringify(spec, null, 1));
 }
+
+const CAP_SYS_RESOURCE = 24;
+
+/**
+ * Why `limit` cannot be had here, if it cannot: raising the hard RLIMIT_MEMLOCK past
+ * the one zoneadmd has takes CAP_SYS_RESOURCE, which some hosts (and containers)
+ * withhold even from root; the runtime would then fail at boot with prlimit's EPERM.
+ */
+export function memlockProblem(limit: number, limits = readProc("limits"), status = readProc("status")): string | undefined {
+  const hard = /^Max locked memory\s+\S+\s+(\S+)/m.exec(limits)?.[1];
+  if (hard === undefined || hard === "unlimited" || limit <= Number(hard)) return undefined;
+  const eff = /^CapEff:\s*([0-9a-f]+)/m.exec(status)?.[1];
+  if (eff !== undefined && (BigInt(`0x${eff}`) >> BigInt(CAP_SYS_RESOURCE)) & 1n) return undefined;
+  return `capped-memory locked ${limit} bytes cannot be had on this host: it is above the host's hard RLIMIT_MEMLOCK (${hard} bytes) and zoneadmd lacks CAP_SYS_RESOURCE to raise it; set locked to at most ${hard}`;
+}
+
+function readProc(name: string): string {
+  try {
+    return fs.readFileSync(`/proc/self/${name}`, "utf8");
+  } catch {
+    return "";
+  }
+}
