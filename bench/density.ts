@@ -10,7 +10,6 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { blankZone } from "../src/document/model.js";
 import { chooseRuntime } from "../src/platform/oci/runtime.js";
 import { zonePaths } from "../src/document/store/paths.js";
 import { Platform } from "../src/platform/platform.js";
@@ -18,7 +17,7 @@ import { Repository } from "../src/document/store/repository.js";
 import { readRun } from "../src/document/store/runstate.js";
 import { SlotRegistry } from "../src/platform/slots.js";
 import { measure, report } from "./stats.js";
-import { benchRoot, runInRoot } from "./root.js";
+import { benchRoot, installMinimalZones, runInRoot } from "./root.js";
 
 const TOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const want = Math.min(1000, Number(process.argv[2] ?? 200));
@@ -42,14 +41,7 @@ function pssKiB(pid: number): number {
 }
 
 async function main(): Promise<void> {
-  const names = Array.from({ length: want }, (_, i) => `d${i}`);
-  for (const n of names) {
-    const z = blankZone(n);
-    z.brand = "minimal";
-    z.zonepath = path.join(paths.zonesDir, n);
-    repo.commit(z, null);
-    await platform.install(n);
-  }
+  const names = await installMinimalZones(paths, repo, platform, "d", want);
   spawnSync("sync");
   await new Promise((r) => setTimeout(r, 1000));
   const before = memAvailableKiB();

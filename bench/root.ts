@@ -10,6 +10,9 @@ import { removeCgroups } from "../src/platform/platform.js";
 import { Repository } from "../src/document/store/repository.js";
 import { SlotRegistry } from "../src/platform/slots.js";
 import { stopLxcfs } from "../src/daemon/lxcfs.js";
+import { blankZone, type ZoneConfig } from "../src/document/model.js";
+import type { ZonePaths } from "../src/document/store/paths.js";
+import type { Platform } from "../src/platform/platform.js";
 
 export interface BenchRoot {
   dir: string;
@@ -62,4 +65,22 @@ export function runInRoot(root: BenchRoot, main: () => Promise<void>): void {
       process.exitCode = 1;
     },
   );
+}
+
+/**
+ * Configure and install `count` minimal-brand zones named `<prefix>0`, `<prefix>1`, ...
+ * (the cheapest zones there are, for benchmarks that need many); `shape` adds to each
+ * configuration. Returns their names.
+ */
+export async function installMinimalZones(paths: ZonePaths, repo: Repository, platform: Platform, prefix: string, count: number, shape: (z: ZoneConfig) => void = () => {}): Promise<string[]> {
+  const names = Array.from({ length: count }, (_, i) => `${prefix}${i}`);
+  for (const n of names) {
+    const z = blankZone(n);
+    z.brand = "minimal";
+    z.zonepath = path.join(paths.zonesDir, n);
+    shape(z);
+    repo.commit(z, null);
+    await platform.install(n);
+  }
+  return names;
 }

@@ -12,7 +12,6 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { blankZone } from "../src/document/model.js";
 import { chooseRuntime } from "../src/platform/oci/runtime.js";
 import { zonePaths } from "../src/document/store/paths.js";
 import { Platform } from "../src/platform/platform.js";
@@ -20,7 +19,7 @@ import { Repository } from "../src/document/store/repository.js";
 import { SlotRegistry } from "../src/platform/slots.js";
 import { LxcfsService } from "../src/daemon/lxcfs.js";
 import { ZoneRoot } from "../src/platform/zonefs.js";
-import { benchRoot, runInRoot } from "./root.js";
+import { benchRoot, installMinimalZones, runInRoot } from "./root.js";
 
 const want = Math.min(1000, Number(process.argv[2] ?? 200));
 const seconds = Number(process.argv[3] ?? 60);
@@ -64,15 +63,9 @@ function inZoneLatency(zone: string, file: string, rounds: number): number {
 }
 
 async function main(): Promise<void> {
-  const names = Array.from({ length: want }, (_, i) => `v${i}`);
-  for (const n of names) {
-    const z = blankZone(n);
-    z.brand = "minimal";
-    z.zonepath = path.join(paths.zonesDir, n);
+  const names = await installMinimalZones(paths, repo, platform, "v", want, (z) => {
     z.cappedMemory = { physical: 256 * 1024 * 1024 };
-    repo.commit(z, null);
-    await platform.install(n);
-  }
+  });
   // Each round is counted in /reads, so the reads really done are known, not just asked.
   const reader = ["/bin/sh", "-c", "n=0; while :; do cat /proc/meminfo /proc/cpuinfo >/dev/null && n=$((n+1)); echo $n >/reads; sleep 1; done"];
   let running = 0;

@@ -6,7 +6,6 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { blankZone } from "../src/document/model.js";
 import { chooseRuntime } from "../src/platform/oci/runtime.js";
 import { zonePaths } from "../src/document/store/paths.js";
 import { Platform } from "../src/platform/platform.js";
@@ -14,7 +13,7 @@ import { Repository } from "../src/document/store/repository.js";
 import { readRun } from "../src/document/store/runstate.js";
 import { SlotRegistry } from "../src/platform/slots.js";
 import { cgroupRoots, readCgroupUsage, readHostTasks, readHostUsage } from "../src/platform/usage.js";
-import { benchRoot, runInRoot } from "./root.js";
+import { benchRoot, installMinimalZones, runInRoot } from "./root.js";
 
 const want = Math.min(1000, Number(process.argv[2] ?? 200));
 const root = benchRoot("zstat-prof");
@@ -35,15 +34,8 @@ function time(name: string, f: () => void, rounds = 5): void {
 async function main(): Promise<void> {
   const repo = new Repository(paths);
   const platform = new Platform(paths, repo, chooseRuntime(paths.runDir, root.env), new SlotRegistry());
-  const names = Array.from({ length: want }, (_, i) => `p${i}`);
-  for (const n of names) {
-    const z = blankZone(n);
-    z.brand = "minimal";
-    z.zonepath = path.join(paths.zonesDir, n);
-    repo.commit(z, null);
-    await platform.install(n);
-    await platform.boot(n);
-  }
+  const names = await installMinimalZones(paths, repo, platform, "p", want);
+  for (const n of names) await platform.boot(n);
   const roots = cgroupRoots(fs.readFileSync("/proc/self/mountinfo", "utf8"));
   const rel = (n: string): string => `${paths.hostPrefix}/${n}`;
   console.log(`${want} zones running`);

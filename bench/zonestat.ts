@@ -9,7 +9,6 @@
  */
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { blankZone } from "../src/document/model.js";
 import { chooseRuntime } from "../src/platform/oci/runtime.js";
 import { zonePaths } from "../src/document/store/paths.js";
 import { Platform } from "../src/platform/platform.js";
@@ -17,7 +16,7 @@ import { Repository } from "../src/document/store/repository.js";
 import { SlotRegistry } from "../src/platform/slots.js";
 import { Sampler } from "../src/cmd/zonestat/sample.js";
 import { measure, percentile, report } from "./stats.js";
-import { benchRoot, removeBenchRoot, type BenchRoot } from "./root.js";
+import { benchRoot, installMinimalZones, removeBenchRoot, type BenchRoot } from "./root.js";
 
 const TOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const want = Math.min(1000, Number(process.argv[2] ?? 200));
@@ -34,16 +33,9 @@ async function fleet(tag: string, count: number): Promise<Fleet> {
   const paths = zonePaths(root.env);
   const repo = new Repository(paths);
   const platform = new Platform(paths, repo, chooseRuntime(paths.runDir, root.env), new SlotRegistry());
-  const names = Array.from({ length: count }, (_, i) => `s${i}`);
   const t0 = Date.now();
-  for (const n of names) {
-    const z = blankZone(n);
-    z.brand = "minimal";
-    z.zonepath = path.join(paths.zonesDir, n);
-    repo.commit(z, null);
-    await platform.install(n);
-    await platform.boot(n);
-  }
+  const names = await installMinimalZones(paths, repo, platform, "s", count);
+  for (const n of names) await platform.boot(n);
   console.log(`${tag}: ${count} minimal zones installed and booted in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return { root, platform, names };
 }

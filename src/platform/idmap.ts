@@ -10,22 +10,10 @@ import * as fs from "node:fs";
 import { ZoneError, q } from "../native/errors.js";
 import { errnoText, sys } from "../native/sys.js";
 import type { ZoneRoot } from "./zonefs.js";
+import { ATTR_IDMAP, cloneTree, moveOnto, setAttrs } from "./mountapi.js";
 
-const SYS_OPEN_TREE = 428;
-const SYS_MOVE_MOUNT = 429;
-const SYS_MOUNT_SETATTR = 442;
-const OPEN_TREE_CLONE = 1;
-const OPEN_TREE_CLOEXEC = 0o2000000;
-const AT_RECURSIVE = 0x8000;
-const AT_EMPTY_PATH = 0x1000;
-const AT_FDCWD = -100;
-const MOVE_MOUNT_F_EMPTY_PATH = 4;
-const MOVE_MOUNT_T_EMPTY_PATH = 0x40;
 const O_PATH = 0o10000000;
-export const MOUNT_ATTR_RDONLY = 0x1;
-export const MOUNT_ATTR_NOSUID = 0x2;
-export const MOUNT_ATTR_NODEV = 0x4;
-const MOUNT_ATTR_IDMAP = 0x100000;
+export { ATTR_RDONLY as MOUNT_ATTR_RDONLY, ATTR_NOSUID as MOUNT_ATTR_NOSUID, ATTR_NODEV as MOUNT_ATTR_NODEV } from "./mountapi.js";
 const MNT_DETACH = 2;
 const UMOUNT_NOFOLLOW = 8;
 
@@ -121,18 +109,13 @@ export async function idmappedBind(source: string, target: string, base: number,
 
 async function bindOnto(binds: readonly { source: string; fd: number; label: string }[], base: number, size: number, attrs: number, userns?: number): Promise<void> {
   if (binds.length === 0) return;
-  const s = sys();
   const ns = userns === undefined ? await mappedUserns(base, size) : { fd: userns, release() {} };
   try {
     for (const { source, fd, label } of binds) {
-      const tree = Number(s.syscall(SYS_OPEN_TREE, "int", AT_FDCWD, "str", source, "uint", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
-      if (tree < 0) throw new ZoneError(`open_tree ${source}: ${errnoText(s.errno())}`);
+      const tree = cloneTree(source, `id-mapped mount of ${source}`);
       try {
-        const attr = { attr_set: MOUNT_ATTR_IDMAP | attrs, attr_clr: 0, propagation: 0, userns_fd: ns.fd };
-        if (Number(s.syscall(SYS_MOUNT_SETATTR, "int", tree, "str", "", "uint", AT_EMPTY_PATH | AT_RECURSIVE, s.koffi.pointer(s.mountAttr), attr, "size_t", s.koffi.sizeof(s.mountAttr))) < 0)
-          throw new ZoneError(`id-mapped mount of ${source}: ${errnoText(s.errno())}`);
-        if (Number(s.syscall(SYS_MOVE_MOUNT, "int", tree, "str", "", "int", fd, "str", "", "uint", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)) < 0)
-          throw new ZoneError(`mount at ${label}: ${errnoText(s.errno())}`);
+        setAttrs(tree, ATTR_IDMAP | attrs, `id-mapped mount of ${source}`, ns.fd);
+        moveOnto(tree, fd, `mount at ${label}`);
       } finally {
         fs.closeSync(tree);
       }
