@@ -10,7 +10,8 @@
 import * as fs from "node:fs";
 import * as net from "node:net";
 import { ZoneError, q } from "../native/errors.js";
-import { MSG_CMSG_CLOEXEC, SCM_RIGHTS, SOL_SOCKET, errnoText, sys } from "../native/sys.js";
+import { MSG_CMSG_CLOEXEC, errnoText, sys } from "../native/sys.js";
+import { rightsIn } from "../native/fdpass.js";
 import type { Repository } from "../document/store/repository.js";
 import { ACCEPTED, adminSocketPath, type Request } from "./protocol.js";
 import { peerCred, rawFd } from "./peers.js";
@@ -166,15 +167,6 @@ function recvChunk(fd: number, max: number): Chunk {
     if (e === EAGAIN) return { n: -1, fds: [] };
     throw new ZoneError(`recvmsg on the admin socket: ${errnoText(e)}`);
   }
-  const fds: number[] = [];
-  // Walk the cmsghdrs: { size_t len; int level; int type; } data, 8-aligned.
-  let off = 0;
-  const clen = Number(msg.msg_controllen);
-  while (off + 16 <= clen) {
-    const len = Number(control.readBigUInt64LE(off));
-    if (len < 16) break;
-    if (control.readInt32LE(off + 8) === SOL_SOCKET && control.readInt32LE(off + 12) === SCM_RIGHTS) for (let i = off + 16; i + 4 <= off + len; i += 4) fds.push(control.readInt32LE(i));
-    off += (len + 7) & ~7;
-  }
+  const fds = rightsIn(control, Number(msg.msg_controllen));
   return { n, data: data.subarray(0, n), fds };
 }

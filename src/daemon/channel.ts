@@ -15,7 +15,8 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { ZoneError, q } from "../native/errors.js";
 import { zonePaths } from "../document/store/paths.js";
-import { AF_UNIX, MSG_CMSG_CLOEXEC, SCM_RIGHTS, SOCK_CLOEXEC, SOCK_STREAM, SOL_SOCKET, errnoText, sys } from "../native/sys.js";
+import { AF_UNIX, MSG_CMSG_CLOEXEC, SOCK_CLOEXEC, SOCK_STREAM, errnoText, sys } from "../native/sys.js";
+import { rightsIn } from "../native/fdpass.js";
 
 const SHUT_RDWR = 2;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -75,17 +76,7 @@ function recvAsync(fd: number): Promise<{ data: Buffer; fds: number[] }> {
       if (err) return reject(err instanceof Error ? err : new ZoneError(String(err)));
       const n = Number(r);
       if (n < 0) return reject(new ZoneError(`recvmsg from the zone broker: ${errnoText(sys().errno())}`));
-      const fds: number[] = [];
-      // Walk the cmsghdrs: { size_t len; int level; int type; } data, 8-aligned.
-      let off = 0;
-      const clen = Number(msg.msg_controllen);
-      while (off + 16 <= clen) {
-        const len = Number(control.readBigUInt64LE(off));
-        if (len < 16) break;
-        if (control.readInt32LE(off + 8) === SOL_SOCKET && control.readInt32LE(off + 12) === SCM_RIGHTS)
-          for (let i = off + 16; i + 4 <= off + len; i += 4) fds.push(control.readInt32LE(i));
-        off += (len + 7) & ~7;
-      }
+      const fds = rightsIn(control, Number(msg.msg_controllen));
       resolve({ data: data.subarray(0, n), fds });
     });
   });

@@ -128,3 +128,20 @@ export function fdOfProcess(pid: number, target: number): number {
     fs.closeSync(pidfd);
   }
 }
+
+/**
+ * The descriptors a recvmsg(2) control buffer carries in SCM_RIGHTS messages; the
+ * control holds `controllen` bytes of cmsghdrs ({ size_t len; int level; int type; }
+ * then the data, each 8-aligned).
+ */
+export function rightsIn(control: Buffer, controllen: number): number[] {
+  const fds: number[] = [];
+  let off = 0;
+  while (off + 16 <= controllen) {
+    const len = Number(control.readBigUInt64LE(off));
+    if (len < 16) break;
+    if (control.readInt32LE(off + 8) === SOL_SOCKET && control.readInt32LE(off + 12) === SCM_RIGHTS) for (let i = off + 16; i + 4 <= off + len; i += 4) fds.push(control.readInt32LE(i));
+    off += (len + 7) & ~7;
+  }
+  return fds;
+}
