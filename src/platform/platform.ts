@@ -35,7 +35,7 @@ import { applyLimits, zonesLimits } from "./reserve.js";
 import { unmountZoneRoot, ZoneRoot } from "./zonefs.js";
 import { writeHostid } from "./hostid.js";
 import { claimZonepath, removeInstalledTree } from "./zonepath.js";
-import { undoInstall, zonepathBefore, type ZonepathBefore } from "./installundo.js";
+import { undoInstall, zonepathBefore } from "./installundo.js";
 import { findHolders, HOLDER_ENV, killHolders } from "./holders.js";
 import { mountZoneFs } from "./fsmounts.js";
 import { releaseCpus, zoneCpus } from "./cpusets.js";
@@ -146,17 +146,15 @@ export class Platform {
     try {
       await brand.install(root, slot * SLOT_SIZE, z, image);
     } catch (err) {
-      if (brand.image) this.undoInstall(name, e.uuid, z.zonepath, slot * SLOT_SIZE, before);
+      // A failed image install leaves the zone configured and its zonepath as it found it.
+      if (brand.image) {
+        undoInstall(z.zonepath, slot * SLOT_SIZE, before);
+        this.slots.release(e.uuid, this.paths.configDir);
+        this.setState(name, "configured");
+      }
       throw err;
     }
     this.setState(name, "installed");
-  }
-
-  /** A failed image install leaves the zone configured and its zonepath as it found it. */
-  private undoInstall(name: string, uuid: string, zonepath: string, gid: number, before: ZonepathBefore): void {
-    undoInstall(zonepath, gid, before);
-    this.slots.release(uuid, this.paths.configDir);
-    this.setState(name, "configured");
   }
 
   async uninstall(name: string): Promise<void> {

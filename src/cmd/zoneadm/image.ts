@@ -30,11 +30,12 @@ export function imageSubcommand(entryOf: (ctx: ImageContext) => IndexEntry) {
       const r = readImageRecord(z.zonepath);
       if (!r) throw new ZoneError(`zone '${e.name}' has no image record in ${JSON.stringify(z.zonepath)}`);
       if (ctx.args[0] === "-p") return ctx.out(printable(r.digest));
-      const words = (a: string[]): string => a.map((w) => JSON.stringify(w)).join(" ");
+      // A word with a blank or a quote is quoted; printable has escaped backslashes already.
+      const words = (a: string[]): string => a.map((w) => (w === "" || /[\s"]/.test(w) ? `"${printable(w).replace(/"/g, '\\"')}"` : printable(w))).join(" ");
       ctx.out(`digest:      ${printable(r.digest)}`);
       ctx.out(`source:      ${printable(r.source)}`);
       if (r.ref !== undefined) ctx.out(`ref:         ${printable(r.ref)}`);
-      ctx.out(`init:        ${printable(words(r.init))}`);
+      ctx.out(`init:        ${words(r.init)}`);
       ctx.out(`user:        ${r.user.uid}:${r.user.gid}`);
       ctx.out(`workingdir:  ${printable(r.cwd)}`);
       ctx.out(`stopsignal:  ${r.stopSignal}`);

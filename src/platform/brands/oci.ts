@@ -104,6 +104,11 @@ export async function installOci(root: string, base: number, z: ZoneConfig, imag
     }
     for (const [d, mode] of NEEDED) if (zr.kind(d) === undefined) zr.mkdir(d, mode, base, base);
     const c = img.config;
+    const cwd = c.WorkingDir && c.WorkingDir.startsWith("/") ? c.WorkingDir : "/";
+    // The working directory is made if the image lacks it, as docker does, or the init could not start.
+    const steps = cwd.split("/").filter((p) => p !== "" && p !== ".");
+    if (steps.includes("..")) throw new ZoneError(`image ${q(image)}: WorkingDir ${q(cwd)} has a ".." component`);
+    for (let i = 1; i <= steps.length; i++) if (zr.kind(steps.slice(0, i).join("/")) === undefined) zr.mkdir(steps.slice(0, i).join("/"), 0o755, base, base);
     const init = [...(c.Entrypoint ?? []), ...(c.Cmd ?? [])];
     if (init.length === 0) throw new ZoneError(`image ${q(image)} has neither Entrypoint nor Cmd: nothing to run as the zone's init`);
     record = {
@@ -112,7 +117,7 @@ export async function installOci(root: string, base: number, z: ZoneConfig, imag
       ...(img.ref !== undefined ? { ref: img.ref } : {}),
       init,
       env: c.Env ?? [],
-      cwd: c.WorkingDir && c.WorkingDir.startsWith("/") ? c.WorkingDir : "/",
+      cwd,
       user: user(zr, c.User),
       stopSignal: signalNumber(c.StopSignal ?? "SIGTERM"),
     };

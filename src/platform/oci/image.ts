@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ZoneError, q } from "../../native/errors.js";
 import { supportedLayer } from "./layers.js";
-import { entryParts, readTar } from "./tar.js";
+import { entryParts, MAX_BLOB, readTar } from "./tar.js";
 
 export interface Descriptor {
   mediaType: string;
@@ -42,8 +42,6 @@ export interface Image {
 
 const MANIFEST = ["application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json"];
 const CONFIG = ["application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"];
-/** A blob larger than this is refused: layers are read whole into memory. */
-export const MAX_BLOB = 2 ** 31 - 1;
 
 /** Where the layout's files come from: a directory or a tar read whole. */
 type Files = (rel: string) => Buffer | undefined;

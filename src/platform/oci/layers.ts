@@ -11,7 +11,7 @@ import { gunzipSync } from "node:zlib";
 import { ZoneError, q } from "../../native/errors.js";
 import { shifted } from "../brands/tree.js";
 import type { ZoneRoot } from "../zonefs.js";
-import { entryParts, readTar } from "./tar.js";
+import { entryParts, MAX_BLOB, readTar } from "./tar.js";
 
 const WH = ".wh.";
 const OPAQUE = ".wh..wh..opq";
@@ -19,9 +19,10 @@ const OPAQUE = ".wh..wh..opq";
 /** Layer media types we read, and how their bytes become a tar. */
 const DECODERS: Record<string, (b: Buffer) => Buffer> = {
   "application/vnd.oci.image.layer.v1.tar": (b) => b,
-  "application/vnd.oci.image.layer.v1.tar+gzip": (b) => gunzipSync(b),
+  // Bounded: a small blob that inflates without end is refused, not held in memory.
+  "application/vnd.oci.image.layer.v1.tar+gzip": (b) => gunzipSync(b, { maxOutputLength: MAX_BLOB }),
   "application/vnd.docker.image.rootfs.diff.tar": (b) => b,
-  "application/vnd.docker.image.rootfs.diff.tar.gzip": (b) => gunzipSync(b),
+  "application/vnd.docker.image.rootfs.diff.tar.gzip": (b) => gunzipSync(b, { maxOutputLength: MAX_BLOB }),
 };
 
 export function supportedLayer(mediaType: string): boolean {

@@ -22,6 +22,9 @@ export interface TarEntry {
 
 const BLOCK = 512;
 
+/** A blob or uncompressed layer larger than this is refused: layers are read whole into memory. */
+export const MAX_BLOB = 2 ** 31 - 1;
+
 /** A numeric field: octal text, or GNU base-256 (high bit set) for large values. */
 function num(h: Buffer, off: number, len: number, what: string, archive: string): number {
   const f = h.subarray(off, off + len);
@@ -73,7 +76,9 @@ export function* readTar(buf: Buffer, archive: string): Generator<TarEntry> {
     let sum = 0;
     for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
     if (sum !== num(h, 148, 8, "checksum", archive)) throw new ZoneError(`${archive}: tar header at byte ${off} has a bad checksum`);
-    const size = num(h, 124, 12, "size", archive);
+    // A pax size (files over 8 GiB) replaces the header's.
+    const size = ext.has("size") ? Number(ext.get("size")) : num(h, 124, 12, "size", archive);
+    if (!Number.isSafeInteger(size) || size < 0) throw new ZoneError(`${archive}: tar entry at byte ${off} has a bad size`);
     const flag = String.fromCharCode(h[156]!);
     const start = off + BLOCK;
     if (start + size > buf.length) throw new ZoneError(`${archive}: truncated: entry at byte ${off} needs ${size} bytes, ${buf.length - start} left`);

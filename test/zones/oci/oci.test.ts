@@ -76,7 +76,7 @@ describe("brand oci", { concurrency: false, skip: hasUmoci ? false : "umoci is n
     const digest = manifestDigest("v1");
     assert.equal(root.ok("zoneadm", ["-z", "oz", "image", "-p"]), `${digest}\n`);
     const info = root.ok("zoneadm", ["-z", "oz", "image"]);
-    assert.match(info, /^init: +"\/bin\/sh" "-c" /m);
+    assert.match(info, /^init: +\/bin\/sh -c "trap \\"echo got-usr1 > \/srv\/stopped; exit 0\\" USR1; /m);
     assert.match(info, /^user: +1000:1000$/m);
     assert.match(info, /^stopsignal: +10$/m);
     assert.match(root.ok("zoneadm", ["list", "-cv"]), /oz .* oci /);
@@ -116,7 +116,7 @@ describe("brand oci", { concurrency: false, skip: hasUmoci ? false : "umoci is n
     assert.equal(state("mz"), "configured");
     root.ok("zonecfg", ["-z", "mz", "delete -F"]);
     root.ok("zonecfg", ["-z", "nz", `create; set zonepath=${path.join(root.dir, "zones/nz")}; set brand=oci`]);
-    assert.match(root.run("zoneadm", ["-z", "nz", "install"]).stderr, /brand oci installs from an image: zoneadm -z nz install -i IMAGE/);
+    assert.match(root.run("zoneadm", ["-z", "nz", "install"]).stderr, /brand "oci" installs from an image: zoneadm -z nz install -i IMAGE/);
     assert.equal(state("nz"), "configured");
     assert.ok(!fs.existsSync(path.join(root.dir, "zones/nz")));
     root.ok("zonecfg", ["-z", "nz", "delete -F"]);
