@@ -5,6 +5,7 @@
  * link out of the tree, a device node or a truncated archive is refused in one line.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -111,6 +112,11 @@ describe("oci layers", () => {
     assert.throws(() => [...readTar(bad, "t")], /bad checksum/);
     assert.equal(layerTar(gzipSync(t), "application/vnd.oci.image.layer.v1.tar+gzip", "l").length, t.length);
     assert.throws(() => layerTar(gzipSync(t).subarray(0, 40), "application/vnd.oci.image.layer.v1.tar+gzip", "l"), /cannot decompress/);
-    assert.throws(() => layerTar(t, "application/vnd.oci.image.layer.v1.tar+zstd", "l"), /not supported/);
+    assert.throws(() => layerTar(t, "application/vnd.oci.image.layer.v1.tar+bzip2", "l"), /not supported/);
+    const z = spawnSync("zstd", ["-cq"], { input: t });
+    if (z.status === 0) {
+      assert.ok(layerTar(z.stdout, "application/vnd.oci.image.layer.v1.tar+zstd", "l").equals(t));
+      assert.throws(() => layerTar(z.stdout.subarray(0, 20), "application/vnd.oci.image.layer.v1.tar+zstd", "l"), /cannot decompress: zstd: /);
+    }
   });
 });

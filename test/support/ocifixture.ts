@@ -67,6 +67,8 @@ export interface LayoutOptions {
   tag?: string;
   /** Change the manifest's bytes before they are stored (its digest follows them). */
   manifestBytes?: (m: Buffer) => Buffer<ArrayBufferLike>;
+  /** Wrap the manifest in an image index listing it for these linux architectures (skopeo copy --all). */
+  architectures?: string[];
 }
 
 /** Write an image layout at `dir`: blobs, manifest, index; digests right unless a test spoils them after. */
@@ -84,7 +86,12 @@ export function writeLayout(dir: string, o: LayoutOptions): { manifest: string; 
   let m: Buffer<ArrayBufferLike> = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config, layers }));
   if (o.manifestBytes) m = o.manifestBytes(m);
   const manifest = put(m);
-  const index = { schemaVersion: 2, manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", digest: manifest, size: m.length, annotations: { "org.opencontainers.image.ref.name": o.tag ?? "latest" } }] };
+  let top = { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: manifest, size: m.length };
+  if (o.architectures) {
+    const ix = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: o.architectures.map((architecture) => ({ ...top, platform: { os: "linux", architecture } })) }));
+    top = { mediaType: "application/vnd.oci.image.index.v1+json", digest: put(ix), size: ix.length };
+  }
+  const index = { schemaVersion: 2, manifests: [{ ...top, annotations: { "org.opencontainers.image.ref.name": o.tag ?? "latest" } }] };
   fs.writeFileSync(path.join(dir, "index.json"), JSON.stringify(index));
   fs.writeFileSync(path.join(dir, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
   return { manifest, layers: layers.map((l) => l.digest), config: config.digest };

@@ -109,6 +109,23 @@ function strings(v: unknown, what: string): string[] | undefined {
   return v as string[];
 }
 
+const INDEX = ["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"];
+/** Node's process.arch in the OCI platform's words (GOARCH). */
+const ARCH: Record<string, string> = { x64: "amd64", arm64: "arm64", arm: "arm", ia32: "386", ppc64: "ppc64le", s390x: "s390x", riscv64: "riscv64" };
+
+/** A multi-platform image (skopeo copy --all): the manifest for this host's linux platform. */
+function platformManifest(files: Files, d: Descriptor, name: string): Descriptor {
+  const index = json(blob(files, d, "image index"), `${name}: image index ${d.digest}`);
+  if (!Array.isArray(index.manifests)) throw new ZoneError(`${name}: image index ${d.digest} has no manifests list`);
+  const arch = ARCH[process.arch] ?? process.arch;
+  const found = index.manifests.find((m) => {
+    const p = (m as { platform?: { os?: unknown; architecture?: unknown } } | null)?.platform;
+    return p?.os === "linux" && p.architecture === arch;
+  });
+  if (found === undefined) throw new ZoneError(`${name}: image index ${d.digest} has no manifest for linux/${arch}`);
+  return descriptor(found, `${name}: image index ${d.digest} manifest for linux/${arch}`);
+}
+
 /** Read and check image `spec` (PATH or PATH:TAG); nothing is written anywhere. */
 export function openImage(spec: string): Image {
   let file = spec;
@@ -135,8 +152,9 @@ export function openImage(spec: string): Image {
   if (!Array.isArray(index.manifests)) throw new ZoneError(`${name}: index.json has no manifests list`);
   const all = index.manifests.map((m, i) => descriptor(m, `${name}: index.json manifest ${i}`));
   const refOf = (d: Descriptor): string | undefined => d.annotations?.["org.opencontainers.image.ref.name"];
-  const pick = tag === undefined ? all[0] : all.find((d) => refOf(d) === tag);
-  if (!pick) throw new ZoneError(tag === undefined ? `${name}: index.json lists no manifest` : `${name}: no manifest tagged ${q(tag)}; tags: ${all.map(refOf).filter(Boolean).join(", ") || "none"}`);
+  const tagged = tag === undefined ? all[0] : all.find((d) => refOf(d) === tag);
+  if (!tagged) throw new ZoneError(tag === undefined ? `${name}: index.json lists no manifest` : `${name}: no manifest tagged ${q(tag)}; tags: ${all.map(refOf).filter(Boolean).join(", ") || "none"}`);
+  const pick = INDEX.includes(tagged.mediaType) ? platformManifest(files, tagged, name) : tagged;
   if (!MANIFEST.includes(pick.mediaType)) throw new ZoneError(`${name}: manifest media type ${q(pick.mediaType)} is not supported (an image manifest, not an index, is)`);
   const manifest = json(blob(files, pick, "manifest"), `${name}: manifest ${pick.digest}`);
   const cfgDesc = descriptor(manifest.config, `${name}: manifest config`);
@@ -144,7 +162,7 @@ export function openImage(spec: string): Image {
   const config = json(blob(files, cfgDesc, "config"), `${name}: config ${cfgDesc.digest}`);
   if (!Array.isArray(manifest.layers)) throw new ZoneError(`${name}: manifest ${pick.digest} has no layers list`);
   const descs = manifest.layers.map((l, i) => descriptor(l, `${name}: layer ${i}`));
-  for (const d of descs) if (!supportedLayer(d.mediaType)) throw new ZoneError(`${name}: layer ${d.digest} has media type ${q(d.mediaType)}, which is not supported (tar and tar+gzip are)`);
+  for (const d of descs) if (!supportedLayer(d.mediaType)) throw new ZoneError(`${name}: layer ${d.digest} has media type ${q(d.mediaType)}, which is not supported (tar, tar+gzip and tar+zstd are)`);
   const rootfs = (config.rootfs ?? {}) as { diff_ids?: unknown };
   const diffIds = strings(rootfs.diff_ids, `${name}: config rootfs.diff_ids`) ?? [];
   if (diffIds.length !== descs.length) throw new ZoneError(`${name}: config lists ${diffIds.length} diff_ids for ${descs.length} layers`);

@@ -7,6 +7,7 @@
  * planted, like one naming `..` or an absolute path, is refused and the install fails.
  * Device nodes and FIFOs are refused; hard links stay within the tree.
  */
+import { spawnSync } from "node:child_process";
 import { gunzipSync } from "node:zlib";
 import { ZoneError, q } from "../../native/errors.js";
 import { shifted } from "../brands/tree.js";
@@ -21,9 +22,18 @@ const DECODERS: Record<string, (b: Buffer) => Buffer> = {
   "application/vnd.oci.image.layer.v1.tar": (b) => b,
   // Bounded: a small blob that inflates without end is refused, not held in memory.
   "application/vnd.oci.image.layer.v1.tar+gzip": (b) => gunzipSync(b, { maxOutputLength: MAX_BLOB }),
+  "application/vnd.oci.image.layer.v1.tar+zstd": unzstd,
   "application/vnd.docker.image.rootfs.diff.tar": (b) => b,
   "application/vnd.docker.image.rootfs.diff.tar.gzip": (b) => gunzipSync(b, { maxOutputLength: MAX_BLOB }),
 };
+
+/** Node 20's zlib has no zstd: the zstd command (Debian's zstd package), bounded like gunzip. */
+function unzstd(b: Buffer): Buffer {
+  const r = spawnSync("zstd", ["-dcq"], { input: b, maxBuffer: MAX_BLOB });
+  if (r.error) throw new Error((r.error as NodeJS.ErrnoException).code === "ENOENT" ? "zstd layers need the zstd command (apt-get install zstd)" : r.error.message);
+  if (r.status !== 0) throw new Error(`zstd: ${r.stderr.toString().trim().split("\n")[0] ?? `exit ${r.status}`}`);
+  return r.stdout;
+}
 
 export function supportedLayer(mediaType: string): boolean {
   return mediaType in DECODERS;
@@ -32,7 +42,7 @@ export function supportedLayer(mediaType: string): boolean {
 /** The uncompressed tar of a layer blob (gzip checked by zlib: a corrupt stream is one line). */
 export function layerTar(blob: Buffer, mediaType: string, what: string): Buffer {
   const decode = DECODERS[mediaType];
-  if (!decode) throw new ZoneError(`${what}: layer media type ${q(mediaType)} is not supported (tar and tar+gzip are)`);
+  if (!decode) throw new ZoneError(`${what}: layer media type ${q(mediaType)} is not supported (tar, tar+gzip and tar+zstd are)`);
   try {
     return decode(blob);
   } catch (err) {
