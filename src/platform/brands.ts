@@ -7,7 +7,7 @@ import { BRAND_NAMES, type BrandName } from "../document/brandnames.js";
 import type { ZoneConfig } from "../document/model.js";
 import { BUSYBOX_TREE, installMinimal } from "./brands/minimal.js";
 import { installSparse, SPARSE_SHARED } from "./brands/sparse.js";
-import { installOci, readImageRecord, type ImageRecord } from "./brands/oci.js";
+import { installOci, readImageRecord, recordedStopSignal, type ImageRecord } from "./brands/oci.js";
 
 export interface SharedTree {
   /** Host directory. */
@@ -25,6 +25,8 @@ export interface Brand {
   image?: true;
   /** What install recorded for boot (init, env, user, stop signal), if the brand records it. */
   record?(zonepath: string): ImageRecord | undefined;
+  /** The signal that stops this zone's init, if the brand knows it (the image's StopSignal). */
+  stopSignal?(zonepath: string): number | undefined;
   /** The zone's init, unless `zoneadm boot -- -i PATH` names another. */
   init: string[];
   /** Host trees mounted read-only and id-mapped into the zone at ready. */
@@ -52,6 +54,7 @@ const TABLE: Record<BrandName, Omit<Brand, "name">> = {
     shared: [],
     image: true,
     record: readImageRecord,
+    stopSignal: recordedStopSignal,
   },
 };
 

@@ -396,7 +396,7 @@ export class Platform {
     if (run && run.pid > 0 && alive(run.pid)) {
       const z = this.repo.load(name);
       // The image's StopSignal (brand oci) before the init's own convention.
-      const signal = brandOf(z.brand)?.record?.(z.zonepath)?.stopSignal ?? stopSignal(run.pid);
+      const signal = brandOf(z.brand)?.stopSignal?.(z.zonepath) ?? stopSignal(run.pid);
       this.log(`zone '${name}': shutdown: ${signal} to init ${run.pid}`);
       try {
         process.kill(run.pid, signal);

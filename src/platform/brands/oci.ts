@@ -141,9 +141,23 @@ export function readImageRecord(zonepath: string): ImageRecord | undefined {
   } catch {
     return undefined;
   }
+  let r: Partial<ImageRecord> | null;
   try {
-    return JSON.parse(text) as ImageRecord;
+    r = JSON.parse(text) as Partial<ImageRecord> | null;
   } catch {
-    throw new ZoneError(`${q(imageRecordFile(zonepath))} is not JSON; reinstall the zone`);
+    r = null;
+  }
+  const list = (v: unknown): boolean => Array.isArray(v) && v.every((s) => typeof s === "string");
+  if (!r || !list(r.init) || !list(r.env) || typeof r.cwd !== "string" || typeof r.stopSignal !== "number" || typeof r.user?.uid !== "number" || typeof r.user.gid !== "number")
+    throw new ZoneError(`${q(imageRecordFile(zonepath))} is not an image record; reinstall the zone`);
+  return r as ImageRecord;
+}
+
+/** The recorded StopSignal; a missing or damaged record leaves shutdown to the init's convention. */
+export function recordedStopSignal(zonepath: string): number | undefined {
+  try {
+    return readImageRecord(zonepath)?.stopSignal;
+  } catch {
+    return undefined;
   }
 }
