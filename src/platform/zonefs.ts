@@ -283,6 +283,20 @@ export class ZoneRoot {
     }
   }
 
+  /** Set `rel`'s access and modification times (seconds), the entry itself, a link not followed. */
+  times(rel: ZonePath, mtime: number): void {
+    const { dir, name, parts } = this.parent(rel, "entry");
+    try {
+      // The root itself through its pinned descriptor (the magic link is followed to it).
+      if (name.length > 0) fs.lutimesSync(at(dir, name), mtime, mtime);
+      else fs.utimesSync(at(dir), mtime, mtime);
+    } catch (err) {
+      throw new ZoneError(`cannot set the times of ${shown(parts)} in the zone: ${code(err)}`);
+    } finally {
+      fs.closeSync(dir);
+    }
+  }
+
   /** Names in directory `rel`, reached with no link followed. */
   list(rel: ZonePath): Buffer[] {
     const d = this.walk(this.parts(rel), "directory");

@@ -63,6 +63,8 @@ describe("oci layers", () => {
     assert.equal(fs.statSync(at("bin/hard")).ino, fs.statSync(at("bin/tool")).ino);
     assert.equal(fs.statSync(at("big")).uid, BASE + 65534, "an id outside the slot becomes the zone's nobody");
     assert.equal(fs.readFileSync(at(`deep/${"n".repeat(120)}`), "utf8"), "long");
+    for (const p of ["bin", "bin/tool", "home/app.txt", "deep"]) assert.equal(fs.statSync(at(p)).mtimeMs, 1_600_000_000_000, `${p}: the image's mtime`);
+    assert.equal(fs.lstatSync(at("bin/sh")).mtimeMs, 1_600_000_000_000, "a link's own time, not its target's");
   });
 
   test("a whiteout removes what a lower layer had; an opaque directory keeps only this layer's entries", () => {

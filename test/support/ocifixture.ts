@@ -27,7 +27,7 @@ function header(name: string, type: string, size: number, mode: number, uid: num
   oct(uid, 108, 8);
   oct(gid, 116, 8);
   oct(size, 124, 12);
-  oct(0, 136, 12);
+  oct(1_600_000_000, 136, 12);
   h.fill(0x20, 148, 156);
   put(type, 156, 1);
   put(linkname, 157, 100);

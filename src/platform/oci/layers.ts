@@ -57,11 +57,14 @@ export function layerTar(blob: Buffer, mediaType: string, what: string): Buffer 
  */
 export function applyLayer(zr: ZoneRoot, tar: Buffer, base: number, what: string): void {
   const mine = new Set<string>();
+  // Directories' times are set once the layer is written: their entries change them.
+  const dirs: [string, number][] = [];
   for (const e of readTar(tar, what)) {
     const parts = entryParts(e.name, what);
     if (parts.length === 0) {
       if (e.type !== "dir") throw new ZoneError(`${what}: the root entry ${q(e.name)} is not a directory`);
       zr.mkdir("", e.mode, shifted(base, e.uid), shifted(base, e.gid));
+      dirs.push(["", e.mtime]);
       continue;
     }
     const last = parts[parts.length - 1]!;
@@ -104,5 +107,9 @@ export function applyLayer(zr: ZoneRoot, tar: Buffer, base: number, what: string
         throw new ZoneError(`${what}: entry ${q(e.name)} is a ${e.type === "fifo" ? "FIFO" : `${e.type} device`}; zones get device nodes from the platform, not from images`);
     }
     mine.add(rel);
+    // Kept from the image: Python's .pyc files, make and caches compare them.
+    if (e.type === "dir") dirs.push([rel, e.mtime]);
+    else if (e.type !== "hardlink") zr.times(rel, e.mtime);
   }
+  for (const [rel, mtime] of dirs.reverse()) if (zr.kind(rel) === "dir") zr.times(rel, mtime);
 }

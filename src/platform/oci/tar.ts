@@ -17,6 +17,8 @@ export interface TarEntry {
   gid: number;
   /** Symlink target or hard link's archive name. */
   linkname: string;
+  /** Modification time, seconds since the epoch. */
+  mtime: number;
   data: Buffer;
 }
 
@@ -100,8 +102,10 @@ export function* readTar(buf: Buffer, archive: string): Generator<TarEntry> {
         uid: ext.has("uid") ? Number(ext.get("uid")) : num(h, 108, 8, "uid", archive),
         gid: ext.has("gid") ? Number(ext.get("gid")) : num(h, 116, 8, "gid", archive),
         linkname: ext.get("linkpath") ?? longLink ?? str(h, 157, 100),
+        mtime: ext.has("mtime") ? Number(ext.get("mtime")) : num(h, 136, 12, "mtime", archive),
         data: type === "file" ? data : Buffer.alloc(0),
       };
+      if (!Number.isFinite(entry.mtime)) entry.mtime = 0;
       if (!Number.isSafeInteger(entry.uid) || !Number.isSafeInteger(entry.gid) || entry.uid < 0 || entry.gid < 0) throw new ZoneError(`${archive}: entry ${q(name)} has a bad owner`);
       longName = longLink = undefined;
       ext = new Map();
