@@ -50,7 +50,7 @@ describe("oci layers", () => {
       { name: "home/app.txt", data: "hi", uid: 1000, gid: 100 },
       { name: "bin/sh", type: "2", linkname: "/bin/tool" },
       { name: "bin/hard", type: "1", linkname: "./bin/tool" },
-      { name: "big", data: "b", uid: 70000 },
+      { name: "big", data: "b", uid: 70000, mode: 0o6755 },
       { name: "deep/" },
       { name: `deep/${"n".repeat(120)}`, data: "long" },
     ];
@@ -62,6 +62,7 @@ describe("oci layers", () => {
     assert.equal(fs.readlinkSync(at("bin/sh")), "/bin/tool");
     assert.equal(fs.statSync(at("bin/hard")).ino, fs.statSync(at("bin/tool")).ino);
     assert.equal(fs.statSync(at("big")).uid, BASE + 65534, "an id outside the slot becomes the zone's nobody");
+    assert.equal(fs.statSync(at("big")).mode & 0o7777, 0o2755, "and loses set-uid; set-gid stays with its group in the slot");
     assert.equal(fs.readFileSync(at(`deep/${"n".repeat(120)}`), "utf8"), "long");
     for (const p of ["bin", "bin/tool", "home/app.txt", "deep"]) assert.equal(fs.statSync(at(p)).mtimeMs, 1_600_000_000_000, `${p}: the image's mtime`);
     assert.equal(fs.lstatSync(at("bin/sh")).mtimeMs, 1_600_000_000_000, "a link's own time, not its target's");

@@ -11,6 +11,7 @@ import { spawnSync } from "node:child_process";
 import { gunzipSync } from "node:zlib";
 import { ZoneError, q } from "../../native/errors.js";
 import { shifted } from "../brands/tree.js";
+import { SLOT_SIZE } from "../slots.js";
 import type { ZoneRoot } from "../zonefs.js";
 import { entryParts, MAX_BLOB, readTar } from "./tar.js";
 
@@ -86,15 +87,17 @@ export function applyLayer(zr: ZoneRoot, tar: Buffer, base: number, what: string
     const rel = parts.join("/");
     const uid = shifted(base, e.uid);
     const gid = shifted(base, e.gid);
+    // Set-id bits stay only on an owner the zone has: an id outside the slot, made nobody, loses them.
+    const mode = e.mode & ~(e.uid >= SLOT_SIZE ? 0o4000 : 0) & ~(e.gid >= SLOT_SIZE ? 0o2000 : 0);
     const now = zr.kind(rel);
     // An entry of another kind replaces what the layers below had there.
     if (now !== undefined && (now === "dir") !== (e.type === "dir")) zr.remove(rel);
     switch (e.type) {
       case "dir":
-        zr.mkdir(rel, e.mode, uid, gid);
+        zr.mkdir(rel, mode, uid, gid);
         break;
       case "file":
-        zr.writeFile(rel, e.data, e.mode, uid, gid);
+        zr.writeFile(rel, e.data, mode, uid, gid);
         break;
       case "symlink":
         // Written, never followed: an absolute target means the zone's own root at run time.
