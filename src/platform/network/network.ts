@@ -176,12 +176,22 @@ export class Network {
     }
   }
 
-  /** Refuse, before anything is made, a zone whose network cannot be plumbed. */
+  /** The global zone's addresses (CIDR) on the zone bridges, each once: where the package proxy listens. */
+  globalAddresses(): string[] {
+    return [...new Set(this.nets().flatMap((n) => n.links.flatMap((l) => (l.ownBridge ? l.globalAddresses : []))))];
+  }
+
+  /** The zone that has `address` on one of its links, if any. */
+  zoneWith(address: string): string | undefined {
+    return this.nets().find((n) => n.links.some((l) => l.plumb.some((a) => addressOf(a) === address)))?.zone;
+  }
+
   /** Has the zone anything to plumb (links, addresses)? Without, its init may start as soon as it is created. */
   plumbs(z: ZoneConfig): boolean {
     return planNetwork(this.prefix, z).links.length > 0;
   }
 
+  /** Refuse, before anything is made, a zone whose network cannot be plumbed. */
   check(z: ZoneConfig): void {
     const problems = this.problems(z);
     if (problems.length > 0) throw new ZoneError(problems[0]!);

@@ -1,0 +1,103 @@
+/**
+ * The zones' package proxy (src/daemon/proxy.ts) from a real shared-IP zone: it fetches
+ * the host's Debian archive for the zone (real traffic to deb.debian.org from the
+ * global zone: one small file), and refuses every other host, path, method, tunnel,
+ * traversal and oversized request with a one-line reason; the zone itself has no way
+ * off the machine; the listener goes with the last zone on the bridge.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { hostSources } from "../../../src/platform/archives.js";
+import { ZoneTestRoot } from "../../support/zones.js";
+
+const root = new ZoneTestRoot("proxy");
+// A private /24 per root (10.213.20-99.0), never routed off this machine.
+const X = 20 + (parseInt(createHash("sha256").update(root.dir).digest("hex").slice(0, 4), 16) % 80);
+const GW = `10.213.${X}.1`;
+const PORT = 3142;
+const zp = (n: string): string => path.join(root.dir, "zones", n);
+const debian = hostSources().archives.find((a) => a.mount === "/debian");
+
+after(() => root.remove());
+
+/** What the zone's busybox nc gets back for the raw request `req` to the proxy. */
+function raw(req: string): string {
+  // printf's format: a literal % is %%.
+  const r = root.run("zlogin", ["p", `printf '${req.replace(/%/g, "%%")}' | timeout 5 nc ${GW} ${PORT}`]);
+  return r.stdout;
+}
+
+/** A GET from inside the zone (busybox wget; its -T crashes, so timeout bounds it). */
+function wget(url: string, proxied = false): { status: number; stdout: string; stderr: string } {
+  const env = proxied ? `http_proxy=http://${GW}:${PORT} ` : "";
+  return root.run("zlogin", ["p", `${env}timeout 10 wget -q -O - '${url}'`]);
+}
+
+const listening = (): boolean => spawnSync("ss", ["-Hltn", `src ${GW}:${PORT}`], { encoding: "utf8" }).stdout.includes(`${GW}:${PORT}`);
+
+describe("package proxy", { concurrency: false, skip: debian ? false : "the host's apt sources name no /debian archive" }, () => {
+  before(() => {
+    root.ok("zonecfg", ["-z", "p", `create; set zonepath=${zp("p")}; set brand=minimal; add net; set physical=zbr0; set address=10.213.${X}.2/24; set defrouter=${GW}; end;`]);
+    root.ok("zoneadm", ["-z", "p", "install"]);
+    const r = root.run("zoneadm", ["-z", "p", "boot"]);
+    assert.equal(r.status, 0, r.stderr);
+  });
+
+  test("the zone fetches the host's archive through the proxy, as from a mirror and as through a proxy", () => {
+    const m = wget(`http://${GW}:${PORT}/debian/dists/bookworm/Release`);
+    assert.equal(m.status, 0, m.stderr);
+    assert.match(m.stdout, /^Origin: Debian$/m);
+    assert.match(m.stdout, /^Codename: bookworm$/m);
+    // apt's Acquire::http::Proxy form: the archive's own URL, asked of the proxy.
+    const p = wget(`http://${debian!.host}${debian!.path}/dists/bookworm/Release`, true);
+    assert.equal(p.status, 0, p.stderr);
+    assert.equal(p.stdout, m.stdout);
+  });
+
+  test("another host, a path outside the archives, a query and traversal are refused with 403 naming what is allowed", () => {
+    for (const target of ["http://example.com/", "/etc/passwd", "/debianx/dists/bookworm/Release", "/debian/../../etc/passwd", "/debian/%2e%2e/x", "/debian/dists%2f..%2fx", "/debian/dists?x=1"]) {
+      const out = raw(`GET ${target} HTTP/1.0\\r\\n\\r\\n`);
+      assert.match(out, /^HTTP\/1\.1 403 Forbidden\r\n/, target);
+      assert.match(out, /\r\n\r\nzones package proxy serves only the host's archives: \/debian \(http:\/\/deb\.debian\.org\/debian\).*; refused "/, target);
+      assert.equal(out.split("\r\n\r\n")[1]!.trimEnd().split("\n").length, 1, `one line for ${target}`);
+    }
+    const w = wget("http://example.com/", true);
+    assert.notEqual(w.status, 0);
+    assert.match(w.stderr, /403/);
+  });
+
+  test("CONNECT, other methods, a body and huge headers are refused", () => {
+    assert.match(raw(`CONNECT ${debian!.host}:443 HTTP/1.1\\r\\nHost: ${debian!.host}:443\\r\\n\\r\\n`), /^HTTP\/1\.1 405 Method Not Allowed\r\n[^]*\r\n\r\nzones package proxy: CONNECT is refused; only GET and HEAD of \/debian /);
+    assert.match(raw("POST /debian/x HTTP/1.0\\r\\nContent-Length: 0\\r\\n\\r\\n"), /^HTTP\/1\.1 405 [^]*method "POST" is refused/);
+    assert.match(raw("GET /debian/x HTTP/1.0\\r\\nContent-Length: 3\\r\\n\\r\\nabc"), /^HTTP\/1\.1 400 [^]*a request with a body is refused/);
+    const big = root.run("zlogin", ["p", `(printf 'GET /debian/x HTTP/1.1\\r\\nHost: a\\r\\nX: '; head -c 10000 /dev/zero | tr '\\0' a; printf '\\r\\n\\r\\n') | timeout 5 nc ${GW} ${PORT}`]);
+    assert.match(big.stdout, /^HTTP\/1\.1 431 [^]*request headers over 8192 bytes are refused/);
+  });
+
+  test("the zone has no way off the machine but the proxy: no forwarding, no NAT", () => {
+    // The host forwards nothing: a zone's packet to an outside address goes to the
+    // global zone (its default router) and ends there.
+    assert.equal(fs.readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim(), "0");
+    const nat = spawnSync("nft", ["list", "ruleset"], { encoding: "utf8" }).stdout;
+    assert.doesNotMatch(nat, /masquerade|snat/);
+    const out = root.run("zlogin", ["p", `timeout 4 wget -q -O - http://${debian!.host}/debian/ || echo refused`]);
+    assert.match(out.stdout + out.stderr, /refused|bad address|unreachable|timed out/i);
+    // The zone has no DNS resolver of its own, and no address but its own /24.
+    assert.doesNotMatch(root.ok("zlogin", ["p", "ip route"]), /via (?!10\.213\.)/);
+  });
+
+  test("the log names the refusals, escaped; halting the zone closes the listener", () => {
+    raw("GET /\\033[31mred HTTP/1.0\\r\\n\\r\\n");
+    const log = fs.readFileSync(path.join(root.paths.runDir, "zoneadmd.log"), "utf8");
+    assert.match(log, /package proxy listening on 10\.213\.\d+\.1:3142/);
+    assert.match(log, /package proxy: refused "GET http:\/\/example\.com\/" from 10\.213\.\d+\.2 \(zone 'p'\)/);
+    assert.doesNotMatch(log, /\x1b/);
+    assert.ok(listening());
+    root.ok("zoneadm", ["-z", "p", "halt"]);
+    assert.ok(!listening(), "no listener once no zone is on the bridge");
+  });
+});
