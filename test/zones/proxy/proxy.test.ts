@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { hostSources } from "../../../src/platform/archives.js";
+import { hostSources, proxyAptFiles } from "../../../src/platform/archives.js";
 import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("proxy");
@@ -35,6 +35,14 @@ function raw(req: string): string {
 function wget(url: string, proxied = false): { status: number; stdout: string; stderr: string } {
   const env = proxied ? `http_proxy=http://${GW}:${PORT} ` : "";
   return root.run("zlogin", ["p", `${env}timeout 10 wget -q -O - '${url}'`]);
+}
+
+async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 const listening = (): boolean => spawnSync("ss", ["-Hltn", `src ${GW}:${PORT}`], { encoding: "utf8" }).stdout.includes(`${GW}:${PORT}`);
@@ -70,6 +78,12 @@ describe("package proxy", { concurrency: false, skip: debian ? false : "the host
     assert.match(w.stderr, /403/);
   });
 
+  test("a peer outside the bridge's subnet gets no answer, even routed to the bridge address", () => {
+    const r = spawnSync("curl", ["-s", "-m", "3", "--interface", "127.0.0.1", "-o", "/dev/null", "-w", "%{http_code}", `http://${GW}:${PORT}/debian/dists/bookworm/Release`], { encoding: "utf8" });
+    assert.equal(r.stdout, "000");
+    assert.ok([52, 56].includes(r.status ?? -1), `curl exit ${r.status}: closed unanswered`);
+  });
+
   test("CONNECT, other methods, a body and huge headers are refused", () => {
     assert.match(raw(`CONNECT ${debian!.host}:443 HTTP/1.1\\r\\nHost: ${debian!.host}:443\\r\\n\\r\\n`), /^HTTP\/1\.1 405 Method Not Allowed\r\n[^]*\r\n\r\nzones package proxy: CONNECT is refused; only GET and HEAD of \/debian /);
     assert.match(raw("POST /debian/x HTTP/1.0\\r\\nContent-Length: 0\\r\\n\\r\\n"), /^HTTP\/1\.1 405 [^]*method "POST" is refused/);
@@ -90,6 +104,30 @@ describe("package proxy", { concurrency: false, skip: debian ? false : "the host
     assert.doesNotMatch(root.ok("zlogin", ["p", "ip route"]), /via (?!10\.213\.)/);
   });
 
+  test("apt's own http method in a sparse zone fetches through the proxy, configured as proxyAptFiles writes it", () => {
+    root.ok("zonecfg", ["-z", "s", `create; set zonepath=${zp("s")}; add net; set physical=zbr0; set address=10.213.${X}.3/24; set defrouter=${GW}; end;`]);
+    root.ok("zoneadm", ["-z", "s", "install"]);
+    root.ok("zoneadm", ["-z", "s", "boot"]);
+    const conf = proxyAptFiles(GW, PORT, hostSources()).find((f) => f.path.startsWith("etc/apt/apt.conf.d/"))!;
+    root.ok("zlogin", ["s", `mkdir -p /etc/apt/apt.conf.d && cat > /${conf.path}`], conf.content);
+    const helper = (url: string): string => root.ok("zlogin", ["s", `rm -f /tmp/R; /usr/lib/apt/apt-helper download-file ${url} /tmp/R >/dev/null && grep ^Codename: /tmp/R`]);
+    // The archive's own URL goes through the proxy; the proxy's mirror URL goes to it DIRECT.
+    assert.equal(helper(`http://${debian!.host}${debian!.path}/dists/bookworm/Release`), "Codename: bookworm\n");
+    assert.equal(helper(`http://${GW}:${PORT}/debian/dists/bookworm/Release`), "Codename: bookworm\n");
+    const other = root.run("zlogin", ["s", "/usr/lib/apt/apt-helper download-file http://example.com/ /tmp/R"]);
+    assert.notEqual(other.status, 0);
+    assert.match(other.stdout + other.stderr, /403/);
+    root.ok("zoneadm", ["-z", "s", "halt"]);
+  });
+
+  test("a zoneadmd killed with SIGKILL leaves the zone running; the next one listens again", async () => {
+    root.killDaemon();
+    await until("the old listener to go", () => !listening());
+    root.ok("zlogin", ["p", "true"]);
+    await until("the new daemon to listen", listening);
+    assert.match(wget(`http://${GW}:${PORT}/debian/dists/bookworm/Release`).stdout, /^Codename: bookworm$/m);
+  });
+
   test("the log names the refusals, escaped; halting the zone closes the listener", () => {
     raw("GET /\\033[31mred HTTP/1.0\\r\\n\\r\\n");
     const log = fs.readFileSync(path.join(root.paths.runDir, "zoneadmd.log"), "utf8");
@@ -99,5 +137,18 @@ describe("package proxy", { concurrency: false, skip: debian ? false : "the host
     assert.ok(listening());
     root.ok("zoneadm", ["-z", "p", "halt"]);
     assert.ok(!listening(), "no listener once no zone is on the bridge");
+  });
+
+  test("offline: proxy-mirror=file:///dir serves a local mirror at the same paths, and nothing else", () => {
+    const mirror = path.join(root.dir, "mirror");
+    fs.mkdirSync(path.join(mirror, "debian/dists/bookworm"), { recursive: true });
+    fs.writeFileSync(path.join(mirror, "debian/dists/bookworm/Release"), "Origin: local mirror\n");
+    fs.writeFileSync(path.join(mirror, "secret"), "not served\n");
+    fs.writeFileSync(path.join(root.paths.configDir, "zoneadmd.conf"), `proxy-mirror=file://${mirror}\n`, { mode: 0o644 });
+    root.ok("zoneadm", ["-z", "p", "boot"]);
+    assert.equal(wget(`http://${GW}:${PORT}/debian/dists/bookworm/Release`).stdout, "Origin: local mirror\n");
+    assert.match(raw("GET /debian/dists/bookworm/InRelease HTTP/1.0\\r\\n\\r\\n"), /^HTTP\/1\.1 404 [^]*no "\/debian\/dists\/bookworm\/InRelease" in the local mirror/);
+    assert.match(raw("GET /debian/../secret HTTP/1.0\\r\\n\\r\\n"), /^HTTP\/1\.1 403 [^]*\/debian \(file:\/\//);
+    root.ok("zoneadm", ["-z", "p", "halt"]);
   });
 });
