@@ -8,7 +8,7 @@
  * has it already.
  *
  * Also the proxy's settings in zoneadmd.conf (reserve.ts reads the same root-owned
- * file), and the apt configuration a zone needs to use the proxy (proxyAptFiles).
+ * file). The apt configuration a zone needs to use the proxy is brands/aptproxy.ts.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -177,37 +177,4 @@ export function proxySettings(file: string): ProxySettings {
     } else if (name.startsWith("proxy-")) throw new ZoneError(`${file} line ${i + 1}: unknown setting ${q(name)}; known: ${PROXY_KEYS.join(", ")}`);
   });
   return s;
-}
-
-/**
- * The apt configuration that makes a zone fetch through the proxy at `gw:port`: its
- * sources name the proxy as the mirror of each host archive (plain HTTP to the global
- * zone, whatever the archive's scheme: the proxy fetches https archives over TLS
- * itself), and any other http source the zone's administrator adds goes through the
- * proxy too, so it meets the proxy's one-line refusal instead of a timeout. Files
- * relative to the zone root; the brand writes them through zonefs (ZoneTree.file).
- */
-export function proxyAptFiles(gw: string, port: number, sources: HostSources): { path: string; content: string }[] {
-  const host = gw.includes(":") ? `[${gw}]` : gw;
-  const stanzas: string[] = [];
-  for (const e of sources.entries) {
-    const a = archiveOf(e.uri);
-    const mount = a && sources.archives.find((x) => x.host === a.host && x.path === a.path)?.mount;
-    if (!mount) continue;
-    stanzas.push(
-      [`Types: ${e.types.join(" ")}`, `URIs: http://${host}:${port}${mount}`, `Suites: ${e.suites.join(" ")}`, e.components.length > 0 ? `Components: ${e.components.join(" ")}` : "", e.signedBy ? `Signed-By: ${e.signedBy}` : ""]
-        .filter((l) => l !== "")
-        .join("\n"),
-    );
-  }
-  const conf = [
-    "// Written by zoneadm: this zone reaches the package archives through the global zone's proxy only.",
-    `Acquire::http::Proxy "http://${host}:${port}/";`,
-    `Acquire::http::Proxy::${gw} "DIRECT";`,
-    "",
-  ].join("\n");
-  return [
-    { path: "etc/apt/sources.list.d/zones-proxy.sources", content: `# Written by zoneadm: the host's archives, through the global zone's package proxy.\n${stanzas.join("\n\n")}\n` },
-    { path: "etc/apt/apt.conf.d/01zones-proxy", content: conf },
-  ];
 }

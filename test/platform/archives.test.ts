@@ -4,7 +4,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
-import { archivesOf, hostSources, parseDeb822, parseOneLine, proxyAptFiles, proxySettings, PROXY_PORT } from "../../src/platform/archives.js";
+import { archivesOf, hostSources, parseDeb822, parseOneLine, proxySettings, PROXY_PORT } from "../../src/platform/archives.js";
+import { proxyAptFiles, proxyGateway, writeAptProxy } from "../../src/platform/brands/aptproxy.js";
+import { ZoneTree } from "../../src/platform/brands/tree.js";
+import { blankZone } from "../../src/document/model.js";
 import { readReserve } from "../../src/platform/reserve.js";
 
 function tmp(): string {
@@ -96,4 +99,34 @@ test("the zone's apt files name the proxy as each archive's mirror, and send oth
   );
   assert.equal(files[0]!.path, "etc/apt/sources.list.d/zones-proxy.sources");
   assert.match(files[1]!.content, /^Acquire::http::Proxy "http:\/\/10\.213\.5\.1:3142\/";\nAcquire::http::Proxy::10\.213\.5\.1 "DIRECT";$/m);
+});
+
+test("writeAptProxy writes the zone's apt files through zonefs at its gateway; none without one", () => {
+  const dir = tmp();
+  try {
+    const z = blankZone("a");
+    assert.equal(proxyGateway(z), undefined);
+    z.net.push({ physical: "zbr0", address: "10.213.7.2/24", allowedAddress: "", defrouter: "10.213.7.1" });
+    assert.equal(proxyGateway(z), "10.213.7.1");
+    const rootDir = path.join(dir, "root");
+    fs.mkdirSync(rootDir);
+    const tree = new ZoneTree(rootDir, 0);
+    try {
+      assert.equal(writeAptProxy(tree, z, path.join(dir, "conf")), true);
+      // A link the zone planted where a file is written is replaced, never followed.
+      fs.rmSync(path.join(rootDir, "etc/apt/apt.conf.d/01zones-proxy"));
+      fs.symlinkSync("/etc/hostname", path.join(rootDir, "etc/apt/apt.conf.d/01zones-proxy"));
+      assert.equal(writeAptProxy(tree, z, path.join(dir, "conf")), true);
+      assert.ok(!fs.lstatSync(path.join(rootDir, "etc/apt/apt.conf.d/01zones-proxy")).isSymbolicLink());
+      assert.match(fs.readFileSync(path.join(rootDir, "etc/apt/apt.conf.d/01zones-proxy"), "utf8"), /Proxy "http:\/\/10\.213\.7\.1:3142\/"/);
+      assert.match(fs.readFileSync(path.join(rootDir, "etc/apt/sources.list"), "utf8"), /^# This zone's archives/);
+      fs.mkdirSync(path.join(dir, "conf"));
+      fs.writeFileSync(path.join(dir, "conf/zoneadmd.conf"), "proxy=off\n", { mode: 0o644 });
+      assert.equal(writeAptProxy(tree, z, path.join(dir, "conf")), false);
+    } finally {
+      tree.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -11,7 +11,8 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { hostSources, proxyAptFiles } from "../../../src/platform/archives.js";
+import { hostSources } from "../../../src/platform/archives.js";
+import { proxyAptFiles } from "../../../src/platform/brands/aptproxy.js";
 import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("proxy");
