@@ -83,6 +83,16 @@ export function nftBase(t: string): string[] {
     // A shared-IP zone's addresses and routes are the global zone's to set: no router
     // advertisement from another zone may add any.
     r("to_zone", "oifname @shared icmpv6 type nd-router-advert drop"),
+    // A zone's packets never leave the machine, whatever the host's ip_forward says: the
+    // global zone routes nothing from a zone bridge (zb*: every root's, zbr* and
+    // zb<hash>) to any other link, nor back; zones reach the package archives through
+    // its proxy (daemon/proxy.ts). Zone to zone stays allowed: with br_netfilter, frames
+    // bridged between a bridge's ports pass this hook too, in and out the bridge.
+    `add table inet ${t}`,
+    `add chain inet ${t} forward { type filter hook forward priority -300 ; policy accept ; }`,
+    `flush chain inet ${t} forward`,
+    `add rule inet ${t} forward iifname "zb*" oifname != "zb*" counter drop`,
+    `add rule inet ${t} forward oifname "zb*" iifname != "zb*" counter drop`,
   ];
 }
 

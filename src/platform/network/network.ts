@@ -169,11 +169,13 @@ export class Network {
 
   /** Remove the root's table; gone already is fine. */
   private dropTable(): void {
-    try {
-      this.nft([delTable(nftTable(this.prefix))]);
-    } catch (e) {
-      if (!(e instanceof NetlinkError && e.errno === ENOENT)) throw e;
-    }
+    // Each alone: a root's table made before the inet one existed has none.
+    for (const inet of [false, true])
+      try {
+        this.nft([delTable(nftTable(this.prefix), inet)]);
+      } catch (e) {
+        if (!(e instanceof NetlinkError && e.errno === ENOENT)) throw e;
+      }
   }
 
   /** The global zone's addresses (CIDR) on the zone bridges, each once: where the package proxy listens. */
@@ -331,6 +333,6 @@ export function purgeNetwork(paths: ZonePaths): void {
   const links = hostLinksOf(paths.hostPrefix);
   if (links.length > 0) spawnSync("ip", ["-force", "-batch", "-"], { input: links.map((l) => `link del dev ${l}`).join("\n") + "\n", stdio: ["pipe", "ignore", "ignore"] });
   const t = nftTable(paths.hostPrefix);
-  spawnSync("nft", ["-f", "-"], { input: `add table bridge ${t}\ndelete table bridge ${t}\n`, stdio: ["pipe", "ignore", "ignore"] });
+  spawnSync("nft", ["-f", "-"], { input: `add table bridge ${t}\ndelete table bridge ${t}\nadd table inet ${t}\ndelete table inet ${t}\n`, stdio: ["pipe", "ignore", "ignore"] });
   fs.rmSync(journalFile(paths), { force: true });
 }

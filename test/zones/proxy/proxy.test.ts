@@ -13,11 +13,12 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { hostSources } from "../../../src/platform/archives.js";
 import { proxyAptFiles } from "../../../src/platform/brands/aptproxy.js";
+import { bridgeName, nftTable } from "../../../src/platform/network/plan.js";
 import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("proxy");
-// A private /24 per root (10.213.20-99.0), never routed off this machine.
-const X = 20 + (parseInt(createHash("sha256").update(root.dir).digest("hex").slice(0, 4), 16) % 80);
+// A private /24 per root (10.213.60-99.0: lifecycle/failures has 51-54), never routed off this machine.
+const X = 60 + (parseInt(createHash("sha256").update(root.dir).digest("hex").slice(0, 4), 16) % 40);
 const GW = `10.213.${X}.1`;
 const PORT = 3142;
 const zp = (n: string): string => path.join(root.dir, "zones", n);
@@ -101,8 +102,27 @@ describe("package proxy", { concurrency: false, skip: debian ? false : "the host
     assert.doesNotMatch(nat, /masquerade|snat/);
     const out = root.run("zlogin", ["p", `timeout 4 wget -q -O - http://${debian!.host}/debian/ || echo refused`]);
     assert.match(out.stdout + out.stderr, /refused|bad address|unreachable|timed out/i);
-    // The zone has no DNS resolver of its own, and no address but its own /24.
+    // Its only router is the global zone on its bridge.
     assert.doesNotMatch(root.ok("zlogin", ["p", "ip route"]), /via (?!10\.213\.)/);
+    // And that holds where the host forwards: the root's table drops whatever the global
+    // zone would route from a zone bridge elsewhere. Forwarding is turned on for this
+    // test's bridge alone (IPv4 decides by the receiving link), not for the host.
+    const fwd = (): number => {
+      const out = spawnSync("nft", ["list", "chain", "inet", nftTable(root.paths.hostPrefix), "forward"], { encoding: "utf8" }).stdout;
+      const m = /iifname "zb\*" oifname != "zb\*" counter packets (\d+)/.exec(out);
+      assert.ok(m, `no forward guard in ${out}`);
+      assert.match(out, /oifname "zb\*" iifname != "zb\*" counter packets \d+ bytes \d+ drop/);
+      return Number(m[1]);
+    };
+    const before = fwd();
+    const knob = `/proc/sys/net/ipv4/conf/${bridgeName(root.paths.hostPrefix, "zbr0")}/forwarding`;
+    fs.writeFileSync(knob, "1");
+    try {
+      root.run("zlogin", ["p", "timeout 1 wget -q -O - http://198.18.0.1/"]);
+    } finally {
+      fs.writeFileSync(knob, "0");
+    }
+    assert.ok(fwd() > before, "the zone's packet to 198.18.0.1 was dropped by the guard, not routed out");
   });
 
   test("apt's own http method in a sparse zone fetches through the proxy, configured as proxyAptFiles writes it", () => {
@@ -138,6 +158,7 @@ describe("package proxy", { concurrency: false, skip: debian ? false : "the host
     assert.ok(listening());
     root.ok("zoneadm", ["-z", "p", "halt"]);
     assert.ok(!listening(), "no listener once no zone is on the bridge");
+    for (const family of ["bridge", "inet"]) assert.notEqual(spawnSync("nft", ["list", "table", family, nftTable(root.paths.hostPrefix)], { stdio: "ignore" }).status, 0, `${family} table gone`);
   });
 
   test("offline: proxy-mirror=file:///dir serves a local mirror at the same paths, and nothing else", () => {
