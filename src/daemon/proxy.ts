@@ -14,7 +14,7 @@
  * under an allowed archive (no "..", no query), request headers bounded, timeouts on
  * both sides, a bound on upstream fetches at once and on connections; every refusal is
  * one line naming what is allowed. Zone-written text reaches the log only through
- * ZoneLog (escaped, rate-limited per zone).
+ * ZoneLog (escaped, rate-limited per zone). Packages fetched are kept (proxycache.ts).
  */
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -27,6 +27,7 @@ import { SETTINGS_FILE } from "../platform/reserve.js";
 import { inSubnet } from "../platform/network/plan.js";
 import { printable } from "../native/printable.js";
 import type { LogFn } from "./log.js";
+import { DebCache } from "./proxycache.js";
 
 /** Request line and headers together, in bytes. */
 export const MAX_HEADER = 8192;
@@ -86,7 +87,8 @@ function checkPath(p: string): string | undefined {
 
 export class PackageProxy {
   private readonly listeners = new Map<string, Listener>();
-  private settings: ProxySettings = { enabled: false, port: 0, fetches: 0 };
+  private settings: ProxySettings = { enabled: false, port: 0, fetches: 0, cache: "", cacheSize: 0 };
+  private cache = new DebCache("", 0);
   private sources: HostSources = { archives: [], entries: [] };
   private fetching = 0;
   private lock: Promise<unknown> = Promise.resolve();
@@ -130,6 +132,7 @@ export class PackageProxy {
     try {
       this.settings = proxySettings(path.join(this.paths.configDir, SETTINGS_FILE));
       this.sources = hostSources();
+      this.cache = new DebCache(this.settings.cache, this.settings.cache === "" ? 0 : this.settings.cacheSize);
     } catch (e) {
       this.log(`package proxy: settings not read, keeping the last ones: ${(e as Error).message}`);
     }
@@ -206,10 +209,13 @@ export class PackageProxy {
       if (req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0") throw new Refusal(400, "zones package proxy: a request with a body is refused");
       const t = this.target(url);
       if (this.settings.mirror) return this.serveFile(t, req, res);
+      // A package kept from an earlier fetch; a range is answered whole (HTTP allows it).
+      const entry = this.cache.entry(t.archive, t.rest);
+      if (entry && this.cache.serve(entry, req, res)) return;
       if (this.fetching >= this.settings.fetches) throw new Refusal(503, `zones package proxy: ${this.settings.fetches} fetches already under way; try again`);
       this.fetching++;
       try {
-        await this.fetch(t, req, res);
+        await this.fetch(t, req, res, entry);
       } finally {
         this.fetching--;
       }
@@ -247,7 +253,7 @@ export class PackageProxy {
   }
 
   /** Fetch from the archive and stream the answer; redirects are followed only within the archives. */
-  private fetch(t: Target, req: http.IncomingMessage, res: http.ServerResponse, hops = 0): Promise<void> {
+  private fetch(t: Target, req: http.IncomingMessage, res: http.ServerResponse, entry: string | undefined, hops = 0): Promise<void> {
     const a = t.archive;
     const headers: Record<string, string> = { "user-agent": "zones-package-proxy" };
     for (const h of PASS_UP) {
@@ -263,7 +269,7 @@ export class PackageProxy {
           ur.resume();
           const next = this.redirect(ur.headers.location, a);
           if (!next || hops >= MAX_REDIRECTS) return reject(new Refusal(502, `zones package proxy: ${a.scheme}://${a.host}${a.path} redirected outside the allowed archives: ${shown(ur.headers.location)}`));
-          return this.fetch(next, req, res, hops + 1).then(resolve, reject);
+          return this.fetch(next, req, res, entry, hops + 1).then(resolve, reject);
         }
         const out: Record<string, string> = {};
         for (const h of PASS_DOWN) {
@@ -271,13 +277,21 @@ export class PackageProxy {
           if (typeof v === "string") out[h] = v;
         }
         res.writeHead(status, out);
+        // Kept only when it is the whole file.
+        const keep = entry && status === 200 && req.method === "GET" && !req.headers.range ? this.cache.writer(entry, ur.headers["content-length"] ? Number(ur.headers["content-length"]) : undefined) : undefined;
+        if (keep) ur.on("data", (b: Buffer) => keep.chunk(b));
         ur.pipe(res);
-        ur.on("end", () => resolve());
+        ur.on("end", () => {
+          keep?.end();
+          resolve();
+        });
         ur.on("error", () => {
+          keep?.abort();
           res.destroy();
           resolve();
         });
         res.on("close", () => {
+          if (!ur.complete) keep?.abort();
           ur.destroy();
           resolve();
         });

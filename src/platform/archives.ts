@@ -13,6 +13,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ZoneError, q } from "../native/errors.js";
+import { parseBytes } from "../document/units.js";
 import { readSettingFile } from "./reserve.js";
 
 /** One archive the host's apt uses. */
@@ -144,14 +145,20 @@ export interface ProxySettings {
   mirror?: string;
   /** Upstream fetches at once, over all zones. */
   fetches: number;
+  /** Where fetched .deb files are kept ("" : not kept), and how many bytes at most. */
+  cache: string;
+  cacheSize: number;
 }
 
 export const PROXY_PORT = 3142;
-const PROXY_KEYS = ["proxy", "proxy-port", "proxy-mirror", "proxy-fetches"];
+const PROXY_KEYS = ["proxy", "proxy-port", "proxy-mirror", "proxy-fetches", "proxy-cache", "proxy-cache-size"];
+/** Host-wide: every root's daemon shares the packages it fetched. */
+export const PROXY_CACHE = "/var/cache/zones-proxy";
+const GIB = 1 << 30;
 
 /** The proxy's settings from `file` over the defaults; one line per mistake. */
 export function proxySettings(file: string): ProxySettings {
-  const s: ProxySettings = { enabled: true, port: PROXY_PORT, fetches: 16 };
+  const s: ProxySettings = { enabled: true, port: PROXY_PORT, fetches: 16, cache: PROXY_CACHE, cacheSize: GIB };
   const text = readSettingFile(file);
   if (text === undefined) return s;
   text.split("\n").forEach((raw, i) => {
@@ -174,6 +181,11 @@ export function proxySettings(file: string): ProxySettings {
       const m = /^file:\/\/(\/[^\0]*)$/.exec(value);
       if (!m || m[1]!.split("/").some((p) => p === "..")) throw new ZoneError(`${where} must be a file:///absolute/directory URL: ${q(value)}`);
       s.mirror = m[1]!.replace(/\/+$/, "") || "/";
+    } else if (name === "proxy-cache") {
+      if (value !== "off" && !/^\/[^\0]*$/.test(value)) throw new ZoneError(`${where} must be an absolute directory or off: ${q(value)}`);
+      s.cache = value === "off" ? "" : value.replace(/\/+$/, "") || "/";
+    } else if (name === "proxy-cache-size") {
+      s.cacheSize = parseBytes(where, value);
     } else if (name.startsWith("proxy-")) throw new ZoneError(`${file} line ${i + 1}: unknown setting ${q(name)}; known: ${PROXY_KEYS.join(", ")}`);
   });
   return s;

@@ -53,6 +53,8 @@ describe("package proxy", { concurrency: false, skip: debian ? false : "the host
   before(() => {
     root.ok("zonecfg", ["-z", "p", `create; set zonepath=${zp("p")}; set brand=minimal; add net; set physical=zbr0; set address=10.213.${X}.2/24; set defrouter=${GW}; end;`]);
     root.ok("zoneadm", ["-z", "p", "install"]);
+    // A cache of this root's own, not the host-wide one.
+    fs.writeFileSync(path.join(root.paths.configDir, "zoneadmd.conf"), `proxy-cache=${root.dir}/cache\nproxy-cache-size=10M\n`, { mode: 0o644 });
     const r = root.run("zoneadm", ["-z", "p", "boot"]);
     assert.equal(r.status, 0, r.stderr);
   });
@@ -66,6 +68,21 @@ describe("package proxy", { concurrency: false, skip: debian ? false : "the host
     const p = wget(`http://${debian!.host}${debian!.path}/dists/bookworm/Release`, true);
     assert.equal(p.status, 0, p.stderr);
     assert.equal(p.stdout, m.stdout);
+  });
+
+  test("a package fetched once is kept, and served from the cache the next time", () => {
+    const show = spawnSync("apt-cache", ["show", "hello"], { encoding: "utf8" }).stdout;
+    const file = /^Filename: (\S+)$/m.exec(show)?.[1] ?? "pool/main/h/hello/hello_2.10-3_amd64.deb";
+    const url = `http://${GW}:${PORT}/debian/${file}`;
+    const sum = (): string => root.ok("zlogin", ["p", `rm -f /tmp/h.deb; timeout 10 wget -q -O /tmp/h.deb ${url} && sha256sum /tmp/h.deb`]).split(" ")[0]!;
+    const first = sum();
+    const kept = fs.readdirSync(path.join(root.dir, "cache"));
+    assert.equal(kept.length, 1, kept.join(" "));
+    assert.equal(createHash("sha256").update(fs.readFileSync(path.join(root.dir, "cache", kept[0]!))).digest("hex"), first);
+    const sha = /^SHA256: (\S+)$/m.exec(show)?.[1];
+    if (sha) assert.equal(first, sha, "the archive's own checksum");
+    assert.match(raw(`HEAD /debian/${file} HTTP/1.0\\r\\n\\r\\n`), /^HTTP\/1\.1 200 OK\r\n[^]*x-zones-proxy: cache hit\r\n/i);
+    assert.equal(sum(), first);
   });
 
   test("another host, a path outside the archives, a query and traversal are refused with 403 naming what is allowed", () => {
