@@ -20,6 +20,7 @@ const root = new ZoneTestRoot("proxy");
 // A private /24 per root (10.213.60-99.0: lifecycle/failures has 51-54), never routed off this machine.
 const X = 60 + (parseInt(createHash("sha256").update(root.dir).digest("hex").slice(0, 4), 16) % 40);
 const GW = `10.213.${X}.1`;
+const V6 = `fd00:213:${X}::`;
 const PORT = 3142;
 const zp = (n: string): string => path.join(root.dir, "zones", n);
 const debian = hostSources().archives.find((a) => a.mount === "/debian");
@@ -47,11 +48,11 @@ async function until(what: string, cond: () => boolean, ms = 10_000): Promise<vo
   }
 }
 
-const listening = (): boolean => spawnSync("ss", ["-Hltn", `src ${GW}:${PORT}`], { encoding: "utf8" }).stdout.includes(`${GW}:${PORT}`);
+const listening = (addr = GW): boolean => spawnSync("ss", ["-Hltn", `src ${addr.includes(":") ? `[${addr}]` : addr}:${PORT}`], { encoding: "utf8" }).stdout.includes(`:${PORT}`);
 
 describe("package proxy", { concurrency: false, skip: debian ? false : "the host's apt sources name no /debian archive" }, () => {
   before(() => {
-    root.ok("zonecfg", ["-z", "p", `create; set zonepath=${zp("p")}; set brand=minimal; add net; set physical=zbr0; set address=10.213.${X}.2/24; set defrouter=${GW}; end;`]);
+    root.ok("zonecfg", ["-z", "p", `create; set zonepath=${zp("p")}; set brand=minimal; add net; set physical=zbr0; set address=10.213.${X}.2/24; set defrouter=${GW}; end; add net; set physical=zbr0; set address=${V6}2/64; set defrouter=${V6}1; end;`]);
     root.ok("zoneadm", ["-z", "p", "install"]);
     // A cache of this root's own, not the host-wide one.
     fs.writeFileSync(path.join(root.paths.configDir, "zoneadmd.conf"), `proxy-cache=${root.dir}/cache\nproxy-cache-size=10M\n`, { mode: 0o644 });
@@ -68,6 +69,8 @@ describe("package proxy", { concurrency: false, skip: debian ? false : "the host
     const p = wget(`http://${debian!.host}${debian!.path}/dists/bookworm/Release`, true);
     assert.equal(p.status, 0, p.stderr);
     assert.equal(p.stdout, m.stdout);
+    // The IPv6 default router is a listener too.
+    assert.equal(wget(`http://[${V6}1]:${PORT}/debian/dists/bookworm/Release`).stdout, m.stdout);
   });
 
   test("a package fetched once is kept, and served from the cache the next time", () => {
@@ -172,9 +175,9 @@ describe("package proxy", { concurrency: false, skip: debian ? false : "the host
     assert.match(log, /package proxy listening on 10\.213\.\d+\.1:3142/);
     assert.match(log, /package proxy: refused "GET http:\/\/example\.com\/" from 10\.213\.\d+\.2 \(zone 'p'\)/);
     assert.doesNotMatch(log, /\x1b/);
-    assert.ok(listening());
+    assert.ok(listening() && listening(`${V6}1`));
     root.ok("zoneadm", ["-z", "p", "halt"]);
-    assert.ok(!listening(), "no listener once no zone is on the bridge");
+    assert.ok(!listening() && !listening(`${V6}1`), "no listener once no zone is on the bridge");
     for (const family of ["bridge", "inet"]) assert.notEqual(spawnSync("nft", ["list", "table", family, nftTable(root.paths.hostPrefix)], { stdio: "ignore" }).status, 0, `${family} table gone`);
   });
 
