@@ -34,6 +34,8 @@ export const MAX_HEADER = 8192;
 const HEADERS_TIMEOUT_MS = 10_000;
 const UPSTREAM_TIMEOUT_MS = 30_000;
 const MAX_CONNECTIONS = 64;
+const MAX_PER_PEER = 16;
+const IDLE_TIMEOUT_MS = 60_000;
 const MAX_REDIRECTS = 3;
 /** Request headers passed to the archive: what apt's conditional and resumed fetches need. */
 const PASS_UP = ["if-modified-since", "if-none-match", "range", "if-range", "accept"];
@@ -177,9 +179,22 @@ export class PackageProxy {
   private server(cidr: string): http.Server {
     const server = http.createServer({ maxHeaderSize: MAX_HEADER, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: UPSTREAM_TIMEOUT_MS * 2, keepAliveTimeout: 5_000 });
     server.maxConnections = MAX_CONNECTIONS;
+    // A client that stops reading (or sending) loses its connection, and with it any fetch slot it held.
+    server.setTimeout(IDLE_TIMEOUT_MS);
+    const peers = new Map<string, number>();
     server.on("connection", (s: net.Socket) => {
+      const peer = s.remoteAddress?.replace(/^::ffff:/, "") ?? "";
       // Only the bridge's own network: anything routed to this address from elsewhere is dropped unanswered.
-      if (!inSubnet(s.remoteAddress?.replace(/^::ffff:/, "") ?? "", cidr)) s.destroy();
+      if (!inSubnet(peer, cidr)) return void s.destroy();
+      // One zone cannot take every connection of a bridge its neighbours share.
+      const n = peers.get(peer) ?? 0;
+      if (n >= MAX_PER_PEER) return void s.end(raw(503, `zones package proxy: ${MAX_PER_PEER} connections from ${peer} already; try again`));
+      peers.set(peer, n + 1);
+      s.on("close", () => {
+        const left = (peers.get(peer) ?? 1) - 1;
+        if (left > 0) peers.set(peer, left);
+        else peers.delete(peer);
+      });
     });
     server.on("request", (req, res) => void this.serve(req, res));
     // CONNECT would make it a tunnel to anywhere.

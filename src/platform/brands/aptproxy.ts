@@ -54,8 +54,9 @@ export function proxyGateway(z: ZoneConfig): string | undefined {
 }
 
 /**
- * Point the zone's apt at the proxy: its sources.list is emptied (the host's archives
- * come through zones-proxy.sources) and the proxy configuration written. False, and
+ * Point the zone's apt at the proxy: its sources.list and debian.sources are emptied
+ * (the host's archives come through zones-proxy.sources) and the proxy configuration
+ * written. False, and
  * nothing written, when the zone has no gateway or the proxy is off.
  */
 export function writeAptProxy(tree: ZoneTree, z: ZoneConfig, configDir = zonePaths(process.env).configDir): boolean {
@@ -63,7 +64,11 @@ export function writeAptProxy(tree: ZoneTree, z: ZoneConfig, configDir = zonePat
   const settings = proxySettings(path.join(configDir, SETTINGS_FILE));
   if (gw === undefined || !settings.enabled) return false;
   for (const d of ["etc", "etc/apt", "etc/apt/apt.conf.d", "etc/apt/sources.list.d"]) tree.dir(d);
-  tree.file("etc/apt/sources.list", "# This zone's archives: sources.list.d/zones-proxy.sources (the global zone's package proxy).\n");
+  // The image's own entries (sources.list, or debian.sources as Debian's installers
+  // write it) would name the same archives again and fetch every index twice.
+  const moved = "# This zone's archives: sources.list.d/zones-proxy.sources (the global zone's package proxy).\n";
+  tree.file("etc/apt/sources.list", moved);
+  tree.file("etc/apt/sources.list.d/debian.sources", moved);
   for (const f of proxyAptFiles(gw, settings.port, hostSources())) tree.file(f.path, f.content);
   return true;
 }

@@ -106,6 +106,12 @@ describe("package proxy", { concurrency: false, skip: debian ? false : "the host
     assert.ok([52, 56].includes(r.status ?? -1), `curl exit ${r.status}: closed unanswered`);
   });
 
+  test("one zone may hold 16 connections at once; the 17th is told so", () => {
+    const out = root.ok("zlogin", ["p", `for i in $(seq 17); do (sleep 3 | nc ${GW} ${PORT} > /tmp/c$i) & done; sleep 1.5; cat /tmp/c*; wait`]);
+    assert.match(out, /^HTTP\/1\.1 503 [^]*zones package proxy: 16 connections from 10\.213\.\d+\.2 already; try again$/m);
+    assert.equal(out.match(/HTTP\/1\.1 503/g)?.length, 1);
+  });
+
   test("CONNECT, other methods, a body and huge headers are refused", () => {
     assert.match(raw(`CONNECT ${debian!.host}:443 HTTP/1.1\\r\\nHost: ${debian!.host}:443\\r\\n\\r\\n`), /^HTTP\/1\.1 405 Method Not Allowed\r\n[^]*\r\n\r\nzones package proxy: CONNECT is refused; only GET and HEAD of \/debian /);
     assert.match(raw("POST /debian/x HTTP/1.0\\r\\nContent-Length: 0\\r\\n\\r\\n"), /^HTTP\/1\.1 405 [^]*method "POST" is refused/);
