@@ -89,7 +89,7 @@ function checkPath(p: string): string | undefined {
 
 export class PackageProxy {
   private readonly listeners = new Map<string, Listener>();
-  private settings: ProxySettings = { enabled: false, port: 0, fetches: 0, cache: "", cacheSize: 0 };
+  private settings: ProxySettings = { enabled: false, only: true, port: 0, fetches: 0, cache: "", cacheSize: 0 };
   private cache = new DebCache("", 0);
   private sources: HostSources = { archives: [], entries: [] };
   private fetching = 0;

@@ -140,6 +140,8 @@ export function hostSources(etc = "/etc"): HostSources {
 export interface ProxySettings {
   /** false: `proxy=off`. */
   enabled: boolean;
+  /** Zone bridges route nowhere (network/filters.ts); `proxy-only=off` lets the host route them (NAT). */
+  only: boolean;
   port: number;
   /** A local directory served instead of the archives (`proxy-mirror=file:///srv/mirror`). */
   mirror?: string;
@@ -151,14 +153,14 @@ export interface ProxySettings {
 }
 
 export const PROXY_PORT = 3142;
-const PROXY_KEYS = ["proxy", "proxy-port", "proxy-mirror", "proxy-fetches", "proxy-cache", "proxy-cache-size"];
+const PROXY_KEYS = ["proxy", "proxy-only", "proxy-port", "proxy-mirror", "proxy-fetches", "proxy-cache", "proxy-cache-size"];
 /** Host-wide: every root's daemon shares the packages it fetched. */
 export const PROXY_CACHE = "/var/cache/zones-proxy";
 const GIB = 1 << 30;
 
 /** The proxy's settings from `file` over the defaults; one line per mistake. */
 export function proxySettings(file: string): ProxySettings {
-  const s: ProxySettings = { enabled: true, port: PROXY_PORT, fetches: 16, cache: PROXY_CACHE, cacheSize: GIB };
+  const s: ProxySettings = { enabled: true, only: true, port: PROXY_PORT, fetches: 16, cache: PROXY_CACHE, cacheSize: GIB };
   const text = readSettingFile(file);
   if (text === undefined) return s;
   text.split("\n").forEach((raw, i) => {
@@ -168,9 +170,10 @@ export function proxySettings(file: string): ProxySettings {
     const name = line.slice(0, eq).trim();
     const value = line.slice(eq + 1).trim();
     const where = `${file} line ${i + 1}: ${name}`;
-    if (name === "proxy") {
+    if (name === "proxy" || name === "proxy-only") {
       if (value !== "on" && value !== "off") throw new ZoneError(`${where} must be on or off: ${q(value)}`);
-      s.enabled = value === "on";
+      if (name === "proxy") s.enabled = value === "on";
+      else s.only = value === "on";
     } else if (name === "proxy-port" || name === "proxy-fetches") {
       const n = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
       const max = name === "proxy-port" ? 65535 : 1024;

@@ -61,9 +61,9 @@ test("proxy settings from zoneadmd.conf: defaults, proxy-port, proxy-mirror, pro
   const dir = tmp();
   const f = path.join(dir, "zoneadmd.conf");
   try {
-    assert.deepEqual(proxySettings(f), { enabled: true, port: PROXY_PORT, fetches: 16, cache: "/var/cache/zones-proxy", cacheSize: 1 << 30 });
-    fs.writeFileSync(f, "reserve-pids=2000\nproxy-port=3150\nproxy-mirror=file:///srv/mirror/\nproxy-fetches=4\nproxy=off\nproxy-cache=off\nproxy-cache-size=50M\n", { mode: 0o644 });
-    assert.deepEqual(proxySettings(f), { enabled: false, port: 3150, mirror: "/srv/mirror", fetches: 4, cache: "", cacheSize: 50 << 20 });
+    assert.deepEqual(proxySettings(f), { enabled: true, only: true, port: PROXY_PORT, fetches: 16, cache: "/var/cache/zones-proxy", cacheSize: 1 << 30 });
+    fs.writeFileSync(f, "reserve-pids=2000\nproxy-port=3150\nproxy-mirror=file:///srv/mirror/\nproxy-fetches=4\nproxy=off\nproxy-only=off\nproxy-cache=off\nproxy-cache-size=50M\n", { mode: 0o644 });
+    assert.deepEqual(proxySettings(f), { enabled: false, only: false, port: 3150, mirror: "/srv/mirror", fetches: 4, cache: "", cacheSize: 50 << 20 });
     assert.equal(readReserve(f, { memory: 1 << 30, pids: 100_000 }).pids, 2000);
     for (const [line, msg] of [
       ["proxy-port=0", /line 1: proxy-port must be a number from 1 to 65535: "0"/],
@@ -71,7 +71,7 @@ test("proxy settings from zoneadmd.conf: defaults, proxy-port, proxy-mirror, pro
       ["proxy=maybe", /proxy must be on or off: "maybe"/],
       ["proxy-cache=rel/dir", /proxy-cache must be an absolute directory or off: "rel\/dir"/],
       ["proxy-cache-size=lots", /proxy-cache-size must be a number of bytes/],
-      ["proxy-x=1", /unknown setting "proxy-x"; known: proxy, proxy-port, proxy-mirror, proxy-fetches, proxy-cache, proxy-cache-size/],
+      ["proxy-x=1", /unknown setting "proxy-x"; known: proxy, proxy-only, proxy-port, proxy-mirror, proxy-fetches, proxy-cache, proxy-cache-size/],
     ] as const) {
       fs.writeFileSync(f, `${line}\n`);
       assert.throws(() => proxySettings(f), msg);

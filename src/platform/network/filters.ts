@@ -41,7 +41,7 @@ export function run(cmd: string, args: string[], input: string): Promise<void> {
  *   shared ports of shared-IP zones            nd6   port . an address its neighbour
  *                                                     advertisements may claim
  */
-export function nftBase(t: string): string[] {
+export function nftBase(t: string, routeNowhere = true): string[] {
   const r = (c: string, rule: string): string => `add rule bridge ${t} ${c} ${rule}`;
   return [
     `add table bridge ${t}`,
@@ -88,11 +88,11 @@ export function nftBase(t: string): string[] {
     // zb<hash>) to any other link, nor back; zones reach the package archives through
     // its proxy (daemon/proxy.ts). Zone to zone stays allowed: with br_netfilter, frames
     // bridged between a bridge's ports pass this hook too, in and out the bridge.
+    // `proxy-only=off` (zoneadmd.conf) leaves the chain empty, for hosts that NAT zones.
     `add table inet ${t}`,
     `add chain inet ${t} forward { type filter hook forward priority -300 ; policy accept ; }`,
     `flush chain inet ${t} forward`,
-    `add rule inet ${t} forward iifname "zb*" oifname != "zb*" counter drop`,
-    `add rule inet ${t} forward oifname "zb*" iifname != "zb*" counter drop`,
+    ...(routeNowhere ? [`add rule inet ${t} forward iifname "zb*" oifname != "zb*" counter drop`, `add rule inet ${t} forward oifname "zb*" iifname != "zb*" counter drop`] : []),
   ];
 }
 

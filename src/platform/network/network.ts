@@ -46,6 +46,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
+import * as path from "node:path";
 import { ZoneError } from "../../native/errors.js";
 import type { IpType, ZoneConfig } from "../../document/model.js";
 import { NETLINK_NETFILTER, NETLINK_ROUTE, NetlinkError, NetlinkSocket, type Answer, type Message } from "./netlink.js";
@@ -56,6 +57,8 @@ import { nftBase, portElements, run } from "./filters.js";
 import { aliasPrefix, hostLinksOf, ifalias, ifindex, linkExists } from "./hostlinks.js";
 import { addressOf, macOf, networkProblems, nftTable, planNetwork, type HostAddress, type ZoneLink, type ZoneNet } from "./plan.js";
 import type { ZonePaths } from "../../document/store/paths.js";
+import { proxySettings } from "../archives.js";
+import { SETTINGS_FILE } from "../reserve.js";
 
 const { ENOENT, ENODEV } = os.constants.errno;
 
@@ -151,8 +154,18 @@ export class Network {
     } catch (e) {
       if (!(e instanceof NetlinkError && e.errno === ENOENT)) throw e;
       // The first zone of the root: the only nft run.
-      await run("nft", ["-f", "-"], nftBase(t).join("\n") + "\n");
+      await run("nft", ["-f", "-"], nftBase(t, this.routeNowhere()).join("\n") + "\n");
       this.nft(msgs);
+    }
+  }
+
+  /** Do zone bridges route nowhere (zoneadmd.conf proxy-only, on unless turned off)? */
+  private routeNowhere(): boolean {
+    try {
+      return proxySettings(path.join(this.paths.configDir, SETTINGS_FILE)).only;
+    } catch (e) {
+      this.log(`${(e as Error).message}; zone bridges route nowhere`);
+      return true;
     }
   }
 

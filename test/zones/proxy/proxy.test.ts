@@ -187,13 +187,15 @@ describe("package proxy", { concurrency: false, skip: debian ? false : "the host
     for (const family of ["bridge", "inet"]) assert.notEqual(spawnSync("nft", ["list", "table", family, nftTable(root.paths.hostPrefix)], { stdio: "ignore" }).status, 0, `${family} table gone`);
   });
 
-  test("offline: proxy-mirror=file:///dir serves a local mirror at the same paths, and nothing else", () => {
+  test("offline: proxy-mirror=file:///dir serves a local mirror at the same paths, and nothing else; proxy-only=off", () => {
     const mirror = path.join(root.dir, "mirror");
     fs.mkdirSync(path.join(mirror, "debian/dists/bookworm"), { recursive: true });
     fs.writeFileSync(path.join(mirror, "debian/dists/bookworm/Release"), "Origin: local mirror\n");
     fs.writeFileSync(path.join(mirror, "secret"), "not served\n");
-    fs.writeFileSync(path.join(root.paths.configDir, "zoneadmd.conf"), `proxy-mirror=file://${mirror}\n`, { mode: 0o644 });
+    // proxy-only=off too: a host that routes its zones (NAT) keeps the forward chain empty.
+    fs.writeFileSync(path.join(root.paths.configDir, "zoneadmd.conf"), `proxy-mirror=file://${mirror}\nproxy-only=off\n`, { mode: 0o644 });
     root.ok("zoneadm", ["-z", "p", "boot"]);
+    assert.doesNotMatch(spawnSync("nft", ["list", "chain", "inet", nftTable(root.paths.hostPrefix), "forward"], { encoding: "utf8" }).stdout, /drop/);
     assert.equal(wget(`http://${GW}:${PORT}/debian/dists/bookworm/Release`).stdout, "Origin: local mirror\n");
     assert.match(raw("GET /debian/dists/bookworm/InRelease HTTP/1.0\\r\\n\\r\\n"), /^HTTP\/1\.1 404 [^]*no "\/debian\/dists\/bookworm\/InRelease" in the local mirror/);
     assert.match(raw("GET /debian/../secret HTTP/1.0\\r\\n\\r\\n"), /^HTTP\/1\.1 403 [^]*\/debian \(file:\/\//);
