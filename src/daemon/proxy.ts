@@ -227,7 +227,7 @@ export class PackageProxy {
       // A package kept from an earlier fetch; a range is answered whole (HTTP allows it).
       const entry = this.cache.entry(t.archive, t.rest);
       if (entry && this.cache.serve(entry, req, res)) return;
-      if (this.fetching >= this.settings.fetches) throw new Refusal(503, `zones package proxy: ${this.settings.fetches} fetches already under way; try again`);
+      if (this.fetching >= this.settings.fetches) throw new Refusal(503, `zones package proxy: ${this.settings.fetches} fetch${this.settings.fetches === 1 ? "" : "es"} already under way; try again`);
       this.fetching++;
       try {
         await this.fetch(t, req, res, entry);
@@ -278,10 +278,17 @@ export class PackageProxy {
     const [hostname, port] = a.host.split(":") as [string, string | undefined];
     const mod = a.scheme === "https" ? https : http;
     return new Promise<void>((resolve, reject) => {
+      // The client may leave at any moment, before the archive answers too: the fetch
+      // (and its slot) ends with it, never left waiting on a response nobody reads.
+      const gone = (): void => {
+        up.destroy();
+        resolve();
+      };
       const up = mod.request({ hostname, port: port ? Number(port) : undefined, path: `${a.path}${t.rest || "/"}`, method: req.method, headers, timeout: UPSTREAM_TIMEOUT_MS }, (ur) => {
         const status = ur.statusCode ?? 502;
         if (status >= 300 && status < 400 && status !== 304 && ur.headers.location) {
           ur.resume();
+          res.off("close", gone);
           const next = this.redirect(ur.headers.location, a);
           if (!next || hops >= MAX_REDIRECTS) return reject(new Refusal(502, `zones package proxy: ${a.scheme}://${a.host}${a.path} redirected outside the allowed archives: ${shown(ur.headers.location)}`));
           return this.fetch(next, req, res, entry, hops + 1).then(resolve, reject);
@@ -296,21 +303,18 @@ export class PackageProxy {
         const keep = entry && status === 200 && req.method === "GET" && !req.headers.range ? this.cache.writer(entry, ur.headers["content-length"] ? Number(ur.headers["content-length"]) : undefined) : undefined;
         if (keep) ur.on("data", (b: Buffer) => keep.chunk(b));
         ur.pipe(res);
-        ur.on("end", () => {
-          keep?.end();
-          resolve();
-        });
-        ur.on("error", () => {
-          keep?.abort();
-          res.destroy();
-          resolve();
-        });
-        res.on("close", () => {
-          if (!ur.complete) keep?.abort();
-          ur.destroy();
+        ur.on("end", () => keep?.end());
+        ur.on("error", () => res.destroy());
+        ur.on("close", () => {
+          if (!ur.complete) {
+            keep?.abort();
+            res.destroy();
+          }
           resolve();
         });
       });
+      if (res.destroyed || req.socket.destroyed) return gone();
+      res.once("close", gone);
       up.on("timeout", () => up.destroy(new Error(`${a.host} did not answer in ${UPSTREAM_TIMEOUT_MS / 1000} s`)));
       up.on("error", (e: NodeJS.ErrnoException) => reject(new Refusal(502, `zones package proxy: cannot fetch from ${a.scheme}://${a.host}${a.path}: ${e.code ?? e.message}`)));
       up.end();

@@ -54,8 +54,8 @@ describe("package proxy", { concurrency: false, skip: debian ? false : "the host
   before(() => {
     root.ok("zonecfg", ["-z", "p", `create; set zonepath=${zp("p")}; set brand=minimal; add net; set physical=zbr0; set address=10.213.${X}.2/24; set defrouter=${GW}; end; add net; set physical=zbr0; set address=${V6}2/64; set defrouter=${V6}1; end;`]);
     root.ok("zoneadm", ["-z", "p", "install"]);
-    // A cache of this root's own, not the host-wide one.
-    fs.writeFileSync(path.join(root.paths.configDir, "zoneadmd.conf"), `proxy-cache=${root.dir}/cache\nproxy-cache-size=10M\n`, { mode: 0o644 });
+    // A cache of this root's own, not the host-wide one; one upstream fetch at a time.
+    fs.writeFileSync(path.join(root.paths.configDir, "zoneadmd.conf"), `proxy-cache=${root.dir}/cache\nproxy-cache-size=10M\nproxy-fetches=1\n`, { mode: 0o644 });
     const r = root.run("zoneadm", ["-z", "p", "boot"]);
     assert.equal(r.status, 0, r.stderr);
   });
@@ -110,6 +110,19 @@ describe("package proxy", { concurrency: false, skip: debian ? false : "the host
     const out = root.ok("zlogin", ["p", `for i in $(seq 17); do (sleep 3 | nc ${GW} ${PORT} > /tmp/c$i) & done; sleep 1.5; cat /tmp/c*; wait`]);
     assert.match(out, /^HTTP\/1\.1 503 [^]*zones package proxy: 16 connections from 10\.213\.\d+\.2 already; try again$/m);
     assert.equal(out.match(/HTTP\/1\.1 503/g)?.length, 1);
+  });
+
+  test("upstream fetches at once are bounded (proxy-fetches=1): the one over is told so; a client that leaves frees its slot", () => {
+    // The first fetch is held open by a client that stops reading (a large index), then leaves.
+    const req = (p: string): string => `printf 'GET ${p} HTTP/1.0\\r\\n\\r\\n'; sleep 1`;
+    const held = `((${req("/debian/dists/bookworm/main/binary-amd64/Packages.xz")}; sleep 1) | nc ${GW} ${PORT} | sleep 2) &`;
+    const second = `(${req("/debian/dists/bookworm/Release")}) | timeout 3 nc ${GW} ${PORT}`;
+    // And one that leaves before the archive answers (busybox nc quits at the end of its input).
+    const early = `printf 'GET /debian/dists/bookworm/InRelease HTTP/1.0\\r\\n\\r\\n' | nc ${GW} ${PORT}`;
+    const out = root.ok("zlogin", ["p", `${held} sleep 1; ${second}; wait; ${early}; sleep 1; echo AFTER; ${second}`]);
+    const [during, after] = out.split("AFTER\n");
+    assert.match(during!, /^HTTP\/1\.1 503 [^]*\r\nretry-after: 5\r\n[^]*zones package proxy: 1 fetch already under way; try again$/m);
+    assert.match(after!, /^HTTP\/1\.1 200 OK\r\n[^]*^Codename: bookworm$/m);
   });
 
   test("CONNECT, other methods, a body and huge headers are refused", () => {
