@@ -221,7 +221,7 @@ export class PackageProxy {
     const url = req.url ?? "";
     try {
       if (req.method !== "GET" && req.method !== "HEAD") throw new Refusal(405, `zones package proxy: method ${shown(req.method ?? "")} is refused; only GET and HEAD of ${this.allowed()}`);
-      if (req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0") throw new Refusal(400, "zones package proxy: a request with a body is refused");
+      if ((req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0") || req.headers["transfer-encoding"] !== undefined) throw new Refusal(400, "zones package proxy: a request with a body is refused");
       const t = this.target(url);
       if (this.settings.mirror) return this.serveFile(t, req, res);
       // A package kept from an earlier fetch; a range is answered whole (HTTP allows it).

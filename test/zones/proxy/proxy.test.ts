@@ -129,6 +129,7 @@ describe("package proxy", { concurrency: false, skip: debian ? false : "the host
     assert.match(raw(`CONNECT ${debian!.host}:443 HTTP/1.1\\r\\nHost: ${debian!.host}:443\\r\\n\\r\\n`), /^HTTP\/1\.1 405 Method Not Allowed\r\n[^]*\r\n\r\nzones package proxy: CONNECT is refused; only GET and HEAD of \/debian /);
     assert.match(raw("POST /debian/x HTTP/1.0\\r\\nContent-Length: 0\\r\\n\\r\\n"), /^HTTP\/1\.1 405 [^]*method "POST" is refused/);
     assert.match(raw("GET /debian/x HTTP/1.0\\r\\nContent-Length: 3\\r\\n\\r\\nabc"), /^HTTP\/1\.1 400 [^]*a request with a body is refused/);
+    assert.match(raw("GET /debian/x HTTP/1.1\\r\\nHost: a\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n3\\r\\nabc\\r\\n0\\r\\n\\r\\n"), /^HTTP\/1\.1 400 [^]*a request with a body is refused/);
     const big = root.run("zlogin", ["p", `(printf 'GET /debian/x HTTP/1.1\\r\\nHost: a\\r\\nX: '; head -c 10000 /dev/zero | tr '\\0' a; printf '\\r\\n\\r\\n') | timeout 5 nc ${GW} ${PORT}`]);
     assert.match(big.stdout, /^HTTP\/1\.1 431 [^]*request headers over 8192 bytes are refused/);
   });
