@@ -1,0 +1,204 @@
+/**
+ * Masks of a zone's /proc that its root cannot lift, even holding sys_admin in its
+ * user namespace (systemd zones, systemd.ts).
+ *
+ * The runtime makes /proc and its masks inside the zone's mount namespace, which the
+ * zone's user namespace owns: there a zone root with sys_admin may unmount a mask, or
+ * mount a fresh procfs beside it (the kernel allows that while an unmasked procfs is
+ * visible). The kernel locks a mount (MNT_LOCKED: it cannot be unmounted, and its
+ * read-only, nosuid, nodev and noexec flags cannot be cleared) when it reaches a mount
+ * namespace owned by a less privileged user namespace as part of a copied tree: so the
+ * zone's procfs and its masks are built here, from the host's namespaces, as one tree,
+ * and sent into the zone's namespace by mount propagation:
+ *  1. before create: an empty read-only tmpfs, shared, on the zone's /proc (stageProc);
+ *     the runtime's copy of the host's mounts makes the zone's copy of it a slave;
+ *  2. after create, before init starts (lockProc): a procfs of the zone's pid namespace
+ *     (mounted by a helper in that namespace, in a private host scratch tmpfs), with
+ *     the masks and read-only binds on it; the whole tree is attached on the stage, and
+ *     the kernel propagates it into the zone with every mount below its top locked;
+ *  3. the runtime's own procfs, which covers it there, is unmounted from the zone's
+ *     namespace, and the host's copy is detached (the stage made private first, so
+ *     the detach does not propagate).
+ * The zone may still unmount the whole /proc (its top), which reveals only the empty
+ * stage; a new procfs mount is then refused, as no unmasked procfs is visible to it.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ZoneError, q } from "../native/errors.js";
+import { errnoText, sys } from "../native/sys.js";
+import { ATTR_NODEV, ATTR_NOEXEC, ATTR_NOSUID, ATTR_RDONLY, cloneTree, freshMount, moveOnto, setAttrs } from "./mountapi.js";
+import { MASKED_PATHS, READONLY_PATHS } from "./security.js";
+import type { ZoneRoot } from "./zonefs.js";
+import type { OciMount } from "./oci/spec.js";
+
+const SYS_MOUNT_SETATTR = 442;
+const AT_EMPTY_PATH = 0x1000;
+const MS_PRIVATE = 1 << 18;
+const MS_SHARED = 1 << 20;
+const O_PATH = 0o10000000;
+const O_NOFOLLOW = 0o400000;
+const MNT_DETACH = 2;
+const UMOUNT_NOFOLLOW = 8;
+const EINVAL = 22;
+const TOOLS_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** Set the propagation of the one mount `fd` is the root of. */
+function propagation(fd: number, how: number, label: string): void {
+  const s = sys();
+  const attr = { attr_set: 0, attr_clr: 0, propagation: how, userns_fd: 0 };
+  if (Number(s.syscall(SYS_MOUNT_SETATTR, "int", fd, "str", "", "uint", AT_EMPTY_PATH, s.koffi.pointer(s.mountAttr), attr, "size_t", s.koffi.sizeof(s.mountAttr))) < 0)
+    throw new ZoneError(`${label}: cannot set mount propagation: ${errnoText(s.errno())}`);
+}
+
+/** An empty read-only tmpfs mounted on `at` (an O_PATH fd); returns its root, O_PATH. */
+function emptyTmpfsOn(at: number, label: string, reopen: () => number): number {
+  const m = freshMount("tmpfs", [["size", "4k"], ["mode", "0755"]], ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC, label);
+  try {
+    moveOnto(m, at, label);
+  } finally {
+    fs.closeSync(m);
+  }
+  return reopen();
+}
+
+/** Step 1: the shared stage on the zone's /proc, before the runtime creates the zone. */
+export function stageProc(zr: ZoneRoot): void {
+  const at = zr.mountPoint("proc");
+  try {
+    const stage = emptyTmpfsOn(at, "zone /proc stage", () => zr.mountPoint("proc"));
+    try {
+      propagation(stage, MS_SHARED, "zone /proc stage");
+    } finally {
+      fs.closeSync(stage);
+    }
+  } finally {
+    fs.closeSync(at);
+  }
+}
+
+function run(label: string, cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { encoding: "utf8", env: { PATH: TOOLS_PATH }, timeout: 10_000 });
+  if (r.status !== 0) throw new ZoneError(`${label}: ${cmd} ${args.join(" ")} failed: ${(r.stderr || r.error?.message || `status ${r.status}`).trim().split("\n")[0]}`);
+}
+
+/** Mount on host path `at` (below the scratch, host-owned: no zone name is followed). */
+function onto(tree: number, at: string, label: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(at, O_PATH | O_NOFOLLOW);
+  } catch {
+    fs.closeSync(tree);
+    return false; // this kernel has no such file: nothing to mask
+  }
+  try {
+    moveOnto(tree, fd, label);
+  } finally {
+    fs.closeSync(fd);
+    fs.closeSync(tree);
+  }
+  return true;
+}
+
+/** Where the zone's namespace has the host's static busybox until lockProc is done (helperMount). */
+export const HELPER_AT = "/run/.zones-helper/busybox";
+
+/** The spec's bind of the host's static busybox, for lockProc's unmounts. */
+export function helperMount(busybox: string): OciMount {
+  return { destination: HELPER_AT, type: "bind", source: busybox, options: ["bind", "ro", "nosuid", "nodev"] };
+}
+
+/** /proc binds (lxcfs views) the spec carries, to repeat on the locked procfs. */
+export interface ProcBind {
+  /** Under /proc, as the spec names it. */
+  destination: string;
+  /** Host path. */
+  source: string;
+}
+
+/**
+ * Steps 2 and 3, between the runtime's create and start: `pid` is the zone's init
+ * (waiting to exec), `scratch` a host directory of the zone's run directory.
+ */
+export function lockProc(zr: ZoneRoot, pid: number, scratch: string, binds: readonly ProcBind[]): void {
+  const label = "zone /proc";
+  fs.mkdirSync(scratch, { recursive: true, mode: 0o700 });
+  const sfd = fs.openSync(scratch, O_PATH | O_NOFOLLOW);
+  try {
+    // Private, so nothing built in it reaches any other namespace but through the stage.
+    const root = emptyTmpfsOn(sfd, label, () => fs.openSync(scratch, O_PATH | O_NOFOLLOW));
+    fs.closeSync(root);
+  } finally {
+    fs.closeSync(sfd);
+  }
+  const sroot = fs.openSync(scratch, O_PATH | O_NOFOLLOW);
+  try {
+    propagation(sroot, MS_PRIVATE, label);
+  } finally {
+    fs.closeSync(sroot);
+  }
+  try {
+    // A procfs shows the pid namespace of the process that mounts it: a helper in the
+    // zone's, with the host's credentials and mount namespace. The read-only tmpfs
+    // has the mount point ready: procfs goes on the scratch root itself.
+    run(label, "nsenter", ["--target", String(pid), "--pid", "--", "mount", "-t", "proc", "-o", "nosuid,nodev,noexec", "proc", scratch]);
+    for (const m of MASKED_PATHS.filter((p) => p.startsWith("/proc/"))) {
+      const at = path.join(scratch, m.slice("/proc/".length));
+      let dir: boolean;
+      try {
+        dir = fs.lstatSync(at).isDirectory();
+      } catch {
+        continue;
+      }
+      const tree = dir ? freshMount("tmpfs", [["size", "4k"], ["mode", "0555"]], ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC, `${label} mask ${m}`) : cloneTree("/dev/null", `${label} mask ${m}`);
+      onto(tree, at, `${label} mask ${m}`);
+    }
+    for (const r of READONLY_PATHS.filter((p) => p.startsWith("/proc/"))) {
+      const at = path.join(scratch, r.slice("/proc/".length));
+      if (!fs.existsSync(at)) continue;
+      const tree = cloneTree(at, `${label} read-only ${r}`);
+      setAttrs(tree, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC, `${label} read-only ${r}`);
+      onto(tree, at, `${label} read-only ${r}`);
+    }
+    for (const b of binds) onto(cloneTree(b.source, `${label} view ${b.destination}`), path.join(scratch, b.destination.slice("/proc/".length)), `${label} view ${b.destination}`);
+    // One tree, attached on the stage: the kernel locks what lies below its top.
+    const tree = cloneTree(scratch, label);
+    const stage = zr.mountPoint("proc");
+    try {
+      try {
+        moveOnto(tree, stage, label);
+      } finally {
+        fs.closeSync(tree);
+      }
+      // The runtime's procfs covers ours in the zone's namespace: remove it there.
+      // Run in the zone's mount namespace, as a host binary bound in for the purpose
+      // (static: no zone library is loaded): no process of the zone runs yet, and the
+      // helper reads nothing of the zone's. Its bind goes too.
+      for (const at of ["/proc", HELPER_AT]) run(label, "nsenter", ["--target", String(pid), "--mount", "--", HELPER_AT, "umount", "-l", at]);
+      // Cut the stage's link to the zone (the descriptor still names the stage, under
+      // the new tree), then drop the host's copy without the detach propagating.
+      propagation(stage, MS_PRIVATE, label);
+      const top = zr.mountPoint("proc");
+      try {
+        if (sys().umount2(`/proc/self/fd/${top}`, MNT_DETACH) !== 0) throw new ZoneError(`${label}: cannot detach the host's copy: ${errnoText(sys().errno())}`);
+      } finally {
+        fs.closeSync(top);
+      }
+    } finally {
+      fs.closeSync(stage);
+    }
+  } finally {
+    detachAll(scratch, label);
+  }
+}
+
+/** Detach the scratch's procfs and tmpfs, then remove it. */
+function detachAll(scratch: string, label: string): void {
+  for (let i = 0; i < 2; i++) {
+    if (sys().umount2(scratch, MNT_DETACH | UMOUNT_NOFOLLOW) !== 0) {
+      if (sys().errno() === EINVAL) break;
+      throw new ZoneError(`${label}: cannot detach scratch ${q(scratch)}: ${errnoText(sys().errno())}`);
+    }
+  }
+  fs.rmdirSync(scratch);
+}

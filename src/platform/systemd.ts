@@ -1,0 +1,101 @@
+/**
+ * systemd as a zone's init: what it needs from the platform beyond a busybox init.
+ * - sys_admin in the zone's user namespace, for the mounts of its services' sandboxing
+ *   (PrivateTmp, ProtectSystem, ...); granted only together with the locked masks of
+ *   masks.ts, so the zone's root cannot lift them with it.
+ * - a cgroup tree it may write: on a hybrid or v1 host the zone's group in the
+ *   `name=systemd` hierarchy (systemd then runs in legacy mode, its own hierarchy
+ *   only); on pure v2 the zone's delegated group, seen through the cgroup namespace.
+ * - /run/lock and /tmp as tmpfs, mounted before it starts (it may not mount them on
+ *   top of locked mounts the zone cannot see under).
+ * Keyed on the init being systemd (its path's last word), or a brand saying so: the
+ * decision only widens what the zone gets in the ways masks.ts makes safe, so an init
+ * that merely looks like systemd gains nothing it could abuse.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { OciMount, OciProcess, OciSpec } from "./oci/spec.js";
+import { helperMount, lockProc } from "./masks.js";
+import { BUSYBOX_TREE } from "./brands/minimal.js";
+import { ZoneRoot } from "./zonefs.js";
+
+/** Does `init` (the zone's init argv) run systemd? */
+export function isSystemdInit(init: readonly string[], brandSays = false): boolean {
+  if (brandSays) return true;
+  const exe = init[0] ?? "";
+  return path.posix.basename(exe) === "systemd";
+}
+
+/** The capability systemd needs for its services' mount namespaces. */
+const SYSTEMD_CAPS = ["CAP_SYS_ADMIN"];
+
+/** Add systemd's capabilities to a process (init or a zlogin template), in place. */
+export function grantSystemdCaps(p: OciProcess): void {
+  const c = p.capabilities;
+  if (!c) return;
+  for (const set of [c.bounding, c.effective, c.permitted]) for (const cap of SYSTEMD_CAPS) if (!set.includes(cap)) set.push(cap);
+}
+
+/** Where a v1 host mounts the `name=systemd` hierarchy. */
+export const SYSTEMD_HIERARCHY = "/sys/fs/cgroup/systemd";
+
+/** The zone's group in systemd's cgroup tree on the host: name=systemd (v1) or the unified root (v2). */
+export function zoneSystemdCgroup(cgroupsPath: string, v2: boolean): string {
+  return path.join(v2 ? "/sys/fs/cgroup" : SYSTEMD_HIERARCHY, cgroupsPath);
+}
+
+/**
+ * The mounts systemd needs, for the spec's mount list (after /sys). On v1 the zone's
+ * name=systemd group is bound writable at the place systemd looks for it; on v2 the
+ * runtime's cgroup mount shows the zone's group, through the cgroup namespace, as root.
+ */
+export function systemdMounts(cgroupsPath: string, v2: boolean): OciMount[] {
+  const tmp = (destination: string, mode: string, extra: string[] = []): OciMount => ({ destination, type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", `mode=${mode}`, ...extra] });
+  const cgroup: OciMount[] = v2
+    ? [{ destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["nosuid", "noexec", "nodev", "rw"] }]
+    : [
+        tmp("/sys/fs/cgroup", "755", ["noexec", "size=64k"]),
+        { destination: SYSTEMD_HIERARCHY, type: "bind", source: zoneSystemdCgroup(cgroupsPath, false), options: ["bind", "rw", "nosuid", "nodev", "noexec"] },
+      ];
+  return [tmp("/run/lock", "1777", ["noexec", "size=5120k"]), tmp("/tmp", "1777", ["size=25%"]), ...cgroup];
+}
+
+/** Edit a zone's spec and zlogin template for a systemd init, in place. */
+export function systemdSpec(spec: OciSpec, template: OciProcess, v2: boolean): void {
+  grantSystemdCaps(spec.process);
+  grantSystemdCaps(template);
+  spec.mounts.push(...systemdMounts(spec.linux.cgroupsPath, v2), helperMount(path.join(BUSYBOX_TREE, "busybox")));
+}
+
+/** Files of a v2 group its delegate must own (cgroup-v2.rst, "Delegation Containment"). */
+const V2_DELEGATED = ["cgroup.procs", "cgroup.threads", "cgroup.subtree_control"];
+
+/**
+ * Hand the zone's group in systemd's tree to the zone's root (host uid `base`), after
+ * the runtime made it and before init starts: systemd makes its own groups below.
+ * v1: the directory and its files (tasks, cgroup.procs, ...); v2: the directory and
+ * the delegation files only, so the limits on the group stay the host's.
+ */
+export function delegateCgroup(cgroupsPath: string, v2: boolean, base: number): void {
+  const dir = zoneSystemdCgroup(cgroupsPath, v2);
+  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+  try {
+    fs.fchownSync(fd, base, base);
+  } finally {
+    fs.closeSync(fd);
+  }
+  // Fresh group made by the runtime: its files are the kernel's, no link among them.
+  const files = v2 ? V2_DELEGATED : fs.readdirSync(dir).filter((f) => !fs.lstatSync(path.join(dir, f)).isDirectory());
+  for (const f of files) fs.lchownSync(path.join(dir, f), base, base);
+}
+
+/** masks.ts steps 2 and 3 for a created zone: its /proc binds (lxcfs views) are repeated on the locked procfs. */
+export function lockZoneProc(root: string, pid: number, runDir: string, spec: OciSpec): void {
+  const binds = spec.mounts.filter((m) => m.type === "bind" && m.destination.startsWith("/proc/")).map((m) => ({ destination: m.destination, source: m.source }));
+  const zr = ZoneRoot.open(root);
+  try {
+    lockProc(zr, pid, path.join(runDir, "proc.build"), binds);
+  } finally {
+    zr.close();
+  }
+}
