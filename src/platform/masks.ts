@@ -62,15 +62,15 @@ function emptyTmpfsOn(at: number, label: string, reopen: () => number): number {
   return reopen();
 }
 
-/** Step 1: the shared stage on the zone's /proc, before the runtime creates the zone. */
-export function stageProc(zr: ZoneRoot): void {
-  const at = zr.mountPoint("proc");
+/** Step 1: a shared stage on the zone's `dir`, before the runtime creates the zone. */
+function stage(zr: ZoneRoot, dir: string): void {
+  const at = zr.mountPoint(dir);
   try {
-    const stage = emptyTmpfsOn(at, "zone /proc stage", () => zr.mountPoint("proc"));
+    const fd = emptyTmpfsOn(at, `zone /${dir} stage`, () => zr.mountPoint(dir));
     try {
-      propagation(stage, MS_SHARED, "zone /proc stage");
+      propagation(fd, MS_SHARED, `zone /${dir} stage`);
     } finally {
-      fs.closeSync(stage);
+      fs.closeSync(fd);
     }
   } finally {
     fs.closeSync(at);
@@ -87,9 +87,10 @@ function onto(tree: number, at: string, label: string): boolean {
   let fd: number;
   try {
     fd = fs.openSync(at, O_PATH | O_NOFOLLOW);
-  } catch {
+  } catch (err) {
     fs.closeSync(tree);
-    return false; // this kernel has no such file: nothing to mask
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false; // this kernel has no such file: nothing to mask
+    throw new ZoneError(`${label}: cannot open the mount point: ${(err as Error).message}`);
   }
   try {
     moveOnto(tree, fd, label);
@@ -108,26 +109,40 @@ export function helperMount(busybox: string): OciMount {
   return { destination: HELPER_AT, type: "bind", source: busybox, options: ["bind", "ro", "nosuid", "nodev"] };
 }
 
-/** /proc binds (lxcfs views) the spec carries, to repeat on the locked procfs. */
-export interface ProcBind {
-  /** Under /proc, as the spec names it. */
-  destination: string;
-  /** Host path. */
-  source: string;
+/** One kernel tree of the zone built from the host: /proc or /sys. */
+export interface LockedTree {
+  /** "proc" or "sys": the zone's directory, the file system, the namespace it shows. */
+  dir: "proc" | "sys";
+  /** Binds and tmpfs mounts below it (lxcfs views, systemd's cgroup tree), in order. */
+  mounts: readonly OciMount[];
+}
+
+const FS_OF = { proc: { type: "proc", ns: "--pid", options: "nosuid,nodev,noexec" }, sys: { type: "sysfs", ns: "--net", options: "ro,nosuid,nodev,noexec" } } as const;
+const LOCKED_ATTRS = ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC;
+
+/** Step 1 for each tree: the shared stages, before the runtime creates the zone. */
+export function stageTrees(zr: ZoneRoot, trees: readonly LockedTree[]): void {
+  for (const t of trees) stage(zr, t.dir);
 }
 
 /**
  * Steps 2 and 3, between the runtime's create and start: `pid` is the zone's init
- * (waiting to exec), `scratch` a host directory of the zone's run directory.
+ * (waiting to exec), `runDir` the zone's host-only run directory.
  */
-export function lockProc(zr: ZoneRoot, pid: number, scratch: string, binds: readonly ProcBind[]): void {
-  const label = "zone /proc";
+export function lockTrees(zr: ZoneRoot, pid: number, runDir: string, trees: readonly LockedTree[]): void {
+  for (const t of trees) lockTree(zr, pid, path.join(runDir, `${t.dir}.build`), t);
+  // The helper's own bind goes last (it runs from it: a lazy unmount).
+  run("zone helper", "nsenter", ["--target", String(pid), "--mount", "--", HELPER_AT, "umount", "-l", HELPER_AT]);
+}
+
+function lockTree(zr: ZoneRoot, pid: number, scratch: string, t: LockedTree): void {
+  const label = `zone /${t.dir}`;
+  const kind = FS_OF[t.dir];
   fs.mkdirSync(scratch, { recursive: true, mode: 0o700 });
   const sfd = fs.openSync(scratch, O_PATH | O_NOFOLLOW);
   try {
     // Private, so nothing built in it reaches any other namespace but through the stage.
-    const root = emptyTmpfsOn(sfd, label, () => fs.openSync(scratch, O_PATH | O_NOFOLLOW));
-    fs.closeSync(root);
+    fs.closeSync(emptyTmpfsOn(sfd, label, () => fs.openSync(scratch, O_PATH | O_NOFOLLOW)));
   } finally {
     fs.closeSync(sfd);
   }
@@ -137,55 +152,64 @@ export function lockProc(zr: ZoneRoot, pid: number, scratch: string, binds: read
   } finally {
     fs.closeSync(sroot);
   }
+  const below = (p: string): string => path.join(scratch, p.slice(t.dir.length + 2));
   try {
-    // A procfs shows the pid namespace of the process that mounts it: a helper in the
-    // zone's, with the host's credentials and mount namespace. The read-only tmpfs
-    // has the mount point ready: procfs goes on the scratch root itself.
-    run(label, "nsenter", ["--target", String(pid), "--pid", "--", "mount", "-t", "proc", "-o", "nosuid,nodev,noexec", "proc", scratch]);
-    for (const m of MASKED_PATHS.filter((p) => p.startsWith("/proc/"))) {
-      const at = path.join(scratch, m.slice("/proc/".length));
+    // procfs shows the pid namespace of the process that mounts it, sysfs its network
+    // namespace: a helper in the zone's, with the host's credentials and mount namespace.
+    run(label, "nsenter", ["--target", String(pid), kind.ns, "--", "mount", "-t", kind.type, "-o", kind.options, kind.type, scratch]);
+    for (const m of MASKED_PATHS.filter((p) => p.startsWith(`/${t.dir}/`))) {
       let dir: boolean;
       try {
-        dir = fs.lstatSync(at).isDirectory();
+        dir = fs.lstatSync(below(m)).isDirectory();
       } catch {
-        continue;
+        continue; // this kernel has no such file: nothing to mask
       }
-      const tree = dir ? freshMount("tmpfs", [["size", "4k"], ["mode", "0555"]], ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC, `${label} mask ${m}`) : cloneTree("/dev/null", `${label} mask ${m}`);
-      onto(tree, at, `${label} mask ${m}`);
+      const tree = dir ? freshMount("tmpfs", [["size", "4k"], ["mode", "0555"]], LOCKED_ATTRS, `${label} mask ${m}`) : cloneTree("/dev/null", `${label} mask ${m}`);
+      onto(tree, below(m), `${label} mask ${m}`);
     }
-    for (const r of READONLY_PATHS.filter((p) => p.startsWith("/proc/"))) {
-      const at = path.join(scratch, r.slice("/proc/".length));
-      if (!fs.existsSync(at)) continue;
-      const tree = cloneTree(at, `${label} read-only ${r}`);
-      setAttrs(tree, ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC, `${label} read-only ${r}`);
-      onto(tree, at, `${label} read-only ${r}`);
+    for (const r of READONLY_PATHS.filter((p) => p.startsWith(`/${t.dir}/`))) {
+      if (!fs.existsSync(below(r))) continue;
+      const tree = cloneTree(below(r), `${label} read-only ${r}`);
+      setAttrs(tree, LOCKED_ATTRS, `${label} read-only ${r}`);
+      onto(tree, below(r), `${label} read-only ${r}`);
     }
-    for (const b of binds) onto(cloneTree(b.source, `${label} view ${b.destination}`), path.join(scratch, b.destination.slice("/proc/".length)), `${label} view ${b.destination}`);
+    for (const m of t.mounts) {
+      const what = `${label} ${m.destination}`;
+      if (m.type === "tmpfs") {
+        const params = (m.options ?? []).filter((o) => o.includes("=")).map((o) => o.split("=", 2) as [string, string]);
+        onto(freshMount("tmpfs", params, ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC, what), below(m.destination), what);
+      } else {
+        // A mount point in a tmpfs made just above (systemd's cgroup tree): the scratch is host-only.
+        if (!fs.existsSync(below(m.destination))) fs.mkdirSync(below(m.destination), { mode: 0o755 });
+        const tree = cloneTree(m.source, what);
+        setAttrs(tree, ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC | ((m.options ?? []).includes("ro") ? ATTR_RDONLY : 0), what);
+        if (!onto(tree, below(m.destination), what)) throw new ZoneError(`${what}: no mount point ${q(below(m.destination))} ${fs.existsSync(below(m.destination))} ${fs.readdirSync(path.dirname(below(m.destination))).join(",")}`);
+      }
+    }
     // One tree, attached on the stage: the kernel locks what lies below its top.
     const tree = cloneTree(scratch, label);
-    const stage = zr.mountPoint("proc");
+    const stageFd = zr.mountPoint(t.dir);
     try {
       try {
-        moveOnto(tree, stage, label);
+        moveOnto(tree, stageFd, label);
       } finally {
         fs.closeSync(tree);
       }
-      // The runtime's procfs covers ours in the zone's namespace: remove it there.
-      // Run in the zone's mount namespace, as a host binary bound in for the purpose
-      // (static: no zone library is loaded): no process of the zone runs yet, and the
-      // helper reads nothing of the zone's. Its bind goes too.
-      for (const at of ["/proc", HELPER_AT]) run(label, "nsenter", ["--target", String(pid), "--mount", "--", HELPER_AT, "umount", "-l", at]);
+      // The runtime's mount covers ours in the zone's namespace: remove it there, by a
+      // host binary bound in for the purpose (static: no zone library is loaded); no
+      // process of the zone runs yet, and the helper reads nothing of the zone's.
+      run(label, "nsenter", ["--target", String(pid), "--mount", "--", HELPER_AT, "umount", "-l", `/${t.dir}`]);
       // Cut the stage's link to the zone (the descriptor still names the stage, under
       // the new tree), then drop the host's copy without the detach propagating.
-      propagation(stage, MS_PRIVATE, label);
-      const top = zr.mountPoint("proc");
+      propagation(stageFd, MS_PRIVATE, label);
+      const top = zr.mountPoint(t.dir);
       try {
         if (sys().umount2(`/proc/self/fd/${top}`, MNT_DETACH) !== 0) throw new ZoneError(`${label}: cannot detach the host's copy: ${errnoText(sys().errno())}`);
       } finally {
         fs.closeSync(top);
       }
     } finally {
-      fs.closeSync(stage);
+      fs.closeSync(stageFd);
     }
   } finally {
     detachAll(scratch, label);

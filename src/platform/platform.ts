@@ -41,8 +41,8 @@ import { releaseCpus, zoneCpus } from "./cpusets.js";
 import { checkRctlsOnHost } from "./rctlcheck.js";
 import { isV2 } from "./cgroups/cgroup.js";
 import { CGROUP_ROOT } from "./cgroups/limits.js";
-import { delegateCgroup, isSystemdInit, lockZoneProc, systemdSpec } from "./systemd.js";
-import { stageProc } from "./masks.js";
+import { delegateCgroup, isSystemdInit, lockedTrees, lockZoneTrees, systemdSpec } from "./systemd.js";
+import { stageTrees } from "./masks.js";
 
 /** Who takes a zone's console when it appears (zoneadmd); without one it is closed. */
 export interface ConsoleSink {
@@ -233,7 +233,7 @@ export class Platform {
         // Written fresh each time: a link or FIFO the zone left there is replaced, not followed.
         zr.writeFile("etc/zonename", `${name}\n`, 0o644, base, base);
         writeHostid(zr, z.hostid, base);
-        if (sd) stageProc(zr);
+        if (sd) stageTrees(zr, [{ dir: "proc", mounts: [] }, { dir: "sys", mounts: [] }]);
       } finally {
         zr.close();
       }
@@ -246,7 +246,7 @@ export class Platform {
       const v2 = isV2(CGROUP_ROOT);
       const spec = zoneSpec({ zone: z, base, root, init: bootArgv, cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir, userns: userns.path, zonesMemory: reserve.memory, devices, viewsDir, cpus, cgroupV2: v2 });
       const template = zoneProcess(z, [], undefined, devices.env);
-      if (sd) systemdSpec(spec, template, v2);
+      if (sd) systemdSpec(spec, template);
       fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(spec, null, 1));
       fs.writeFileSync(processTemplateFile(this.paths, name), JSON.stringify(template), { mode: 0o600 });
       const pidFile = path.join(dir, "init.pid");
@@ -272,7 +272,7 @@ export class Platform {
         consoleSocket.close();
       }
       run.pid = Number(fs.readFileSync(pidFile, "utf8"));
-      if (sd) lockZoneProc(root, run.pid, dir, spec);
+      if (sd) lockZoneTrees(root, run.pid, dir, lockedTrees(spec, v2));
       this.inits?.watch(run.pid);
       // The zone's processes keep the namespace alive now; a runtime that made its own
       // instead would leave the zone's quotas on host root.

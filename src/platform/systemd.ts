@@ -15,7 +15,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { OciMount, OciProcess, OciSpec } from "./oci/spec.js";
-import { helperMount, lockProc } from "./masks.js";
+import { helperMount, lockTrees, type LockedTree } from "./masks.js";
 import { BUSYBOX_TREE } from "./brands/minimal.js";
 import { ZoneRoot } from "./zonefs.js";
 
@@ -44,27 +44,40 @@ export function zoneSystemdCgroup(cgroupsPath: string, v2: boolean): string {
   return path.join(v2 ? "/sys/fs/cgroup" : SYSTEMD_HIERARCHY, cgroupsPath);
 }
 
+/** The tmpfs mounts systemd needs before it starts, for the spec's mount list. */
+export function systemdMounts(): OciMount[] {
+  const tmp = (destination: string, mode: string, extra: string[]): OciMount => ({ destination, type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", `mode=${mode}`, ...extra] });
+  return [tmp("/run/lock", "1777", ["noexec", "size=5120k"]), tmp("/tmp", "1777", ["size=25%"])];
+}
+
 /**
- * The mounts systemd needs, for the spec's mount list (after /sys). On v1 the zone's
- * name=systemd group is bound writable at the place systemd looks for it; on v2 the
- * runtime's cgroup mount shows the zone's group, through the cgroup namespace, as root.
+ * systemd's cgroup tree, below the zone's locked /sys (masks.ts): on v1 a tmpfs at
+ * /sys/fs/cgroup and the zone's name=systemd group bound writable in it; on v2 the
+ * zone's group bound at /sys/fs/cgroup (what the cgroup namespace shows as its root).
  */
-export function systemdMounts(cgroupsPath: string, v2: boolean): OciMount[] {
-  const tmp = (destination: string, mode: string, extra: string[] = []): OciMount => ({ destination, type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", `mode=${mode}`, ...extra] });
-  const cgroup: OciMount[] = v2
-    ? [{ destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["nosuid", "noexec", "nodev", "rw"] }]
-    : [
-        tmp("/sys/fs/cgroup", "755", ["noexec", "size=64k"]),
-        { destination: SYSTEMD_HIERARCHY, type: "bind", source: zoneSystemdCgroup(cgroupsPath, false), options: ["bind", "rw", "nosuid", "nodev", "noexec"] },
-      ];
-  return [tmp("/run/lock", "1777", ["noexec", "size=5120k"]), tmp("/tmp", "1777", ["size=25%"]), ...cgroup];
+export function cgroupMounts(cgroupsPath: string, v2: boolean): OciMount[] {
+  const group = zoneSystemdCgroup(cgroupsPath, v2);
+  if (v2) return [{ destination: "/sys/fs/cgroup", type: "bind", source: group, options: ["rw"] }];
+  return [
+    { destination: "/sys/fs/cgroup", type: "tmpfs", source: "tmpfs", options: ["mode=755", "size=64k"] },
+    { destination: SYSTEMD_HIERARCHY, type: "bind", source: group, options: ["rw"] },
+  ];
 }
 
 /** Edit a zone's spec and zlogin template for a systemd init, in place. */
-export function systemdSpec(spec: OciSpec, template: OciProcess, v2: boolean): void {
+export function systemdSpec(spec: OciSpec, template: OciProcess): void {
   grantSystemdCaps(spec.process);
   grantSystemdCaps(template);
-  spec.mounts.push(...systemdMounts(spec.linux.cgroupsPath, v2), helperMount(path.join(BUSYBOX_TREE, "busybox")));
+  spec.mounts.push(...systemdMounts(), helperMount(path.join(BUSYBOX_TREE, "busybox")));
+}
+
+/** The zone's /proc and /sys as masks.ts builds them: the spec's binds below each, and systemd's cgroups. */
+export function lockedTrees(spec: OciSpec, v2: boolean): LockedTree[] {
+  const under = (dir: string): OciMount[] => spec.mounts.filter((m) => m.type === "bind" && m.destination.startsWith(`/${dir}/`));
+  return [
+    { dir: "proc", mounts: under("proc") },
+    { dir: "sys", mounts: [...cgroupMounts(spec.linux.cgroupsPath, v2), ...under("sys")] },
+  ];
 }
 
 /** Files of a v2 group its delegate must own (cgroup-v2.rst, "Delegation Containment"). */
@@ -89,12 +102,11 @@ export function delegateCgroup(cgroupsPath: string, v2: boolean, base: number): 
   for (const f of files) fs.lchownSync(path.join(dir, f), base, base);
 }
 
-/** masks.ts steps 2 and 3 for a created zone: its /proc binds (lxcfs views) are repeated on the locked procfs. */
-export function lockZoneProc(root: string, pid: number, runDir: string, spec: OciSpec): void {
-  const binds = spec.mounts.filter((m) => m.type === "bind" && m.destination.startsWith("/proc/")).map((m) => ({ destination: m.destination, source: m.source }));
+/** masks.ts steps 2 and 3 for a created zone. */
+export function lockZoneTrees(root: string, pid: number, runDir: string, trees: readonly LockedTree[]): void {
   const zr = ZoneRoot.open(root);
   try {
-    lockProc(zr, pid, path.join(runDir, "proc.build"), binds);
+    lockTrees(zr, pid, runDir, trees);
   } finally {
     zr.close();
   }
