@@ -11,12 +11,12 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { runFile } from "../../../src/document/store/runstate.js";
 import { until } from "../../support/helpers.js";
 import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("systemd");
 after(() => root.remove());
-const SYSTEMD = ["--", "-i", "/lib/systemd/systemd"];
 
 function inZone(line: string): { status: number; out: string } {
   const r = root.run("zlogin", ["sd", line]);
@@ -29,7 +29,12 @@ function state(): string {
 
 /** Boot with systemd and wait for it to finish starting its units. */
 async function bootSystemd(): Promise<string> {
-  root.ok("zoneadm", ["-z", "sd", "boot", ...SYSTEMD]);
+  root.ok("zoneadm", ["-z", "sd", "boot"]);
+  return running();
+}
+
+/** Wait for systemd to finish starting its units (running or degraded). */
+async function running(): Promise<string> {
   let s = "";
   await until("systemd to finish booting", () => {
     s = inZone("systemctl is-system-running").out.trim();
@@ -40,7 +45,7 @@ async function bootSystemd(): Promise<string> {
 
 describe("systemd as a zone's init", { concurrency: false }, () => {
   before(() => {
-    root.ok("zonecfg", ["-z", "sd", `create; set zonepath=${path.join(root.dir, "zones/sd")}; set brand=sparse`]);
+    root.ok("zonecfg", ["-z", "sd", `create; set zonepath=${path.join(root.dir, "zones/sd")}; set brand=sparse; set bootargs="-i /lib/systemd/systemd"`]);
     root.ok("zoneadm", ["-z", "sd", "install"]);
   });
   after(() => {
@@ -97,6 +102,22 @@ describe("systemd as a zone's init", { concurrency: false }, () => {
     const last = spawnSync("last", ["-x", "-f", path.join(root.dir, "zones/sd/root/var/log/wtmp")], { encoding: "utf8" });
     assert.match(last.stdout, /shutdown/, last.stdout + last.stderr);
     assert.ok(Date.now() - t0 < 10_000);
+  });
+
+  test("reboot inside reboots only the zone, into systemd again", async () => {
+    await bootSystemd();
+    const before = fs.readFileSync(runFile(root.paths, "sd"), "utf8");
+    inZone("systemctl reboot");
+    await until("the zone to come back", () => {
+      try {
+        return fs.readFileSync(runFile(root.paths, "sd"), "utf8") !== before && state() === "running";
+      } catch {
+        return false;
+      }
+    });
+    assert.equal(await running(), "running");
+    assert.match(inZone("cat /proc/1/cmdline").out, /systemd/);
+    root.ok("zoneadm", ["-z", "sd", "halt"]);
   });
 
   test("poweroff inside ends only the zone; zoneadmd follows", async () => {
