@@ -1,26 +1,30 @@
 /**
- * Masks of a zone's /proc that its root cannot lift, even holding sys_admin in its
- * user namespace (systemd zones, systemd.ts).
+ * Masks of a zone's /proc and /sys that its root cannot lift, even holding sys_admin
+ * in its user namespace (systemd zones, systemd.ts).
  *
- * The runtime makes /proc and its masks inside the zone's mount namespace, which the
- * zone's user namespace owns: there a zone root with sys_admin may unmount a mask, or
- * mount a fresh procfs beside it (the kernel allows that while an unmasked procfs is
- * visible). The kernel locks a mount (MNT_LOCKED: it cannot be unmounted, and its
- * read-only, nosuid, nodev and noexec flags cannot be cleared) when it reaches a mount
- * namespace owned by a less privileged user namespace as part of a copied tree: so the
- * zone's procfs and its masks are built here, from the host's namespaces, as one tree,
- * and sent into the zone's namespace by mount propagation:
- *  1. before create: an empty read-only tmpfs, shared, on the zone's /proc (stageProc);
- *     the runtime's copy of the host's mounts makes the zone's copy of it a slave;
- *  2. after create, before init starts (lockProc): a procfs of the zone's pid namespace
- *     (mounted by a helper in that namespace, in a private host scratch tmpfs), with
- *     the masks and read-only binds on it; the whole tree is attached on the stage, and
- *     the kernel propagates it into the zone with every mount below its top locked;
- *  3. the runtime's own procfs, which covers it there, is unmounted from the zone's
- *     namespace, and the host's copy is detached (the stage made private first, so
- *     the detach does not propagate).
- * The zone may still unmount the whole /proc (its top), which reveals only the empty
- * stage; a new procfs mount is then refused, as no unmasked procfs is visible to it.
+ * The runtime makes /proc, /sys and their masks inside the zone's mount namespace,
+ * which the zone's user namespace owns: there a zone root with sys_admin may unmount
+ * a mask, or mount a fresh procfs beside it (the kernel allows that while an unmasked
+ * procfs is visible). The kernel locks a mount (MNT_LOCKED: it cannot be unmounted,
+ * and its read-only, nosuid, nodev and noexec flags cannot be cleared) when it reaches
+ * a mount namespace owned by a less privileged user namespace as part of a tree: so
+ * each tree is built here, from the host's namespaces, and sent into the zone's
+ * namespace by mount propagation:
+ *  1. before create (stageTrees): an empty read-only tmpfs, shared, on the zone's
+ *     /proc and /sys; the runtime's copy of the host's mounts makes the zone's copies
+ *     of them slaves;
+ *  2. after create, before init starts (lockTrees): a procfs of the zone's pid
+ *     namespace, or a sysfs of its network namespace (mounted by a helper in that
+ *     namespace, into a private host scratch tmpfs), with the masks, the read-only
+ *     binds and the spec's binds below it (lxcfs views, systemd's cgroup tree); the
+ *     whole tree is attached on the stage, and the kernel propagates it into the zone
+ *     with every mount below its top locked;
+ *  3. the runtime's own procfs and sysfs, which cover ours there, are unmounted from
+ *     the zone's namespace by the host's static busybox bound in for that (no zone
+ *     binary ever runs with host credentials), and the host's copies are detached (the
+ *     stage made private first, so the detach does not propagate).
+ * The zone may still unmount a whole /proc or /sys (its top), which reveals only the
+ * empty stage; a new procfs or sysfs mount is then refused, as none unmasked is visible.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -183,7 +187,7 @@ function lockTree(zr: ZoneRoot, pid: number, scratch: string, t: LockedTree): vo
         if (!fs.existsSync(below(m.destination))) fs.mkdirSync(below(m.destination), { mode: 0o755 });
         const tree = cloneTree(m.source, what);
         setAttrs(tree, ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC | ((m.options ?? []).includes("ro") ? ATTR_RDONLY : 0), what);
-        if (!onto(tree, below(m.destination), what)) throw new ZoneError(`${what}: no mount point ${q(below(m.destination))} ${fs.existsSync(below(m.destination))} ${fs.readdirSync(path.dirname(below(m.destination))).join(",")}`);
+        if (!onto(tree, below(m.destination), what)) throw new ZoneError(`${what}: no mount point ${q(m.destination)} in the zone's /${t.dir}`);
       }
     }
     // One tree, attached on the stage: the kernel locks what lies below its top.
