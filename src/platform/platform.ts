@@ -41,7 +41,7 @@ import { releaseCpus, zoneCpus } from "./cpusets.js";
 import { checkRctlsOnHost } from "./rctlcheck.js";
 import { isV2 } from "./cgroups/cgroup.js";
 import { CGROUP_ROOT } from "./cgroups/limits.js";
-import { delegateCgroup, isSystemdInit, lockedTrees, lockZoneTrees, systemdSpec } from "./systemd.js";
+import { consolePeer, delegateCgroup, isSystemdInit, lockedTrees, lockZoneTrees, systemdSpec } from "./systemd.js";
 import { stageTrees } from "./masks.js";
 
 /** Who takes a zone's console when it appears (zoneadmd); without one it is closed. */
@@ -263,7 +263,10 @@ export class Platform {
         const master = await consoleSocket.fd;
         // The holder keeps the console open whatever happens to zoneadmd.
         // Its environment names the zone (holders.ts): a kill before zone.json records it leaks nothing.
-        const holder = spawn("sleep", ["infinity"], { stdio: ["ignore", "ignore", "ignore", master], detached: true, env: { [HOLDER_ENV]: dir } });
+        // A systemd zone's holder keeps a slave open too (systemd.ts consolePeer).
+        const peer = sd ? consolePeer(master) : undefined;
+        const holder = spawn("sleep", ["infinity"], { stdio: ["ignore", "ignore", "ignore", master, ...(peer === undefined ? [] : [peer])], detached: true, env: { [HOLDER_ENV]: dir } });
+        if (peer !== undefined) fs.closeSync(peer);
         holder.unref();
         run.consoleHolder = holder.pid ?? 0;
         if (this.consoles) this.consoles.opened(name, master);

@@ -18,6 +18,8 @@ import type { OciMount, OciProcess, OciSpec } from "./oci/spec.js";
 import { helperMount, lockTrees, type LockedTree } from "./masks.js";
 import { BUSYBOX_TREE } from "./brands/minimal.js";
 import { ZoneRoot } from "./zonefs.js";
+import { ZoneError } from "../native/errors.js";
+import { errnoText, sys } from "../native/sys.js";
 
 /** Does `init` (the zone's init argv) run systemd? */
 export function isSystemdInit(init: readonly string[], brandSays = false): boolean {
@@ -110,4 +112,23 @@ export function lockZoneTrees(root: string, pid: number, runDir: string, trees: 
   } finally {
     zr.close();
   }
+}
+
+const SYS_IOCTL = 16;
+const TIOCGPTPEER = 0x5441;
+const O_RDWR = 2;
+const O_NOCTTY = 0o400;
+
+/**
+ * A slave descriptor of the zone's console pty, for its holder to keep open. systemd
+ * keeps no descriptor of /dev/console (its stdio is /dev/null): it opens the console
+ * for each message, and between two of them no slave is open, so a read of the master
+ * fails with EIO and zoneadmd's reader stops, losing the boot messages. Opened from
+ * the master itself (TIOCGPTPEER), never through a path of the zone's /dev.
+ */
+export function consolePeer(master: number): number {
+  const s = sys();
+  const fd = Number(s.syscall(SYS_IOCTL, "int", master, "ulong", TIOCGPTPEER, "int", O_RDWR | O_NOCTTY));
+  if (fd < 0) throw new ZoneError(`zone console: cannot open the pty's slave: ${errnoText(s.errno())}`);
+  return fd;
 }

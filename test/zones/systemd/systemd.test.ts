@@ -1,6 +1,6 @@
 /**
  * systemd as a zone's init, on a sparse zone (the host's /usr has systemd and its
- * units): it reaches `running` with journald, and its
+ * units): it reaches `running` with journald, its boot shows on the console, and its
  * root holds sys_admin for its services' sandboxing; yet the masks of /proc and /sys,
  * built from the host and locked by the kernel (src/platform/masks.ts), hold against
  * that root as an attacker would try them. Shutdown powers systemd off cleanly;
@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { runFile } from "../../../src/document/store/runstate.js";
+import { consoleLogFile, runFile } from "../../../src/document/store/runstate.js";
 import { until } from "../../support/helpers.js";
 import { ZoneTestRoot } from "../../support/zones.js";
 
@@ -21,6 +21,15 @@ after(() => root.remove());
 function inZone(line: string): { status: number; out: string } {
   const r = root.run("zlogin", ["sd", line]);
   return { status: r.status, out: r.stdout + r.stderr };
+}
+
+/** The zone's console as zoneadmd records it (what zlogin -C replays). */
+function consoleLog(): string {
+  try {
+    return fs.readFileSync(consoleLogFile(root.paths, "sd"), "latin1");
+  } catch {
+    return "";
+  }
 }
 
 function state(): string {
@@ -58,6 +67,8 @@ describe("systemd as a zone's init", { concurrency: false }, () => {
     assert.equal(s, "running", inZone("systemctl --failed --no-pager").out);
     assert.equal(inZone("systemctl is-active systemd-journald").out.trim(), "active");
     assert.match(inZone("journalctl -b --no-pager").out, /Startup finished/);
+    // Every boot: systemd keeps no console descriptor open, the holder does (consolePeer).
+    await until("systemd's boot messages on the console", () => /Welcome to .*Debian/.test(consoleLog()) && /Started .*Journal Service/.test(consoleLog()));
   });
 
   test("a service's PrivateTmp and ProtectSystem work (sys_admin in the zone)", () => {
@@ -98,6 +109,7 @@ describe("systemd as a zone's init", { concurrency: false }, () => {
     const log = fs.readFileSync(path.join(root.paths.runDir, "zoneadmd.log"), "utf8");
     assert.match(log, /zone 'sd': shutdown: 38 to init/);
     assert.doesNotMatch(log, /init still running after/);
+    await until("systemd's power-off on the console", () => /Powering off/.test(consoleLog()));
     // systemd-update-utmp's stop wrote the shutdown record into the zone's own wtmp.
     const last = spawnSync("last", ["-x", "-f", path.join(root.dir, "zones/sd/root/var/log/wtmp")], { encoding: "utf8" });
     assert.match(last.stdout, /shutdown/, last.stdout + last.stderr);
