@@ -91,6 +91,9 @@ describe("systemd as a zone's init", { concurrency: false }, () => {
       "mount -o remount,rw /sys && echo LEAK sys-rw",
       "mount --rbind /proc/sys /mnt/b && mount -o remount,bind,rw /mnt/b && echo LEAK rbind-rw",
       "echo x > /proc/sys/kernel/core_pattern && echo LEAK core_pattern",
+      // The host's /usr, shared read-only into a sparse zone, stays read-only and nodev.
+      "mount -o remount,bind,rw /usr && echo LEAK usr-rw; mount -o remount,bind,dev /usr && echo LEAK usr-dev",
+      "umount -l /usr; touch /usr/.x && echo LEAK usr-write",
       "unshare -m sh -c 'umount /proc/keys; umount -l /proc/acpi; test -s /proc/keys && echo LEAK unshare-keys; mount -t proc proc /mnt/p && echo LEAK unshare-procfs; mount -o remount,bind,rw /proc/sys && echo LEAK unshare-rw'",
       // The whole /proc may go (its top is the zone's to unmount): only the empty stage is left.
       "unshare -m sh -c 'umount -l /proc; ls /proc | grep . && echo LEAK stage; mount -t proc proc /proc && echo LEAK after-umount'",
