@@ -62,6 +62,26 @@ describe("systemd as a zone's init", { concurrency: false }, () => {
     root.run("zoneadm", ["-z", "sd", "uninstall", "-F"]);
   });
 
+  test("a link the zone left at /proc or /sys is refused, not followed by the stage", () => {
+    const tree = path.join(root.dir, "zones/sd/root");
+    const base = fs.statSync(path.join(tree, "etc")).uid;
+    for (const dir of ["proc", "sys"]) {
+      fs.renameSync(path.join(tree, dir), path.join(tree, `${dir}.real`));
+      fs.symlinkSync("/etc", path.join(tree, dir));
+      fs.lchownSync(path.join(tree, dir), base, base);
+      try {
+        const r = root.run("zoneadm", ["-z", "sd", "boot"]);
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, new RegExp(`mount point "/${dir}" is a symbolic link in the zone; refusing to follow it`));
+        assert.equal(state(), "installed");
+        assert.ok(!fs.readFileSync("/proc/self/mountinfo", "utf8").includes(tree), "nothing stays mounted");
+      } finally {
+        fs.unlinkSync(path.join(tree, dir));
+        fs.renameSync(path.join(tree, `${dir}.real`), path.join(tree, dir));
+      }
+    }
+  });
+
   test("boots to running, journald runs, the console shows the boot", async () => {
     const s = await bootSystemd();
     assert.equal(s, "running", inZone("systemctl --failed --no-pager").out);
