@@ -16,7 +16,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { OciMount, OciProcess, OciSpec } from "./oci/spec.js";
 import { helperMount, lockTrees, type LockedTree } from "./masks.js";
-import { BUSYBOX_TREE } from "./brands/minimal.js";
+import { ensureBusyboxTree } from "./brands/minimal.js";
 import { ZoneRoot } from "./zonefs.js";
 import { ZoneError } from "../native/errors.js";
 import { errnoText, sys } from "../native/sys.js";
@@ -70,7 +70,8 @@ export function cgroupMounts(cgroupsPath: string, v2: boolean): OciMount[] {
 export function systemdSpec(spec: OciSpec, template: OciProcess): void {
   grantSystemdCaps(spec.process);
   grantSystemdCaps(template);
-  spec.mounts.push(...systemdMounts(), helperMount(path.join(BUSYBOX_TREE, "busybox")));
+  // The minimal brand's copy of the host's static busybox, made now on a host that has none yet.
+  spec.mounts.push(...systemdMounts(), helperMount(path.join(ensureBusyboxTree(), "busybox")));
 }
 
 /** The zone's /proc and /sys as masks.ts builds them: the spec's binds below each, and systemd's cgroups. */
