@@ -18,6 +18,8 @@ import { call } from "../daemon/client.js";
 import type { Operation, Request } from "../daemon/protocol.js";
 import { readHaltNote, runningIds } from "../document/store/runstate.js";
 import { applySubcommand } from "./zoneadm/apply.js";
+import { attachSubcommand, detachSubcommand } from "./zoneadm/detach.js";
+import * as path from "node:path";
 
 interface Context {
   repo: Repository;
@@ -167,10 +169,19 @@ const CMDTAB: readonly Subcommand[] = [
     if (args.length !== 1 || args[0] !== "-F") throw new UsageError("uninstall removes the zone's files: confirm with 'zoneadm -z zone uninstall -F'");
     return {};
   }),
-  notBuilt("clone", "clone [-m copy] source_zone"),
-  notBuilt("move", "move zonepath"),
-  notBuilt("detach", "detach [-n]"),
-  notBuilt("attach", "attach [-F] [-n path]"),
+  viaDaemon("clone", "clone [-m copy] source_zone", (args) => {
+    // -m copy is the only method (and the default): there is no ZFS snapshot to clone from.
+    const rest = args[0] === "-m" && args[1] === "copy" ? args.slice(2) : args;
+    if (rest.length !== 1 || rest[0]!.startsWith("-")) throw new UsageError("usage: zoneadm -z zone clone [-m copy] source_zone");
+    checkZoneName(rest[0]!);
+    return { source: rest[0] };
+  }),
+  viaDaemon("move", "move zonepath", (args) => {
+    if (args.length !== 1 || !path.isAbsolute(args[0]!)) throw new UsageError("usage: zoneadm -z zone move zonepath (an absolute path)");
+    return { zonepath: path.normalize(args[0]!) };
+  }),
+  detachSubcommand(entryOf),
+  attachSubcommand(entryOf),
   notBuilt("mark", "mark incomplete"),
   notBuilt("mount", "mount"),
   notBuilt("unmount", "unmount"),

@@ -118,6 +118,16 @@ export class Daemon {
     try {
       checkZoneName(zone);
       const p = this.platform;
+      if (req.op === "clone") {
+        // The source must stay halted while it is copied: both zones' queues are held,
+        // taken in name order so that two crossing clones cannot wait on each other.
+        const source = req.source ?? "";
+        checkZoneName(source);
+        if (source === zone) return { ok: false, error: "a zone cannot be cloned from itself" };
+        const [first, second] = [zone, source].sort() as [string, string];
+        await this.serialize(first, () => this.serialize(second, () => p.clone(zone, source)));
+        return { ok: true };
+      }
       return await this.serialize(zone, async (): Promise<Reply> => {
         switch (req.op) {
           case "install":
@@ -125,6 +135,15 @@ export class Daemon {
             return { ok: true };
           case "uninstall":
             await p.uninstall(zone);
+            return { ok: true };
+          case "move":
+            await p.move(zone, req.zonepath ?? "");
+            return { ok: true };
+          case "detach":
+            await p.detach(zone);
+            return { ok: true };
+          case "attach":
+            await p.attach(zone, req.force === true);
             return { ok: true };
           case "ready":
             return { ok: true, run: await p.ready(zone, req.init), runtime: this.runtimeVersion };

@@ -20,6 +20,12 @@ export interface Brand {
   description: string;
   /** Build the zone's tree at `root`; `base` is the host uid of the zone's root. */
   install(root: string, base: number, z: ZoneConfig): Promise<void>;
+  /**
+   * Copy an installed zone's tree (`from`, a halted zone's root) to `to` (absent) for
+   * clone; owners are shifted afterwards. None: a full copy (clone.ts copyTree). A brand
+   * whose root is an overlay copies only its upper layer.
+   */
+  copy?(from: string, to: string): Promise<void>;
   /** The zone's init, unless `zoneadm boot -- -i PATH` names another. */
   init: string[];
   /** Host trees mounted read-only and id-mapped into the zone at ready. */

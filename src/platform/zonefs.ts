@@ -244,6 +244,40 @@ export class ZoneRoot {
     }
   }
 
+  /** Names in directory `rel` (none if it is absent); no link followed on the way. */
+  names(rel: ZonePath): Buffer[] {
+    let d: number;
+    try {
+      d = this.walk(this.parts(rel), "directory");
+    } catch {
+      return [];
+    }
+    try {
+      return fs.readdirSync(at(d), { encoding: "buffer" });
+    } finally {
+      fs.closeSync(d);
+    }
+  }
+
+  /** Remove `rel` if it is there and not a directory (a file, link, FIFO: the entry itself). */
+  unlink(rel: ZonePath): void {
+    let p: { dir: number; name: Buffer; parts: Buffer[] };
+    try {
+      p = this.parent(rel, "file");
+    } catch {
+      return; // no directory there (or a link, never entered): nothing of ours to remove
+    }
+    const { dir, name, parts } = p;
+    try {
+      if (name.length === 0 || fs.lstatSync(at(dir, name)).isDirectory()) return;
+      fs.unlinkSync(at(dir, name));
+    } catch (err) {
+      if (code(err) !== "ENOENT") throw new ZoneError(`cannot remove ${shown(parts)} in the zone: ${code(err)}`);
+    } finally {
+      fs.closeSync(dir);
+    }
+  }
+
   /** Is `rel` a directory, reached without following any link? */
   isDirectory(rel: ZonePath): boolean {
     try {

@@ -1,0 +1,106 @@
+/**
+ * zoneadm detach and attach (illumos detach_func, attach_func), with the manifest of
+ * detach.ts. Detach: installed → configured, the tree left in the zonepath (closed to
+ * everyone but host root, since its owners' slot is released and may go to another
+ * zone), the manifest beside root/. Attach: configured + a manifest → installed, with
+ * a uid slot of this host; when it is not the manifest's slot, every owner is shifted.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ZoneError, q } from "../native/errors.js";
+import { checkOperation } from "../document/store/state.js";
+import { checkNoMounts, entryOf, slotOf, type ZoneOps } from "./clone.js";
+import { hasManifest, makeManifest, manifestText, readManifest, removeManifest, writeManifest, type Manifest } from "./detach.js";
+import { verifyOnHost } from "./hostcheck.js";
+import { shiftTree } from "./shift.js";
+import { SLOT_SIZE } from "./slots.js";
+import { pinZonepath } from "./zonepath.js";
+
+/** The manifest detach would write for zone `name` (detach -n prints it). */
+export function detachPlan(ops: ZoneOps, name: string): Manifest {
+  const e = entryOf(ops, name);
+  checkOperation("detach", e.state);
+  return makeManifest(ops.repo.load(name), e.uuid, slotOf(ops, e));
+}
+
+/** Give the pinned zonepath its owner, group and mode through a descriptor. */
+function setZonepath(zonepath: string, gid: number, mode: number): void {
+  const pin = pinZonepath(zonepath);
+  if (!pin) throw new ZoneError(`zonepath ${q(zonepath)} does not exist`);
+  try {
+    const st = fs.fstatSync(pin.fd);
+    if (st.uid !== 0) throw new ZoneError(`zonepath ${q(zonepath)} is owned by uid ${st.uid}, not root`);
+    fs.chownSync(`/proc/self/fd/${pin.fd}`, 0, gid);
+    fs.chmodSync(`/proc/self/fd/${pin.fd}`, mode);
+  } finally {
+    fs.closeSync(pin.fd);
+    fs.closeSync(pin.parent);
+  }
+}
+
+export async function detachZone(ops: ZoneOps, name: string): Promise<void> {
+  const m = detachPlan(ops, name);
+  const z = ops.repo.load(name);
+  checkNoMounts(z.zonepath);
+  // Manifest first: a kill after it leaves an installed zone with a manifest, which a
+  // second detach rewrites; a kill after the state change, a configured zone to attach.
+  writeManifest(z.zonepath, m);
+  setZonepath(z.zonepath, 0, 0o700);
+  ops.repo.setState(name, "configured");
+  ops.slots.release(m.uuid, ops.paths.configDir);
+  ops.log(`zone '${name}': detached (was uid slot ${m.slot}); manifest in ${q(z.zonepath)}`);
+}
+
+export interface AttachPlan {
+  manifest: Manifest;
+  /** The slot the tree will be in; its owners are shifted when it is not the manifest's. */
+  slot: number | undefined;
+}
+
+/** attach -n PATH: what attaching the zonepath at `zonepath` would do, changing nothing. */
+export function attachPlan(zonepath: string): string[] {
+  const m = readManifest(zonepath);
+  const out = [`zonepath ${q(zonepath)} holds detached zone '${m.zonename}' (brand ${m.brand}, uid slot ${m.slot})`];
+  const root = path.join(zonepath, "root");
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.lstatSync(root);
+  } catch {
+    st = undefined;
+  }
+  out.push(st?.isDirectory() ? `its tree ${q(root)} would be attached; owners shifted if slot ${m.slot} is taken here` : `its tree ${q(root)} is missing or not a directory: attach would refuse`);
+  return out;
+}
+
+export async function attachZone(ops: ZoneOps, name: string, force: boolean): Promise<void> {
+  const e = entryOf(ops, name);
+  const z = ops.repo.load(name);
+  // An attach killed half-way left the zone incomplete with its manifest: run it again.
+  if (!(e.state === "incomplete" && hasManifest(z.zonepath))) checkOperation("attach", e.state);
+  const m = readManifest(z.zonepath);
+  if (m.brand !== z.brand) throw new ZoneError(`the detached zone in ${q(z.zonepath)} is of brand ${q(m.brand)}, but zone '${name}' is configured with brand ${q(z.brand)}`);
+  if (!force && m.uuid === e.uuid && m.zonename !== name) throw new ZoneError(`the manifest names zone '${m.zonename}'; attach it as that zone or use -F`);
+  verifyOnHost(z, ops.repo.list().filter((x) => x.name !== name), false);
+  const root = path.join(z.zonepath, "root");
+  const pin = pinZonepath(root);
+  if (!pin) throw new ZoneError(`${q(root)} is missing or not a directory: nothing to attach`);
+  fs.closeSync(pin.fd);
+  fs.closeSync(pin.parent);
+  checkNoMounts(z.zonepath);
+  if (e.state !== "incomplete") ops.repo.setStateIfUnchanged(name, "incomplete", z);
+  ops.log(`zone '${name}': incomplete (attaching ${q(z.zonepath)})`);
+  const slot = ops.slots.allocate(e.uuid, ops.paths.configDir, name);
+  const base = slot * SLOT_SIZE;
+  // The shift is idempotent (shift.ts), so a resumed attach finishes a cut-short one.
+  const top = fs.lstatSync(root);
+  if (slot !== m.slot || top.uid !== base) {
+    ops.log(`zone '${name}': uid slot ${m.slot} → ${slot}: shifting the tree's owners`);
+    shiftTree(root, base, "zone root");
+  }
+  setZonepath(z.zonepath, base, 0o750);
+  removeManifest(z.zonepath);
+  ops.repo.setState(name, "installed");
+  ops.log(`zone '${name}': installed (attached, uid slot ${slot})`);
+}
+
+export { manifestText };

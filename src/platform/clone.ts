@@ -1,0 +1,168 @@
+/**
+ * zoneadm clone and move (illumos zoneadm clone_func, move_func). Clone copies an
+ * installed, halted zone's tree to a configured zone: the brand's copy hook (default a
+ * full copy), then every owner moved from the source's uid slot to the clone's own
+ * (shift.ts), then what makes a machine itself made anew: hostname, machine-id, SSH host
+ * keys. Move renames the zonepath (or copies and removes it across file systems) after
+ * the new path passed every zonepath rule.
+ */
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ZoneError, q } from "../native/errors.js";
+import type { ZoneConfig } from "../document/model.js";
+import type { ZonePaths } from "../document/store/paths.js";
+import type { IndexEntry, Repository } from "../document/store/repository.js";
+import { checkOperation } from "../document/store/state.js";
+import { brand as brandOf } from "./brands.js";
+import { ZoneTree } from "./brands/tree.js";
+import { verifyOnHost } from "./hostcheck.js";
+import { mountsBelow } from "./idmap.js";
+import { shiftTree } from "./shift.js";
+import { SLOT_SIZE, type SlotRegistry } from "./slots.js";
+import { claimZonepath, pinZonepath, removeInstalledTree } from "./zonepath.js";
+
+/** What the zone operations outside platform.ts need of it. */
+export interface ZoneOps {
+  paths: ZonePaths;
+  repo: Repository;
+  slots: SlotRegistry;
+  log(line: string): void;
+}
+
+export function entryOf(ops: ZoneOps, name: string): IndexEntry {
+  const e = ops.repo.find(name);
+  if (!e) throw new ZoneError(`zone '${name}' is not configured`);
+  return e;
+}
+
+export function slotOf(ops: ZoneOps, e: IndexEntry): number {
+  const s = ops.slots.find(e.uuid, ops.paths.configDir);
+  if (!s) throw new ZoneError(`zone '${e.name}' has no uid slot; uninstall and install it again`);
+  return s.slot;
+}
+
+/** No mount may be left below a zonepath that is about to be copied, moved or detached. */
+export function checkNoMounts(zonepath: string): void {
+  const m = mountsBelow(zonepath);
+  if (m.length > 0) throw new ZoneError(`${q(m[0]!)} is still mounted; halt the zone first`);
+}
+
+/**
+ * The default "copy my tree": a full copy keeping modes, owners, links (never followed:
+ * cp -a is -P), hard links within the tree, set-id bits and extended attributes; one
+ * file system only; reflinks where the file system has them. `to` must not exist.
+ */
+export function copyTree(from: string, to: string): void {
+  const r = spawnSync("cp", ["-a", "-x", "--reflink=auto", "--no-target-directory", from, to], { encoding: "utf8" });
+  if (r.status !== 0) throw new ZoneError(`cannot copy ${q(from)} to ${q(to)}: ${(r.stderr || r.error?.message || "cp failed").trim().split("\n")[0]}`);
+}
+
+/** The words of `text` equal to `from` become `to` (host names in /etc/hosts). */
+function renameHost(text: string, from: string, to: string): string {
+  return text
+    .split("\n")
+    .map((l) => (l.startsWith("#") ? l : l.replace(/[^\s]+/g, (w) => (w === from ? to : w))))
+    .join("\n");
+}
+
+/**
+ * A copied tree's machine identity, made anew: hostname = the new zone's name, /etc/hosts
+ * lines naming the old zone name the new one, a new /etc/machine-id (D-Bus's own copy
+ * removed), SSH host keys removed (sshd's service makes new ones). Through zonefs: the
+ * tree is the zone's.
+ */
+export function renewIdentity(root: string, base: number, oldName: string, newName: string): void {
+  const tree = new ZoneTree(root, base);
+  try {
+    tree.file("etc/hostname", `${newName}\n`);
+    let hosts: string | undefined;
+    try {
+      hosts = tree.zr.readFile("etc/hosts", 1 << 20).toString("utf8");
+    } catch {
+      hosts = undefined; // none, or not a regular file: the zone's own business
+    }
+    if (hosts !== undefined) tree.file("etc/hosts", renameHost(hosts, oldName, newName));
+    tree.file("etc/machine-id", `${randomBytes(16).toString("hex")}\n`, 0o444);
+    tree.zr.unlink("var/lib/dbus/machine-id");
+    for (const n of tree.zr.names("etc/ssh")) if (n.toString("latin1").startsWith("ssh_host_")) tree.zr.unlink(Buffer.concat([Buffer.from("etc/ssh/"), n]));
+  } finally {
+    tree.close();
+  }
+}
+
+/** zoneadm -z name clone source: see the file's comment. */
+export async function cloneZone(ops: ZoneOps, name: string, source: string): Promise<void> {
+  const e = entryOf(ops, name);
+  checkOperation("clone", e.state);
+  if (source === name) throw new ZoneError(`a zone cannot be cloned from itself`);
+  const se = entryOf(ops, source);
+  if (se.state !== "installed") throw new ZoneError(`source zone '${source}' must be installed and halted before clone (it is ${se.state})`);
+  const z = ops.repo.load(name);
+  const sz = ops.repo.load(source);
+  if (z.brand !== sz.brand) throw new ZoneError(`source zone '${source}' is of brand ${q(sz.brand)}, not ${q(z.brand)}: a clone has its source's brand`);
+  const brand = brandOf(z.brand);
+  if (!brand) throw new ZoneError(`unknown brand ${q(z.brand)}`);
+  verifyOnHost(z, ops.repo.list().filter((x) => x.name !== name), false);
+  slotOf(ops, se); // a source without a slot has no tree we know the owners of
+  checkNoMounts(sz.zonepath);
+  const from = path.join(sz.zonepath, "root");
+  const to = path.join(z.zonepath, "root");
+  if (fs.existsSync(z.zonepath) && fs.readdirSync(z.zonepath).length > 0) throw new ZoneError(`zonepath ${q(z.zonepath)} is not empty; clone needs an empty or new directory`);
+  // From here a failure or a kill leaves the clone incomplete (uninstall -F removes it).
+  ops.repo.setStateIfUnchanged(name, "incomplete", z);
+  ops.log(`zone '${name}': incomplete (clone of '${source}')`);
+  const base = ops.slots.allocate(e.uuid, ops.paths.configDir, name) * SLOT_SIZE;
+  fs.mkdirSync(path.dirname(z.zonepath), { recursive: true, mode: 0o755 });
+  fs.mkdirSync(z.zonepath, { recursive: true, mode: 0o700 });
+  claimZonepath(z.zonepath, base);
+  // The source's root is pinned (no link at any component of its zonepath) before the copy.
+  const pin = pinZonepath(sz.zonepath);
+  if (!pin) throw new ZoneError(`zonepath ${q(sz.zonepath)} of source zone '${source}' is gone`);
+  fs.closeSync(pin.fd);
+  fs.closeSync(pin.parent);
+  await (brand.copy ?? copyTree)(from, to);
+  // Each id keeps its place in its slot: the source's zone uid N becomes the clone's N.
+  shiftTree(to, base, "zone root");
+  renewIdentity(to, base, source, name);
+  ops.repo.setState(name, "installed");
+  ops.log(`zone '${name}': installed (cloned from '${source}')`);
+}
+
+/** zoneadm -z name move newpath. */
+export async function moveZone(ops: ZoneOps, name: string, newPath: string): Promise<void> {
+  const e = entryOf(ops, name);
+  checkOperation("move", e.state);
+  const z = ops.repo.load(name);
+  const to = newPath.replace(/\/+$/, "") || "/";
+  if (to === z.zonepath) throw new ZoneError(`zone '${name}' is already at ${q(to)}`);
+  const moved: ZoneConfig = { ...structuredClone(z), zonepath: to };
+  // Every zonepath rule (verify.ts, hostcheck.ts) holds for the new path, as at install.
+  verifyOnHost(moved, ops.repo.list().filter((x) => x.name !== name), false);
+  if (fs.existsSync(to) && fs.readdirSync(to).length > 0) throw new ZoneError(`${q(to)} is not empty; move needs an empty or new directory`);
+  checkNoMounts(z.zonepath);
+  const base = slotOf(ops, e) * SLOT_SIZE;
+  ops.repo.setStateIfUnchanged(name, "incomplete", z);
+  ops.log(`zone '${name}': incomplete (moving to ${q(to)})`);
+  fs.mkdirSync(path.dirname(to), { recursive: true, mode: 0o755 });
+  if (fs.existsSync(to)) fs.rmdirSync(to);
+  let renamed = true;
+  try {
+    fs.renameSync(z.zonepath, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw new ZoneError(`cannot move ${q(z.zonepath)} to ${q(to)}: ${(err as NodeJS.ErrnoException).code ?? "error"}`);
+    renamed = false;
+  }
+  if (!renamed) {
+    fs.mkdirSync(to, { mode: 0o700 });
+    claimZonepath(to, base);
+    copyTree(path.join(z.zonepath, "root"), path.join(to, "root"));
+  }
+  // The configuration names the new path before the old one goes: a kill from here on
+  // leaves an incomplete zone at the new path, whose uninstall removes it.
+  ops.repo.commit(moved, name, { rebase: (cur) => ({ ...cur, zonepath: to }) });
+  if (!renamed) removeInstalledTree(z.zonepath, base);
+  ops.repo.setState(name, "installed");
+  ops.log(`zone '${name}': installed at ${q(to)}`);
+}
