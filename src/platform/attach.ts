@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ZoneError, q } from "../native/errors.js";
 import { checkOperation } from "../document/store/state.js";
-import { checkNoMounts, entryOf, slotOf, type ZoneOps } from "./clone.js";
+import { checkNoMounts, entryOf, ownTree, slotOf, type ZoneOps } from "./clone.js";
 import { hasManifest, makeManifest, manifestText, readManifest, removeManifest, writeManifest, type Manifest } from "./detach.js";
 import { verifyOnHost } from "./hostcheck.js";
 import { shiftTree } from "./shift.js";
@@ -81,7 +81,7 @@ export async function attachZone(ops: ZoneOps, name: string, force: boolean): Pr
   if (m.brand !== z.brand) throw new ZoneError(`the detached zone in ${q(z.zonepath)} is of brand ${q(m.brand)}, but zone '${name}' is configured with brand ${q(z.brand)}`);
   if (!force && m.uuid === e.uuid && m.zonename !== name) throw new ZoneError(`the manifest names zone '${m.zonename}'; attach it as that zone or use -F`);
   verifyOnHost(z, ops.repo.list().filter((x) => x.name !== name), false);
-  const root = path.join(z.zonepath, "root");
+  const root = ownTree(z.zonepath, z.brand);
   const pin = pinZonepath(root);
   if (!pin) throw new ZoneError(`${q(root)} is missing or not a directory: nothing to attach`);
   fs.closeSync(pin.fd);

@@ -21,11 +21,16 @@ export interface Brand {
   /** Build the zone's tree at `root`; `base` is the host uid of the zone's root. */
   install(root: string, base: number, z: ZoneConfig): Promise<void>;
   /**
-   * Copy an installed zone's tree (`from`, a halted zone's root) to `to` (absent) for
-   * clone; owners are shifted afterwards. None: a full copy (clone.ts copyTree). A brand
-   * whose root is an overlay copies only its upper layer.
+   * clone's "copy my tree": from the halted zone's zonepath `from` into the new zone's
+   * `to` (made, empty but for what install's claim put there). None: <zonepath>/root
+   * copied whole (clone.ts copyTree). An overlay brand copies its upper layer only.
    */
   copy?(from: string, to: string): Promise<void>;
+  /**
+   * Where a halted zone's own files are (None: <zonepath>/root): clone and attach shift
+   * their owners to the zone's slot, and clone makes the machine's identity anew there.
+   */
+  ownTree?(zonepath: string): string;
   /** The zone's init, unless `zoneadm boot -- -i PATH` names another. */
   init: string[];
   /** Host trees mounted read-only and id-mapped into the zone at ready. */

@@ -55,8 +55,17 @@ export function checkNoMounts(zonepath: string): void {
  * file system only; reflinks where the file system has them. `to` must not exist.
  */
 export function copyTree(from: string, to: string): void {
-  const r = spawnSync("cp", ["-a", "-x", "--reflink=auto", "--no-target-directory", from, to], { encoding: "utf8" });
+  // cp dies with zoneadmd (setpriv --pdeathsig): after a kill -9 nothing goes on writing
+  // into a zonepath that the incomplete zone's uninstall is about to remove.
+  const cp = ["cp", "-a", "-x", "--reflink=auto", "--no-target-directory", from, to];
+  const argv = fs.existsSync("/usr/bin/setpriv") ? ["/usr/bin/setpriv", "--pdeathsig", "KILL", ...cp] : cp;
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8" });
   if (r.status !== 0) throw new ZoneError(`cannot copy ${q(from)} to ${q(to)}: ${(r.stderr || r.error?.message || "cp failed").trim().split("\n")[0]}`);
+}
+
+/** Where a halted zone's own files lie: the brand's answer, or <zonepath>/root. */
+export function ownTree(zonepath: string, brandName: string): string {
+  return brandOf(brandName)?.ownTree?.(zonepath) ?? path.join(zonepath, "root");
 }
 
 /** The words of `text` equal to `from` become `to` (host names in /etc/hosts). */
@@ -76,6 +85,8 @@ function renameHost(text: string, from: string, to: string): string {
 export function renewIdentity(root: string, base: number, oldName: string, newName: string): void {
   const tree = new ZoneTree(root, base);
   try {
+    // An overlay's upper layer may have no etc/ of its own yet.
+    if (!tree.zr.isDirectory("etc")) tree.dir("etc");
     tree.file("etc/hostname", `${newName}\n`);
     let hosts: string | undefined;
     try {
@@ -122,10 +133,12 @@ export async function cloneZone(ops: ZoneOps, name: string, source: string): Pro
   if (!pin) throw new ZoneError(`zonepath ${q(sz.zonepath)} of source zone '${source}' is gone`);
   fs.closeSync(pin.fd);
   fs.closeSync(pin.parent);
-  await (brand.copy ?? copyTree)(from, to);
+  if (brand.copy) await brand.copy(sz.zonepath, z.zonepath);
+  else copyTree(from, to);
   // Each id keeps its place in its slot: the source's zone uid N becomes the clone's N.
-  shiftTree(to, base, "zone root");
-  renewIdentity(to, base, source, name);
+  const own = ownTree(z.zonepath, z.brand);
+  shiftTree(own, base, "zone root");
+  renewIdentity(own, base, source, name);
   ops.repo.setState(name, "installed");
   ops.log(`zone '${name}': installed (cloned from '${source}')`);
 }
