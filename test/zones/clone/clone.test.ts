@@ -4,6 +4,7 @@
  * rules for move, the detach → attach round trip into another root, state refusals.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -13,7 +14,9 @@ import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("clone");
 const other = new ZoneTestRoot("attach");
+const tmpfs = path.join(root.dir, "otherfs");
 after(() => {
+  spawnSync("umount", [tmpfs]);
   root.remove();
   other.remove();
 });
@@ -80,6 +83,9 @@ describe("clone, move, detach, attach", { concurrency: false }, () => {
     root.ok("zoneadm", ["-z", "cl", "boot"]);
     assert.equal(root.ok("zlogin", ["cl", "stat -c '%u %g %a' /home/f; hostname; cat /home/f"]), "1000 1000 4755\ncl\nhi\n");
     fail(root, "zoneadm", ["-z", "cl", "move", zp("elsewhere")], /must be installed before move \(it is running\)/);
+    root.ok("zonecfg", ["-z", "c3", `create; set zonepath=${zp("c3")}`]);
+    fail(root, "zoneadm", ["-z", "c3", "clone", "cl"], /source zone 'cl' must be installed and halted before clone \(it is running\)/);
+    root.ok("zonecfg", ["-z", "c3", "delete -F"]);
     root.ok("zoneadm", ["-z", "cl", "halt"]);
   });
 
@@ -95,8 +101,21 @@ describe("clone, move, detach, attach", { concurrency: false }, () => {
     root.ok("zoneadm", ["-z", "cl", "boot"]);
     assert.equal(root.ok("zlogin", ["cl", "cat /home/f"]), "hi\n");
     root.ok("zoneadm", ["-z", "cl", "halt"]);
-    root.ok("zoneadm", ["-z", "cl", "uninstall", "-F"]);
+    // Onto another file system: copied, then the old zonepath removed.
+    fs.mkdirSync(tmpfs, { mode: 0o755 });
+    assert.equal(spawnSync("mount", ["-t", "tmpfs", "-o", "mode=755,size=256m", "tmpfs", tmpfs]).status, 0);
+    const far = path.join(tmpfs, "cl");
+    root.ok("zoneadm", ["-z", "cl", "move", far]);
     assert.equal(fs.existsSync(to), false);
+    const f = fs.lstatSync(path.join(far, "root/home/f"));
+    assert.equal(f.uid, slotOf(root, "cl")! * 65536 + 1000);
+    assert.equal(f.mode & 0o7777, 0o4755);
+    assert.equal(fs.statSync(far).gid, slotOf(root, "cl")! * 65536);
+    root.ok("zoneadm", ["-z", "cl", "boot"]);
+    assert.equal(root.ok("zlogin", ["cl", "cat /home/f"]), "hi\n");
+    root.ok("zoneadm", ["-z", "cl", "halt"]);
+    root.ok("zoneadm", ["-z", "cl", "uninstall", "-F"]);
+    assert.equal(fs.existsSync(far), false);
   });
 
   test("detach -n changes nothing; detach leaves configured + manifest, slot released", () => {
@@ -131,6 +150,8 @@ describe("clone, move, detach, attach", { concurrency: false }, () => {
     assert.match(other.ok("zoneadm", ["-z", "taker", "attach", "-n", from]).trim(), /holds detached zone 'src' \(brand sparse, uid slot \d+\)/);
     other.ok("zonecfg", ["-z", "back", `create -a ${from}`]);
     assert.equal(new Repository(other.paths).find("back")!.zonepath, from);
+    // As if an attach had been killed after it began: it is incomplete, and attach resumes.
+    new Repository(other.paths).setState("back", "incomplete");
     other.ok("zoneadm", ["-z", "back", "attach"]);
     assert.equal(state(other, "back"), "installed");
     const s = slotOf(other, "back")!;
