@@ -28,6 +28,8 @@ import { Reaper } from "./reaper.js";
 import { AdminSocket } from "./adminsock.js";
 import { serveLogin } from "./login.js";
 import { LxcfsService } from "./lxcfs.js";
+import { cloneZone, moveZone, type ZoneOps } from "../platform/clone.js";
+import { attachZone, detachZone } from "../platform/attach.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const LOCK_EX_NB = 2 | 4;
@@ -118,6 +120,8 @@ export class Daemon {
     try {
       checkZoneName(zone);
       const p = this.platform;
+      // clone, move, detach, attach: their bodies are in platform/clone.ts and attach.ts.
+      const ops: ZoneOps = { paths: p.paths, repo: p.repo, slots: p.slots, log: (l) => this.log(l) };
       if (req.op === "clone") {
         // The source must stay halted while it is copied: both zones' queues are held,
         // taken in name order so that two crossing clones cannot wait on each other.
@@ -125,7 +129,7 @@ export class Daemon {
         checkZoneName(source);
         if (source === zone) return { ok: false, error: "a zone cannot be cloned from itself" };
         const [first, second] = [zone, source].sort() as [string, string];
-        await this.serialize(first, () => this.serialize(second, () => p.clone(zone, source)));
+        await this.serialize(first, () => this.serialize(second, () => cloneZone(ops, zone, source)));
         return { ok: true };
       }
       return await this.serialize(zone, async (): Promise<Reply> => {
@@ -137,13 +141,13 @@ export class Daemon {
             await p.uninstall(zone);
             return { ok: true };
           case "move":
-            await p.move(zone, req.zonepath ?? "");
+            await moveZone(ops, zone, req.zonepath ?? "");
             return { ok: true };
           case "detach":
-            await p.detach(zone);
+            await detachZone(ops, zone);
             return { ok: true };
           case "attach":
-            await p.attach(zone, req.force === true);
+            await attachZone(ops, zone, req.force === true);
             return { ok: true };
           case "ready":
             return { ok: true, run: await p.ready(zone, req.init), runtime: this.runtimeVersion };

@@ -12,7 +12,7 @@ import { checkOperation } from "../document/store/state.js";
 import { checkNoMounts, entryOf, ownTree, slotOf, type ZoneOps } from "./clone.js";
 import { hasManifest, makeManifest, manifestText, readManifest, removeManifest, writeManifest, type Manifest } from "./detach.js";
 import { verifyOnHost } from "./hostcheck.js";
-import { shiftTree } from "./shift.js";
+import { scanTree, shiftEntries } from "./shift.js";
 import { SLOT_SIZE } from "./slots.js";
 import { pinZonepath } from "./zonepath.js";
 
@@ -87,17 +87,17 @@ export async function attachZone(ops: ZoneOps, name: string, force: boolean): Pr
   fs.closeSync(pin.fd);
   fs.closeSync(pin.parent);
   checkNoMounts(z.zonepath);
+  // Device nodes and hard links out of the tree (a zonepath from elsewhere may hold
+  // them) are refused here, before anything changes: the zone stays configured.
+  const scan = scanTree(root, "zone root", { noDevices: true });
   if (e.state !== "incomplete") ops.repo.setStateIfUnchanged(name, "incomplete", z);
   ops.log(`zone '${name}': incomplete (attaching ${q(z.zonepath)})`);
   const slot = ops.slots.allocate(e.uuid, ops.paths.configDir, name);
   const base = slot * SLOT_SIZE;
-  // The shift is idempotent (shift.ts), so a resumed attach finishes a cut-short one.
-  const top = fs.lstatSync(root);
-  if (slot !== m.slot || top.uid !== base) {
-    ops.log(`zone '${name}': uid slot ${m.slot} → ${slot}: shifting the tree's owners`);
-    shiftTree(root, base, "zone root");
-  }
   setZonepath(z.zonepath, base, 0o750);
+  // Idempotent (shift.ts): a resumed attach finishes a cut-short one.
+  if (slot !== m.slot) ops.log(`zone '${name}': uid slot ${m.slot} → ${slot}: shifting the tree's owners`);
+  shiftEntries(scan, base);
   removeManifest(z.zonepath);
   ops.repo.setState(name, "installed");
   ops.log(`zone '${name}': installed (attached, uid slot ${slot})`);

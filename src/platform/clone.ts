@@ -137,7 +137,7 @@ export async function cloneZone(ops: ZoneOps, name: string, source: string): Pro
   else copyTree(from, to);
   // Each id keeps its place in its slot: the source's zone uid N becomes the clone's N.
   const own = ownTree(z.zonepath, z.brand);
-  shiftTree(own, base, "zone root");
+  shiftTree(own, base, "zone root", SLOT_SIZE, { noDevices: true });
   renewIdentity(own, base, source, name);
   ops.repo.setState(name, "installed");
   ops.log(`zone '${name}': installed (cloned from '${source}')`);

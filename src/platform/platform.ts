@@ -35,8 +35,6 @@ import { applyLimits, zonesLimits } from "./reserve.js";
 import { unmountZoneRoot, ZoneRoot } from "./zonefs.js";
 import { writeHostid } from "./hostid.js";
 import { claimZonepath, removeInstalledTree } from "./zonepath.js";
-import { cloneZone, moveZone, type ZoneOps } from "./clone.js";
-import { attachZone, detachZone } from "./attach.js";
 import { findHolders, HOLDER_ENV, killHolders } from "./holders.js";
 import { mountZoneFs } from "./fsmounts.js";
 import { releaseCpus, zoneCpus } from "./cpusets.js";
@@ -144,15 +142,6 @@ export class Platform {
     await brand.install(root, slot * SLOT_SIZE, z);
     this.setState(name, "installed");
   }
-
-  /** clone, move, detach, attach: their bodies are in clone.ts and attach.ts. */
-  private ops(): ZoneOps {
-    return { paths: this.paths, repo: this.repo, slots: this.slots, log: this.log };
-  }
-  clone = (name: string, source: string): Promise<void> => cloneZone(this.ops(), name, source);
-  move = (name: string, zonepath: string): Promise<void> => moveZone(this.ops(), name, zonepath);
-  detach = (name: string): Promise<void> => detachZone(this.ops(), name);
-  attach = (name: string, force: boolean): Promise<void> => attachZone(this.ops(), name, force);
 
   async uninstall(name: string): Promise<void> {
     // A zone halted on a full disk is installed, though its record may not say so yet.

@@ -25,7 +25,15 @@ export function shiftedId(id: number, base: number, size = SLOT_SIZE): number {
  * the tree is refused before anything changes: handing it to the slot would hand the
  * zone a file of the host's.
  */
-export function shiftTree(dir: string, base: number, what: string, size = SLOT_SIZE): void {
+export function shiftTree(dir: string, base: number, what: string, size = SLOT_SIZE, opts: { noDevices?: boolean } = {}): void {
+  shiftEntries(scanTree(dir, what, opts), base, size);
+}
+
+/** A tree's entries, walked and checked (see shiftTree), for a shift later. */
+export type TreeScan = Array<[string, fs.Stats]>;
+
+/** Walk and check `dir` as shiftTree does, changing nothing: its refusals come before any change. */
+export function scanTree(dir: string, what: string, opts: { noDevices?: boolean } = {}): TreeScan {
   let top: fs.Stats;
   try {
     top = fs.lstatSync(dir);
@@ -50,9 +58,19 @@ export function shiftTree(dir: string, base: number, what: string, size = SLOT_S
     }
   };
   walk(dir, top);
-  for (const [p, st] of entries)
+  for (const [p, st] of entries) {
+    // A zone tree from elsewhere (attach) may carry device nodes a host's root made;
+    // a zone cannot make one itself, except overlay's whiteout (character 0:0).
+    if (opts.noDevices && (st.isBlockDevice() || (st.isCharacterDevice() && st.rdev !== 0)))
+      throw new ZoneError(`${what} ${q(dir)}: ${q(p)} is a device node; a zone's tree holds none (remove it first)`);
     if (!st.isDirectory() && st.nlink > (seen.get(st.ino) ?? 0))
       throw new ZoneError(`${what} ${q(dir)}: ${q(p)} has a hard link outside the ${what}; remove that link or copy the file first`);
+  }
+  return entries;
+}
+
+/** Move the owners of scanned entries into the slot at `base`. */
+export function shiftEntries(entries: TreeScan, base: number, size = SLOT_SIZE): void {
   for (const [p, st] of entries) {
     const uid = shiftedId(st.uid, base, size);
     const gid = shiftedId(st.gid, base, size);

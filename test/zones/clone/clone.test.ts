@@ -164,6 +164,20 @@ describe("clone, move, detach, attach", { concurrency: false }, () => {
     other.ok("zoneadm", ["-z", "back", "uninstall", "-F"]);
   });
 
+  test("attach refuses a tree with a device node, then attaches it without", () => {
+    const dz = path.join(other.dir, "zones", "dv");
+    other.ok("zonecfg", ["-z", "dv", `create; set zonepath=${dz}; set brand=minimal`]);
+    other.ok("zoneadm", ["-z", "dv", "install"]);
+    other.ok("zoneadm", ["-z", "dv", "detach"]);
+    assert.equal(spawnSync("mknod", [path.join(dz, "root/mem"), "c", "1", "1"]).status, 0);
+    fail(other, "zoneadm", ["-z", "dv", "attach"], /zone root ".*dv\/root": ".*\/root\/mem" is a device node; a zone's tree holds none/);
+    assert.equal(state(other, "dv"), "configured", "a refused attach changed nothing");
+    fs.rmSync(path.join(dz, "root/mem"));
+    other.ok("zoneadm", ["-z", "dv", "attach"]);
+    assert.equal(state(other, "dv"), "installed");
+    other.ok("zoneadm", ["-z", "dv", "uninstall", "-F"]);
+  });
+
   test("a hostile manifest is refused with one line", () => {
     const dir = path.join(other.dir, "zones", "bad");
     fs.mkdirSync(path.join(dir, "root"), { recursive: true, mode: 0o700 });
