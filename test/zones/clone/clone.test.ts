@@ -39,7 +39,7 @@ describe("clone, move, detach, attach", { concurrency: false }, () => {
     root.ok("zoneadm", ["-z", "src", "install"]);
     root.ok("zoneadm", ["-z", "src", "boot"]);
     // A zone user's set-uid file, a link to a host file, SSH host keys, a hard link.
-    root.ok("zlogin", ["src", "echo hi > /home/f && chown 1000:1000 /home/f && chmod 4755 /home/f && ln /home/f /home/f2 && ln -s /etc/shadow /home/link && mkdir -p /etc/ssh && echo k > /etc/ssh/ssh_host_ed25519_key && echo c > /etc/ssh/sshd_config"]);
+    root.ok("zlogin", ["src", "echo hi > /home/f && chown 1000:1000 /home/f && chmod 4755 /home/f && ln /home/f /home/f2 && ln -s /etc/shadow /home/link && mkdir -p /etc/ssh && echo k > /etc/ssh/ssh_host_ed25519_key && ln -s /etc/passwd /etc/ssh/ssh_host_rsa_key && mkfifo /etc/ssh/ssh_host_ecdsa_key && echo c > /etc/ssh/sshd_config"]);
     root.ok("zoneadm", ["-z", "src", "halt"]);
   });
 
@@ -79,7 +79,8 @@ describe("clone, move, detach, attach", { concurrency: false }, () => {
     assert.equal(rd("cl", "etc/hostname"), "cl\n");
     assert.match(rd("cl", "etc/hosts"), /^127\.0\.1\.1\tcl$/m);
     assert.notEqual(rd("cl", "etc/machine-id"), rd("src", "etc/machine-id"));
-    assert.deepEqual(fs.readdirSync(path.join(zp("cl"), "root/etc/ssh")), ["sshd_config"], "host keys removed, the rest kept");
+    assert.deepEqual(fs.readdirSync(path.join(zp("cl"), "root/etc/ssh")), ["sshd_config"], "host keys removed (a link, a FIFO: the entries themselves), the rest kept");
+    assert.ok(fs.statSync("/etc/passwd").size > 0, "the host file a key linked to is untouched");
     root.ok("zoneadm", ["-z", "cl", "boot"]);
     assert.equal(root.ok("zlogin", ["cl", "stat -c '%u %g %a' /home/f; hostname; cat /home/f"]), "1000 1000 4755\ncl\nhi\n");
     fail(root, "zoneadm", ["-z", "cl", "move", zp("elsewhere")], /must be installed before move \(it is running\)/);
