@@ -1,6 +1,6 @@
 /**
  * zoneadm detach and attach (illumos detach_func, attach_func), with the manifest of
- * detach.ts. Detach: installed → configured, the tree left in the zonepath (closed to
+ * detach.ts. Detach: installed → (incomplete) → configured, the tree left in the zonepath (closed to
  * everyone but host root, since its owners' slot is released and may go to another
  * zone), the manifest beside root/. Attach: configured + a manifest → installed, with
  * a uid slot of this host; when it is not the manifest's slot, every owner is shifted.
@@ -38,17 +38,27 @@ function setZonepath(zonepath: string, gid: number, mode: number): void {
   }
 }
 
+/**
+ * Manifest first, then incomplete: a kill before the state change leaves an installed
+ * zone (its next detach writes the manifest again); one after it, an incomplete zone
+ * with a manifest, which detach (or attach) finishes, and whose uninstall refuses once
+ * the zonepath is closed (zonepath.ts: it is no longer the directory install made).
+ */
 export async function detachZone(ops: ZoneOps, name: string): Promise<void> {
-  const m = detachPlan(ops, name);
+  const e = entryOf(ops, name);
   const z = ops.repo.load(name);
-  checkNoMounts(z.zonepath);
-  // Manifest first: a kill after it leaves an installed zone with a manifest, which a
-  // second detach rewrites; a kill after the state change, a configured zone to attach.
-  writeManifest(z.zonepath, m);
+  const resume = e.state === "incomplete" && hasManifest(z.zonepath);
+  if (!resume) {
+    const m = detachPlan(ops, name);
+    checkNoMounts(z.zonepath);
+    writeManifest(z.zonepath, m);
+    ops.repo.setStateIfUnchanged(name, "incomplete", z);
+  }
   setZonepath(z.zonepath, 0, 0o700);
+  const slot = ops.slots.find(e.uuid, ops.paths.configDir)?.slot;
+  ops.slots.release(e.uuid, ops.paths.configDir);
   ops.repo.setState(name, "configured");
-  ops.slots.release(m.uuid, ops.paths.configDir);
-  ops.log(`zone '${name}': detached (was uid slot ${m.slot}); manifest in ${q(z.zonepath)}`);
+  ops.log(`zone '${name}': detached${slot === undefined ? "" : ` (was uid slot ${slot})`}; manifest in ${q(z.zonepath)}`);
 }
 
 export interface AttachPlan {

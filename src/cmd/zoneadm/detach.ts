@@ -31,7 +31,8 @@ export function detachSubcommand(entryOf: (ctx: Context) => IndexEntry) {
     async run(ctx: Context): Promise<void> {
       if (ctx.args.length > 1 || (ctx.args.length === 1 && ctx.args[0] !== "-n")) throw new UsageError("usage: zoneadm -z zone detach [-n]");
       const e = entryOf(ctx);
-      checkOperation("detach", e.state);
+      // An incomplete zone may be a detach cut short: zoneadmd finishes it if so.
+      if (e.state !== "incomplete" || ctx.args[0] === "-n") checkOperation("detach", e.state);
       if (ctx.args[0] === "-n") {
         const m = detachPlan({ paths: zonePaths(), repo: ctx.repo, slots: new SlotRegistry(), log: () => {} }, e.name);
         ctx.out(`would write ${path.join(e.zonepath, "zone-detached.json")} and release uid slot ${m.slot}:`);

@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Repository } from "../../../src/document/store/repository.js";
 import { SlotRegistry } from "../../../src/platform/slots.js";
+import { makeManifest, writeManifest } from "../../../src/platform/detach.js";
 import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("clone");
@@ -169,7 +170,14 @@ describe("clone, move, detach, attach", { concurrency: false }, () => {
     const dz = path.join(other.dir, "zones", "dv");
     other.ok("zonecfg", ["-z", "dv", `create; set zonepath=${dz}; set brand=minimal`]);
     other.ok("zoneadm", ["-z", "dv", "install"]);
+    // As if a detach had been killed once it had written its manifest and begun: detach finishes it.
+    const r = new Repository(other.paths);
+    const e = r.find("dv")!;
+    writeManifest(dz, makeManifest(r.load("dv"), e.uuid, slotOf(other, "dv")!));
+    r.setState("dv", "incomplete");
     other.ok("zoneadm", ["-z", "dv", "detach"]);
+    assert.equal(state(other, "dv"), "configured");
+    assert.equal(slotOf(other, "dv"), undefined);
     assert.equal(spawnSync("mknod", [path.join(dz, "root/mem"), "c", "1", "1"]).status, 0);
     fail(other, "zoneadm", ["-z", "dv", "attach"], /zone root ".*dv\/root": ".*\/root\/mem" is a device node; a zone's tree holds none/);
     assert.equal(state(other, "dv"), "configured", "a refused attach changed nothing");
