@@ -87,9 +87,11 @@ export async function attachZone(ops: ZoneOps, name: string, force: boolean): Pr
   const z = ops.repo.load(name);
   // An attach killed half-way left the zone incomplete with its manifest: run it again.
   if (!(e.state === "incomplete" && hasManifest(z.zonepath))) checkOperation("attach", e.state);
-  const m = readManifest(z.zonepath);
+  // -F: a zonepath with no manifest (a tree copied by hand) is taken as this zone's
+  // brand; the walk below still checks the tree, and shifts it to this host's slot.
+  const manifested = !force || hasManifest(z.zonepath);
+  const m = manifested ? readManifest(z.zonepath) : makeManifest(z, e.uuid, 0);
   if (m.brand !== z.brand) throw new ZoneError(`the detached zone in ${q(z.zonepath)} is of brand ${q(m.brand)}, but zone '${name}' is configured with brand ${q(z.brand)}`);
-  if (!force && m.uuid === e.uuid && m.zonename !== name) throw new ZoneError(`the manifest names zone '${m.zonename}'; attach it as that zone or use -F`);
   verifyOnHost(z, ops.repo.list().filter((x) => x.name !== name), false);
   const root = ownTree(z.zonepath, z.brand);
   const pin = pinZonepath(root);
@@ -108,7 +110,7 @@ export async function attachZone(ops: ZoneOps, name: string, force: boolean): Pr
   // Idempotent (shift.ts): a resumed attach finishes a cut-short one.
   if (slot !== m.slot) ops.log(`zone '${name}': uid slot ${m.slot} → ${slot}: shifting the tree's owners`);
   shiftEntries(scan, base);
-  removeManifest(z.zonepath);
+  if (manifested) removeManifest(z.zonepath);
   ops.repo.setState(name, "installed");
   ops.log(`zone '${name}': installed (attached, uid slot ${slot})`);
 }

@@ -182,8 +182,15 @@ describe("clone, move, detach, attach", { concurrency: false }, () => {
     fail(other, "zoneadm", ["-z", "dv", "attach"], /zone root ".*dv\/root": ".*\/root\/mem" is a device node; a zone's tree holds none/);
     assert.equal(state(other, "dv"), "configured", "a refused attach changed nothing");
     fs.rmSync(path.join(dz, "root/mem"));
-    other.ok("zoneadm", ["-z", "dv", "attach"]);
+    // Without its manifest (a tree copied by hand) only -F attaches it.
+    fs.renameSync(path.join(dz, "zone-detached.json"), path.join(other.dir, "kept.json"));
+    fail(other, "zoneadm", ["-z", "dv", "attach"], /zone-detached\.json" cannot be read \(ENOENT\); is the zone detached/);
+    other.ok("zoneadm", ["-z", "dv", "attach", "-F"]);
     assert.equal(state(other, "dv"), "installed");
+    assert.equal(fs.lstatSync(path.join(dz, "root/etc/passwd")).uid, slotOf(other, "dv")! * 65536);
+    other.ok("zoneadm", ["-z", "dv", "boot"]);
+    assert.equal(other.ok("zlogin", ["dv", "id -u; ls -ln /etc/passwd | awk '{print $3}'"]), "0\n0\n");
+    other.ok("zoneadm", ["-z", "dv", "halt"]);
     other.ok("zoneadm", ["-z", "dv", "uninstall", "-F"]);
   });
 
