@@ -68,7 +68,8 @@ function viaDaemon(op: Operation, usage: string, parse: (args: string[]) => Part
       const extra = parse(ctx.args);
       // halt is the way out for an installed zone that a ready cut short by a kill left
       // mounts, a container or a holder: only zoneadmd can see them, so it checks halt.
-      if (op !== "halt") checkOperation(op, e.state);
+      // Likewise an incomplete zone may be a move cut short, which only zoneadmd can finish.
+      if (op !== "halt" && !(op === "move" && e.state === "incomplete")) checkOperation(op, e.state);
       const reply = await call(zonePaths(), { op, zone: ctx.zone, ...extra });
       if (!reply.ok) throw new ZoneError(reply.error);
       // Zones are only as safe as their runtime: say so when it lacks known fixes.

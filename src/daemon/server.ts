@@ -28,7 +28,8 @@ import { Reaper } from "./reaper.js";
 import { AdminSocket } from "./adminsock.js";
 import { serveLogin } from "./login.js";
 import { LxcfsService } from "./lxcfs.js";
-import { cloneZone, moveZone, type ZoneOps } from "../platform/clone.js";
+import { cloneZone, type ZoneOps } from "../platform/clone.js";
+import { moveZone } from "../platform/move.js";
 import { attachZone, detachZone } from "../platform/attach.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;

@@ -1,17 +1,15 @@
 /**
- * zoneadm clone and move (illumos zoneadm clone_func, move_func). Clone copies an
+ * zoneadm clone (illumos zoneadm clone_func). Clone copies an
  * installed, halted zone's tree to a configured zone: the brand's copy hook (default a
  * full copy), then every owner moved from the source's uid slot to the clone's own
  * (shift.ts), then what makes a machine itself made anew: hostname, machine-id, SSH host
- * keys. Move renames the zonepath (or copies and removes it across file systems) after
- * the new path passed every zonepath rule.
+ * keys. Move is in move.ts.
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ZoneError, q } from "../native/errors.js";
-import type { ZoneConfig } from "../document/model.js";
 import type { ZonePaths } from "../document/store/paths.js";
 import type { IndexEntry, Repository } from "../document/store/repository.js";
 import { checkOperation } from "../document/store/state.js";
@@ -21,7 +19,7 @@ import { verifyOnHost } from "./hostcheck.js";
 import { mountsBelow } from "./idmap.js";
 import { shiftTree } from "./shift.js";
 import { SLOT_SIZE, type SlotRegistry } from "./slots.js";
-import { claimZonepath, pinZonepath, removeInstalledTree } from "./zonepath.js";
+import { claimZonepath, pinZonepath } from "./zonepath.js";
 
 /** What the zone operations outside platform.ts need of it. */
 export interface ZoneOps {
@@ -141,41 +139,4 @@ export async function cloneZone(ops: ZoneOps, name: string, source: string): Pro
   renewIdentity(own, base, source, name);
   ops.repo.setState(name, "installed");
   ops.log(`zone '${name}': installed (cloned from '${source}')`);
-}
-
-/** zoneadm -z name move newpath. */
-export async function moveZone(ops: ZoneOps, name: string, newPath: string): Promise<void> {
-  const e = entryOf(ops, name);
-  checkOperation("move", e.state);
-  const z = ops.repo.load(name);
-  const to = newPath.replace(/\/+$/, "") || "/";
-  if (to === z.zonepath) throw new ZoneError(`zone '${name}' is already at ${q(to)}`);
-  const moved: ZoneConfig = { ...structuredClone(z), zonepath: to };
-  // Every zonepath rule (verify.ts, hostcheck.ts) holds for the new path, as at install.
-  verifyOnHost(moved, ops.repo.list().filter((x) => x.name !== name), false);
-  if (fs.existsSync(to) && fs.readdirSync(to).length > 0) throw new ZoneError(`${q(to)} is not empty; move needs an empty or new directory`);
-  checkNoMounts(z.zonepath);
-  const base = slotOf(ops, e) * SLOT_SIZE;
-  ops.repo.setStateIfUnchanged(name, "incomplete", z);
-  ops.log(`zone '${name}': incomplete (moving to ${q(to)})`);
-  fs.mkdirSync(path.dirname(to), { recursive: true, mode: 0o755 });
-  if (fs.existsSync(to)) fs.rmdirSync(to);
-  let renamed = true;
-  try {
-    fs.renameSync(z.zonepath, to);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw new ZoneError(`cannot move ${q(z.zonepath)} to ${q(to)}: ${(err as NodeJS.ErrnoException).code ?? "error"}`);
-    renamed = false;
-  }
-  if (!renamed) {
-    fs.mkdirSync(to, { mode: 0o700 });
-    claimZonepath(to, base);
-    copyTree(path.join(z.zonepath, "root"), path.join(to, "root"));
-  }
-  // The configuration names the new path before the old one goes: a kill from here on
-  // leaves an incomplete zone at the new path, whose uninstall removes it.
-  ops.repo.commit(moved, name, { rebase: (cur) => ({ ...cur, zonepath: to }) });
-  if (!renamed) removeInstalledTree(z.zonepath, base);
-  ops.repo.setState(name, "installed");
-  ops.log(`zone '${name}': installed at ${q(to)}`);
 }

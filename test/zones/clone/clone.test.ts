@@ -116,8 +116,19 @@ describe("clone, move, detach, attach", { concurrency: false }, () => {
     root.ok("zoneadm", ["-z", "cl", "boot"]);
     assert.equal(root.ok("zlogin", ["cl", "cat /home/f"]), "hi\n");
     root.ok("zoneadm", ["-z", "cl", "halt"]);
+    // As if a move back had been killed right after its rename: the same move finishes it.
+    fs.writeFileSync(path.join(far, "zone-moving.json"), JSON.stringify({ from: far, to: to }), { mode: 0o600 });
+    new Repository(root.paths).setState("cl", "incomplete");
+    fs.mkdirSync(path.dirname(to), { recursive: true });
+    fail(root, "zoneadm", ["-z", "cl", "move", path.join(root.dir, "other-target")], /must be installed before move \(it is incomplete\)/);
+    assert.equal(spawnSync("cp", ["-a", far, to]).status, 0); // the rename, across file systems by hand
+    fs.rmSync(far, { recursive: true });
+    root.ok("zoneadm", ["-z", "cl", "move", to]);
+    assert.equal(state(root, "cl"), "installed");
+    assert.equal(new Repository(root.paths).find("cl")!.zonepath, to);
+    assert.deepEqual(fs.readdirSync(to), ["root"], "the record is gone");
     root.ok("zoneadm", ["-z", "cl", "uninstall", "-F"]);
-    assert.equal(fs.existsSync(far), false);
+    assert.equal(fs.existsSync(to), false);
   });
 
   test("detach -n changes nothing; detach leaves configured + manifest, slot released", () => {
