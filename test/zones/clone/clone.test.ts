@@ -53,6 +53,9 @@ describe("clone, move, detach, attach", { concurrency: false }, () => {
     fail(root, "zoneadm", ["-z", "src", "attach"], /must be configured before attach \(it is installed\)/);
     root.ok("zonecfg", ["-z", "c2", `create; set zonepath=${zp("c2")}`]);
     fail(root, "zoneadm", ["-z", "c2", "clone", "cl"], /source zone 'cl' must be installed and halted before clone \(it is configured\)/);
+    fail(root, "zoneadm", ["-z", "c2", "clone", "c2"], /a zone cannot be cloned from itself/);
+    root.ok("zonecfg", ["-z", "c2", "set brand=minimal"]);
+    fail(root, "zoneadm", ["-z", "c2", "clone", "src"], /source zone 'src' is of brand "sparse", not "minimal": a clone has its source's brand/);
     root.ok("zonecfg", ["-z", "c2", "delete -F"]);
   });
 
@@ -85,6 +88,7 @@ describe("clone, move, detach, attach", { concurrency: false }, () => {
     root.ok("zoneadm", ["-z", "cl", "boot"]);
     assert.equal(root.ok("zlogin", ["cl", "stat -c '%u %g %a' /home/f; hostname; cat /home/f"]), "1000 1000 4755\ncl\nhi\n");
     fail(root, "zoneadm", ["-z", "cl", "move", zp("elsewhere")], /must be installed before move \(it is running\)/);
+    fail(root, "zoneadm", ["-z", "cl", "detach"], /must be installed before detach \(it is running\)/);
     root.ok("zonecfg", ["-z", "c3", `create; set zonepath=${zp("c3")}`]);
     fail(root, "zoneadm", ["-z", "c3", "clone", "cl"], /source zone 'cl' must be installed and halted before clone \(it is running\)/);
     root.ok("zonecfg", ["-z", "c3", "delete -F"]);
