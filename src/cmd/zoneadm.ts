@@ -5,6 +5,7 @@
  *
  *   zoneadm [-z zone] [-u uuid] subcommand [args]
  */
+import * as path from "node:path";
 import { EXIT_OK, UsageError, ZoneError } from "../native/errors.js";
 import { checkZoneName } from "../document/names.js";
 import { parseBootWords } from "../document/bootargs.js";
@@ -18,8 +19,8 @@ import { call } from "../daemon/client.js";
 import type { Operation, Request } from "../daemon/protocol.js";
 import { readHaltNote, runningIds } from "../document/store/runstate.js";
 import { applySubcommand } from "./zoneadm/apply.js";
+import { imageSubcommand } from "./zoneadm/image.js";
 import { attachSubcommand, detachSubcommand } from "./zoneadm/detach.js";
-import * as path from "node:path";
 
 interface Context {
   repo: Repository;
@@ -164,7 +165,13 @@ const CMDTAB: readonly Subcommand[] = [
     },
   },
   applySubcommand(entryOf),
-  viaDaemon("install", "install"),
+  imageSubcommand(entryOf),
+  viaDaemon("install", "install [-i image]", (args) => {
+    if (args.length === 0) return {};
+    if (args.length !== 2 || args[0] !== "-i") throw new UsageError("usage: zoneadm -z zone install [-i image]");
+    // zoneadmd has its own working directory: a relative path is this one's.
+    return { image: path.resolve(args[1]!) };
+  }),
   viaDaemon("uninstall", "uninstall -F", (args) => {
     // illumos asks for confirmation; with no question asked here, -F says yes.
     if (args.length !== 1 || args[0] !== "-F") throw new UsageError("uninstall removes the zone's files: confirm with 'zoneadm -z zone uninstall -F'");

@@ -7,6 +7,7 @@ import { BRAND_NAMES, type BrandName } from "../document/brandnames.js";
 import type { ZoneConfig } from "../document/model.js";
 import { BUSYBOX_TREE, installMinimal } from "./brands/minimal.js";
 import { installSparse, SPARSE_SHARED } from "./brands/sparse.js";
+import { installOci, readImageRecord, recordedStopSignal, type ImageRecord } from "./brands/oci.js";
 
 export interface SharedTree {
   /** Host directory. */
@@ -19,7 +20,13 @@ export interface Brand {
   name: string;
   description: string;
   /** Build the zone's tree at `root`; `base` is the host uid of the zone's root. */
-  install(root: string, base: number, z: ZoneConfig): Promise<void>;
+  install(root: string, base: number, z: ZoneConfig, image?: string): Promise<void>;
+  /** Installs from an image (`zoneadm install -i`); a failed install then leaves the zone configured. */
+  image?: true;
+  /** What install recorded for boot (init, env, user, stop signal), if the brand records it. */
+  record?(zonepath: string): ImageRecord | undefined;
+  /** The signal that stops this zone's init, if the brand knows it (the image's StopSignal). */
+  stopSignal?(zonepath: string): number | undefined;
   /**
    * clone's "copy my tree": from the halted zone's zonepath `from` into the new zone's
    * `to` (made, empty but for what install's claim put there). None: <zonepath>/root
@@ -50,6 +57,15 @@ const TABLE: Record<BrandName, Omit<Brand, "name">> = {
     install: installMinimal,
     init: ["/sbin/init"],
     shared: [{ source: BUSYBOX_TREE, target: "/bin" }],
+  },
+  oci: {
+    description: "the tree of an OCI image (zoneadm install -i IMAGE); its entrypoint is the init",
+    install: installOci,
+    init: [],
+    shared: [],
+    image: true,
+    record: readImageRecord,
+    stopSignal: recordedStopSignal,
   },
 };
 

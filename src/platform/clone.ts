@@ -74,6 +74,21 @@ function renameHost(text: string, from: string, to: string): string {
     .join("\n");
 }
 
+/** What `rel` is, or undefined when it, or a directory on the way, is absent or a link (never entered). */
+function kindOf(tree: ZoneTree, rel: string | Buffer): ReturnType<ZoneTree["zr"]["kind"]> {
+  try {
+    return tree.zr.kind(rel);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Remove `rel` if it is a file, link or FIFO (the entry itself); a directory is the zone's business. */
+function removeEntry(tree: ZoneTree, rel: string | Buffer): void {
+  const k = kindOf(tree, rel);
+  if (k !== undefined && k !== "dir") tree.zr.remove(rel);
+}
+
 /**
  * A copied tree's machine identity, made anew: hostname = the new zone's name, /etc/hosts
  * lines naming the old zone name the new one, a new /etc/machine-id (D-Bus's own copy
@@ -94,8 +109,9 @@ export function renewIdentity(root: string, base: number, oldName: string, newNa
     }
     if (hosts !== undefined) tree.file("etc/hosts", renameHost(hosts, oldName, newName));
     tree.file("etc/machine-id", `${randomBytes(16).toString("hex")}\n`, 0o444);
-    tree.zr.unlink("var/lib/dbus/machine-id");
-    for (const n of tree.zr.names("etc/ssh")) if (n.toString("latin1").startsWith("ssh_host_")) tree.zr.unlink(Buffer.concat([Buffer.from("etc/ssh/"), n]));
+    removeEntry(tree, "var/lib/dbus/machine-id");
+    const ssh = kindOf(tree, "etc/ssh") === "dir" ? tree.zr.list("etc/ssh") : [];
+    for (const n of ssh) if (n.toString("latin1").startsWith("ssh_host_")) removeEntry(tree, Buffer.concat([Buffer.from("etc/ssh/"), n]));
   } finally {
     tree.close();
   }

@@ -35,6 +35,7 @@ import { applyLimits, zonesLimits } from "./reserve.js";
 import { unmountZoneRoot, ZoneRoot } from "./zonefs.js";
 import { writeHostid } from "./hostid.js";
 import { claimZonepath, removeInstalledTree } from "./zonepath.js";
+import { undoInstall, zonepathBefore } from "./installundo.js";
 import { findHolders, HOLDER_ENV, killHolders } from "./holders.js";
 import { mountZoneFs } from "./fsmounts.js";
 import { releaseCpus, zoneCpus } from "./cpusets.js";
@@ -116,12 +117,15 @@ export class Platform {
     this.log(`zone '${name}': ${to}`);
   }
 
-  async install(name: string): Promise<void> {
+  async install(name: string, image?: string): Promise<void> {
     const e = this.entry(name);
     checkOperation("install", e.state);
     const z = this.repo.load(name);
     const brand = brandOf(z.brand);
     if (!brand) throw new ZoneError(`unknown brand ${q(z.brand)}`);
+    if (image !== undefined && !brand.image) throw new ZoneError(`brand ${q(z.brand)} installs no image; -i ${q(image)} is for brand oci`);
+    if (image === undefined && brand.image) throw new ZoneError(`brand ${q(z.brand)} installs from an image: zoneadm -z ${name} install -i IMAGE`);
+    const before = zonepathBefore(z.zonepath);
     // Addresses in use by running zones matter at boot, not at install.
     verifyOnHost(z, this.repo.list().filter((x) => x.name !== name), false);
     const root = this.root(z);
@@ -139,7 +143,17 @@ export class Platform {
     fs.mkdirSync(z.zonepath, { recursive: true, mode: 0o700 });
     claimZonepath(z.zonepath, slot * SLOT_SIZE);
     fs.mkdirSync(root, { mode: 0o755 });
-    await brand.install(root, slot * SLOT_SIZE, z);
+    try {
+      await brand.install(root, slot * SLOT_SIZE, z, image);
+    } catch (err) {
+      // A failed image install leaves the zone configured and its zonepath as it found it.
+      if (brand.image) {
+        undoInstall(z.zonepath, slot * SLOT_SIZE, before);
+        this.slots.release(e.uuid, this.paths.configDir);
+        this.setState(name, "configured");
+      }
+      throw err;
+    }
     this.setState(name, "installed");
   }
 
@@ -201,6 +215,7 @@ export class Platform {
     const base = this.base(e);
     const root = this.root(z);
     if (!fs.existsSync(root)) throw new ZoneError(`${root} is missing; the zone must be installed again`);
+    const image = brand.record?.(z.zonepath);
     // The host may have changed the directories above the zonepath since install.
     checkZonepathOnHost(z, base);
     // Network: refused before anything is made, so a bad net resource leaves nothing half-plumbed.
@@ -238,9 +253,9 @@ export class Platform {
       const devices = zoneDevices(z, this.paths.root, base);
       const viewsDir = await views;
       const cpus = zoneCpus(z.dedicatedCpu?.ncpus, dir, name, `${this.paths.hostPrefix}/${name}`);
-      const spec = zoneSpec({ zone: z, base, root, init: bootCommand(init, z.bootargs, brand.init), cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir, userns: userns.path, zonesMemory: reserve.memory, devices, viewsDir, cpus, cgroupV2: isV2(CGROUP_ROOT) });
+      const spec = zoneSpec({ zone: z, base, root, init: bootCommand(init, z.bootargs, image?.init ?? brand.init), image, cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir, userns: userns.path, zonesMemory: reserve.memory, devices, viewsDir, cpus, cgroupV2: isV2(CGROUP_ROOT) });
       fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(spec, null, 1));
-      fs.writeFileSync(processTemplateFile(this.paths, name), JSON.stringify(zoneProcess(z, [], undefined, devices.env)), { mode: 0o600 });
+      fs.writeFileSync(processTemplateFile(this.paths, name), JSON.stringify(zoneProcess(z, [], undefined, devices.env, image)), { mode: 0o600 });
       const pidFile = path.join(dir, "init.pid");
       const consoleSocket = receiveOneFd(path.join(dir, "console.sock"));
       const started = start && !this.network.plumbs(z);
@@ -379,7 +394,9 @@ export class Platform {
     checkOperation("shutdown", this.entry(name).state);
     const run = this.readRun(name);
     if (run && run.pid > 0 && alive(run.pid)) {
-      const signal = stopSignal(run.pid);
+      const z = this.repo.load(name);
+      // The image's StopSignal (brand oci) before the init's own convention.
+      const signal = brandOf(z.brand)?.stopSignal?.(z.zonepath) ?? stopSignal(run.pid);
       this.log(`zone '${name}': shutdown: ${signal} to init ${run.pid}`);
       try {
         process.kill(run.pid, signal);

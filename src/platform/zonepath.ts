@@ -56,6 +56,9 @@ export function pinZonepath(zonepath: string): { parent: number; fd: number; nam
   throw new ZoneError(`zonepath ${q(zonepath)} cannot be pinned`);
 }
 
+/** Files install writes in the zonepath beside root/ (brands/oci.ts IMAGE_RECORD). */
+export const INSTALL_FILES = ["image.json"];
+
 /**
  * Uninstall's removal: the zone root and then the zonepath, through the pinned zonepath,
  * and only if it is still the directory install made, root's with the zone root's group
@@ -79,6 +82,8 @@ export function removeInstalledTree(zonepath: string, gid: number): void {
       throw new ZoneError(`zonepath ${q(zonepath)} is not the directory install made (owner ${st.uid}, group ${st.gid}, not 0 and ${gid}); refusing to remove anything`);
     }
     removeZoneRoot(`/proc/self/fd/${pin.fd}/root`);
+    // What install wrote beside the root (brand oci's image record), root's own file.
+    for (const f of INSTALL_FILES) fs.rmSync(at(pin.fd, Buffer.from(f)), { force: true });
     try {
       fs.rmdirSync(at(pin.parent, pin.name));
     } catch {
