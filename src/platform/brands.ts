@@ -29,8 +29,8 @@ export interface Brand {
   stopSignal?(zonepath: string): number | undefined;
   /**
    * clone's "copy my tree": from the halted zone's zonepath `from` into the new zone's
-   * `to` (made, empty but for what install's claim put there). None: <zonepath>/root
-   * copied whole (clone.ts copyTree). An overlay brand copies its upper layer only.
+   * `to` (made and claimed, empty). None: root/ and the brand's files beside it copied
+   * whole (clone.ts copyZonepath). An overlay brand copies its upper layer only.
    */
   copy?(from: string, to: string): Promise<void>;
   /**

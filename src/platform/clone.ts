@@ -18,6 +18,7 @@ import { ZoneTree } from "./brands/tree.js";
 import { verifyOnHost } from "./hostcheck.js";
 import { mountsBelow } from "./idmap.js";
 import { shiftTree } from "./shift.js";
+import { MANIFEST } from "./detach.js";
 import { SLOT_SIZE, type SlotRegistry } from "./slots.js";
 import { claimZonepath, pinZonepath } from "./zonepath.js";
 
@@ -64,6 +65,28 @@ export function copyTree(from: string, to: string): void {
 /** Where a halted zone's own files lie: the brand's answer, or <zonepath>/root. */
 export function ownTree(zonepath: string, brandName: string): string {
   return brandOf(brandName)?.ownTree?.(zonepath) ?? path.join(zonepath, "root");
+}
+
+/** A zonepath's own entries that are no part of a copy: device nodes (made at each ready) and the records of a detach or a move. */
+const NOT_COPIED = new Set(["dev", MANIFEST, "zone-moving.json"]);
+
+/**
+ * The default copy of a zonepath (clone, move across file systems): root/ and whatever
+ * else the brand keeps beside it (the oci brand's image.json), each with copyTree. `to`
+ * exists (claimed) and holds none of them.
+ */
+export function copyZonepath(from: string, to: string): void {
+  const pin = pinZonepath(from);
+  if (!pin) throw new ZoneError(`zonepath ${q(from)} is gone`);
+  let names: string[];
+  try {
+    names = fs.readdirSync(`/proc/self/fd/${pin.fd}`);
+  } finally {
+    fs.closeSync(pin.fd);
+    fs.closeSync(pin.parent);
+  }
+  // root/ first: a kill mid-copy leaves what a cut-short install would.
+  for (const n of names.sort((a, b) => (a === "root" ? -1 : b === "root" ? 1 : a.localeCompare(b)))) if (!NOT_COPIED.has(n)) copyTree(path.join(from, n), path.join(to, n));
 }
 
 /** The words of `text` equal to `from` become `to` (host names in /etc/hosts). */
@@ -132,8 +155,6 @@ export async function cloneZone(ops: ZoneOps, name: string, source: string): Pro
   verifyOnHost(z, ops.repo.list().filter((x) => x.name !== name), false);
   slotOf(ops, se); // a source without a slot has no tree we know the owners of
   checkNoMounts(sz.zonepath);
-  const from = path.join(sz.zonepath, "root");
-  const to = path.join(z.zonepath, "root");
   if (fs.existsSync(z.zonepath) && fs.readdirSync(z.zonepath).length > 0) throw new ZoneError(`zonepath ${q(z.zonepath)} is not empty; clone needs an empty or new directory`);
   // From here a failure or a kill leaves the clone incomplete (uninstall -F removes it).
   ops.repo.setStateIfUnchanged(name, "incomplete", z);
@@ -142,13 +163,8 @@ export async function cloneZone(ops: ZoneOps, name: string, source: string): Pro
   fs.mkdirSync(path.dirname(z.zonepath), { recursive: true, mode: 0o755 });
   fs.mkdirSync(z.zonepath, { recursive: true, mode: 0o700 });
   claimZonepath(z.zonepath, base);
-  // The source's root is pinned (no link at any component of its zonepath) before the copy.
-  const pin = pinZonepath(sz.zonepath);
-  if (!pin) throw new ZoneError(`zonepath ${q(sz.zonepath)} of source zone '${source}' is gone`);
-  fs.closeSync(pin.fd);
-  fs.closeSync(pin.parent);
   if (brand.copy) await brand.copy(sz.zonepath, z.zonepath);
-  else copyTree(from, to);
+  else copyZonepath(sz.zonepath, z.zonepath);
   // Each id keeps its place in its slot: the source's zone uid N becomes the clone's N.
   const own = ownTree(z.zonepath, z.brand);
   shiftTree(own, base, "zone root", SLOT_SIZE, { noDevices: true });

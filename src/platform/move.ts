@@ -11,11 +11,13 @@ import { ZoneError, q } from "../native/errors.js";
 import { writeFileAtomic } from "../native/atomic.js";
 import type { ZoneConfig } from "../document/model.js";
 import { checkOperation } from "../document/store/state.js";
-import { checkNoMounts, copyTree, entryOf, slotOf, type ZoneOps } from "./clone.js";
+import { checkNoMounts, copyZonepath, entryOf, slotOf, type ZoneOps } from "./clone.js";
 import { verifyOnHost } from "./hostcheck.js";
+import { removeZoneRoot } from "./zonefs.js";
 import { SLOT_SIZE } from "./slots.js";
 import { claimZonepath, pinZonepath, removeInstalledTree } from "./zonepath.js";
 
+/** clone.ts NOT_COPIED names it too. */
 const RECORD = "zone-moving.json";
 const O_PATH = 0o10000000;
 
@@ -110,7 +112,7 @@ export async function moveZone(ops: ZoneOps, name: string, newPath: string): Pro
       if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw new ZoneError(`cannot move ${q(from)} to ${q(to)}: ${(err as NodeJS.ErrnoException).code ?? "error"}`);
       fs.mkdirSync(to, { mode: 0o700 });
       claimZonepath(to, base);
-      copyTree(path.join(from, "root"), path.join(to, "root"));
+      copyZonepath(from, to);
       // The copy is whole: from here the move finishes forward.
       writeRecord(to, { from, to });
     }
@@ -121,6 +123,10 @@ export async function moveZone(ops: ZoneOps, name: string, newPath: string): Pro
     // Copied across file systems: the old tree, then its record, then the directory,
     // so that a kill in between leaves the record that makes this command finish it.
     removeInstalledTree(from, base);
+    // What the brand kept beside root/ was copied too: it goes, through pinned walks.
+    inZonepath(from, (dir) => {
+      for (const n of fs.readdirSync(dir)) if (n !== RECORD) removeZoneRoot(`${dir}/${n}`);
+    });
     removeRecord(from);
     try {
       fs.rmdirSync(from);

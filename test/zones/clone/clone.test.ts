@@ -42,6 +42,8 @@ describe("clone, move, detach, attach", { concurrency: false }, () => {
     // A zone user's set-uid file, a link to a host file, SSH host keys, a hard link.
     root.ok("zlogin", ["src", "echo hi > /home/f && chown 1000:1000 /home/f && chmod 4755 /home/f && ln /home/f /home/f2 && ln -s /etc/shadow /home/link && mkdir -p /etc/ssh && echo k > /etc/ssh/ssh_host_ed25519_key && ln -s /etc/passwd /etc/ssh/ssh_host_rsa_key && mkfifo /etc/ssh/ssh_host_ecdsa_key && echo c > /etc/ssh/sshd_config"]);
     root.ok("zoneadm", ["-z", "src", "halt"]);
+    // What a brand keeps beside root/ (the oci brand's image.json) goes with a copy.
+    fs.writeFileSync(path.join(zp("src"), "brand-note.json"), "{}\n", { mode: 0o600 });
   });
 
   test("state rules: target configured, source installed and halted; one line each", () => {
@@ -83,6 +85,7 @@ describe("clone, move, detach, attach", { concurrency: false }, () => {
     assert.equal(rd("cl", "etc/hostname"), "cl\n");
     assert.match(rd("cl", "etc/hosts"), /^127\.0\.1\.1\tcl$/m);
     assert.notEqual(rd("cl", "etc/machine-id"), rd("src", "etc/machine-id"));
+    assert.deepEqual(fs.readdirSync(zp("cl")).sort(), ["brand-note.json", "root"]);
     assert.deepEqual(fs.readdirSync(path.join(zp("cl"), "root/etc/ssh")), ["sshd_config"], "host keys removed (a link, a FIFO: the entries themselves), the rest kept");
     assert.ok(fs.statSync("/etc/passwd").size > 0, "the host file a key linked to is untouched");
     root.ok("zoneadm", ["-z", "cl", "boot"]);
@@ -113,6 +116,7 @@ describe("clone, move, detach, attach", { concurrency: false }, () => {
     const far = path.join(tmpfs, "cl");
     root.ok("zoneadm", ["-z", "cl", "move", far]);
     assert.equal(fs.existsSync(to), false);
+    assert.deepEqual(fs.readdirSync(far).sort(), ["brand-note.json", "root"]);
     const f = fs.lstatSync(path.join(far, "root/home/f"));
     assert.equal(f.uid, slotOf(root, "cl")! * 65536 + 1000);
     assert.equal(f.mode & 0o7777, 0o4755);
@@ -130,9 +134,10 @@ describe("clone, move, detach, attach", { concurrency: false }, () => {
     root.ok("zoneadm", ["-z", "cl", "move", to]);
     assert.equal(state(root, "cl"), "installed");
     assert.equal(new Repository(root.paths).find("cl")!.zonepath, to);
-    assert.deepEqual(fs.readdirSync(to), ["root"], "the record is gone");
+    assert.deepEqual(fs.readdirSync(to).sort(), ["brand-note.json", "root"], "the record is gone");
     root.ok("zoneadm", ["-z", "cl", "uninstall", "-F"]);
-    assert.equal(fs.existsSync(to), false);
+    // uninstall leaves what it did not make (platform.ts), as it does for any zonepath.
+    assert.deepEqual(fs.readdirSync(to), ["brand-note.json"]);
   });
 
   test("detach -n changes nothing; detach leaves configured + manifest, slot released", () => {
