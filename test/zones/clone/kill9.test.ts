@@ -1,7 +1,7 @@
 /**
  * kill -9 of zoneadmd in the middle of a clone's copy: the clone says incomplete, no
  * copying process outlives the daemon, and uninstall -F leaves no zonepath and no uid
- * slot behind; the clone then succeeds.
+ * slot behind; the clone then succeeds. A clone under way holds its source halted.
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
@@ -55,7 +55,17 @@ test("kill -9 during clone: incomplete, nothing left running, uninstall -F clean
   assert.equal(entry("k")?.state, "configured");
   assert.equal(fs.existsSync(zp("k")), false);
   assert.equal(new SlotRegistry().find(uuid), undefined);
-  fs.rmSync(big);
   root.ok("zoneadm", ["-z", "k", "clone", "big"]);
   assert.equal(entry("k")?.state, "installed");
+});
+
+test("the source of a clone under way cannot boot until the copy is done", async () => {
+  root.ok("zonecfg", ["-z", "k2", `create; set zonepath=${zp("k2")}; set brand=minimal`]);
+  const child = spawn(path.join(BIN, "zoneadm"), ["-z", "k2", "clone", "big"], { env: root.env, stdio: "ignore" });
+  const cloned = new Promise<number | null>((r) => child.on("exit", r));
+  await until("the clone's copy", () => entry("k2")?.state === "incomplete" && copiers(zp("k2")).length > 0, 20_000);
+  root.ok("zoneadm", ["-z", "big", "boot"]);
+  assert.equal(entry("k2")?.state, "installed", "boot waited for the clone");
+  assert.equal(await cloned, 0);
+  root.ok("zoneadm", ["-z", "big", "halt"]);
 });
