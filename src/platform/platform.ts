@@ -71,6 +71,8 @@ export class Platform {
   views: ((zone: string) => Promise<string | undefined>) | undefined;
   /** No zone of the root is ready or running any more: the view service may go. */
   viewsIdle: (() => Promise<void>) | undefined;
+  /** A zone's network came up or went: the package proxy follows the bridge addresses (src/daemon/proxy.ts). */
+  networkChanged: (() => Promise<void>) | undefined;
   /** Bridges, veths, addresses and anti-spoofing filters of the zones (network.ts). */
   readonly network: Network;
 
@@ -285,6 +287,7 @@ export class Platform {
       userns.release();
       // Plumbed while the zone is created and not started: its init finds its network up.
       await this.network.setup(z, run.pid);
+      await this.networkChanged?.();
       if (started) return { run, started };
       writeFileAtomic(runFile(this.paths, name), JSON.stringify(run), 0o644, false);
       this.setState(name, "ready");
@@ -444,6 +447,7 @@ export class Platform {
     if (init > 0) await this.inits?.reap(init);
     // The namespace went with the zone's last process, taking its veths in a batch.
     await this.network.teardown(name);
+    await this.networkChanged?.();
     unmountZoneRoot(this.root(z));
     removeDeviceNodes(z);
     removeCgroups(this.paths.hostPrefix, name);
