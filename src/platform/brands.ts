@@ -42,6 +42,8 @@ export interface Brand {
   init: string[];
   /** Host trees mounted read-only and id-mapped into the zone at ready. */
   shared: SharedTree[];
+  /** Its init is systemd whatever its path (systemd.ts). */
+  systemd?: boolean;
 }
 
 /** Every brand the document library names (document/brandnames.ts), in its order. */

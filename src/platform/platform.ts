@@ -42,6 +42,8 @@ import { releaseCpus, zoneCpus } from "./cpusets.js";
 import { checkRctlsOnHost } from "./rctlcheck.js";
 import { isV2 } from "./cgroups/cgroup.js";
 import { CGROUP_ROOT } from "./cgroups/limits.js";
+import { consolePeer, delegateCgroup, isSystemdInit, lockedTrees, lockZoneTrees, systemdSpec } from "./systemd.js";
+import { stageTrees } from "./masks.js";
 
 /** Who takes a zone's console when it appears (zoneadmd); without one it is closed. */
 export interface ConsoleSink {
@@ -239,6 +241,8 @@ export class Platform {
     try {
       userns = await mappedUserns(base, SLOT_SIZE);
       // The zone's tree is the zone's: mount points and /etc/zonename are reached through zonefs.
+      const bootArgv = bootCommand(init, z.bootargs, image?.init ?? brand.init);
+      const sd = isSystemdInit(bootArgv, brand.systemd);
       const zr = ZoneRoot.open(root);
       try {
         await idmappedBinds(zr, brand.shared, base, SLOT_SIZE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV, userns.fd);
@@ -246,6 +250,7 @@ export class Platform {
         // Written fresh each time: a link or FIFO the zone left there is replaced, not followed.
         zr.writeFile("etc/zonename", `${name}\n`, 0o644, base, base);
         writeHostid(zr, z.hostid, base);
+        if (sd) stageTrees(zr, [{ dir: "proc", mounts: [] }, { dir: "sys", mounts: [] }]);
       } finally {
         zr.close();
       }
@@ -255,22 +260,30 @@ export class Platform {
       const devices = zoneDevices(z, this.paths.root, base);
       const viewsDir = await views;
       const cpus = zoneCpus(z.dedicatedCpu?.ncpus, dir, name, `${this.paths.hostPrefix}/${name}`);
-      const spec = zoneSpec({ zone: z, base, root, init: bootCommand(init, z.bootargs, image?.init ?? brand.init), image, cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir, userns: userns.path, zonesMemory: reserve.memory, devices, viewsDir, cpus, cgroupV2: isV2(CGROUP_ROOT) });
+      const v2 = isV2(CGROUP_ROOT);
+      const spec = zoneSpec({ zone: z, base, root, init: bootArgv, image, cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir, userns: userns.path, zonesMemory: reserve.memory, devices, viewsDir, cpus, cgroupV2: v2 });
+      const template = zoneProcess(z, [], undefined, devices.env, image);
+      if (sd) systemdSpec(spec, template);
       fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(spec, null, 1));
-      fs.writeFileSync(processTemplateFile(this.paths, name), JSON.stringify(zoneProcess(z, [], undefined, devices.env, image)), { mode: 0o600 });
+      fs.writeFileSync(processTemplateFile(this.paths, name), JSON.stringify(template), { mode: 0o600 });
       const pidFile = path.join(dir, "init.pid");
       const consoleSocket = receiveOneFd(path.join(dir, "console.sock"));
-      const started = start && !this.network.plumbs(z);
+      // systemd's cgroup and locked masks are made between create and start.
+      const started = start && !this.network.plumbs(z) && !sd;
       try {
         applyLimits(this.paths.hostPrefix, reserve, true);
         await (started ? this.runtime.run : this.runtime.create).call(this.runtime, name, dir, pidFile, path.join(dir, "runtime.log"), path.join(dir, "console.sock"));
         // A zone halting meanwhile may have removed the empty parent and the runtime made it again, unlimited.
         applyLimits(this.paths.hostPrefix, reserve, true);
         withdrawRuntimeDefaults(this.paths.hostPrefix, name, devices);
+        if (sd) delegateCgroup(spec.linux.cgroupsPath, v2, base);
         const master = await consoleSocket.fd;
         // The holder keeps the console open whatever happens to zoneadmd.
         // Its environment names the zone (holders.ts): a kill before zone.json records it leaks nothing.
-        const holder = spawn("sleep", ["infinity"], { stdio: ["ignore", "ignore", "ignore", master], detached: true, env: { [HOLDER_ENV]: dir } });
+        // A systemd zone's holder keeps a slave open too (systemd.ts consolePeer).
+        const peer = sd ? consolePeer(master) : undefined;
+        const holder = spawn("sleep", ["infinity"], { stdio: ["ignore", "ignore", "ignore", master, ...(peer === undefined ? [] : [peer])], detached: true, env: { [HOLDER_ENV]: dir } });
+        if (peer !== undefined) fs.closeSync(peer);
         holder.unref();
         run.consoleHolder = holder.pid ?? 0;
         if (this.consoles) this.consoles.opened(name, master);
@@ -279,6 +292,7 @@ export class Platform {
         consoleSocket.close();
       }
       run.pid = Number(fs.readFileSync(pidFile, "utf8"));
+      if (sd) lockZoneTrees(root, run.pid, dir, lockedTrees(spec, v2));
       this.inits?.watch(run.pid);
       // The zone's processes keep the namespace alive now; a runtime that made its own
       // instead would leave the zone's quotas on host root.

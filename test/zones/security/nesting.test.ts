@@ -43,7 +43,9 @@ describe("zones cannot nest past their limits", { concurrency: false, timeout: 2
     root.ok("zonecfg", ["-z", "nest", `create; set zonepath=${zp("nest")}; set max-msg-ids=4; set nesting=true`]);
     for (const z of ["plain", "nest"]) {
       root.ok("zoneadm", ["-z", z, "install"]);
-      root.ok("zoneadm", ["-z", z, "boot"]);
+      // ZONES_PROBE_INIT=/lib/systemd/systemd: the same tests in systemd zones (see probes.test.ts).
+      const init = process.env.ZONES_PROBE_INIT;
+      root.ok("zoneadm", ["-z", z, "boot", ...(init ? ["--", "-i", init] : [])]);
     }
   });
   after(() => {
