@@ -20,6 +20,7 @@ import type { Operation, Request } from "../daemon/protocol.js";
 import { readHaltNote, runningIds } from "../document/store/runstate.js";
 import { applySubcommand } from "./zoneadm/apply.js";
 import { imageSubcommand } from "./zoneadm/image.js";
+import { attachSubcommand, detachSubcommand } from "./zoneadm/detach.js";
 
 interface Context {
   repo: Repository;
@@ -68,7 +69,8 @@ function viaDaemon(op: Operation, usage: string, parse: (args: string[]) => Part
       const extra = parse(ctx.args);
       // halt is the way out for an installed zone that a ready cut short by a kill left
       // mounts, a container or a holder: only zoneadmd can see them, so it checks halt.
-      if (op !== "halt") checkOperation(op, e.state);
+      // Likewise an incomplete zone may be a move cut short, which only zoneadmd can finish.
+      if (op !== "halt" && !(op === "move" && e.state === "incomplete")) checkOperation(op, e.state);
       const reply = await call(zonePaths(), { op, zone: ctx.zone, ...extra });
       if (!reply.ok) throw new ZoneError(reply.error);
       // Zones are only as safe as their runtime: say so when it lacks known fixes.
@@ -175,10 +177,19 @@ const CMDTAB: readonly Subcommand[] = [
     if (args.length !== 1 || args[0] !== "-F") throw new UsageError("uninstall removes the zone's files: confirm with 'zoneadm -z zone uninstall -F'");
     return {};
   }),
-  notBuilt("clone", "clone [-m copy] source_zone"),
-  notBuilt("move", "move zonepath"),
-  notBuilt("detach", "detach [-n]"),
-  notBuilt("attach", "attach [-F] [-n path]"),
+  viaDaemon("clone", "clone [-m copy] source_zone", (args) => {
+    // -m copy is the only method (and the default): there is no ZFS snapshot to clone from.
+    const rest = args[0] === "-m" && args[1] === "copy" ? args.slice(2) : args;
+    if (rest.length !== 1 || rest[0]!.startsWith("-")) throw new UsageError("usage: zoneadm -z zone clone [-m copy] source_zone");
+    checkZoneName(rest[0]!);
+    return { source: rest[0] };
+  }),
+  viaDaemon("move", "move zonepath", (args) => {
+    if (args.length !== 1 || !path.isAbsolute(args[0]!)) throw new UsageError("usage: zoneadm -z zone move zonepath (an absolute path)");
+    return { zonepath: path.normalize(args[0]!) };
+  }),
+  detachSubcommand(entryOf),
+  attachSubcommand(entryOf),
   notBuilt("mark", "mark incomplete"),
   notBuilt("mount", "mount"),
   notBuilt("unmount", "unmount"),

@@ -38,6 +38,10 @@ const OPERATION_MS: Record<Operation, number> = {
   "shutdown-reboot": 270_000,
   install: 1_800_000,
   uninstall: 1_800_000,
+  clone: 1_800_000,
+  move: 1_800_000,
+  detach: 120_000,
+  attach: 1_800_000,
 };
 
 /** The accept timeout: ZONES_CLIENT_TIMEOUT_MS (milliseconds) overrides it. */

@@ -8,7 +8,7 @@
 import type { RuntimeVersion } from "../platform/oci/runtime.js";
 import type { RunState } from "../document/store/runstate.js";
 
-export const OPERATIONS = ["ping", "stats", "install", "uninstall", "ready", "boot", "halt", "reboot", "shutdown", "shutdown-reboot", "console", "post", "login"] as const;
+export const OPERATIONS = ["ping", "stats", "install", "uninstall", "ready", "boot", "halt", "reboot", "shutdown", "shutdown-reboot", "console", "post", "login", "clone", "move", "detach", "attach"] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
 export interface Request {
@@ -23,6 +23,10 @@ export interface Request {
   /** post: the zone's event channel and the message (src/daemon/broker.ts). */
   channel?: string;
   message?: string;
+  /** clone: the source zone; move: the new zonepath; attach -F: force. */
+  source?: string;
+  zonepath?: string;
+  force?: boolean;
   /** login: what a delegated admin's zlogin runs (src/daemon/login.ts); the admin socket only. */
   login?: LoginRequest;
 }

@@ -29,6 +29,9 @@ import { AdminSocket } from "./adminsock.js";
 import { serveLogin } from "./login.js";
 import { LxcfsService } from "./lxcfs.js";
 import { PackageProxy } from "./proxy.js";
+import { cloneZone, type ZoneOps } from "../platform/clone.js";
+import { moveZone } from "../platform/move.js";
+import { attachZone, detachZone } from "../platform/attach.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const LOCK_EX_NB = 2 | 4;
@@ -124,6 +127,18 @@ export class Daemon {
     try {
       checkZoneName(zone);
       const p = this.platform;
+      // clone, move, detach, attach: their bodies are in platform/clone.ts and attach.ts.
+      const ops: ZoneOps = { paths: p.paths, repo: p.repo, slots: p.slots, log: (l) => this.log(l) };
+      if (req.op === "clone") {
+        // The source must stay halted while it is copied: both zones' queues are held,
+        // taken in name order so that two crossing clones cannot wait on each other.
+        const source = req.source ?? "";
+        checkZoneName(source);
+        if (source === zone) return { ok: false, error: "a zone cannot be cloned from itself" };
+        const [first, second] = [zone, source].sort() as [string, string];
+        await this.serialize(first, () => this.serialize(second, () => cloneZone(ops, zone, source)));
+        return { ok: true };
+      }
       return await this.serialize(zone, async (): Promise<Reply> => {
         switch (req.op) {
           case "install":
@@ -131,6 +146,15 @@ export class Daemon {
             return { ok: true };
           case "uninstall":
             await p.uninstall(zone);
+            return { ok: true };
+          case "move":
+            await moveZone(ops, zone, req.zonepath ?? "");
+            return { ok: true };
+          case "detach":
+            await detachZone(ops, zone);
+            return { ok: true };
+          case "attach":
+            await attachZone(ops, zone, req.force === true);
             return { ok: true };
           case "ready":
             return { ok: true, run: await p.ready(zone, req.init), runtime: this.runtimeVersion };

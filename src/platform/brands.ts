@@ -27,6 +27,17 @@ export interface Brand {
   record?(zonepath: string): ImageRecord | undefined;
   /** The signal that stops this zone's init, if the brand knows it (the image's StopSignal). */
   stopSignal?(zonepath: string): number | undefined;
+  /**
+   * clone's "copy my tree": from the halted zone's zonepath `from` into the new zone's
+   * `to` (made and claimed, empty). None: root/ and the brand's files beside it copied
+   * whole (clone.ts copyZonepath). An overlay brand copies its upper layer only.
+   */
+  copy?(from: string, to: string): Promise<void>;
+  /**
+   * Where a halted zone's own files are (None: <zonepath>/root): clone and attach shift
+   * their owners to the zone's slot, and clone makes the machine's identity anew there.
+   */
+  ownTree?(zonepath: string): string;
   /** The zone's init, unless `zoneadm boot -- -i PATH` names another. */
   init: string[];
   /** Host trees mounted read-only and id-mapped into the zone at ready. */

@@ -172,7 +172,8 @@ describe("zoneadm and zonename", () => {
     assert.equal(boot.status, 1);
     assert.equal(boot.stderr, "zoneadm: zone 'web': must be installed before boot (it is configured)\n");
     const clone = root.run("zoneadm", ["-z", "web", "clone", "other"]);
-    assert.match(clone.stderr, /clone is not implemented yet/);
+    assert.equal(clone.stderr, "zoneadm: zone 'web': zone 'other' is not configured\n");
+    assert.match(root.run("zoneadm", ["-z", "web", "mount"]).stderr, /must be installed before mount \(it is configured\)/);
     assert.match(root.run("zoneadm", ["-z", "nosuch", "verify"]).stderr, /no such zone configured/);
     assert.equal(root.run("zoneadm", ["bogus"]).status, 2);
     assert.equal(root.run("zoneadm", ["verify"]).status, 2);

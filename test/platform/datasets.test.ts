@@ -43,7 +43,7 @@ describe("datasets", () => {
     fs.writeFileSync(path.join(ds, "mine"), "x");
     fs.linkSync(outside, path.join(ds, "planted"));
     fs.linkSync(path.join(ds, "mine"), path.join(ds, "mine2")); // both links inside: fine
-    assert.throws(() => shiftDataset(ds, 3 * SIZE, SIZE), /^ZoneError: dataset ".*ds2": ".*ds2\/planted" has a hard link outside the dataset; remove that link or copy the file before delegating it$/);
+    assert.throws(() => shiftDataset(ds, 3 * SIZE, SIZE), /^ZoneError: dataset ".*ds2": ".*ds2\/planted" has a hard link outside the dataset; remove that link or copy the file first$/);
     assert.equal(fs.statSync(outside).uid, 0);
     assert.equal(fs.statSync(ds).uid, 0, "nothing changed");
     fs.unlinkSync(path.join(ds, "planted"));

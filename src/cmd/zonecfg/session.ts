@@ -20,6 +20,7 @@ import type { ZoneState } from "../../document/store/state.js";
 import { fromTemplate } from "../../document/templates.js";
 import { verifyZone } from "../../document/verify.js";
 import { helpText } from "./help.js";
+import { manifestZone, readManifest } from "../../platform/detach.js";
 
 export interface SessionIO {
   out(text: string): void;
@@ -152,9 +153,17 @@ export class ZonecfgSession {
       throw new ZoneError("zone already exists; use 'create -F' to replace its configuration");
     if (this.state !== null && this.state !== "configured")
       throw new ZoneError(`zone is ${this.state}; its configuration can only be replaced while configured`);
-    if (flags.has("a")) throw new ZoneError("create -a (from a detached zonepath) needs 'zoneadm attach', which is not built yet");
     const picked = [...flags.keys()].filter((f) => f !== "F");
     if (picked.length > 1) throw new ZoneError("create takes only one of -a, -b and -t");
+    if (flags.has("a")) {
+      // A detached zonepath (zoneadm detach): its manifest's configuration, at that path.
+      const at = flags.get("a") ?? "";
+      if (!path.isAbsolute(at)) throw new ZoneError(`create -a needs the absolute path of a detached zonepath, not ${q(at)}`);
+      this.startFrom(manifestZone(readManifest(at), this.name, path.normalize(at)));
+      this.base = null;
+      this.dirty = true;
+      return;
+    }
     const name = this.name;
     let z: ZoneConfig;
     if (flags.has("b")) z = blankZone(name);

@@ -19,7 +19,8 @@ export function shifted(base: number, id: number): number {
  * nothing in it is followed.
  */
 export class ZoneTree {
-  private readonly zr: ZoneRoot;
+  /** The pinned zone root, for reads and removals beside the writes below. */
+  readonly zr: ZoneRoot;
 
   constructor(
     readonly root: string,

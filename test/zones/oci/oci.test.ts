@@ -121,4 +121,19 @@ describe("brand oci", { concurrency: false, skip: hasUmoci ? false : "umoci is n
     assert.ok(!fs.existsSync(path.join(root.dir, "zones/nz")));
     root.ok("zonecfg", ["-z", "nz", "delete -F"]);
   });
+
+  test("a clone of an oci zone has the image's record and runs its entrypoint in its own slot", async () => {
+    const cz = path.join(root.dir, "zones/oc");
+    root.ok("zonecfg", ["-z", "oc", `create; set zonepath=${cz}; set brand=oci`]);
+    root.ok("zoneadm", ["-z", "oc", "clone", "oz"]);
+    assert.equal(root.ok("zoneadm", ["-z", "oc", "image", "-p"]), `${manifestDigest("v1")}\n`);
+    const base = new SlotRegistry().find(new Repository(root.paths).find("oc")!.uuid)!.slot * 65536;
+    assert.equal(fs.statSync(path.join(cz, "root/srv")).uid, base + 1000);
+    root.ok("zoneadm", ["-z", "oc", "boot"]);
+    await until("the clone's entrypoint", () => fs.existsSync(path.join(cz, "root/srv/started")));
+    assert.match(fs.readFileSync(`/proc/${readRun(root.paths, "oc")!.pid}/status`, "utf8"), new RegExp(`^Uid:\\s+${base + 1000}\\s`, "m"));
+    root.ok("zoneadm", ["-z", "oc", "halt"]);
+    root.ok("zoneadm", ["-z", "oc", "uninstall", "-F"]);
+    assert.ok(!fs.existsSync(cz));
+  });
 });
