@@ -18,6 +18,7 @@ import { call } from "../daemon/client.js";
 import type { Operation, Request } from "../daemon/protocol.js";
 import { readHaltNote, runningIds } from "../document/store/runstate.js";
 import { applySubcommand } from "./zoneadm/apply.js";
+import { installSubcommand } from "./zoneadm/install.js";
 
 interface Context {
   repo: Repository;
@@ -161,7 +162,7 @@ const CMDTAB: readonly Subcommand[] = [
     },
   },
   applySubcommand(entryOf),
-  viaDaemon("install", "install"),
+  installSubcommand(entryOf),
   viaDaemon("uninstall", "uninstall -F", (args) => {
     // illumos asks for confirmation; with no question asked here, -F says yes.
     if (args.length !== 1 || args[0] !== "-F") throw new UsageError("uninstall removes the zone's files: confirm with 'zoneadm -z zone uninstall -F'");

@@ -16,6 +16,8 @@ export interface Request {
   zone?: string;
   /** boot -- ARGS: this boot's arguments (document/bootargs.ts: -i PATH picks the init, the rest are its argv). */
   init?: string[];
+  /** install -x copy: a whole-root brand's private copy of its image (brands/debian.ts). */
+  copy?: boolean;
   /** console: drop the connection when the zone halts (zlogin -C -d). */
   detachOnHalt?: boolean;
   /** post: the zone's event channel and the message (src/daemon/broker.ts). */

@@ -121,7 +121,7 @@ export class Daemon {
       return await this.serialize(zone, async (): Promise<Reply> => {
         switch (req.op) {
           case "install":
-            await p.install(zone);
+            await p.install(zone, { copy: req.copy === true });
             return { ok: true };
           case "uninstall":
             await p.uninstall(zone);

@@ -7,6 +7,9 @@ import { BRAND_NAMES, type BrandName } from "../document/brandnames.js";
 import type { ZoneConfig } from "../document/model.js";
 import { BUSYBOX_TREE, installMinimal } from "./brands/minimal.js";
 import { installSparse, SPARSE_SHARED } from "./brands/sparse.js";
+import { installDebian, mountDebianRoot, type InstallOptions } from "./brands/debian.js";
+
+export type { InstallOptions };
 
 export interface SharedTree {
   /** Host directory. */
@@ -19,11 +22,16 @@ export interface Brand {
   name: string;
   description: string;
   /** Build the zone's tree at `root`; `base` is the host uid of the zone's root. */
-  install(root: string, base: number, z: ZoneConfig): Promise<void>;
+  install(root: string, base: number, z: ZoneConfig, opts?: InstallOptions): Promise<void>;
   /** The zone's init, unless `zoneadm boot -- -i PATH` names another. */
   init: string[];
   /** Host trees mounted read-only and id-mapped into the zone at ready. */
   shared: SharedTree[];
+  /**
+   * At ready, before anything else is mounted in it: mount the zone's root itself (an
+   * overlay on a shared image); teardown's unmount of the root removes it.
+   */
+  mountRoot?(zonepath: string, root: string, base: number, userns: number): void;
 }
 
 /** Every brand the document library names (document/brandnames.ts), in its order. */
@@ -39,6 +47,13 @@ const TABLE: Record<BrandName, Omit<Brand, "name">> = {
     install: installMinimal,
     init: ["/sbin/init"],
     shared: [{ source: BUSYBOX_TREE, target: "/bin" }],
+  },
+  debian: {
+    description: "a whole Debian system with systemd, on the host-wide cached base image (install -x copy: a private copy)",
+    install: installDebian,
+    init: ["/lib/systemd/systemd"],
+    shared: [],
+    mountRoot: mountDebianRoot,
   },
 };
 

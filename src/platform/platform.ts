@@ -16,7 +16,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { bootCommand } from "../document/bootargs.js";
 import { writeFileAtomic } from "../native/atomic.js";
-import { brand as brandOf } from "./brands.js";
+import { brand as brandOf, type InstallOptions } from "./brands.js";
 import { ZoneError, q } from "../native/errors.js";
 import { checkZonepathOnHost, verifyOnHost } from "./hostcheck.js";
 import { idmappedBinds, mappedUserns, mountsBelow, type HeldUserns, MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY } from "./idmap.js";
@@ -116,7 +116,7 @@ export class Platform {
     this.log(`zone '${name}': ${to}`);
   }
 
-  async install(name: string): Promise<void> {
+  async install(name: string, opts: InstallOptions = {}): Promise<void> {
     const e = this.entry(name);
     checkOperation("install", e.state);
     const z = this.repo.load(name);
@@ -139,7 +139,7 @@ export class Platform {
     fs.mkdirSync(z.zonepath, { recursive: true, mode: 0o700 });
     claimZonepath(z.zonepath, slot * SLOT_SIZE);
     fs.mkdirSync(root, { mode: 0o755 });
-    await brand.install(root, slot * SLOT_SIZE, z);
+    await brand.install(root, slot * SLOT_SIZE, z, opts);
     this.setState(name, "installed");
   }
 
@@ -221,6 +221,7 @@ export class Platform {
     const views = this.views?.(name);
     try {
       userns = await mappedUserns(base, SLOT_SIZE);
+      brand.mountRoot?.(z.zonepath, root, base, userns.fd);
       // The zone's tree is the zone's: mount points and /etc/zonename are reached through zonefs.
       const zr = ZoneRoot.open(root);
       try {
