@@ -7,7 +7,7 @@ import { BRAND_NAMES, type BrandName } from "../document/brandnames.js";
 import type { ZoneConfig } from "../document/model.js";
 import { BUSYBOX_TREE, installMinimal } from "./brands/minimal.js";
 import { installSparse, SPARSE_SHARED } from "./brands/sparse.js";
-import { installDebian, mountDebianRoot, type InstallOptions } from "./brands/debian.js";
+import { installDebian, mountDebianRoot, uninstallDebian, type InstallOptions } from "./brands/debian.js";
 
 export type { InstallOptions };
 
@@ -32,6 +32,11 @@ export interface Brand {
    * overlay on a shared image); teardown's unmount of the root removes it.
    */
   mountRoot?(zonepath: string, root: string, base: number, userns: number): void;
+  /**
+   * At uninstall, before the zonepath is removed: what the install took beyond it, as a
+   * release to run once the tree is gone.
+   */
+  uninstall?(zonepath: string): (() => void) | undefined;
 }
 
 /** Every brand the document library names (document/brandnames.ts), in its order. */
@@ -54,6 +59,7 @@ const TABLE: Record<BrandName, Omit<Brand, "name">> = {
     init: ["/lib/systemd/systemd"],
     shared: [],
     mountRoot: mountDebianRoot,
+    uninstall: uninstallDebian,
   },
 };
 

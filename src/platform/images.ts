@@ -8,7 +8,9 @@
  *     image.tar          what mmdebstrap made (kept: rebuilds of the tree need no network)
  *     trees/<stamp>/     one extracted generation; zones record which one they use
  *     current            link to the newest generation (replaced atomically by rename)
+ *     trees/<stamp>.users/<hold>  one empty file per zone installed from that generation
  *     build.lock         flock: one build at a time, across every ZONES_ROOT
+ *     holds.lock         flock, held for milliseconds: taking a generation vs. pruning it
  *
  * Everything here is host root's and written by host root; no zone ever writes it.
  */
@@ -124,6 +126,7 @@ export function ensureDebianImage(opts: BuildOptions = {}): string {
       say(`extracting the Debian ${suite} base image from the kept ${tarball} (no network needed)`);
     }
     const tree = extract(dir, tarball);
+    pruneTrees(dir);
     say(`base image ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${tree}`);
     return tree;
   });
@@ -167,4 +170,58 @@ export function scrub(tree: string): void {
   // zonename(1): the platform writes /etc/zonename at every ready.
   fs.mkdirSync(path.join(tree, "usr/local/bin"), { recursive: true, mode: 0o755 });
   fs.writeFileSync(path.join(tree, "usr/local/bin/zonename"), "#!/bin/sh\nexec cat /etc/zonename\n", { mode: 0o755 });
+}
+
+/**
+ * The current generation, held for a zone (`hold`: a name of the zone's own, recorded in
+ * its zonepath) so that no rebuild prunes it while the zone exists. Undefined if none is
+ * built. Under the holds lock, which a prune takes too, so a generation is never taken
+ * and removed at once; it is held for milliseconds, never for a build.
+ */
+export function holdCurrentTree(dir: string, hold: string): string | undefined {
+  if (!fs.existsSync(dir)) return undefined;
+  return withLock(path.join(dir, "holds.lock"), () => {
+    const t = currentTree(dir);
+    if (!t) return undefined;
+    fs.mkdirSync(`${t}.users`, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(path.join(`${t}.users`, hold), "");
+    return t;
+  });
+}
+
+/** A zone made from `tree` is gone: drop its hold, and prune what no zone holds any more. */
+export function releaseTree(tree: string, hold: string): void {
+  const dir = path.dirname(path.dirname(tree));
+  // Only a generation of an image of ours: a record naming anything else is ignored.
+  if (!/^[0-9a-f]{32}$/.test(hold) || !/^\d{8}T\d{6}$/.test(path.basename(tree)) || path.basename(path.dirname(tree)) !== "trees" || path.dirname(dir) !== IMAGES_DIR) return;
+  fs.rmSync(path.join(`${tree}.users`, hold), { force: true });
+  pruneTrees(dir);
+}
+
+/**
+ * Remove every generation that is not current and that no zone holds. Each is renamed
+ * aside under the holds lock and removed after it, so the lock is held for a rename.
+ */
+function pruneTrees(dir: string): void {
+  const trees = path.join(dir, "trees");
+  const doomed: string[] = [];
+  withLock(path.join(dir, "holds.lock"), () => {
+    const current = currentTree(dir);
+    for (const name of fs.readdirSync(trees)) {
+      if (!/^\d{8}T\d{6}$/.test(name)) continue;
+      const t = path.join(trees, name);
+      if (t === current) continue;
+      let users: string[] = [];
+      try {
+        users = fs.readdirSync(`${t}.users`);
+      } catch {
+        // never held
+      }
+      if (users.length > 0) continue;
+      const aside = path.join(trees, `.old-${name}`);
+      fs.renameSync(t, aside);
+      doomed.push(aside, `${t}.users`);
+    }
+  });
+  for (const d of doomed) fs.rmSync(d, { recursive: true, force: true });
 }

@@ -166,7 +166,9 @@ export class Platform {
     }
     // Through the zonepath pinned and checked: it may have been swapped since install.
     const slot = this.slots.find(e.uuid, this.paths.configDir);
+    const release = brandOf(z.brand)?.uninstall?.(z.zonepath);
     if (slot) removeInstalledTree(z.zonepath, slot.slot * SLOT_SIZE);
+    release?.();
     this.slots.release(e.uuid, this.paths.configDir);
     fs.rmSync(consoleLogFile(this.paths, name), { force: true });
     if (unrecorded) this.recordHalted(name);

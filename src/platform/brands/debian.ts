@@ -12,7 +12,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ZoneError, q } from "../../native/errors.js";
 import type { ZoneConfig } from "../../document/model.js";
-import { currentTree, debianImageDir } from "../images.js";
+import { debianImageDir, holdCurrentTree, releaseTree } from "../images.js";
 import { layerPaths, makeLayers, mountOverlayRoot } from "../overlay.js";
 import { identityFiles, ZoneTree } from "./tree.js";
 
@@ -22,6 +22,8 @@ interface ImageRecord {
   mode: "overlay" | "copy";
   /** The image generation the zone was made from (the overlay's lower layer). */
   tree: string;
+  /** This zone's hold on that generation (images.ts), so that no rebuild prunes it. */
+  hold: string;
 }
 
 export interface InstallOptions {
@@ -38,11 +40,12 @@ function record(zonepath: string): ImageRecord {
     throw new ZoneError(`${q(file)} cannot be read (${(err as Error).message}); the zone must be installed again`);
   }
   if ((r.mode !== "overlay" && r.mode !== "copy") || typeof r.tree !== "string") throw new ZoneError(`${q(file)} is not an image record; the zone must be installed again`);
-  return { mode: r.mode, tree: r.tree };
+  return { mode: r.mode, tree: r.tree, hold: typeof r.hold === "string" ? r.hold : "" };
 }
 
 export async function installDebian(root: string, base: number, z: ZoneConfig, opts: InstallOptions = {}): Promise<void> {
-  const image = currentTree(debianImageDir());
+  const hold = [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const image = holdCurrentTree(debianImageDir(), hold);
   // The build takes a minute and prints progress: zoneadm runs it before asking zoneadmd.
   if (!image) throw new ZoneError(`the Debian base image is not built in ${q(debianImageDir())}; 'zoneadm -z ${z.zonename} install' as root builds it`);
   const zonepath = path.dirname(root);
@@ -65,7 +68,9 @@ export async function installDebian(root: string, base: number, z: ZoneConfig, o
       upper.close();
     }
   }
-  const rec: ImageRecord = { mode: opts.copy ? "copy" : "overlay", tree: image };
+  // A copy needs the image no more: its hold goes at once (and the record keeps none).
+  const rec: ImageRecord = { mode: opts.copy ? "copy" : "overlay", tree: image, hold: opts.copy ? "" : hold };
+  if (opts.copy) releaseTree(image, hold);
   fs.writeFileSync(path.join(zonepath, IMAGE_RECORD), JSON.stringify(rec) + "\n", { mode: 0o600 });
 }
 
@@ -73,4 +78,18 @@ export async function installDebian(root: string, base: number, z: ZoneConfig, o
 export function mountDebianRoot(zonepath: string, root: string, _base: number, userns: number): void {
   const rec = record(zonepath);
   if (rec.mode === "overlay") mountOverlayRoot(zonepath, root, rec.tree, userns);
+}
+
+/**
+ * At uninstall, read before the zonepath goes: the release of the zone's hold on its
+ * image generation, for once the tree is removed.
+ */
+export function uninstallDebian(zonepath: string): (() => void) | undefined {
+  let rec: ImageRecord;
+  try {
+    rec = record(zonepath);
+  } catch {
+    return undefined; // an install cut short before its record: its hold, if any, stays (harmless)
+  }
+  return rec.hold === "" ? undefined : () => releaseTree(rec.tree, rec.hold);
 }
