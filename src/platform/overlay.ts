@@ -7,38 +7,35 @@
  *
  *   <zonepath>/upper   the zone's writes (zone-controlled content)
  *   <zonepath>/work    overlayfs's scratch directory
- *   <zonepath>/lower   where the id-mapped image is attached while the overlay is made
  *
- * The overlay is made in host root's namespace and moved onto <zonepath>/root before
- * the runtime creates the zone; the runtime's recursive bind of the root carries it,
- * and teardown's unmount of everything below the root removes it. overlayfs keeps its
- * own private clone of each layer, so the lower's attachment is detached at once and
- * nothing of the image is mounted anywhere a host path names.
+ * The lower is a detached id-mapped clone of the image (open_tree), never attached at
+ * any path; overlayfs keeps a private clone of each layer. The overlay is made in host
+ * root's namespace and moved onto <zonepath>/root before the runtime creates the zone;
+ * the runtime's recursive bind of the root carries it, and teardown's unmount of
+ * everything below the root removes it, and with it the last reference to the lower.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ZoneError, q } from "../native/errors.js";
 import { ATTR_IDMAP, ATTR_NODEV, ATTR_RDONLY, cloneTree, freshMount, moveOnto, setAttrs } from "./mountapi.js";
-import { unmount } from "./idmap.js";
 
 const O_PATH = 0o10000000;
 const DIR_PATH = O_PATH | fs.constants.O_NOFOLLOW | fs.constants.O_DIRECTORY;
 
 /** The zonepath entries an overlay zone has beside root/ (uninstall removes them). */
-export const LAYER_DIRS = ["upper", "work", "lower"] as const;
+export const LAYER_DIRS = ["upper", "work"] as const;
 
-export function layerPaths(zonepath: string): { upper: string; work: string; lower: string } {
-  return { upper: path.join(zonepath, "upper"), work: path.join(zonepath, "work"), lower: path.join(zonepath, "lower") };
+export function layerPaths(zonepath: string): { upper: string; work: string } {
+  return { upper: path.join(zonepath, "upper"), work: path.join(zonepath, "work") };
 }
 
-/** Make the layer directories of a new zone: upper is the zone root's, the others host root's. */
+/** Make the layer directories of a new zone: upper is the zone root's, work host root's. */
 export function makeLayers(zonepath: string, base: number): void {
   const l = layerPaths(zonepath);
   fs.mkdirSync(l.upper, { mode: 0o755 });
   fs.chownSync(l.upper, base, base);
   fs.chmodSync(l.upper, 0o755);
   fs.mkdirSync(l.work, { mode: 0o700 });
-  fs.mkdirSync(l.lower, { mode: 0o700 });
 }
 
 function pin(dir: string, what: string): number {
@@ -57,30 +54,26 @@ function pin(dir: string, what: string): number {
 export function mountOverlayRoot(zonepath: string, root: string, image: string, userns: number): void {
   const l = layerPaths(zonepath);
   if (!fs.existsSync(image)) throw new ZoneError(`base image tree ${q(image)} of the zone is missing; the zone must be installed again`);
-  unmount(l.lower); // left attached by a ready killed half-way
-  const lowerFd = pin(l.lower, "the zone's lower layer mount point");
-  const rootFd = pin(root, "zone root");
+  const fds: number[] = [];
   try {
+    const rootFd = pin(root, "zone root");
+    fds.push(rootFd);
+    // Every layer by descriptor (/proc/self/fd/N): the paths overlayfs resolves are the
+    // ones pinned here, and the zone's mountinfo shows those names, not the zonepath.
+    const upper = pin(l.upper, "the zone's upper layer");
+    fds.push(upper);
+    const work = pin(l.work, "the zone's work directory");
+    fds.push(work);
+    // The lower is the id-mapped tree itself, detached: overlayfs takes a private
+    // clone of it, so it is attached nowhere a host path could name.
     const tree = cloneTree(image, `lower layer ${image}`);
-    try {
-      setAttrs(tree, ATTR_IDMAP | ATTR_RDONLY | ATTR_NODEV, `id-mapped lower layer ${image}`, userns);
-      moveOnto(tree, lowerFd, `lower layer at ${l.lower}`);
-    } finally {
-      fs.closeSync(tree);
-    }
-    let ovl: number;
-    try {
-      ovl = freshMount("overlay", [["source", "zone"], ["lowerdir", l.lower], ["upperdir", l.upper], ["workdir", l.work], ["metacopy", "off"]], ATTR_NODEV, `overlay root of ${zonepath}`);
-    } finally {
-      unmount(l.lower);
-    }
-    try {
-      moveOnto(ovl, rootFd, `overlay at ${root}`);
-    } finally {
-      fs.closeSync(ovl);
-    }
+    fds.push(tree);
+    setAttrs(tree, ATTR_IDMAP | ATTR_RDONLY | ATTR_NODEV, `id-mapped lower layer ${image}`, userns);
+    const fd = (n: number): string => `/proc/self/fd/${n}`;
+    const ovl = freshMount("overlay", [["source", "zone"], ["lowerdir", fd(tree)], ["upperdir", fd(upper)], ["workdir", fd(work)], ["metacopy", "off"]], ATTR_NODEV, `overlay root of ${zonepath}`);
+    fds.push(ovl);
+    moveOnto(ovl, rootFd, `overlay at ${root}`);
   } finally {
-    fs.closeSync(lowerFd);
-    fs.closeSync(rootFd);
+    for (const f of fds) fs.closeSync(f);
   }
 }

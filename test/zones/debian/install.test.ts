@@ -105,6 +105,11 @@ describe("brand debian: install from the cached image", { concurrency: false }, 
     assert.equal(fingerprint(image), print, "the cache is unchanged");
     // Nothing of the image is attached where a host path names it: only the zones' roots are mounts.
     assert.deepEqual(mountsBelow(zp("a")), [path.join(zp("a"), "root")]);
+    assert.equal(mountsBelow(path.dirname(image)).length, 0);
+    // The zone's view of its root names its layers by descriptor, not the zonepath or the cache.
+    const ovl = root.ok("zlogin", ["a", "grep", " / / ", "/proc/self/mountinfo"]);
+    assert.match(ovl, /overlay zone rw,lowerdir=\/proc\/self\/fd\/\d+,upperdir=\/proc\/self\/fd\/\d+,/);
+    assert.ok(!ovl.includes(root.dir) && !ovl.includes("/var/lib/zones"), ovl);
   });
 
   test("halt removes the overlay; the zone's changes stay for its next boot", () => {
@@ -126,7 +131,7 @@ describe("brand debian: install from the cached image", { concurrency: false }, 
     fs.symlinkSync(path.join(canary, "keep"), path.join(zp("a"), "upper/etc/keeplink"));
     root.ok("zoneadm", ["-z", "a", "uninstall", "-F"]);
     assert.equal(state("a"), "configured");
-    assert.equal(fs.existsSync(zp("a")), false, "zonepath, root, upper, work, lower and image.json are gone");
+    assert.equal(fs.existsSync(zp("a")), false, "zonepath, root, upper, work and image.json are gone");
     assert.equal(fs.readFileSync(path.join(canary, "keep"), "utf8"), "host file\n");
     assert.equal(fingerprint(image), print, "the cache is unchanged");
   });
