@@ -8,6 +8,7 @@
  * Which it is, and which image generation the overlay uses, is recorded in
  * <zonepath>/image.json: host root's, outside the root, so the zone cannot change it.
  */
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ZoneError, q } from "../../native/errors.js";
@@ -15,6 +16,9 @@ import type { ZoneConfig } from "../../document/model.js";
 import { debianImageDir, holdCurrentTree, releaseTree } from "../images.js";
 import { layerPaths, makeLayers, mountOverlayRoot } from "../overlay.js";
 import { identityFiles, ZoneTree } from "./tree.js";
+import { mappedUserns } from "../idmap.js";
+import { ATTR_IDMAP, cloneTree, setAttrs } from "../mountapi.js";
+import { SLOT_SIZE } from "../slots.js";
 
 export const IMAGE_RECORD = "image.json";
 
@@ -50,9 +54,9 @@ export async function installDebian(root: string, base: number, z: ZoneConfig, o
   if (!image) throw new ZoneError(`the Debian base image is not built in ${q(debianImageDir())}; 'zoneadm -z ${z.zonename} install' as root builds it`);
   const zonepath = path.dirname(root);
   if (opts.copy) {
+    await copyImage(image, root, base);
     const tree = new ZoneTree(root, base);
     try {
-      tree.copyFromHost(image, "");
       identityFiles(tree, z.zonename, z.hostid);
     } finally {
       tree.close();
@@ -92,4 +96,40 @@ export function uninstallDebian(zonepath: string): (() => void) | undefined {
     return undefined; // an install cut short before its record: its hold, if any, stays (harmless)
   }
   return rec.hold === "" ? undefined : () => releaseTree(rec.tree, rec.hold);
+}
+
+/**
+ * `-x copy`: the image copied into the new zone root through a clone of that root
+ * id-mapped the inverse way (slot uid base+N shows as N, so host uid N written through
+ * it lands as base+N), so `cp -a` keeps
+ * owners shifted, modes, hard links, xattrs and file capabilities in one pass. The clone
+ * is detached and reaches cp as its descriptor 3: attached at no path, gone with cp.
+ */
+async function copyImage(image: string, root: string, base: number): Promise<void> {
+  // Root-owned, the new root would show through the inverse map as nobody's: unwritable.
+  fs.chownSync(root, base, base);
+  const ns = await mappedUserns(base, SLOT_SIZE, true);
+  let target: number;
+  try {
+    target = cloneTree(root, `copy of the image into ${root}`);
+    try {
+      setAttrs(target, ATTR_IDMAP, `id-mapped copy target ${root}`, ns.fd);
+    } catch (err) {
+      fs.closeSync(target);
+      throw err;
+    }
+  } finally {
+    ns.release();
+  }
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let err = "";
+      const cp = spawn("cp", ["-a", "--", `${image}/.`, "/proc/self/fd/3/"], { stdio: ["ignore", "ignore", "pipe", target] });
+      cp.stderr?.on("data", (d: Buffer) => (err += d.toString()));
+      cp.on("error", (e) => reject(new ZoneError(`copying the image ${q(image)} into ${q(root)}: ${e.message}`)));
+      cp.on("close", (code, sig) => (code === 0 ? resolve() : reject(new ZoneError(`copying the image ${q(image)} into ${q(root)}: cp ended with ${sig ?? `status ${code}`}: ${err.trim().split("\n")[0] ?? ""}`))));
+    });
+  } finally {
+    fs.closeSync(target);
+  }
 }

@@ -140,11 +140,16 @@ describe("brand debian: install from the cached image", { concurrency: false }, 
     const r = root.run("zoneadm", ["-z", "c", "install", "-x", "nosuch"]);
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /install -x takes one of copy, rebuild-image, not "nosuch"/);
+    const t0 = Date.now();
     root.ok("zoneadm", ["-z", "c", "install", "-x", "copy"]);
+    console.log(`install -x copy: ${Date.now() - t0} ms`);
     assert.equal(fs.existsSync(path.join(zp("c"), "upper")), false);
     const st = fs.statSync(path.join(zp("c"), "root/etc/passwd"));
     assert.equal(st.uid, base("c"));
     assert.equal(fs.statSync(path.join(zp("c"), "root/usr/bin/su")).mode & 0o7777, 0o4755, "set-uid bits are kept");
+    assert.equal(fs.statSync(path.join(zp("c"), "root/var/lib/apt/lists/partial")).uid, base("c") + 42, "_apt's directory is the zone's _apt's");
+    assert.equal(fs.statSync(path.join(zp("c"), "root/usr/bin/perl")).nlink, fs.statSync(path.join(image, "usr/bin/perl")).nlink, "hard links are kept");
+    assert.deepEqual(mountsBelow(zp("c")), [], "the copy's target was attached nowhere");
     root.ok("zoneadm", ["-z", "c", "boot", ...INIT]);
     assert.match(root.ok("zlogin", ["c", "cat", "/etc/os-release"]), /^ID=debian$/m);
     assert.equal(root.ok("zlogin", ["c", "cat", "/etc/hostname"]), "c\n");
