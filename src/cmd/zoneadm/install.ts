@@ -45,7 +45,8 @@ export function installSubcommand(entryOf: (ctx: InstallContext) => IndexEntry) 
       checkOperation("install", e.state);
       const brand = ctx.repo.load(e.name).brand;
       if (x.size > 0 && brand !== "debian") throw new ZoneError(`install -x ${[...x].join(" -x ")}: brand ${q(brand)} has no such option (the debian brand has)`);
-      if (brand === "debian") ensureDebianImage({ rebuild: x.has("rebuild-image"), stdio: "inherit", progress: (l) => process.stderr.write(`zoneadm: ${l}\n`) });
+      // Only root may install (zoneadmd says so to anyone else) or write the host's image cache.
+      if (brand === "debian" && process.getuid?.() === 0) ensureDebianImage({ rebuild: x.has("rebuild-image"), stdio: "inherit", progress: (l) => process.stderr.write(`zoneadm: ${l}\n`) });
       const reply = await call(zonePaths(), { op: "install", zone: ctx.zone, copy: x.has("copy") });
       if (!reply.ok) throw new ZoneError(reply.error);
     },
