@@ -189,11 +189,21 @@ export function holdCurrentTree(dir: string, hold: string): string | undefined {
   });
 }
 
+/**
+ * Is `tree` a generation of an image of ours (IMAGES_DIR/<image>/trees/<stamp>)? A zone's
+ * record is checked with it before its tree becomes a lower layer: a record brought from
+ * elsewhere (attach) must not make the host's own tree, read-only or not, a zone's root.
+ */
+export function isImageTree(tree: string): boolean {
+  const rel = path.relative(IMAGES_DIR, tree).split(path.sep);
+  return path.isAbsolute(tree) && path.normalize(tree) === tree && rel.length === 3 && /^[a-z0-9-]+$/.test(rel[0]!) && rel[1] === "trees" && /^\d{8}T\d{6}$/.test(rel[2]!);
+}
+
 /** A zone made from `tree` is gone: drop its hold, and prune what no zone holds any more. */
 export function releaseTree(tree: string, hold: string): void {
   const dir = path.dirname(path.dirname(tree));
   // Only a generation of an image of ours: a record naming anything else is ignored.
-  if (!/^[0-9a-f]{32}$/.test(hold) || !/^\d{8}T\d{6}$/.test(path.basename(tree)) || path.basename(path.dirname(tree)) !== "trees" || path.dirname(dir) !== IMAGES_DIR) return;
+  if (!/^[0-9a-f]{32}$/.test(hold) || !isImageTree(tree)) return;
   fs.rmSync(path.join(`${tree}.users`, hold), { force: true });
   pruneTrees(dir);
 }

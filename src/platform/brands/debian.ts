@@ -13,7 +13,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ZoneError, q } from "../../native/errors.js";
 import type { ZoneConfig } from "../../document/model.js";
-import { debianImageDir, holdCurrentTree, releaseTree } from "../images.js";
+import { debianImageDir, holdCurrentTree, isImageTree, releaseTree } from "../images.js";
 import { layerPaths, makeLayers, mountOverlayRoot } from "../overlay.js";
 import { identityFiles, ZoneTree } from "./tree.js";
 import { mappedUserns } from "../idmap.js";
@@ -44,6 +44,7 @@ function record(zonepath: string): ImageRecord {
     throw new ZoneError(`${q(file)} cannot be read (${(err as Error).message}); the zone must be installed again`);
   }
   if ((r.mode !== "overlay" && r.mode !== "copy") || typeof r.tree !== "string") throw new ZoneError(`${q(file)} is not an image record; the zone must be installed again`);
+  if (!isImageTree(r.tree)) throw new ZoneError(`${q(file)} names ${q(r.tree)}, which is no image generation under /var/lib/zones/images; refusing it as the zone's lower layer`);
   return { mode: r.mode, tree: r.tree, hold: typeof r.hold === "string" ? r.hold : "" };
 }
 

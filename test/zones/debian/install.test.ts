@@ -134,6 +134,28 @@ describe("brand debian: install from the cached image", { concurrency: false }, 
     root.ok("zoneadm", ["-z", "b", "halt"]);
   });
 
+  test("a zone whose image generation is gone is refused at ready, with nothing left mounted", () => {
+    const file = path.join(zp("a"), "image.json");
+    const saved = fs.readFileSync(file, "utf8");
+    const gone = path.join(debianImageDir(), "trees", "19990101T000000");
+    fs.writeFileSync(file, JSON.stringify({ ...(JSON.parse(saved) as object), tree: gone }));
+    try {
+      const r = root.run("zoneadm", ["-z", "a", "boot", ...INIT]);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, new RegExp(`base image tree "${gone}" of the zone is missing; the zone must be installed again\n$`));
+      assert.equal(state("a"), "installed");
+      assert.deepEqual(mountsBelow(zp("a")), []);
+      // A record naming a host tree (as one brought by an attach could) never becomes a lower layer.
+      fs.writeFileSync(file, JSON.stringify({ ...(JSON.parse(saved) as object), tree: "/etc" }));
+      const h = root.run("zoneadm", ["-z", "a", "boot", ...INIT]);
+      assert.equal(h.status, 1);
+      assert.match(h.stderr, /names "\/etc", which is no image generation under \/var\/lib\/zones\/images; refusing it/);
+      assert.deepEqual(mountsBelow(zp("a")), []);
+    } finally {
+      fs.writeFileSync(file, saved);
+    }
+  });
+
   test("uninstall removes a hostile upper layer without following its links", () => {
     const canary = path.join(root.dir, "canary");
     fs.mkdirSync(canary);
