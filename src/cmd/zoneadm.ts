@@ -18,6 +18,7 @@ import { call } from "../daemon/client.js";
 import type { Operation, Request } from "../daemon/protocol.js";
 import { readHaltNote, runningIds } from "../document/store/runstate.js";
 import { applySubcommand } from "./zoneadm/apply.js";
+import { imageSubcommand } from "./zoneadm/image.js";
 import { installSubcommand } from "./zoneadm/install.js";
 
 interface Context {
@@ -162,6 +163,7 @@ const CMDTAB: readonly Subcommand[] = [
     },
   },
   applySubcommand(entryOf),
+  imageSubcommand(entryOf),
   installSubcommand(entryOf),
   viaDaemon("uninstall", "uninstall -F", (args) => {
     // illumos asks for confirmation; with no question asked here, -F says yes.

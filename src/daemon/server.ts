@@ -28,6 +28,7 @@ import { Reaper } from "./reaper.js";
 import { AdminSocket } from "./adminsock.js";
 import { serveLogin } from "./login.js";
 import { LxcfsService } from "./lxcfs.js";
+import { PackageProxy } from "./proxy.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const LOCK_EX_NB = 2 | 4;
@@ -54,6 +55,8 @@ export class Daemon {
   private admins?: AdminSocket;
   /** lxcfs: what zones see of their own memory, CPUs and uptime (lxcfs.ts). */
   readonly lxcfs: LxcfsService;
+  /** The zones' package proxy on the bridge addresses (proxy.ts). */
+  readonly proxy: PackageProxy;
 
   constructor(readonly paths: ZonePaths) {
     fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
@@ -79,6 +82,9 @@ export class Daemon {
     this.platform.views = (name) => this.lxcfs.ensure(name);
     this.platform.viewsIdle = () => this.lxcfs.stop();
     this.runtimeVersion = this.platform.runtime.version();
+    const network = this.platform.network;
+    this.proxy = new PackageProxy(paths, (l, from) => this.log(l, from), (a) => network.zoneWith(a));
+    this.platform.networkChanged = () => this.proxy.sync(network.globalAddresses());
   }
 
   /** A line caused by a zone's request names it in `from` (rate-limited, see log.ts); never throws. */
@@ -121,7 +127,7 @@ export class Daemon {
       return await this.serialize(zone, async (): Promise<Reply> => {
         switch (req.op) {
           case "install":
-            await p.install(zone, { copy: req.copy === true });
+            await p.install(zone, { image: req.image, copy: req.copy === true });
             return { ok: true };
           case "uninstall":
             await p.uninstall(zone);
@@ -274,6 +280,8 @@ export class Daemon {
     // Zones that outlived an earlier daemon get the reserve the setting file says now.
     this.log(applyReserveAtStart(this.paths));
     this.recoverConsoles();
+    // Zones that outlived an earlier daemon find their proxy again.
+    await this.proxy.sync(this.platform.network.globalAddresses());
     try {
       this.broker.start();
     } catch (e) {
@@ -401,6 +409,7 @@ export class Daemon {
   stop(): void {
     clearInterval(this.timer);
     this.broker.stop();
+    this.proxy.stop();
     this.server?.close();
     this.admins?.close();
     fs.rmSync(socketPath(this.paths.runDir), { force: true });

@@ -7,9 +7,14 @@ import { BRAND_NAMES, type BrandName } from "../document/brandnames.js";
 import type { ZoneConfig } from "../document/model.js";
 import { BUSYBOX_TREE, installMinimal } from "./brands/minimal.js";
 import { installSparse, SPARSE_SHARED } from "./brands/sparse.js";
-import { installDebian, mountDebianRoot, uninstallDebian, type InstallOptions } from "./brands/debian.js";
+import { installOci, readImageRecord, recordedStopSignal, type ImageRecord } from "./brands/oci.js";
+import { installDebian, mountDebianRoot, uninstallDebian } from "./brands/debian.js";
 
-export type { InstallOptions };
+/** What `zoneadm install` asks of a brand: an OCI image (-i), a private copy (-x copy). */
+export interface InstallOptions {
+  image?: string;
+  copy?: boolean;
+}
 
 export interface SharedTree {
   /** Host directory. */
@@ -23,6 +28,12 @@ export interface Brand {
   description: string;
   /** Build the zone's tree at `root`; `base` is the host uid of the zone's root. */
   install(root: string, base: number, z: ZoneConfig, opts?: InstallOptions): Promise<void>;
+  /** Installs from an image (`zoneadm install -i`); a failed install then leaves the zone configured. */
+  image?: true;
+  /** What install recorded for boot (init, env, user, stop signal), if the brand records it. */
+  record?(zonepath: string): ImageRecord | undefined;
+  /** The signal that stops this zone's init, if the brand knows it (the image's StopSignal). */
+  stopSignal?(zonepath: string): number | undefined;
   /** The zone's init, unless `zoneadm boot -- -i PATH` names another. */
   init: string[];
   /** Host trees mounted read-only and id-mapped into the zone at ready. */
@@ -52,6 +63,15 @@ const TABLE: Record<BrandName, Omit<Brand, "name">> = {
     install: installMinimal,
     init: ["/sbin/init"],
     shared: [{ source: BUSYBOX_TREE, target: "/bin" }],
+  },
+  oci: {
+    description: "the tree of an OCI image (zoneadm install -i IMAGE); its entrypoint is the init",
+    install: (root, base, z, opts) => installOci(root, base, z, opts?.image),
+    init: [],
+    shared: [],
+    image: true,
+    record: readImageRecord,
+    stopSignal: recordedStopSignal,
   },
   debian: {
     description: "a whole Debian system with systemd, on the host-wide cached base image (install -x copy: a private copy)",

@@ -35,6 +35,7 @@ import { applyLimits, zonesLimits } from "./reserve.js";
 import { unmountZoneRoot, ZoneRoot } from "./zonefs.js";
 import { writeHostid } from "./hostid.js";
 import { claimZonepath, removeInstalledTree } from "./zonepath.js";
+import { undoInstall, zonepathBefore } from "./installundo.js";
 import { findHolders, HOLDER_ENV, killHolders } from "./holders.js";
 import { mountZoneFs } from "./fsmounts.js";
 import { releaseCpus, zoneCpus } from "./cpusets.js";
@@ -70,6 +71,8 @@ export class Platform {
   views: ((zone: string) => Promise<string | undefined>) | undefined;
   /** No zone of the root is ready or running any more: the view service may go. */
   viewsIdle: (() => Promise<void>) | undefined;
+  /** A zone's network came up or went: the package proxy follows the bridge addresses (src/daemon/proxy.ts). */
+  networkChanged: (() => Promise<void>) | undefined;
   /** Bridges, veths, addresses and anti-spoofing filters of the zones (network.ts). */
   readonly network: Network;
 
@@ -122,6 +125,9 @@ export class Platform {
     const z = this.repo.load(name);
     const brand = brandOf(z.brand);
     if (!brand) throw new ZoneError(`unknown brand ${q(z.brand)}`);
+    if (opts.image !== undefined && !brand.image) throw new ZoneError(`brand ${q(z.brand)} installs no image; -i ${q(opts.image)} is for brand oci`);
+    if (opts.image === undefined && brand.image) throw new ZoneError(`brand ${q(z.brand)} installs from an image: zoneadm -z ${name} install -i IMAGE`);
+    const before = zonepathBefore(z.zonepath);
     // Addresses in use by running zones matter at boot, not at install.
     verifyOnHost(z, this.repo.list().filter((x) => x.name !== name), false);
     const root = this.root(z);
@@ -139,7 +145,17 @@ export class Platform {
     fs.mkdirSync(z.zonepath, { recursive: true, mode: 0o700 });
     claimZonepath(z.zonepath, slot * SLOT_SIZE);
     fs.mkdirSync(root, { mode: 0o755 });
-    await brand.install(root, slot * SLOT_SIZE, z, opts);
+    try {
+      await brand.install(root, slot * SLOT_SIZE, z, opts);
+    } catch (err) {
+      // A failed image install leaves the zone configured and its zonepath as it found it.
+      if (brand.image) {
+        undoInstall(z.zonepath, slot * SLOT_SIZE, before);
+        this.slots.release(e.uuid, this.paths.configDir);
+        this.setState(name, "configured");
+      }
+      throw err;
+    }
     this.setState(name, "installed");
   }
 
@@ -203,6 +219,7 @@ export class Platform {
     const base = this.base(e);
     const root = this.root(z);
     if (!fs.existsSync(root)) throw new ZoneError(`${root} is missing; the zone must be installed again`);
+    const image = brand.record?.(z.zonepath);
     // The host may have changed the directories above the zonepath since install.
     checkZonepathOnHost(z, base);
     // Network: refused before anything is made, so a bad net resource leaves nothing half-plumbed.
@@ -241,9 +258,9 @@ export class Platform {
       const devices = zoneDevices(z, this.paths.root, base);
       const viewsDir = await views;
       const cpus = zoneCpus(z.dedicatedCpu?.ncpus, dir, name, `${this.paths.hostPrefix}/${name}`);
-      const spec = zoneSpec({ zone: z, base, root, init: bootCommand(init, z.bootargs, brand.init), cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir, userns: userns.path, zonesMemory: reserve.memory, devices, viewsDir, cpus, cgroupV2: isV2(CGROUP_ROOT) });
+      const spec = zoneSpec({ zone: z, base, root, init: bootCommand(init, z.bootargs, image?.init ?? brand.init), image, cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir, userns: userns.path, zonesMemory: reserve.memory, devices, viewsDir, cpus, cgroupV2: isV2(CGROUP_ROOT) });
       fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(spec, null, 1));
-      fs.writeFileSync(processTemplateFile(this.paths, name), JSON.stringify(zoneProcess(z, [], undefined, devices.env)), { mode: 0o600 });
+      fs.writeFileSync(processTemplateFile(this.paths, name), JSON.stringify(zoneProcess(z, [], undefined, devices.env, image)), { mode: 0o600 });
       const pidFile = path.join(dir, "init.pid");
       const consoleSocket = receiveOneFd(path.join(dir, "console.sock"));
       const started = start && !this.network.plumbs(z);
@@ -273,6 +290,7 @@ export class Platform {
       userns.release();
       // Plumbed while the zone is created and not started: its init finds its network up.
       await this.network.setup(z, run.pid);
+      await this.networkChanged?.();
       if (started) return { run, started };
       writeFileAtomic(runFile(this.paths, name), JSON.stringify(run), 0o644, false);
       this.setState(name, "ready");
@@ -382,7 +400,9 @@ export class Platform {
     checkOperation("shutdown", this.entry(name).state);
     const run = this.readRun(name);
     if (run && run.pid > 0 && alive(run.pid)) {
-      const signal = stopSignal(run.pid);
+      const z = this.repo.load(name);
+      // The image's StopSignal (brand oci) before the init's own convention.
+      const signal = brandOf(z.brand)?.stopSignal?.(z.zonepath) ?? stopSignal(run.pid);
       this.log(`zone '${name}': shutdown: ${signal} to init ${run.pid}`);
       try {
         process.kill(run.pid, signal);
@@ -430,6 +450,7 @@ export class Platform {
     if (init > 0) await this.inits?.reap(init);
     // The namespace went with the zone's last process, taking its veths in a batch.
     await this.network.teardown(name);
+    await this.networkChanged?.();
     unmountZoneRoot(this.root(z));
     removeDeviceNodes(z);
     removeCgroups(this.paths.hostPrefix, name);

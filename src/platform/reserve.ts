@@ -9,7 +9,7 @@
  *
  * Defaults: memory max(512 MiB, 10 % of MemTotal), pids max(1024, 10 % of pid_max), each
  * at most half the host. `<configDir>/zoneadmd.conf` (a root-owned regular file) may set
- * `reserve-memory=2G` and `reserve-pids=4096`.
+ * `reserve-memory=2G` and `reserve-pids=4096` (and the package proxy's `proxy-*` keys, archives.ts).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -51,7 +51,7 @@ export function defaultReserve(host: Amounts): Amounts {
 }
 
 /** Open the setting file without following a link; undefined when there is none. */
-function readSettingFile(file: string): string | undefined {
+export function readSettingFile(file: string): string | undefined {
   let fd: number;
   try {
     // O_NONBLOCK: a FIFO put there must not hang the daemon.
@@ -85,6 +85,8 @@ export function readReserve(file: string, host: Amounts): Amounts {
     if (eq < 0) throw new ZoneError(`${where}: expected name=value: ${q(line)}`);
     const name = line.slice(0, eq).trim();
     const value = line.slice(eq + 1).trim();
+    // The package proxy's settings (archives.ts proxySettings reads them).
+    if (name === "proxy" || name.startsWith("proxy-")) return;
     if (name === "reserve-memory") {
       reserve.memory = parseBytes(`${where}: reserve-memory`, value);
       if (reserve.memory >= host.memory) throw new ZoneError(`${where}: reserve-memory leaves zones no memory: the host has ${host.memory} bytes: ${q(value)}`);

@@ -244,6 +244,94 @@ export class ZoneRoot {
     }
   }
 
+  /** What `rel` is (its last component not followed), or undefined when absent; a link on the way is refused. */
+  kind(rel: ZonePath): "dir" | "file" | "link" | "other" | undefined {
+    const { dir, name } = this.parent(rel, "entry");
+    try {
+      const st = fs.lstatSync(name.length > 0 ? at(dir, name) : at(dir));
+      return st.isDirectory() ? "dir" : st.isFile() ? "file" : st.isSymbolicLink() ? "link" : "other";
+    } catch {
+      return undefined;
+    } finally {
+      fs.closeSync(dir);
+    }
+  }
+
+  /** Remove `rel` (a directory with all below it, on this mount only); absent is fine. */
+  remove(rel: ZonePath): void {
+    const { dir, name, parts } = this.parent(rel, "entry");
+    try {
+      if (name.length === 0) throw new ZoneError("the zone root itself cannot be removed this way");
+      let st: fs.Stats;
+      try {
+        st = fs.lstatSync(at(dir, name));
+      } catch {
+        return;
+      }
+      if (!st.isDirectory()) return void fs.unlinkSync(at(dir, name));
+      const sub = fs.openSync(at(dir, name), DIR_PATH);
+      try {
+        this.removeEntries(sub, parts, mountId(this.fd));
+      } finally {
+        fs.closeSync(sub);
+      }
+      fs.rmdirSync(at(dir, name));
+    } catch (err) {
+      throw err instanceof ZoneError ? err : new ZoneError(`cannot remove ${shown(parts)} in the zone: ${code(err)}`);
+    } finally {
+      fs.closeSync(dir);
+    }
+  }
+
+  /** Set `rel`'s access and modification times (seconds), the entry itself, a link not followed. */
+  times(rel: ZonePath, mtime: number): void {
+    const { dir, name, parts } = this.parent(rel, "entry");
+    try {
+      // The root itself through its pinned descriptor (the magic link is followed to it).
+      if (name.length > 0) fs.lutimesSync(at(dir, name), mtime, mtime);
+      else fs.utimesSync(at(dir), mtime, mtime);
+    } catch (err) {
+      throw new ZoneError(`cannot set the times of ${shown(parts)} in the zone: ${code(err)}`);
+    } finally {
+      fs.closeSync(dir);
+    }
+  }
+
+  /** Names in directory `rel`, reached with no link followed. */
+  list(rel: ZonePath): Buffer[] {
+    const d = this.walk(this.parts(rel), "directory");
+    try {
+      return fs.readdirSync(at(d), { encoding: "buffer" });
+    } finally {
+      fs.closeSync(d);
+    }
+  }
+
+  /** Hard link `rel` to the existing regular file `existing`, both in the tree, neither followed. */
+  link(rel: ZonePath, existing: ZonePath): void {
+    const src = this.parent(existing, "link target");
+    try {
+      const dst = this.parent(rel, "link");
+      try {
+        if (src.name.length === 0 || dst.name.length === 0) throw new ZoneError("the zone root cannot be linked");
+        const st = fs.lstatSync(at(src.dir, src.name));
+        if (!st.isFile()) throw new ZoneError(`hard link ${shown(dst.parts)}: its target ${shown(src.parts)} is not a regular file in the zone`);
+        try {
+          fs.unlinkSync(at(dst.dir, dst.name));
+        } catch (err) {
+          if (code(err) !== "ENOENT") throw err;
+        }
+        fs.linkSync(at(src.dir, src.name), at(dst.dir, dst.name)); // linkat without AT_SYMLINK_FOLLOW
+      } catch (err) {
+        throw err instanceof ZoneError ? err : new ZoneError(`cannot link ${shown(dst.parts)} to ${shown(src.parts)} in the zone: ${code(err)}`);
+      } finally {
+        fs.closeSync(dst.dir);
+      }
+    } finally {
+      fs.closeSync(src.dir);
+    }
+  }
+
   /** Is `rel` a directory, reached without following any link? */
   isDirectory(rel: ZonePath): boolean {
     try {

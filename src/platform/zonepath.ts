@@ -57,6 +57,9 @@ export function pinZonepath(zonepath: string): { parent: number; fd: number; nam
   throw new ZoneError(`zonepath ${q(zonepath)} cannot be pinned`);
 }
 
+/** Files install writes in the zonepath beside root/ (brands/oci.ts IMAGE_RECORD). */
+export const INSTALL_FILES = ["image.json"];
+
 /**
  * Uninstall's removal: the zone root and then the zonepath, through the pinned zonepath,
  * and only if it is still the directory install made, root's with the zone root's group
@@ -82,7 +85,8 @@ export function removeInstalledTree(zonepath: string, gid: number): void {
     removeZoneRoot(`/proc/self/fd/${pin.fd}/root`);
     // A layered zone's own layer (overlay.ts) is zone-written too: removed the same way.
     for (const d of LAYER_DIRS) removeZoneRoot(`/proc/self/fd/${pin.fd}/${d}`);
-    fs.rmSync(at(pin.fd, Buffer.from("image.json")), { force: true });
+    // What install wrote beside the root (brand oci's image record), root's own file.
+    for (const f of INSTALL_FILES) fs.rmSync(at(pin.fd, Buffer.from(f)), { force: true });
     try {
       fs.rmdirSync(at(pin.parent, pin.name));
     } catch {

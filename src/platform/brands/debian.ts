@@ -16,6 +16,7 @@ import type { ZoneConfig } from "../../document/model.js";
 import { debianImageDir, holdCurrentTree, isImageTree, releaseTree } from "../images.js";
 import { layerPaths, makeLayers, mountOverlayRoot } from "../overlay.js";
 import { identityFiles, ZoneTree } from "./tree.js";
+import { writeAptProxy } from "./aptproxy.js";
 import { mappedUserns } from "../idmap.js";
 import { ATTR_IDMAP, cloneTree, setAttrs } from "../mountapi.js";
 import { SLOT_SIZE } from "../slots.js";
@@ -59,6 +60,7 @@ export async function installDebian(root: string, base: number, z: ZoneConfig, o
     const tree = new ZoneTree(root, base);
     try {
       identityFiles(tree, z.zonename, z.hostid);
+      writeAptProxy(tree, z);
     } finally {
       tree.close();
     }
@@ -69,6 +71,8 @@ export async function installDebian(root: string, base: number, z: ZoneConfig, o
     try {
       upper.dir("etc");
       identityFiles(upper, z.zonename, z.hostid);
+      // apt through the global zone's package proxy (daemon/proxy.ts), if the zone reaches one.
+      writeAptProxy(upper, z);
     } finally {
       upper.close();
     }

@@ -41,7 +41,7 @@ export function run(cmd: string, args: string[], input: string): Promise<void> {
  *   shared ports of shared-IP zones            nd6   port . an address its neighbour
  *                                                     advertisements may claim
  */
-export function nftBase(t: string): string[] {
+export function nftBase(t: string, routeNowhere = true): string[] {
   const r = (c: string, rule: string): string => `add rule bridge ${t} ${c} ${rule}`;
   return [
     `add table bridge ${t}`,
@@ -83,6 +83,16 @@ export function nftBase(t: string): string[] {
     // A shared-IP zone's addresses and routes are the global zone's to set: no router
     // advertisement from another zone may add any.
     r("to_zone", "oifname @shared icmpv6 type nd-router-advert drop"),
+    // A zone's packets never leave the machine, whatever the host's ip_forward says: the
+    // global zone routes nothing from a zone bridge (zb*: every root's, zbr* and
+    // zb<hash>) to any other link, nor back; zones reach the package archives through
+    // its proxy (daemon/proxy.ts). Zone to zone stays allowed: with br_netfilter, frames
+    // bridged between a bridge's ports pass this hook too, in and out the bridge.
+    // `proxy-only=off` (zoneadmd.conf) leaves the chain empty, for hosts that NAT zones.
+    `add table inet ${t}`,
+    `add chain inet ${t} forward { type filter hook forward priority -300 ; policy accept ; }`,
+    `flush chain inet ${t} forward`,
+    ...(routeNowhere ? [`add rule inet ${t} forward iifname "zb*" oifname != "zb*" counter drop`, `add rule inet ${t} forward oifname "zb*" iifname != "zb*" counter drop`] : []),
   ];
 }
 

@@ -46,6 +46,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
+import * as path from "node:path";
 import { ZoneError } from "../../native/errors.js";
 import type { IpType, ZoneConfig } from "../../document/model.js";
 import { NETLINK_NETFILTER, NETLINK_ROUTE, NetlinkError, NetlinkSocket, type Answer, type Message } from "./netlink.js";
@@ -56,6 +57,8 @@ import { nftBase, portElements, run } from "./filters.js";
 import { aliasPrefix, hostLinksOf, ifalias, ifindex, linkExists } from "./hostlinks.js";
 import { addressOf, macOf, networkProblems, nftTable, planNetwork, type HostAddress, type ZoneLink, type ZoneNet } from "./plan.js";
 import type { ZonePaths } from "../../document/store/paths.js";
+import { proxySettings } from "../archives.js";
+import { SETTINGS_FILE } from "../reserve.js";
 
 const { ENOENT, ENODEV } = os.constants.errno;
 
@@ -151,8 +154,18 @@ export class Network {
     } catch (e) {
       if (!(e instanceof NetlinkError && e.errno === ENOENT)) throw e;
       // The first zone of the root: the only nft run.
-      await run("nft", ["-f", "-"], nftBase(t).join("\n") + "\n");
+      await run("nft", ["-f", "-"], nftBase(t, this.routeNowhere()).join("\n") + "\n");
       this.nft(msgs);
+    }
+  }
+
+  /** Do zone bridges route nowhere (zoneadmd.conf proxy-only, on unless turned off)? */
+  private routeNowhere(): boolean {
+    try {
+      return proxySettings(path.join(this.paths.configDir, SETTINGS_FILE)).only;
+    } catch (e) {
+      this.log(`${(e as Error).message}; zone bridges route nowhere`);
+      return true;
     }
   }
 
@@ -169,19 +182,31 @@ export class Network {
 
   /** Remove the root's table; gone already is fine. */
   private dropTable(): void {
-    try {
-      this.nft([delTable(nftTable(this.prefix))]);
-    } catch (e) {
-      if (!(e instanceof NetlinkError && e.errno === ENOENT)) throw e;
-    }
+    // Each alone: a root's table made before the inet one existed has none.
+    for (const inet of [false, true])
+      try {
+        this.nft([delTable(nftTable(this.prefix), inet)]);
+      } catch (e) {
+        if (!(e instanceof NetlinkError && e.errno === ENOENT)) throw e;
+      }
   }
 
-  /** Refuse, before anything is made, a zone whose network cannot be plumbed. */
+  /** The global zone's addresses (CIDR) on the zone bridges, each once: where the package proxy listens. */
+  globalAddresses(): string[] {
+    return [...new Set(this.nets().flatMap((n) => n.links.flatMap((l) => (l.ownBridge ? l.globalAddresses : []))))];
+  }
+
+  /** The zone that has `address` on one of its links, if any. */
+  zoneWith(address: string): string | undefined {
+    return this.nets().find((n) => n.links.some((l) => l.plumb.some((a) => addressOf(a) === address)))?.zone;
+  }
+
   /** Has the zone anything to plumb (links, addresses)? Without, its init may start as soon as it is created. */
   plumbs(z: ZoneConfig): boolean {
     return planNetwork(this.prefix, z).links.length > 0;
   }
 
+  /** Refuse, before anything is made, a zone whose network cannot be plumbed. */
   check(z: ZoneConfig): void {
     const problems = this.problems(z);
     if (problems.length > 0) throw new ZoneError(problems[0]!);
@@ -321,6 +346,6 @@ export function purgeNetwork(paths: ZonePaths): void {
   const links = hostLinksOf(paths.hostPrefix);
   if (links.length > 0) spawnSync("ip", ["-force", "-batch", "-"], { input: links.map((l) => `link del dev ${l}`).join("\n") + "\n", stdio: ["pipe", "ignore", "ignore"] });
   const t = nftTable(paths.hostPrefix);
-  spawnSync("nft", ["-f", "-"], { input: `add table bridge ${t}\ndelete table bridge ${t}\n`, stdio: ["pipe", "ignore", "ignore"] });
+  spawnSync("nft", ["-f", "-"], { input: `add table bridge ${t}\ndelete table bridge ${t}\nadd table inet ${t}\ndelete table inet ${t}\n`, stdio: ["pipe", "ignore", "ignore"] });
   fs.rmSync(journalFile(paths), { force: true });
 }

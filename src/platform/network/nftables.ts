@@ -7,6 +7,7 @@ const NFTA_TABLE_NAME = 1;
 const NFT_MSG_NEWSETELEM = 12;
 const NFT_MSG_DELSETELEM = 14;
 const NFPROTO_BRIDGE = 7;
+const NFPROTO_INET = 1;
 const NFTA_SET_ELEM_LIST_TABLE = 1;
 const NFTA_SET_ELEM_LIST_SET = 2;
 const NFTA_SET_ELEM_LIST_ELEMENTS = 3;
@@ -44,12 +45,12 @@ export function setElements(op: "add" | "delete", table: string, set: string, ke
   };
 }
 
-/** Delete the bridge-family table `table` with everything in it. */
-export function delTable(table: string): Message {
+/** Delete the bridge-family (or, `inet`, the inet-family) table `table` with everything in it. */
+export function delTable(table: string, inet = false): Message {
   return {
     type: (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELTABLE,
     flags: 0,
-    body: Buffer.concat([Buffer.from([NFPROTO_BRIDGE, 0, 0, 0]), strAttr(NFTA_TABLE_NAME, table)]),
-    what: `delete nft table bridge ${table}`,
+    body: Buffer.concat([Buffer.from([inet ? NFPROTO_INET : NFPROTO_BRIDGE, 0, 0, 0]), strAttr(NFTA_TABLE_NAME, table)]),
+    what: `delete nft table ${inet ? "inet" : "bridge"} ${table}`,
   };
 }

@@ -101,20 +101,36 @@ export interface SpecInput {
   cpus?: string;
   /** The host runs pure cgroup v2 (cgroups/cgroup.ts isV2). */
   cgroupV2?: boolean;
+  /** Brand oci's image: the init's environment, working directory and user. */
+  image?: ProcessImage;
+}
+
+/** What an image sets for its processes (brands/oci.ts ImageRecord). */
+export interface ProcessImage {
+  env: string[];
+  cwd: string;
+  user: { uid: number; gid: number };
+}
+
+/** `later` entries replace `earlier` ones of the same name: one PATH, the image's. */
+function mergeEnv(earlier: string[], later: string[]): string[] {
+  const key = (e: string): string => e.split("=", 1)[0]!;
+  const names = new Set(later.map(key));
+  return [...earlier.filter((e) => !names.has(key(e))), ...later];
 }
 
 /** Where a zone sees its broker endpoint directory (the socket is broker.sock in it). */
 export const BROKER_MOUNT = "/run/zones";
 
 /** The process of a zone's processes, as zlogin and init start them. */
-export function zoneProcess(zone: ZoneConfig, args: string[], user = { uid: 0, gid: 0 }, extraEnv: string[] = []): OciProcess {
+export function zoneProcess(zone: ZoneConfig, args: string[], user = { uid: 0, gid: 0 }, extraEnv: string[] = [], image?: ProcessImage): OciProcess {
   const caps = ociCapabilities(zone.limitpriv, zone.ipType);
   return {
     terminal: false,
     user,
     args,
-    env: [ZONE_PATH_ENV, "TERM=xterm", ...extraEnv],
-    cwd: "/",
+    env: mergeEnv(mergeEnv([ZONE_PATH_ENV, "TERM=xterm"], image?.env ?? []), extraEnv),
+    cwd: image?.cwd ?? "/",
     capabilities: { bounding: caps, effective: caps, permitted: caps },
     // A zone is a whole system: su, sudo and passwd need set-uid to work.
     noNewPrivileges: false,
@@ -128,7 +144,7 @@ export function zoneSpec(i: SpecInput): OciSpec {
   return {
     ociVersion: "1.0.2",
     // init runs on the zone console: a terminal the runtime hands to zoneadmd.
-    process: { ...zoneProcess(z, i.init, { uid: 0, gid: 0 }, [`container=zone`, ...(i.devices?.env ?? [])]), terminal: true },
+    process: { ...zoneProcess(z, i.init, i.image?.user ?? { uid: 0, gid: 0 }, [`container=zone`, ...(i.devices?.env ?? [])], i.image), terminal: true },
     root: { path: i.root, readonly: false },
     hostname: z.zonename,
     mounts: [
