@@ -167,6 +167,16 @@ export function scrub(tree: string): void {
   fs.rmSync(path.join(tree, "etc/hostname"), { force: true });
   const ssh = path.join(tree, "etc/ssh");
   if (fs.existsSync(ssh)) for (const f of fs.readdirSync(ssh)) if (f.startsWith("ssh_host_")) fs.rmSync(path.join(ssh, f), { force: true });
+  // mmdebstrap leaves its sources as sources.list.d/0000<name>.sources (or .list): named
+  // as Debian's installers name them, so that the package proxy's apt files replace them
+  // (brands/aptproxy.ts) instead of every index being fetched twice.
+  const d = path.join(tree, "etc/apt/sources.list.d");
+  for (const [ext, into] of [[".sources", path.join(d, "debian.sources")], [".list", path.join(tree, "etc/apt/sources.list")]] as const) {
+    const own = fs.existsSync(d) ? fs.readdirSync(d).filter((f) => f.startsWith("0000") && f.endsWith(ext)).sort() : [];
+    if (own.length === 0) continue;
+    fs.writeFileSync(into, own.map((f) => fs.readFileSync(path.join(d, f), "utf8").trimEnd() + "\n").join("\n"), { mode: 0o644 });
+    for (const f of own) fs.rmSync(path.join(d, f));
+  }
   // zonename(1): the platform writes /etc/zonename at every ready.
   fs.mkdirSync(path.join(tree, "usr/local/bin"), { recursive: true, mode: 0o755 });
   fs.writeFileSync(path.join(tree, "usr/local/bin/zonename"), "#!/bin/sh\nexec cat /etc/zonename\n", { mode: 0o755 });

@@ -61,7 +61,7 @@ describe("brand debian: install from the cached image", { concurrency: false }, 
     if (!currentTree(debianImageDir())) {
       const t0 = Date.now();
       ensureDebianImage({ progress: (l) => console.log(`${l}`), stdio: "ignore" });
-      console.log(`first build of the Debian base image took ${((Date.now() - t0) / 1000).toFixed(1)} s (once per machine)`);
+      console.log(`the Debian base image was made in ${((Date.now() - t0) / 1000).toFixed(1)} s (once per machine: from the kept tarball, or from the archive if none)`);
     }
     image = currentTree(debianImageDir())!;
     print = fingerprint(image);
@@ -74,6 +74,7 @@ describe("brand debian: install from the cached image", { concurrency: false }, 
     assert.equal(fs.existsSync(path.join(image, "etc/hostname")), false);
     assert.deepEqual(fs.existsSync(path.join(image, "etc/ssh")) ? fs.readdirSync(path.join(image, "etc/ssh")).filter((f) => f.startsWith("ssh_host_")) : [], []);
     assert.ok(fs.existsSync(path.join(image, "lib/systemd/systemd")), "the brand's init is in the image");
+    assert.deepEqual(fs.readdirSync(path.join(image, "etc/apt/sources.list.d")), ["debian.sources"], "apt's sources as Debian names them");
     assert.ok(fs.existsSync(path.join(debianImageDir(), "image.tar")), "the tarball is kept for offline rebuilds");
   });
 
@@ -227,6 +228,16 @@ describe("brand debian: install from the cached image", { concurrency: false }, 
     assert.equal(fs.existsSync(image), held, "the superseded generation no zone holds is pruned");
     root.ok("zoneadm", ["-z", "p", "uninstall", "-F"]);
     root.ok("zoneadm", ["-z", "q", "uninstall", "-F"]);
+  });
+
+  test("a zone on a zone bridge gets apt through the global zone's package proxy", () => {
+    root.ok("zonecfg", ["-z", "n", `create; set zonepath=${zp("n")}; set brand=debian; add net; set physical=zbr0; set address=10.213.98.2/24; set defrouter=10.213.98.1; end`]);
+    root.ok("zoneadm", ["-z", "n", "install"]);
+    const apt = path.join(zp("n"), "upper/etc/apt");
+    assert.match(fs.readFileSync(path.join(apt, "sources.list.d/zones-proxy.sources"), "utf8"), /^URIs: http:\/\/10\.213\.98\.1:3142\/debian$/m);
+    assert.match(fs.readFileSync(path.join(apt, "sources.list.d/debian.sources"), "utf8"), /^# This zone's archives: sources.list.d\/zones-proxy.sources/);
+    assert.equal(fs.statSync(path.join(apt, "sources.list.d/debian.sources")).uid, base("n"));
+    root.ok("zoneadm", ["-z", "n", "uninstall", "-F"]);
   });
 
   test("-x options belong to the debian brand", () => {
