@@ -21,6 +21,7 @@ import { readHaltNote, runningIds } from "../document/store/runstate.js";
 import { applySubcommand } from "./zoneadm/apply.js";
 import { imageSubcommand } from "./zoneadm/image.js";
 import { attachSubcommand, detachSubcommand } from "./zoneadm/detach.js";
+import { installSubcommand } from "./zoneadm/install.js";
 
 interface Context {
   repo: Repository;
@@ -166,12 +167,7 @@ const CMDTAB: readonly Subcommand[] = [
   },
   applySubcommand(entryOf),
   imageSubcommand(entryOf),
-  viaDaemon("install", "install [-i image]", (args) => {
-    if (args.length === 0) return {};
-    if (args.length !== 2 || args[0] !== "-i") throw new UsageError("usage: zoneadm -z zone install [-i image]");
-    // zoneadmd has its own working directory: a relative path is this one's.
-    return { image: path.resolve(args[1]!) };
-  }),
+  installSubcommand(entryOf),
   viaDaemon("uninstall", "uninstall -F", (args) => {
     // illumos asks for confirmation; with no question asked here, -F says yes.
     if (args.length !== 1 || args[0] !== "-F") throw new UsageError("uninstall removes the zone's files: confirm with 'zoneadm -z zone uninstall -F'");

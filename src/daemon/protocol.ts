@@ -16,6 +16,8 @@ export interface Request {
   zone?: string;
   /** boot -- ARGS: this boot's arguments (document/bootargs.ts: -i PATH picks the init, the rest are its argv). */
   init?: string[];
+  /** install -x copy: a whole-root brand's private copy of its image (brands/debian.ts). */
+  copy?: boolean;
   /** install -i: the OCI image (an absolute host path, PATH:TAG) a brand oci zone is made from. */
   image?: string;
   /** console: drop the connection when the zone halts (zlogin -C -d). */

@@ -142,7 +142,7 @@ export class Daemon {
       return await this.serialize(zone, async (): Promise<Reply> => {
         switch (req.op) {
           case "install":
-            await p.install(zone, req.image);
+            await p.install(zone, { image: req.image, copy: req.copy === true });
             return { ok: true };
           case "uninstall":
             await p.uninstall(zone);

@@ -4,7 +4,7 @@
  * each installs and boots is the platform's (src/platform/brands.ts), whose table has
  * one entry per name here, in this order.
  */
-export const BRAND_NAMES = ["sparse", "minimal", "oci"] as const;
+export const BRAND_NAMES = ["sparse", "minimal", "oci", "debian"] as const;
 
 export type BrandName = (typeof BRAND_NAMES)[number];
 

@@ -8,6 +8,13 @@ import type { ZoneConfig } from "../document/model.js";
 import { BUSYBOX_TREE, installMinimal } from "./brands/minimal.js";
 import { installSparse, SPARSE_SHARED } from "./brands/sparse.js";
 import { installOci, readImageRecord, recordedStopSignal, type ImageRecord } from "./brands/oci.js";
+import { installDebian, mountDebianRoot, uninstallDebian } from "./brands/debian.js";
+
+/** What `zoneadm install` asks of a brand: an OCI image (-i), a private copy (-x copy). */
+export interface InstallOptions {
+  image?: string;
+  copy?: boolean;
+}
 
 export interface SharedTree {
   /** Host directory. */
@@ -20,7 +27,7 @@ export interface Brand {
   name: string;
   description: string;
   /** Build the zone's tree at `root`; `base` is the host uid of the zone's root. */
-  install(root: string, base: number, z: ZoneConfig, image?: string): Promise<void>;
+  install(root: string, base: number, z: ZoneConfig, opts?: InstallOptions): Promise<void>;
   /** Installs from an image (`zoneadm install -i`); a failed install then leaves the zone configured. */
   image?: true;
   /** What install recorded for boot (init, env, user, stop signal), if the brand records it. */
@@ -44,6 +51,16 @@ export interface Brand {
   shared: SharedTree[];
   /** Its init is systemd whatever its path (systemd.ts). */
   systemd?: boolean;
+  /**
+   * At ready, before anything else is mounted in it: mount the zone's root itself (an
+   * overlay on a shared image); teardown's unmount of the root removes it.
+   */
+  mountRoot?(zonepath: string, root: string, base: number, userns: number): void;
+  /**
+   * At uninstall, before the zonepath is removed: what the install took beyond it, as a
+   * release to run once the tree is gone.
+   */
+  uninstall?(zonepath: string): (() => void) | undefined;
 }
 
 /** Every brand the document library names (document/brandnames.ts), in its order. */
@@ -62,12 +79,20 @@ const TABLE: Record<BrandName, Omit<Brand, "name">> = {
   },
   oci: {
     description: "the tree of an OCI image (zoneadm install -i IMAGE); its entrypoint is the init",
-    install: installOci,
+    install: (root, base, z, opts) => installOci(root, base, z, opts?.image),
     init: [],
     shared: [],
     image: true,
     record: readImageRecord,
     stopSignal: recordedStopSignal,
+  },
+  debian: {
+    description: "a whole Debian system with systemd, on the host-wide cached base image (install -x copy: a private copy)",
+    install: installDebian,
+    init: ["/lib/systemd/systemd"],
+    shared: [],
+    mountRoot: mountDebianRoot,
+    uninstall: uninstallDebian,
   },
 };
 

@@ -36,9 +36,10 @@ export interface HeldUserns {
  * the holder is started as that uid, so the kernel charges per-user quotas counted
  * through the namespace (inotify instances, pending signals, mqueue bytes, namespace
  * counts) to the zone's slot uid, not to host root. Host root then writes the maps,
- * and the holder ends as soon as the namespace is open: the fd keeps it.
+ * and the holder ends as soon as the namespace is open: the fd keeps it. With `inverse`,
+ * the map goes the other way (brands/debian.ts's copy writes a slot's tree through it).
  */
-export async function mappedUserns(base: number, size: number): Promise<HeldUserns> {
+export async function mappedUserns(base: number, size: number, inverse = false): Promise<HeldUserns> {
   const child = spawn("unshare", ["--user", "sleep", "60"], { stdio: "ignore", uid: base, gid: base, cwd: "/", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
   let exited: string | undefined;
   child.on("exit", (code, signal) => (exited = signal ?? `status ${code}`));
@@ -57,8 +58,11 @@ export async function mappedUserns(base: number, size: number): Promise<HeldUser
       if (Date.now() > deadline) throw new ZoneError(`cannot create a user namespace as uid ${base}: timed out`);
       await new Promise((r) => setTimeout(r, 1));
     }
-    fs.writeFileSync(`/proc/${child.pid}/uid_map`, `0 ${base} ${size}\n`);
-    fs.writeFileSync(`/proc/${child.pid}/gid_map`, `0 ${base} ${size}\n`);
+    // Inverse (base..base+size-1 inside as 0..size-1 outside): an id-mapped mount through
+    // it shows the slot's files as host ids, so host root writes the slot's owners.
+    const map = inverse ? `${base} 0 ${size}\n` : `0 ${base} ${size}\n`;
+    fs.writeFileSync(`/proc/${child.pid}/uid_map`, map);
+    fs.writeFileSync(`/proc/${child.pid}/gid_map`, map);
     fd = fs.openSync(`/proc/${child.pid}/ns/user`, "r");
   } finally {
     child.kill("SIGKILL");

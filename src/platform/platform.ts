@@ -16,7 +16,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { bootCommand } from "../document/bootargs.js";
 import { writeFileAtomic } from "../native/atomic.js";
-import { brand as brandOf } from "./brands.js";
+import { brand as brandOf, type InstallOptions } from "./brands.js";
 import { ZoneError, q } from "../native/errors.js";
 import { checkZonepathOnHost, verifyOnHost } from "./hostcheck.js";
 import { idmappedBinds, mappedUserns, mountsBelow, type HeldUserns, MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY } from "./idmap.js";
@@ -121,14 +121,14 @@ export class Platform {
     this.log(`zone '${name}': ${to}`);
   }
 
-  async install(name: string, image?: string): Promise<void> {
+  async install(name: string, opts: InstallOptions = {}): Promise<void> {
     const e = this.entry(name);
     checkOperation("install", e.state);
     const z = this.repo.load(name);
     const brand = brandOf(z.brand);
     if (!brand) throw new ZoneError(`unknown brand ${q(z.brand)}`);
-    if (image !== undefined && !brand.image) throw new ZoneError(`brand ${q(z.brand)} installs no image; -i ${q(image)} is for brand oci`);
-    if (image === undefined && brand.image) throw new ZoneError(`brand ${q(z.brand)} installs from an image: zoneadm -z ${name} install -i IMAGE`);
+    if (opts.image !== undefined && !brand.image) throw new ZoneError(`brand ${q(z.brand)} installs no image; -i ${q(opts.image)} is for brand oci`);
+    if (opts.image === undefined && brand.image) throw new ZoneError(`brand ${q(z.brand)} installs from an image: zoneadm -z ${name} install -i IMAGE`);
     const before = zonepathBefore(z.zonepath);
     // Addresses in use by running zones matter at boot, not at install.
     verifyOnHost(z, this.repo.list().filter((x) => x.name !== name), false);
@@ -148,7 +148,7 @@ export class Platform {
     claimZonepath(z.zonepath, slot * SLOT_SIZE);
     fs.mkdirSync(root, { mode: 0o755 });
     try {
-      await brand.install(root, slot * SLOT_SIZE, z, image);
+      await brand.install(root, slot * SLOT_SIZE, z, opts);
     } catch (err) {
       // A failed image install leaves the zone configured and its zonepath as it found it.
       if (brand.image) {
@@ -184,7 +184,9 @@ export class Platform {
     }
     // Through the zonepath pinned and checked: it may have been swapped since install.
     const slot = this.slots.find(e.uuid, this.paths.configDir);
+    const release = brandOf(z.brand)?.uninstall?.(z.zonepath);
     if (slot) removeInstalledTree(z.zonepath, slot.slot * SLOT_SIZE);
+    release?.();
     this.slots.release(e.uuid, this.paths.configDir);
     fs.rmSync(consoleLogFile(this.paths, name), { force: true });
     if (unrecorded) this.recordHalted(name);
@@ -240,6 +242,7 @@ export class Platform {
     const views = this.views?.(name);
     try {
       userns = await mappedUserns(base, SLOT_SIZE);
+      brand.mountRoot?.(z.zonepath, root, base, userns.fd);
       // The zone's tree is the zone's: mount points and /etc/zonename are reached through zonefs.
       const bootArgv = bootCommand(init, z.bootargs, image?.init ?? brand.init);
       const sd = isSystemdInit(bootArgv, brand.systemd);

@@ -8,6 +8,7 @@
 import * as fs from "node:fs";
 import { ZoneError, q } from "../native/errors.js";
 import { removeZoneRoot } from "./zonefs.js";
+import { LAYER_DIRS } from "./overlay.js";
 
 /** Linux's O_PATH (not in fs.constants). */
 const O_PATH = 0o10000000;
@@ -82,6 +83,8 @@ export function removeInstalledTree(zonepath: string, gid: number): void {
       throw new ZoneError(`zonepath ${q(zonepath)} is not the directory install made (owner ${st.uid}, group ${st.gid}, not 0 and ${gid}); refusing to remove anything`);
     }
     removeZoneRoot(`/proc/self/fd/${pin.fd}/root`);
+    // A layered zone's own layer (overlay.ts) is zone-written too: removed the same way.
+    for (const d of LAYER_DIRS) removeZoneRoot(`/proc/self/fd/${pin.fd}/${d}`);
     // What install wrote beside the root (brand oci's image record), root's own file.
     for (const f of INSTALL_FILES) fs.rmSync(at(pin.fd, Buffer.from(f)), { force: true });
     try {
