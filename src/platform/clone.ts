@@ -134,10 +134,24 @@ export function renewIdentity(root: string, base: number, oldName: string, newNa
     tree.file("etc/machine-id", `${randomBytes(16).toString("hex")}\n`, 0o444);
     removeEntry(tree, "var/lib/dbus/machine-id");
     const ssh = kindOf(tree, "etc/ssh") === "dir" ? tree.zr.list("etc/ssh") : [];
-    for (const n of ssh) if (n.toString("latin1").startsWith("ssh_host_")) removeEntry(tree, Buffer.concat([Buffer.from("etc/ssh/"), n]));
+    const keys = ssh.filter((n) => n.toString("latin1").startsWith("ssh_host_"));
+    for (const n of keys) removeEntry(tree, Buffer.concat([Buffer.from("etc/ssh/"), n]));
+    if (keys.length > 0) sshKeygenAtStart(tree);
   } finally {
     tree.close();
   }
+}
+
+/**
+ * The clone's sshd makes its own host keys when it first starts: Debian's ssh.service
+ * refuses to start without keys (its `sshd -t`) and only the package's install makes
+ * them, so a drop-in runs the zone's own `ssh-keygen -A` first, in the zone, as its root.
+ * Only where the zone has systemd units; other inits are the zone's to configure.
+ */
+function sshKeygenAtStart(tree: ZoneTree): void {
+  if (kindOf(tree, "etc/systemd") !== "dir" && kindOf(tree, "lib/systemd") !== "dir" && kindOf(tree, "usr/lib/systemd") !== "dir") return;
+  for (const d of ["etc/systemd", "etc/systemd/system", "etc/systemd/system/ssh.service.d"]) if (kindOf(tree, d) !== "dir") tree.dir(d);
+  tree.file("etc/systemd/system/ssh.service.d/zones-host-keys.conf", "# Written by zoneadm clone: this zone's own SSH host keys, made at sshd's first start.\n[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n");
 }
 
 /** zoneadm -z name clone source: see the file's comment. */
@@ -165,6 +179,7 @@ export async function cloneZone(ops: ZoneOps, name: string, source: string): Pro
   claimZonepath(z.zonepath, base);
   if (brand.copy) await brand.copy(sz.zonepath, z.zonepath);
   else copyZonepath(sz.zonepath, z.zonepath);
+  brand.adopt?.(z.zonepath);
   // Each id keeps its place in its slot: the source's zone uid N becomes the clone's N.
   const own = ownTree(z.zonepath, z.brand);
   shiftTree(own, base, "zone root", SLOT_SIZE, { noDevices: true });

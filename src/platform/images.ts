@@ -199,6 +199,17 @@ export function holdCurrentTree(dir: string, hold: string): string | undefined {
   });
 }
 
+/** Hold generation `tree` for another zone (a clone of one installed from it); false if it is gone. */
+export function holdTree(tree: string, hold: string): boolean {
+  if (!isImageTree(tree)) return false;
+  return withLock(path.join(path.dirname(path.dirname(tree)), "holds.lock"), () => {
+    if (!fs.existsSync(tree)) return false;
+    fs.mkdirSync(`${tree}.users`, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(path.join(`${tree}.users`, hold), "");
+    return true;
+  });
+}
+
 /**
  * Is `tree` a generation of an image of ours (IMAGES_DIR/<image>/trees/<stamp>)? A zone's
  * record is checked with it before its tree becomes a lower layer: a record brought from

@@ -13,7 +13,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ZoneError, q } from "../../native/errors.js";
 import type { ZoneConfig } from "../../document/model.js";
-import { debianImageDir, holdCurrentTree, isImageTree, releaseTree } from "../images.js";
+import { debianImageDir, holdCurrentTree, holdTree, isImageTree, releaseTree } from "../images.js";
 import { layerPaths, makeLayers, mountOverlayRoot } from "../overlay.js";
 import { identityFiles, ZoneTree } from "./tree.js";
 import { writeAptProxy } from "./aptproxy.js";
@@ -50,7 +50,7 @@ function record(zonepath: string): ImageRecord {
 }
 
 export async function installDebian(root: string, base: number, z: ZoneConfig, opts: InstallOptions = {}): Promise<void> {
-  const hold = [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const hold = newHold();
   const image = holdCurrentTree(debianImageDir(), hold);
   // The build takes a minute and prints progress: zoneadm runs it before asking zoneadmd.
   if (!image) throw new ZoneError(`the Debian base image is not built in ${q(debianImageDir())}; 'zoneadm -z ${z.zonename} install' as root builds it`);
@@ -137,4 +137,27 @@ async function copyImage(image: string, root: string, base: number): Promise<voi
   } finally {
     fs.closeSync(target);
   }
+}
+
+/** A name of a zone's own for its hold on an image generation. */
+function newHold(): string {
+  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A halted zone's own files: its upper layer, or its private copy. */
+export function debianOwnTree(zonepath: string): string {
+  return record(zonepath).mode === "overlay" ? layerPaths(zonepath).upper : path.join(zonepath, "root");
+}
+
+/**
+ * After clone copied another zone's zonepath (its record included) here: a hold of this
+ * zone's own on the image generation, so the source's uninstall cannot prune the clone's
+ * lower layer, nor the clone's release the source's.
+ */
+export function adoptDebian(zonepath: string): void {
+  const rec = record(zonepath);
+  if (rec.mode !== "overlay") return;
+  const hold = newHold();
+  if (!holdTree(rec.tree, hold)) throw new ZoneError(`image generation ${q(rec.tree)} of the source zone is gone; the clone cannot use it`);
+  fs.writeFileSync(path.join(zonepath, IMAGE_RECORD), JSON.stringify({ ...rec, hold }) + "\n", { mode: 0o600 });
 }
