@@ -158,7 +158,8 @@ describe("package proxy", { concurrency: false, skip: debian ? false : "the host
     const knob = `/proc/sys/net/ipv4/conf/${bridgeName(root.paths.hostPrefix, "zbr0")}/forwarding`;
     fs.writeFileSync(knob, "1");
     try {
-      root.run("zlogin", ["p", "timeout 1 wget -q -O - http://198.18.0.1/"]);
+      // Long enough for the SYN to leave even on a loaded machine; each retransmission counts too.
+      root.run("zlogin", ["p", "timeout 3 wget -q -O - http://198.18.0.1/"]);
     } finally {
       fs.writeFileSync(knob, "0");
     }
