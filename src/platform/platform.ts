@@ -240,6 +240,8 @@ export class Platform {
     let userns: HeldUserns | undefined;
     // Started now, awaited at the spec: a first zone's lxcfs start overlaps the steps between.
     const views = this.views?.(name);
+    // Handled here too: a step failing before the await must not leave it an unhandled rejection.
+    views?.catch(() => undefined);
     try {
       userns = await mappedUserns(base, SLOT_SIZE);
       brand.mountRoot?.(z.zonepath, root, base, userns.fd);
