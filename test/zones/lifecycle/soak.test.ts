@@ -100,7 +100,7 @@ describe("soak: boot/halt cycles under one zoneadmd", { concurrency: false }, ()
     assert.deepEqual(zombiesOf(daemon), [], "zombie children of zoneadmd");
     // Keys of a reaped process are collected by the kernel shortly after.
     await until(`the keys of uid ${uid} to be collected`, () => keysOf(uid) <= base).catch(() => undefined);
-    assert.equal(keysOf(uid) - base, 0, `keys charged to the zone root's uid ${uid} beyond the ${base} it had before`);
+    assert.ok(keysOf(uid) - base <= 0, `keys charged to the zone root's uid ${uid}: ${keysOf(uid) - base} beyond the ${base} it had before`);
   });
 
   test(`${PARALLEL_CYCLES} cycles of ${PARALLEL_ZONES} zones in parallel`, async () => {
@@ -127,6 +127,7 @@ describe("soak: boot/halt cycles under one zoneadmd", { concurrency: false }, ()
     assert.ok(warm, "the serial cycles ran");
     assert.ok(now.rss < warm.rss + 12 * 2 ** 20, `rss: ${mib(warm.rss)} after ${WARM_CYCLES} cycles, ${mib(now.rss)} after all`);
     await until("the zones' keys to be collected", () => names.every((n) => keysLeft(n) <= 0)).catch(() => undefined);
-    for (const n of names) assert.equal(keysLeft(n), 0, `keys of zone ${n}'s root beyond those it had before`);
+    // At most what the uid held before: an earlier root's keyring in the same slot may be collected meanwhile.
+    for (const n of names) assert.ok(keysLeft(n) <= 0, `keys of zone ${n}'s root: ${keysLeft(n)} beyond those it had before`);
   });
 });
