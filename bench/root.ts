@@ -37,7 +37,9 @@ export async function removeBenchRoot(root: BenchRoot): Promise<void> {
   const paths = zonePaths(root.env);
   // The root's zoneadmd first: removing its directory does not end it.
   try {
-    process.kill(Number(fs.readFileSync(path.join(paths.runDir, "zoneadmd.pid"), "utf8")), "SIGKILL");
+    const pid = Number(fs.readFileSync(path.join(paths.runDir, "zoneadmd.pid"), "utf8"));
+    // Never 0 or less: kill(0) would end this process group, the benchmark with it.
+    if (Number.isInteger(pid) && pid > 0) process.kill(pid, "SIGKILL");
   } catch {
     // none ran, or already gone
   }

@@ -4,6 +4,7 @@ import type { Readable, Writable } from "node:stream";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { zonePaths } from "../../src/document/store/paths.js";
 import { fileURLToPath } from "node:url";
 
 /** The checkout: this file compiles to dist/test/support, three levels below it. */
@@ -54,6 +55,15 @@ export class TestRoot {
     return path.join(this.dir, "etc/zones");
   }
   remove(): void {
+    // A command that goes through zoneadmd (zoneadm clone, ...) started the root's daemon:
+    // removing its directory does not end it.
+    try {
+      const pid = Number(fs.readFileSync(path.join(zonePaths(this.env).runDir, "zoneadmd.pid"), "utf8"));
+      // Never 0 or less: kill(0) would end this process group, the test runner with it.
+      if (Number.isInteger(pid) && pid > 0) process.kill(pid, "SIGKILL");
+    } catch {
+      // none started, or already gone
+    }
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
