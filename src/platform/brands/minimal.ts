@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ZoneError } from "../../native/errors.js";
 import type { ZoneConfig } from "../../document/model.js";
-import { baseDirs, identityFiles, initFiles, ZoneTree } from "./tree.js";
+import { baseDirs, identityFiles, initFiles, buildTree, ZoneTree } from "./tree.js";
 
 export const BUSYBOX = "/bin/busybox";
 
@@ -43,12 +43,7 @@ export function ensureBusyboxTree(dir = BUSYBOX_TREE): string {
 
 export async function installMinimal(root: string, base: number, z: ZoneConfig): Promise<void> {
   ensureBusyboxTree();
-  const tree = new ZoneTree(root, base);
-  try {
-    build(tree, z);
-  } finally {
-    tree.close();
-  }
+  buildTree(root, base, (tree) => build(tree, z));
 }
 
 function build(tree: ZoneTree, z: ZoneConfig): void {

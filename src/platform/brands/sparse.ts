@@ -9,7 +9,7 @@
  */
 import * as fs from "node:fs";
 import type { ZoneConfig } from "../../document/model.js";
-import { accountFiles, baseDirs, identityFiles, initFiles, ZoneTree } from "./tree.js";
+import { accountFiles, baseDirs, identityFiles, initFiles, buildTree, ZoneTree } from "./tree.js";
 
 /** What a working system needs from /etc beyond what the zone gets of its own. */
 const ETC_SEED = [
@@ -28,12 +28,7 @@ export const SPARSE_SHARED = [
 ];
 
 export async function installSparse(root: string, base: number, z: ZoneConfig): Promise<void> {
-  const tree = new ZoneTree(root, base);
-  try {
-    build(tree, z);
-  } finally {
-    tree.close();
-  }
+  buildTree(root, base, (tree) => build(tree, z));
 }
 
 function build(tree: ZoneTree, z: ZoneConfig): void {

@@ -135,3 +135,13 @@ export function baseDirs(tree: ZoneTree): void {
   tree.dir("tmp", 0o1777);
   tree.dir("var/tmp", 0o1777);
 }
+
+/** Build a zone's tree at `root` with `build`, owners in the slot at `base`; its descriptors closed whatever happens. */
+export function buildTree(root: string, base: number, build: (tree: ZoneTree) => void): void {
+  const tree = new ZoneTree(root, base);
+  try {
+    build(tree);
+  } finally {
+    tree.close();
+  }
+}
