@@ -18,6 +18,8 @@ import { ApiServer } from "./http.js";
 import { Operations } from "./operations.js";
 import { Router } from "./router.js";
 import { register as registerZones, zoneUrl } from "./zones.js";
+import { register as registerUsage } from "./usageroutes.js";
+import type { UsageService } from "../usageservice.js";
 
 /** What the API needs of zoneadmd (server.ts Daemon). */
 export interface ApiDaemon {
@@ -25,6 +27,8 @@ export interface ApiDaemon {
   readonly platform: Platform;
   readonly runtimeVersion: RuntimeVersion;
   handle(req: Request): Promise<Reply>;
+  /** Usage, metrics and history (usageservice.ts). */
+  readonly usage: UsageService;
   log(line: string, from?: LogSource): void;
 }
 
@@ -33,7 +37,7 @@ export function apiSocketPath(runDir: string): string {
 }
 
 /** Each part's routes; a new part adds its register here. */
-const PARTS: ReadonlyArray<(router: Router, api: Api) => void> = [registerZones];
+const PARTS: ReadonlyArray<(router: Router, api: Api) => void> = [registerZones, registerUsage];
 
 export class Api {
   readonly router = new Router();
