@@ -27,7 +27,8 @@ export class UsageService {
   readonly reader: UsageReader;
   readonly history: History;
   private timer?: NodeJS.Timeout;
-  private nets?: { at: number; map: Map<string, ZoneNet> };
+  /** The network journal and the link table, for zone objects (zoneUsage). */
+  private nets?: { at: number; map: Map<string, ZoneNet>; links: ReturnType<UsageReader["links"]> };
 
   constructor(
     private readonly paths: ZonePaths,
@@ -59,19 +60,15 @@ export class UsageService {
     });
   }
 
-  /** One zone's usage now (the API's zone objects); undefined when it is not configured. */
-  zoneUsage(name: string): ZoneUsage | undefined {
-    let e: IndexEntry | undefined;
-    try {
-      e = this.src.repo.find(name);
-    } catch {
-      return undefined;
-    }
-    if (!e) return undefined;
-    // A list of many zones asks once per zone: the network journal is read at most once a second.
+  /**
+   * One zone's usage now, for the API's zone objects (whose caller has read the index):
+   * empty while it has no run state. A list of many zones asks once per zone, so the
+   * network journal and the link table are read at most once a second, the index not at all.
+   */
+  zoneUsage(name: string): Omit<ZoneUsage, "name" | "brand" | "state"> {
     const now = Date.now();
-    if (!this.nets || now - this.nets.at > NETS_TTL_MS) this.nets = { at: now, map: new Map(readNets(this.paths).map((n) => [n.zone, n])) };
-    return this.reader.zone(e, this.nets.map.get(name), now);
+    if (!this.nets || now - this.nets.at > NETS_TTL_MS || now < this.nets.at) this.nets = { at: now, map: new Map(readNets(this.paths).map((n) => [n.zone, n])), links: this.reader.links() };
+    return this.reader.counters(name, this.nets.map.get(name), this.nets.links, now);
   }
 
   /** The host page's JSON (history.ts documents it). */

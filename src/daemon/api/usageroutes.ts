@@ -27,7 +27,7 @@ export interface UsageJson {
   since: string | null;
 }
 
-export function usageJson(u: ZoneUsage | undefined): UsageJson {
+export function usageJson(u: Omit<ZoneUsage, "name" | "brand" | "state"> | undefined): UsageJson {
   return {
     cpu_seconds: u?.cpuSeconds ?? null,
     memory_bytes: u?.memoryBytes ?? null,
