@@ -19,6 +19,7 @@ import { Operations, register as registerOperations } from "./operations.js";
 import { Router } from "./router.js";
 import { register as registerZones, zoneUrl } from "./zones.js";
 import { register as registerState } from "./zonestate.js";
+import { register as registerConfig } from "./zoneconfig.js";
 
 /** What the API needs of zoneadmd (server.ts Daemon). */
 export interface ApiDaemon {
@@ -34,7 +35,7 @@ export function apiSocketPath(runDir: string): string {
 }
 
 /** Each part's routes; a new part adds its register here. */
-const PARTS: ReadonlyArray<(router: Router, api: Api) => void> = [registerZones, registerState, registerOperations, registerEvents];
+const PARTS: ReadonlyArray<(router: Router, api: Api) => void> = [registerZones, registerConfig, registerState, registerOperations, registerEvents];
 
 export class Api {
   readonly router = new Router();
