@@ -23,6 +23,7 @@ import { Router } from "./router.js";
 import { register as registerZones, zoneUrl } from "./zones.js";
 import { register as registerState } from "./zonestate.js";
 import { register as registerConfig } from "./zoneconfig.js";
+import { register as registerOpenApi } from "./openapi.js";
 
 /** What the API needs of zoneadmd (server.ts Daemon). */
 export interface ApiDaemon {
@@ -48,7 +49,7 @@ export function hostApiSocketPath(runDir: string): string {
 }
 
 /** Each part's routes; a new part adds its register here. */
-const PARTS: ReadonlyArray<(router: Router, api: Api) => void> = [registerZones, registerConfig, registerState, registerOperations, registerEvents];
+const PARTS: ReadonlyArray<(router: Router, api: Api) => void> = [registerZones, registerConfig, registerState, registerOperations, registerEvents, registerOpenApi];
 
 export class Api {
   readonly router = new Router();
