@@ -99,6 +99,7 @@ export class Daemon {
     this.platform.networkChanged = () => this.proxy.sync(network.globalAddresses());
     this.usage = new UsageService(paths, { repo, operations: this.operations, brokerConnections: () => this.broker.connections(), consoles: this.consoles, log: (l) => this.log(l) });
     this.api = new Api(this);
+    this.api.usage = (entries) => this.usage.reader.zones(entries);
   }
 
   /** A line caused by a zone's request names it in `from` (rate-limited, see log.ts); never throws. */

@@ -7,12 +7,7 @@ import type { Repository, IndexEntry } from "../document/store/repository.js";
 import type { ZonePaths } from "../document/store/paths.js";
 import { History, historyInterval } from "./history.js";
 import { renderMetrics, type ConsoleBytes, type OperationMetrics } from "./metrics.js";
-import { UsageReader, type ZoneUsage } from "./zoneusage.js";
-import { readNets } from "../platform/network/netrecords.js";
-import type { ZoneNet } from "../platform/network/plan.js";
-
-/** How long zone objects reuse one read of the network journal. */
-const NETS_TTL_MS = 1000;
+import { UsageReader } from "./zoneusage.js";
 
 /** What the service reads of the rest of the daemon. */
 export interface UsageSources {
@@ -27,11 +22,9 @@ export class UsageService {
   readonly reader: UsageReader;
   readonly history: History;
   private timer?: NodeJS.Timeout;
-  /** The network journal and the link table, for zone objects (zoneUsage). */
-  private nets?: { at: number; map: Map<string, ZoneNet>; links: ReturnType<UsageReader["links"]> };
 
   constructor(
-    private readonly paths: ZonePaths,
+    paths: ZonePaths,
     private readonly src: UsageSources,
   ) {
     this.reader = new UsageReader(paths);
@@ -58,17 +51,6 @@ export class UsageService {
       brokerConnections: this.src.brokerConnections(),
       consoleBytes: this.src.consoles.bytes,
     });
-  }
-
-  /**
-   * One zone's usage now, for the API's zone objects (whose caller has read the index):
-   * empty while it has no run state. A list of many zones asks once per zone, so the
-   * network journal and the link table are read at most once a second, the index not at all.
-   */
-  zoneUsage(name: string): Omit<ZoneUsage, "name" | "brand" | "state"> {
-    const now = Date.now();
-    if (!this.nets || now - this.nets.at > NETS_TTL_MS || now < this.nets.at) this.nets = { at: now, map: new Map(readNets(this.paths).map((n) => [n.zone, n])), links: this.reader.links() };
-    return this.reader.counters(name, this.nets.map.get(name), this.nets.links, now);
   }
 
   /** The host page's JSON (history.ts documents it). */

@@ -8,7 +8,7 @@
  */
 import * as fs from "node:fs";
 import * as http from "node:http";
-import type * as net from "node:net";
+import * as net from "node:net";
 import { peerCred, rawFd } from "../peers.js";
 import { asyncEnvelope, errorEnvelope, syncEnvelope } from "./envelope.js";
 import { ApiError, toApiError } from "./errors.js";
@@ -20,6 +20,8 @@ export const MAX_BODY = 4 * 1024 * 1024;
 const HEADERS_MS = 10_000;
 const REQUEST_MS = 30_000;
 const MAX_CONNECTIONS = 512;
+/** Open connections of one uid other than root's (event streams and waits stay open): one user cannot crowd the others out. */
+const MAX_PER_UID = 32;
 
 export interface HttpHooks {
   /** Throws (403) unless the caller may use the route (access.ts); routes with "handler" access check themselves. */
@@ -30,13 +32,38 @@ export interface HttpHooks {
 
 export class ApiServer {
   private server?: http.Server;
+  /** Further sockets whose connections the one server serves (the admin directory's). */
+  private readonly doors: { server: net.Server; path: string }[] = [];
   private readonly callers = new WeakMap<net.Socket, Caller>();
+  private readonly open = new Map<number, number>();
 
   constructor(
     readonly path: string,
     private readonly router: Router,
     private readonly hooks: HttpHooks,
   ) {}
+
+  /**
+   * Serve a second socket path too: its connections go to the same server, their
+   * callers identified the same way (the run directory is root's alone; host users
+   * reach the admin directory, protocol.ts adminSocketPath).
+   */
+  async door(path: string): Promise<void> {
+    if (!this.server) throw new Error("listen() before door()");
+    const http = this.server;
+    fs.rmSync(path, { force: true });
+    const door = net.createServer((s) => http.emit("connection", s));
+    door.maxConnections = MAX_CONNECTIONS;
+    await new Promise<void>((resolve, reject) => {
+      door.once("error", reject);
+      door.listen(path, () => {
+        door.off("error", reject);
+        resolve();
+      });
+    });
+    fs.chmodSync(path, 0o666);
+    this.doors.push({ server: door, path });
+  }
 
   async listen(): Promise<void> {
     fs.rmSync(this.path, { force: true });
@@ -47,11 +74,21 @@ export class ApiServer {
     });
     server.maxConnections = MAX_CONNECTIONS;
     server.on("connection", (s: net.Socket) => {
+      let uid: number;
       try {
-        this.callers.set(s, { uid: peerCred(rawFd(s)).uid, via: "unix" });
+        uid = peerCred(rawFd(s)).uid;
       } catch {
-        s.destroy();
+        return void s.destroy();
       }
+      const n = this.open.get(uid) ?? 0;
+      if (uid !== 0 && n >= MAX_PER_UID) return void s.destroy();
+      this.open.set(uid, n + 1);
+      s.once("close", () => {
+        const left = (this.open.get(uid) ?? 1) - 1;
+        if (left > 0) this.open.set(uid, left);
+        else this.open.delete(uid);
+      });
+      this.callers.set(s, { uid, via: "unix" });
     });
     server.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
       const caller = this.callers.get(socket);
@@ -74,6 +111,10 @@ export class ApiServer {
   }
 
   close(): void {
+    for (const d of this.doors.splice(0)) {
+      d.server.close();
+      fs.rmSync(d.path, { force: true });
+    }
     this.server?.close();
     this.server?.closeAllConnections();
     fs.rmSync(this.path, { force: true });
@@ -150,6 +191,8 @@ function apiRequest(req: http.IncomingMessage, res: http.ServerResponse, method:
     body: text,
     async json() {
       const t = await text();
+      // No body is an empty object: POST .../detach needs none, and a missing field is named below.
+      if (t.trim() === "") return {};
       let v: unknown;
       try {
         v = JSON.parse(t);
