@@ -17,6 +17,8 @@ import { after, before, describe, test } from "node:test";
 import { ZoneTestRoot } from "../../support/zones.js";
 import { ApiClient } from "../../support/api.js";
 import { HostUser } from "../../support/hostuser.js";
+import { BIN } from "../../support/helpers.js";
+import { Terminal } from "../../support/terminal.js";
 import { parseExposition, valueOf, type Family } from "../../support/prometheus.js";
 import { hostApiSocketPath } from "../../../src/daemon/api/api.js";
 
@@ -123,6 +125,28 @@ describe("metrics, history and host on real zones", { concurrency: false }, () =
     const m = await scrape();
     assert.ok(valueOf(m, "zones_zone_network_receive_bytes_total", up)! > rx0, "received more");
     assert.ok(valueOf(m, "zones_zone_network_transmit_bytes_total", up)! > tx0, "sent more (its RSTs)");
+  });
+
+  test("console bytes count what the console carries both ways", async () => {
+    const up = { zone: "up", brand: "minimal" };
+    const before = await scrape();
+    const in0 = valueOf(before, "zones_zone_console_bytes_total", { ...up, direction: "in" }) ?? 0;
+    const out0 = valueOf(before, "zones_zone_console_bytes_total", { ...up, direction: "out" }) ?? 0;
+    const t = Terminal.open(`${path.join(BIN, "zlogin")} -C up`, root.env);
+    try {
+      await t.see(/Connected to zone 'up' console/);
+      const line = "echo metrics-$((40 + 2))\n";
+      t.type(line);
+      await t.see(/metrics-42/);
+      t.type("~.");
+      await t.exited();
+    } finally {
+      Terminal.closeAll();
+    }
+    const m = await scrape();
+    assert.ok(valueOf(m, "zones_zone_console_bytes_total", { ...up, direction: "in" })! >= in0 + "echo metrics-$((40 + 2))\n".length, "the typed line counted in");
+    // Out: the echo of the line and the shell's answer, at least.
+    assert.ok(valueOf(m, "zones_zone_console_bytes_total", { ...up, direction: "out" })! >= out0 + "metrics-42".length * 2);
   });
 
   test("the zone's history grows, one sample per interval, with its memory", async () => {
