@@ -44,6 +44,7 @@ export class UsageService {
   metrics(): string {
     const entries = this.entries();
     this.src.consoles.prune(new Set(entries.map((e) => e.name)));
+    this.reader.prune(entries);
     return renderMetrics({
       zones: this.reader.zones(entries),
       host: this.reader.host(entries),
@@ -61,6 +62,7 @@ export class UsageService {
   /** Take one sample now (the timer does it every interval). */
   sample(): void {
     const entries = this.entries();
+    this.reader.prune(entries);
     this.history.sample(this.reader.zones(entries), this.reader.host(entries));
   }
 

@@ -100,11 +100,13 @@ export class UsageReader {
     const live = entries.some((e) => LIVE.includes(e.state));
     const nets = live ? new Map(readNets(this.paths).map((n) => [n.zone, n])) : new Map<string, ZoneNet>();
     const links = live ? this.links() : new Map();
-    const out = entries.map((e) => this.zone(e, nets.get(e.name), links, now));
-    // Caps of zones that left the index (or run no more) are not kept.
+    return entries.map((e) => this.zone(e, nets.get(e.name), links, now));
+  }
+
+  /** Forget the caps of zones that left the whole index `entries` or run no more (a scrape or sample calls it). */
+  prune(entries: readonly IndexEntry[]): void {
     const running = new Set(entries.filter((e) => LIVE.includes(e.state)).map((e) => e.name));
     for (const name of this.caps.keys()) if (!running.has(name)) this.caps.delete(name);
-    return out;
   }
 
   /** Every host link's byte counters, in one read. */

@@ -88,6 +88,22 @@ describe("zone usage from the kernel's files", () => {
     assert.equal(half?.since, since);
   });
 
+  test("caps are held 5 s per boot: a changed limit shows after that, or at once after a reboot", () => {
+    runningZone("cap", "vz5");
+    const file = path.join(cg, "pids", paths.hostPrefix, "cap", "pids.max");
+    put(file, "200\n");
+    const r = new UsageReader(paths, roots, proc);
+    const t = Date.parse(since) + 1000;
+    assert.equal(r.zones([entry("cap", "running")], t)[0]?.pidsCap, 200);
+    put(file, "300\n");
+    assert.equal(r.zones([entry("cap", "running")], t + 4000)[0]?.pidsCap, 200, "held");
+    assert.equal(r.zones([entry("cap", "running")], t + 6000)[0]?.pidsCap, 300, "read again after 5 s");
+    put(file, "400\n");
+    const run = path.join(paths.runDir, "zone", "cap", "zone.json");
+    put(run, fs.readFileSync(run, "utf8").replace(since, "2026-01-01T00:00:05.000Z"));
+    assert.equal(r.zones([entry("cap", "running")], t + 6500)[0]?.pidsCap, 400, "a new boot reads at once");
+  });
+
   test("cgroup v2: cpu.stat usage_usec, memory.current and memory.max, pids.max; 'max' is no cap", () => {
     const v2 = path.join(top, "v2");
     const rel = `${paths.hostPrefix}/v2z`;
