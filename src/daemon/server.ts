@@ -32,6 +32,8 @@ import { PackageProxy } from "./proxy.js";
 import { cloneZone, type ZoneOps } from "../platform/clone.js";
 import { moveZone } from "../platform/move.js";
 import { attachZone, detachZone } from "../platform/attach.js";
+import { ApiTcp } from "./api/tcp.js";
+import type { ApiHandler, UpgradeHandler } from "./api/tcplistener.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const LOCK_EX_NB = 2 | 4;
@@ -60,6 +62,8 @@ export class Daemon {
   readonly lxcfs: LxcfsService;
   /** The zones' package proxy on the bridge addresses (proxy.ts). */
   readonly proxy: PackageProxy;
+  /** The API over TCP with TLS (api/tcp.ts): off unless zoneadmd.conf says api-listen=. */
+  private tcp?: ApiTcp;
 
   constructor(readonly paths: ZonePaths) {
     fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
@@ -114,6 +118,7 @@ export class Daemon {
     if (!OPERATIONS.includes(req.op)) return { ok: false, error: `unknown operation ${JSON.stringify(req.op)}` };
     if (req.op === "ping") return { ok: true, pid: process.pid, runtime: this.runtimeVersion };
     if (req.op === "stats") return { ok: true, pid: process.pid, stats: this.stats() };
+    if (req.op === "web") return this.webLogin();
     if (req.op === "login") return { ok: false, error: "login is served on the admin socket (root's zlogin runs the runtime itself)" };
     if (req.op === "post") {
       // The global zone posts a fault or error event into a zone's event channel.
@@ -324,6 +329,8 @@ export class Daemon {
     });
     // Root's socket serves whatever happens to this one.
     await admins.listen().then(() => (this.admins = admins), (e: Error) => this.log(`admin socket not opened: ${e.message}`));
+    this.tcp = new ApiTcp(this.paths, (l, from) => this.log(l, from), ...this.tcpHandlers());
+    await this.tcp.start();
     // The pid file is for people and tests (ping says the pid too): a full disk must not stop the daemon.
     try {
       writeFileAtomic(`${this.paths.runDir}/zoneadmd.pid`, `${process.pid}\n`, 0o644, false);
@@ -400,6 +407,22 @@ export class Daemon {
     this.consoles.attach(zone, c, req.detachOnHalt === true, rest);
   }
 
+  /** What the TCP listener serves once it has found the caller: the API's handler (api/). */
+  private tcpHandlers(): [ApiHandler, UpgradeHandler] {
+    // Placeholder until the API's router is merged (branch i16-api).
+    return [(_req, res) => void res.writeHead(503).end(), (_req, socket) => socket.destroy()];
+  }
+
+  /** zoneadm web (root's: admins.ts names no user for it): a one-time login URL on 127.0.0.1. */
+  private async webLogin(): Promise<Reply> {
+    try {
+      if (!this.tcp) return { ok: false, error: "zoneadmd is still starting; try again" };
+      return { ok: true, url: await this.tcp.web() };
+    } catch (e) {
+      return { ok: false, error: (e as Error).message };
+    }
+  }
+
   /** What the daemon holds now, after a full garbage collection where node allows one (--expose-gc). */
   private stats(): DaemonStats {
     (globalThis as { gc?: () => void }).gc?.();
@@ -436,6 +459,7 @@ export class Daemon {
     this.proxy.stop();
     this.server?.close();
     this.admins?.close();
+    void this.tcp?.close();
     fs.rmSync(socketPath(this.paths.runDir), { force: true });
     fs.rmSync(`${this.paths.runDir}/zoneadmd.pid`, { force: true });
     this.zlog.close();

@@ -30,6 +30,8 @@ export class ApiTcp {
   private webOnly?: Promise<TcpListener>;
   private readonly auth: Authenticator;
   private settings: TcpSettings = {};
+  /** start() under way: the root socket already serves, so a `zoneadm web` may come meanwhile. */
+  private starting?: Promise<void>;
 
   constructor(
     private readonly paths: ZonePaths,
@@ -41,7 +43,12 @@ export class ApiTcp {
   }
 
   /** Open the configured listener, if any; a mistake in the settings is logged and leaves TCP off. */
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    this.starting ??= this.openConfigured();
+    return this.starting;
+  }
+
+  private async openConfigured(): Promise<void> {
     try {
       this.settings = tcpSettings(path.join(this.paths.configDir, SETTINGS_FILE));
       if (!this.settings.listen) return;
@@ -63,6 +70,7 @@ export class ApiTcp {
 
   /** `zoneadm web`: a one-time login URL on 127.0.0.1. */
   async web(): Promise<string> {
+    await this.start();
     const c = this.configured;
     const covers = c !== undefined && [LOOPBACK, "0.0.0.0", "::"].includes(c.address.host);
     let port: number;

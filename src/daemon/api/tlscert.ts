@@ -110,8 +110,10 @@ export async function apiKeyPair(paths: ZonePaths, s: TcpSettings, listen: Liste
 
 /** openssl req -x509 into temporaries beside the targets, key 0600 before it is renamed into place. */
 async function makeSelfSigned(dir: string, certFile: string, keyFile: string, names: string[]): Promise<void> {
-  const tmpKey = path.join(dir, `.key.pem.tmp-${process.pid}`);
-  const tmpCert = path.join(dir, `.cert.pem.tmp-${process.pid}`);
+  // Two makers at once (a second root's daemon never shares this directory, but be safe) never share a temporary.
+  const tag = `${process.pid}-${crypto.randomBytes(4).toString("hex")}`;
+  const tmpKey = path.join(dir, `.key.pem.tmp-${tag}`);
+  const tmpCert = path.join(dir, `.cert.pem.tmp-${tag}`);
   // The key is created 0600 here; openssl then writes into it (no moment it is readable by others).
   fs.writeFileSync(tmpKey, "", { mode: 0o600 });
   try {
