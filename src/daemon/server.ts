@@ -33,7 +33,7 @@ import { cloneZone, type ZoneOps } from "../platform/clone.js";
 import { moveZone } from "../platform/move.js";
 import { attachZone, detachZone } from "../platform/attach.js";
 import { ApiTcp } from "./api/tcp.js";
-import type { ApiHandler, UpgradeHandler } from "./api/tcplistener.js";
+import { Api } from "./api/api.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const LOCK_EX_NB = 2 | 4;
@@ -64,6 +64,8 @@ export class Daemon {
   readonly proxy: PackageProxy;
   /** The API over TCP with TLS (api/tcp.ts): off unless zoneadmd.conf says api-listen=. */
   private tcp?: ApiTcp;
+  /** The HTTP API on ${runDir}/api.sock (api/api.ts). */
+  readonly api: Api;
 
   constructor(readonly paths: ZonePaths) {
     fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
@@ -92,11 +94,13 @@ export class Daemon {
     const network = this.platform.network;
     this.proxy = new PackageProxy(paths, (l, from) => this.log(l, from), (a) => network.zoneWith(a));
     this.platform.networkChanged = () => this.proxy.sync(network.globalAddresses());
+    this.api = new Api(this);
   }
 
   /** A line caused by a zone's request names it in `from` (rate-limited, see log.ts); never throws. */
   log(line: string, from?: LogSource): void {
-    this.zlog.write(line, from);
+    // The API's event stream hears the lines the log took (within each source's budget).
+    if (this.zlog.write(line, from)) this.api?.logged(line);
   }
 
   /** Run `fn` after every earlier operation on the same zone. */
@@ -179,7 +183,7 @@ export class Daemon {
         }
       });
     } catch (e) {
-      if (e instanceof ZoneError) return { ok: false, error: e.message };
+      if (e instanceof ZoneError) return { ok: false, error: e.message, kind: e.kind };
       this.log(`internal error: ${(e as Error).stack}`);
       return { ok: false, error: `internal error: ${(e as Error).message}` };
     }
@@ -329,7 +333,9 @@ export class Daemon {
     });
     // Root's socket serves whatever happens to this one.
     await admins.listen().then(() => (this.admins = admins), (e: Error) => this.log(`admin socket not opened: ${e.message}`));
-    this.tcp = new ApiTcp(this.paths, (l, from) => this.log(l, from), ...this.tcpHandlers());
+    await this.api.start().catch((e: Error) => this.log(`API socket not opened: ${e.message}`));
+    // The same API over TCP with TLS, when zoneadmd.conf asks for it.
+    this.tcp = new ApiTcp(this.paths, (l, from) => this.log(l, from), this.api.server);
     await this.tcp.start();
     // The pid file is for people and tests (ping says the pid too): a full disk must not stop the daemon.
     try {
@@ -407,12 +413,6 @@ export class Daemon {
     this.consoles.attach(zone, c, req.detachOnHalt === true, rest);
   }
 
-  /** What the TCP listener serves once it has found the caller: the API's handler (api/). */
-  private tcpHandlers(): [ApiHandler, UpgradeHandler] {
-    // Placeholder until the API's router is merged (branch i16-api).
-    return [(_req, res) => void res.writeHead(503).end(), (_req, socket) => socket.destroy()];
-  }
-
   /** zoneadm web (root's: admins.ts names no user for it): a one-time login URL on 127.0.0.1. */
   private async webLogin(): Promise<Reply> {
     try {
@@ -460,6 +460,7 @@ export class Daemon {
     this.server?.close();
     this.admins?.close();
     void this.tcp?.close();
+    this.api.stop();
     fs.rmSync(socketPath(this.paths.runDir), { force: true });
     fs.rmSync(`${this.paths.runDir}/zoneadmd.pid`, { force: true });
     this.zlog.close();

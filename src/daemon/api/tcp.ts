@@ -11,7 +11,7 @@ import type { ZonePaths } from "../../document/store/paths.js";
 import { SETTINGS_FILE } from "../../platform/reserve.js";
 import type { LogFn } from "../log.js";
 import { Authenticator } from "./tcpauth.js";
-import { TcpListener, type ApiHandler, type UpgradeHandler } from "./tcplistener.js";
+import { TcpListener, type ApiEntry } from "./tcplistener.js";
 import { tcpSettings, type ListenAddress, type TcpSettings } from "./tcpsettings.js";
 import { apiKeyPair } from "./tlscert.js";
 import { TokenStore } from "./tokens.js";
@@ -36,8 +36,7 @@ export class ApiTcp {
   constructor(
     private readonly paths: ZonePaths,
     private readonly log: LogFn,
-    private readonly handler: ApiHandler,
-    private readonly upgrade: UpgradeHandler,
+    private readonly api: ApiEntry,
   ) {
     this.auth = new Authenticator(new TokenStore(paths), new WebLogins(), log, true);
   }
@@ -63,7 +62,7 @@ export class ApiTcp {
     const s = this.settings;
     const pair = await apiKeyPair(this.paths, s, listen);
     const clientCa = s.clientCa !== undefined ? fs.readFileSync(s.clientCa) : undefined;
-    const l = await TcpListener.start({ listen, pair, clientCa, auth: this.auth, handler: this.handler, upgrade: this.upgrade, log: this.log });
+    const l = await TcpListener.start({ listen, pair, clientCa, auth: this.auth, api: this.api, log: this.log });
     this.log(`API over TCP serving ${l.url} (TLS only; certificate ${pair.source}, SHA-256 ${pair.fingerprint}${clientCa ? `; client certificates of ${s.clientCa}` : ""})`);
     return l;
   }

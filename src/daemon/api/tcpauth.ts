@@ -15,16 +15,12 @@ import { printable } from "../../native/printable.js";
 import { q } from "../../native/errors.js";
 import { hostUsers } from "../../platform/hostusers.js";
 import type { LogFn } from "../log.js";
+import type { Caller } from "./router.js";
 import type { TokenStore } from "./tokens.js";
 import { SESSION_COOKIE, cookieValue, type WebLogins } from "./weblogin.js";
 
-/** The caller of an API request (shared with the UNIX socket's server). */
-export interface Caller {
-  uid: number;
-  via: "unix" | "tls";
-  /** Which credential: the token's name, `cert:CN` or `web` (never a secret). */
-  token?: string;
-}
+/** The caller: its `token` says which credential (the token's name, `cert:CN` or `web`; never a secret). */
+export type { Caller };
 
 export type AuthResult = { caller: Caller } | { status: 401 | 429; error: string; retryAfter?: number };
 

@@ -15,8 +15,11 @@ import type { KeyPair } from "./tlscert.js";
 import { urlHost, type ListenAddress } from "./tcpsettings.js";
 import { WebLogins } from "./weblogin.js";
 
-export type ApiHandler = (req: http.IncomingMessage, res: http.ServerResponse, caller: Caller) => void;
-export type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer, caller: Caller) => void;
+/** What serves a request once its caller is known: the API's server (http.ts), the same for the UNIX socket. */
+export interface ApiEntry {
+  serve(req: http.IncomingMessage, res: http.ServerResponse, caller: Caller): void;
+  upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer, caller: Caller): void;
+}
 
 /** How long a failed authentication waits before its answer (a guesser's round trip gets longer). */
 export const FAILURE_DELAY_MS = 250;
@@ -28,8 +31,7 @@ export interface TcpListenerOptions {
   /** PEM of the CA whose client certificates are accepted (api-client-ca). */
   clientCa?: Buffer;
   auth: Authenticator;
-  handler: ApiHandler;
-  upgrade: UpgradeHandler;
+  api: ApiEntry;
   log: LogFn;
 }
 
@@ -76,7 +78,7 @@ export class TcpListener {
     server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
       const r = TcpListener.login(o.auth, req, res) ?? o.auth.authenticate(req);
       if (r === "answered") return;
-      if ("caller" in r) return o.handler(req, res, r.caller);
+      if ("caller" in r) return o.api.serve(req, res, r.caller);
       penalize(r, () => {
         if (res.destroyed) return;
         res.writeHead(r.status, refusalHeaders(r)).end(errorBody(r.status, r.error));
@@ -85,7 +87,8 @@ export class TcpListener {
     server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on("error", () => undefined);
       const r = o.auth.authenticate(req);
-      if ("caller" in r) return o.upgrade(req, socket, head, r.caller);
+      // An https server's upgrade socket is its TLSSocket, a net.Socket.
+      if ("caller" in r) return o.api.upgrade(req, socket as net.Socket, head, r.caller);
       penalize(r, () => {
         const body = errorBody(r.status, r.error);
         const headers = Object.entries({ ...refusalHeaders(r), "content-length": String(Buffer.byteLength(body)), connection: "close" }).map(([k, v]) => `${k}: ${v}\r\n`);

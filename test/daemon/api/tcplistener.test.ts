@@ -33,8 +33,9 @@ describe("API over TCP, the listener", () => {
     const pair = await apiKeyPair(paths, {}, listen);
     client = { ca: pair.cert };
     const auth = new Authenticator(tokens, web, (l) => lines.push(l), true, new FailureLimiter(8, 60_000));
-    const handler = (_req: unknown, res: import("node:http").ServerResponse, caller: Caller): void => void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(caller));
-    listener = await TcpListener.start({ listen, pair, clientCa: fs.readFileSync(ca.caCert), auth, handler, upgrade: (_r, s) => s.destroy(), log: (l) => lines.push(l) });
+    // A stand-in for the API's server: it answers with the caller it was given.
+    const api = { serve: (_req: unknown, res: import("node:http").ServerResponse, caller: Caller): void => void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(caller)), upgrade: (_r: unknown, s: import("node:net").Socket) => s.destroy() };
+    listener = await TcpListener.start({ listen, pair, clientCa: fs.readFileSync(ca.caCert), auth, api, log: (l) => lines.push(l) });
     base = listener.url;
   });
   after(async () => {
