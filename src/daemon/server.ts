@@ -320,6 +320,10 @@ export class Daemon {
     } catch (e) {
       this.log(`zone event endpoints not reopened: ${(e as Error).message}`);
     }
+    // The API over TCP with TLS, when zoneadmd.conf asks for it: open before root's socket,
+    // so that a command that got an answer finds it listening.
+    this.tcp = new ApiTcp(this.paths, (l, from) => this.log(l, from), this.api.server);
+    await this.tcp.start();
     const sock = socketPath(this.paths.runDir);
     fs.rmSync(sock, { force: true });
     this.server = net.createServer((c) => this.serve(c));
@@ -334,9 +338,6 @@ export class Daemon {
     // Root's socket serves whatever happens to this one.
     await admins.listen().then(() => (this.admins = admins), (e: Error) => this.log(`admin socket not opened: ${e.message}`));
     await this.api.start().catch((e: Error) => this.log(`API socket not opened: ${e.message}`));
-    // The same API over TCP with TLS, when zoneadmd.conf asks for it.
-    this.tcp = new ApiTcp(this.paths, (l, from) => this.log(l, from), this.api.server);
-    await this.tcp.start();
     // The pid file is for people and tests (ping says the pid too): a full disk must not stop the daemon.
     try {
       writeFileAtomic(`${this.paths.runDir}/zoneadmd.pid`, `${process.pid}\n`, 0o644, false);
