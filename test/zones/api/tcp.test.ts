@@ -7,6 +7,7 @@
  * only); `zoneadm web`'s URL opens one session, once, and is root's only.
  */
 import assert from "node:assert/strict";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -64,6 +65,7 @@ describe("API over TCP with api-listen=", () => {
   let ca: TestCa;
   let base: string;
   let client: Client;
+  let pinned: { cert: Buffer; key: Buffer };
   const log = (): string => fs.readFileSync(path.join(root.paths.runDir, "zoneadmd.log"), "utf8");
 
   before(() => {
@@ -71,7 +73,9 @@ describe("API over TCP with api-listen=", () => {
     users.push(alice);
     ca = new TestCa(fs.mkdtempSync(path.join(root.dir, "ca-")));
     fs.mkdirSync(root.configDir, { recursive: true });
-    fs.writeFileSync(path.join(root.configDir, "zoneadmd.conf"), `api-listen=127.0.0.1:0\napi-client-ca=${ca.caCert}\n`, { mode: 0o644 });
+    pinned = ca.client("pinned", false);
+    const fp = new crypto.X509Certificate(pinned.cert).fingerprint256;
+    fs.writeFileSync(path.join(root.configDir, "zoneadmd.conf"), `api-listen=127.0.0.1:0\napi-client-ca=${ca.caCert}\napi-client-fingerprint=${fp} ${alice.name}\n`, { mode: 0o644 });
     root.ok("zonecfg", ["-z", "web", `create; set zonepath=${path.join(root.dir, "zones/web")}; set brand=minimal; add admin; set user=${alice.name}; set auths=manage; end`]);
     root.ok("zonecfg", ["-z", "db", `create; set zonepath=${path.join(root.dir, "zones/db")}; set brand=minimal`]);
     root.ok("zoneadm", ["runtime"]);
@@ -120,11 +124,13 @@ describe("API over TCP with api-listen=", () => {
     assert.match(alice.run(root.env, "zoneadm", ["token", "list"]).stderr, /zoneadm token is for root only/);
   });
 
-  test("a client certificate of api-client-ca acts as its CN; one the CA did not sign is refused", async () => {
+  test("a client certificate of api-client-ca acts as its CN, a pinned one as its pin's user; others are refused", async () => {
     const r = await get(`${base}/1.0/zones`, { ...client, ...ca.client("root") });
     assert.equal(r.status, 200, r.body);
     const u = await get(`${base}/1.0/zones/db`, { ...client, ...ca.client(alice.name) });
     assert.equal(u.status, 403, "the CN's user, not root");
+    assert.equal((await get(`${base}/1.0/zones/web`, { ...client, ...pinned })).status, 200, "a pinned certificate acts as its pin's user");
+    assert.equal((await get(`${base}/1.0/zones/db`, { ...client, ...pinned })).status, 403);
     const self = await get(`${base}/1.0/zones`, { ...client, ...ca.client("root", false) });
     assert.equal(self.status, 401);
   });
