@@ -19,8 +19,14 @@ export interface Client {
 }
 
 export function get(url: string, c: Client, headers: Record<string, string> = {}): Promise<Answer> {
+  return request("GET", url, c, headers);
+}
+
+export function request(method: string, url: string, c: Client, headers: Record<string, string> = {}, body?: unknown): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = https.get(url, { ca: c.ca, cert: c.cert, key: c.key, headers, agent: false }, (res) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const h = data === undefined ? headers : { ...headers, "content-type": "application/json", "content-length": String(Buffer.byteLength(data)) };
+    const req = https.request(url, { method, ca: c.ca, cert: c.cert, key: c.key, headers: h, agent: false }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (d: string) => (body += d));
@@ -28,6 +34,7 @@ export function get(url: string, c: Client, headers: Record<string, string> = {}
     });
     req.on("error", reject);
     req.setTimeout(10_000, () => req.destroy(new Error(`no answer from ${url}`)));
+    req.end(data);
   });
 }
 

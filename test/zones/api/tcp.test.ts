@@ -14,7 +14,7 @@ import { after, before, describe, test } from "node:test";
 import { HostUser } from "../../support/hostuser.js";
 import { ZoneTestRoot } from "../../support/zones.js";
 import { tcpAddressFile } from "../../../src/daemon/api/tcp.js";
-import { get, plainHttp, TestCa, type Client } from "../../daemon/api/tcpsupport.js";
+import { get, plainHttp, request, TestCa, type Client } from "../../daemon/api/tcpsupport.js";
 
 /** The inodes of the TCP sockets `pid` listens on (state 0A in /proc/net/tcp{,6}). */
 function tcpListeners(pid: number): string[] {
@@ -121,6 +121,10 @@ describe("API over TCP with api-listen=", () => {
     const other = await get(`${base}/1.0/zones/db`, client, h);
     assert.equal(other.status, 403);
     assert.match(JSON.parse(other.body).error, new RegExp(`user "${alice.name}" is not authorized`));
+    // manage on web: past authorization to the state check (the zone is only configured); nothing on db.
+    const boot = { action: "boot" };
+    assert.equal((await request("PUT", `${base}/1.0/zones/web/state`, client, h, boot)).status, 409);
+    assert.equal((await request("PUT", `${base}/1.0/zones/db/state`, client, h, boot)).status, 403);
     assert.match(alice.run(root.env, "zoneadm", ["token", "list"]).stderr, /zoneadm token is for root only/);
   });
 
