@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as https from "node:https";
 import * as net from "node:net";
 import * as path from "node:path";
+import * as tls from "node:tls";
 
 export interface Answer {
   status: number;
@@ -72,4 +73,25 @@ export class TestCa {
     }
     return { cert: fs.readFileSync(`${base}.pem`), key: fs.readFileSync(`${base}.key`) };
   }
+}
+
+/** The status line a WebSocket upgrade request over TLS gets. */
+export function upgradeStatus(host: string, port: number, c: Client, path: string, headers: Record<string, string> = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ host, port, ca: c.ca, cert: c.cert, key: c.key }, () => {
+      const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+      s.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${extra}\r\n`);
+    });
+    let got = "";
+    s.on("data", (d: Buffer) => {
+      got += d.toString("latin1");
+      if (got.includes("\r\n")) {
+        resolve(got.split("\r\n")[0]!);
+        s.destroy();
+      }
+    });
+    s.on("error", reject);
+    s.on("close", () => resolve(got.split("\r\n")[0]!));
+    s.setTimeout(10_000, () => s.destroy());
+  });
 }

@@ -14,7 +14,7 @@ import { after, before, describe, test } from "node:test";
 import { HostUser } from "../../support/hostuser.js";
 import { ZoneTestRoot } from "../../support/zones.js";
 import { tcpAddressFile } from "../../../src/daemon/api/tcp.js";
-import { get, plainHttp, request, TestCa, type Client } from "../../daemon/api/tcpsupport.js";
+import { get, plainHttp, request, TestCa, upgradeStatus, type Client } from "../../daemon/api/tcpsupport.js";
 
 /** The inodes of the TCP sockets `pid` listens on (state 0A in /proc/net/tcp{,6}). */
 function tcpListeners(pid: number): string[] {
@@ -109,6 +109,10 @@ describe("API over TCP with api-listen=", () => {
     const bad = await get(`${base}/1.0/zones`, client, { authorization: `Bearer ${tok.slice(0, -1)}x` });
     assert.equal(bad.status, 401);
     assert.match(log(), /API over TCP: failed authentication from 127\.0\.0\.1: unknown or revoked token \(GET \/1\.0\/zones\)/);
+    // WebSocket upgrades pass the same gate, then reach the API's own upgrade handlers.
+    const port = Number(base.split(":")[2]);
+    assert.match(await upgradeStatus("127.0.0.1", port, client, "/1.0/zones/web/nowhere"), /^HTTP\/1\.1 401 /);
+    assert.match(await upgradeStatus("127.0.0.1", port, client, "/1.0/zones/web/nowhere", { authorization: `Bearer ${tok}` }), /^HTTP\/1\.1 404 /);
     root.ok("zoneadm", ["token", "revoke", "ci"]);
     assert.equal((await get(`${base}/1.0/zones`, client, { authorization: `Bearer ${tok}` })).status, 401);
     assert.match(root.run("zoneadm", ["token", "revoke", "ci"]).stderr, /no token named "ci"/);
