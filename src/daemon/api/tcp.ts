@@ -7,6 +7,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { writeFileAtomic } from "../../native/atomic.js";
 import type { ZonePaths } from "../../document/store/paths.js";
 import { SETTINGS_FILE } from "../../platform/reserve.js";
 import type { LogFn } from "../log.js";
@@ -53,7 +54,8 @@ export class ApiTcp {
       this.auth.pins = this.settings.clientPins;
       if (!this.settings.listen) return;
       this.configured = await this.open(this.settings.listen);
-      fs.writeFileSync(tcpAddressFile(this.paths), `${this.configured.url}\n`, { mode: 0o644 });
+      // Whole or absent for a reader; not durable: a host reboot makes it stale anyway.
+      writeFileAtomic(tcpAddressFile(this.paths), `${this.configured.url}\n`, 0o644, false);
     } catch (e) {
       this.log(`API over TCP not opened: ${(e as Error).message}`);
     }

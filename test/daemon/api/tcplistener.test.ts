@@ -57,6 +57,16 @@ describe("API over TCP, the listener", () => {
     assert.equal(r.headers["www-authenticate"], 'Bearer realm="zoneadmd"');
   });
 
+  test("a port in use is one line naming the address", async () => {
+    const a = listener.address;
+    const pair = await apiKeyPair(paths, {}, a);
+    const api = { serve: () => undefined, upgrade: () => undefined };
+    await assert.rejects(
+      TcpListener.start({ listen: a, pair, requestCert: false, auth: new Authenticator(tokens, web, () => undefined, false), api, log: () => undefined }),
+      new RegExp(`^ZoneError: cannot listen for the API on "127\\.0\\.0\\.1:${a.port}": EADDRINUSE$`),
+    );
+  });
+
   test("plain HTTP gets no HTTP answer", async () => {
     const a = listener.address;
     const got = await plainHttp(a.host, a.port);
