@@ -1,0 +1,150 @@
+/**
+ * Host memory per idle debian zone at N zones (bench/debian.ts --density N): N zones
+ * installed from the cache and booted one after another, each to systemd's `running`
+ * before the next starts (the stagger: two CPUs would otherwise thrash), left to
+ * settle, then the host's MemAvailable drop and the sum of the zones' memory cgroups,
+ * per zone. Then, the zones halted, the same for M systemd-nspawn containers of the
+ * same tree (each its own overlay and its own group below the bench's).
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { BenchRoot } from "./root.js";
+import type { ZonePaths } from "../src/document/store/paths.js";
+import { SLOT_SIZE } from "../src/platform/slots.js";
+import { groupMemory, PeerGroup, type GroupMemory } from "./peers/groups.js";
+import { PeerRoot } from "./peers/overlay.js";
+import { NspawnBoot } from "./peers/systemd.js";
+
+export interface Made {
+  zones: string[];
+  peers: PeerRoot[];
+  nspawn: NspawnBoot[];
+}
+
+export interface DensityOptions {
+  root: BenchRoot;
+  paths: ZonePaths;
+  sh: (argv: string[]) => string;
+  untilRunning: (zone: string) => string;
+  bin: (cmd: string) => string;
+  zp: (zone: string) => string;
+  /** The image generation the peers boot (the zones' lower layer); "": the first density zone's. */
+  tree: string;
+  /** The bench's own uid slot, shared by its peer containers. */
+  base: number;
+  log: number;
+  zones: number;
+  nspawn: number;
+  /** The bench's top group name (peers/groups.ts). */
+  group: string;
+  /** Seconds to let everything settle before memory is read. */
+  settle: number;
+  made: Made;
+}
+
+const MiB = 1024 * 1024;
+
+function memAvailable(): number {
+  return Number(/^MemAvailable:\s+(\d+)/m.exec(fs.readFileSync("/proc/meminfo", "utf8"))![1]) * 1024;
+}
+
+/** MemAvailable as the median of three reads a second apart: other tenants' noise shows less. */
+async function memAvailableSteady(): Promise<number> {
+  const v: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 1000));
+    v.push(memAvailable());
+  }
+  return v.sort((a, b) => a - b)[1]!;
+}
+
+async function settle(secs: number): Promise<void> {
+  spawnSync("sync");
+  await new Promise((r) => setTimeout(r, secs * 1000));
+}
+
+function sum(ms: GroupMemory[]): GroupMemory {
+  return ms.reduce((a, m) => ({ usage: a.usage + m.usage, rss: a.rss + m.rss, cache: a.cache + m.cache }), { usage: 0, rss: 0, cache: 0 });
+}
+
+function line(label: string, n: number, drop: number, cg: GroupMemory, secs: number): void {
+  console.log(`${label}: ${n} running, booted in ${secs.toFixed(1)} s`);
+  console.log(`  host memory per idle one (MemAvailable drop / ${n}): ${(drop / n / MiB).toFixed(1)} MiB`);
+  console.log(`  its cgroup, per one: usage ${(cg.usage / n / MiB).toFixed(1)} MiB = rss ${(cg.rss / n / MiB).toFixed(1)} + page cache ${(cg.cache / n / MiB).toFixed(1)} (+ kernel)`);
+}
+
+/** The memory cgroup of zone `z` (runc's cgroupfs path /<hostPrefix>/<zone>). */
+function zoneMemoryDir(paths: ZonePaths, z: string): string {
+  const v1 = "/sys/fs/cgroup/memory";
+  return path.join(fs.existsSync(path.join(v1, "cgroup.procs")) ? v1 : "/sys/fs/cgroup", paths.hostPrefix, z);
+}
+
+export async function density(o: DensityOptions): Promise<{ zone: number; nspawn?: number }> {
+  console.log(`\nDensity: ${o.zones} debian zones, then ${o.nspawn} systemd-nspawn containers of the same tree; ${o.settle} s to settle`);
+  const names = Array.from({ length: o.zones }, (_, i) => `e${i}`);
+  for (const n of names) {
+    o.made.zones.push(n);
+    o.sh([o.bin("zonecfg"), "-z", n, `create; set zonepath=${o.zp(n)}; set brand=debian`]);
+    o.sh([o.bin("zoneadm"), "-z", n, "install"]);
+  }
+  // With no rounds before, the tree is the one the first zone was installed from.
+  const tree = o.tree || (JSON.parse(fs.readFileSync(path.join(o.zp(names[0]!), "image.json"), "utf8")) as { tree: string }).tree;
+  await settle(2);
+  const before = await memAvailableSteady();
+  const t0 = Date.now();
+  let running = 0;
+  for (const n of names) {
+    try {
+      o.sh([o.bin("zoneadm"), "-z", n, "boot"]);
+      o.untilRunning(n);
+      running++;
+    } catch (e) {
+      console.log(`  stopped at ${running} zones: ${(e as Error).message.split("\n")[0]}`);
+      break;
+    }
+  }
+  const secs = (Date.now() - t0) / 1000;
+  await settle(o.settle);
+  const drop = before - (await memAvailableSteady());
+  const cg = sum(names.slice(0, running).map((n) => groupMemory(zoneMemoryDir(o.paths, n))));
+  line("debian zones", running, drop, cg, secs);
+  const result: { zone: number; nspawn?: number } = { zone: drop / Math.max(1, running) };
+  for (const n of names.slice(0, running)) o.sh([o.bin("zoneadm"), "-z", n, "halt"]);
+  if (o.nspawn <= 0) return result;
+
+  await settle(2);
+  const before2 = await memAvailableSteady();
+  const t1 = Date.now();
+  const groups: PeerGroup[] = [];
+  const boots: NspawnBoot[] = [];
+  for (let j = 0; j < o.nspawn; j++) {
+    try {
+      const peer = await PeerRoot.make(path.join(o.root.dir, `dn${j}`), tree, o.base, `dn${j}`);
+      o.made.peers.push(peer);
+      const g = new PeerGroup(`${o.group}/dn${j}`);
+      groups.push(g);
+      const nb = new NspawnBoot(peer, g, `zbd${process.pid}d${j}`, o.base, SLOT_SIZE, o.log);
+      o.made.nspawn.push(nb);
+      boots.push(nb);
+      nb.start();
+      nb.untilRunning();
+    } catch (e) {
+      console.log(`  nspawn: stopped at ${j}: ${(e as Error).message.split("\n")[0]}`);
+      break;
+    }
+  }
+  const secs2 = (Date.now() - t1) / 1000;
+  await settle(o.settle);
+  const drop2 = before2 - (await memAvailableSteady());
+  const cg2 = sum(groups.map((g) => g.memory()));
+  line("systemd-nspawn containers (cgroup includes nspawn's own process)", boots.length, drop2, cg2, secs2);
+  result.nspawn = drop2 / Math.max(1, boots.length);
+  console.log(`  zone / nspawn container, host memory: ${(result.zone / result.nspawn).toFixed(2)}x`);
+  for (const nb of boots) await nb.poweroff();
+  for (const nb of boots) nb.propagate();
+  for (const g of groups) g.remove();
+  for (const p of o.made.peers.splice(0)) p.remove();
+  o.made.nspawn.splice(0);
+  return result;
+}
