@@ -65,13 +65,38 @@ async function settle(secs: number): Promise<void> {
 }
 
 function sum(ms: GroupMemory[]): GroupMemory {
-  return ms.reduce((a, m) => ({ usage: a.usage + m.usage, rss: a.rss + m.rss, cache: a.cache + m.cache }), { usage: 0, rss: 0, cache: 0 });
+  return ms.reduce((a, m) => ({ usage: a.usage + m.usage, rss: a.rss + m.rss, cache: a.cache + m.cache, shmem: a.shmem + m.shmem }), { usage: 0, rss: 0, cache: 0, shmem: 0 });
 }
 
-function line(label: string, n: number, drop: number, cg: GroupMemory, secs: number): void {
+const mib = (b: number, n: number): string => (b / n / MiB).toFixed(1);
+
+/**
+ * The cgroups' sum is the figure to trust on a shared machine (v1's usage counts the
+ * kernel memory charged to the group too); MemAvailable moves with every other tenant,
+ * so it is read across two short windows, the boots and the halts, and both are shown.
+ */
+function report(label: string, n: number, bootDrop: number, haltRise: number, cg: GroupMemory, secs: number, extra: string): void {
   console.log(`${label}: ${n} running, booted in ${secs.toFixed(1)} s`);
-  console.log(`  host memory per idle one (MemAvailable drop / ${n}): ${(drop / n / MiB).toFixed(1)} MiB`);
-  console.log(`  its cgroup, per one: usage ${(cg.usage / n / MiB).toFixed(1)} MiB = rss ${(cg.rss / n / MiB).toFixed(1)} + page cache ${(cg.cache / n / MiB).toFixed(1)} (+ kernel)`);
+  console.log(`  cgroup memory per one: ${mib(cg.usage, n)} MiB = anon ${mib(cg.rss, n)} + page cache ${mib(cg.cache, n)} (of it tmpfs ${mib(cg.shmem, n)}) + kernel ${mib(cg.usage - cg.rss - cg.cache, n)}`);
+  if (extra) console.log(`  ${extra}`);
+  console.log(`  host MemAvailable per one (noisy: other tenants): drop over the boots ${mib(bootDrop, n)} MiB, rise over the halts ${mib(haltRise, n)} MiB`);
+}
+
+/** Resident memory of a process, bytes (0 if gone). */
+function rss(pid: number): number {
+  try {
+    return Number(/^VmRSS:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+function daemonPid(paths: ZonePaths): number {
+  try {
+    return Number(fs.readFileSync(path.join(paths.runDir, "zoneadmd.pid"), "utf8")) || 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** The memory cgroup of zone `z` (runc's cgroupfs path /<hostPrefix>/<zone>). */
@@ -92,6 +117,8 @@ export async function density(o: DensityOptions): Promise<{ zone: number; nspawn
   const tree = o.tree || (JSON.parse(fs.readFileSync(path.join(o.zp(names[0]!), "image.json"), "utf8")) as { tree: string }).tree;
   await settle(2);
   const before = await memAvailableSteady();
+  const daemon = daemonPid(o.paths);
+  const daemonBefore = rss(daemon);
   const t0 = Date.now();
   let running = 0;
   for (const n of names) {
@@ -106,11 +133,15 @@ export async function density(o: DensityOptions): Promise<{ zone: number; nspawn
   }
   const secs = (Date.now() - t0) / 1000;
   await settle(o.settle);
-  const drop = before - (await memAvailableSteady());
+  const up = await memAvailableSteady();
   const cg = sum(names.slice(0, running).map((n) => groupMemory(zoneMemoryDir(o.paths, n))));
-  line("debian zones", running, drop, cg, secs);
-  const result: { zone: number; nspawn?: number } = { zone: drop / Math.max(1, running) };
+  const daemonGrowth = rss(daemon) - daemonBefore;
   for (const n of names.slice(0, running)) o.sh([o.bin("zoneadm"), "-z", n, "halt"]);
+  await settle(2);
+  const down = await memAvailableSteady();
+  const n = Math.max(1, running);
+  report("debian zones", running, before - up, down - up, cg, secs, `zoneadmd's resident memory grew by ${mib(daemonGrowth, n)} MiB per zone`);
+  const result: { zone: number; nspawn?: number } = { zone: (cg.usage + Math.max(0, daemonGrowth)) / n };
   if (o.nspawn <= 0) return result;
 
   await settle(2);
@@ -136,12 +167,15 @@ export async function density(o: DensityOptions): Promise<{ zone: number; nspawn
   }
   const secs2 = (Date.now() - t1) / 1000;
   await settle(o.settle);
-  const drop2 = before2 - (await memAvailableSteady());
+  const up2 = await memAvailableSteady();
   const cg2 = sum(groups.map((g) => g.memory()));
-  line("systemd-nspawn containers (cgroup includes nspawn's own process)", boots.length, drop2, cg2, secs2);
-  result.nspawn = drop2 / Math.max(1, boots.length);
-  console.log(`  zone / nspawn container, host memory: ${(result.zone / result.nspawn).toFixed(2)}x`);
   for (const nb of boots) await nb.poweroff();
+  await settle(2);
+  const down2 = await memAvailableSteady();
+  const n2 = Math.max(1, boots.length);
+  report("systemd-nspawn containers", boots.length, before2 - up2, down2 - up2, cg2, secs2, "(each group holds its nspawn process too)");
+  result.nspawn = cg2.usage / n2;
+  console.log(`  zone (cgroup + zoneadmd's growth) / nspawn container (cgroup, nspawn in it): ${(result.zone / result.nspawn).toFixed(2)}x`);
   for (const nb of boots) nb.propagate();
   for (const g of groups) g.remove();
   for (const p of o.made.peers.splice(0)) p.remove();

@@ -26,7 +26,7 @@ import { SLOT_SIZE, SlotRegistry } from "../src/platform/slots.js";
 import { PeerRoot } from "./peers/overlay.js";
 import { PeerGroup } from "./peers/groups.js";
 import { LxcBoot, NspawnBoot } from "./peers/systemd.js";
-import { removeCgroupTree, SubIds, sleepMs, which } from "./peers/util.js";
+import { cgroupsLeft, removeCgroupTree, SubIds, sleepMs, which } from "./peers/util.js";
 import { density, type Made } from "./debian-density.js";
 
 const TOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -178,6 +178,7 @@ async function main(): Promise<void> {
   // Any zoneadm command started by root starts the root's zoneadmd: not in the first install's time.
   sh([bin("zoneadm"), "list", "-cv"]);
   const disk: number[] = [];
+  const booted: number[] = [];
   let tree = "";
   for (let i = 0; i < rounds; i++) {
     const z = `d${i}`;
@@ -201,6 +202,7 @@ async function main(): Promise<void> {
     sawState("zone", state, () => failedUnits(z));
     S.timed(LOGIN, () => sh([bin("zlogin"), z, "true"]));
     S.timed(SHUT, () => sh([bin("zoneadm"), "-z", z, "shutdown"]));
+    booted.push(Number(sh(["du", "-sk", zp(z)]).split("\t")[0]));
     S.timed(CLONE, () => sh([bin("zoneadm"), "-z", c, "clone", z]));
     // The clone boots too, polled the administrator's way: what `zoneadm boot` + zlogin cost.
     S.timed(BOOT_ZLOGIN, () => {
@@ -225,8 +227,8 @@ async function main(): Promise<void> {
   const ours = S.p(BOOT, 50);
   const ns = S.p(NS_BOOT, 50);
   if (ours !== null && ns !== null) console.log(`\nAim: boot to running faster than nspawn on the same tree: ours p50 ${ours.toFixed(0)} ms, nspawn p50 ${ns.toFixed(0)} ms: ${ours < ns ? "met" : "NOT met"}`);
-  disk.sort((a, b) => a - b);
-  console.log(`disk of a fresh zone (du -sk of its zonepath): p50 ${disk[Math.floor(disk.length / 2)]} KiB`);
+  const p50 = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+  if (disk.length) console.log(`disk of a zone (du -sk of its zonepath): p50 ${p50(disk)} KiB fresh, ${p50(booted)} KiB after one boot (its journal, mostly)`);
   if (dense > 0) {
     await density({ root, paths, sh, untilRunning: (z) => untilRunning(z, "nsenter"), bin, zp, tree, base, log, zones: dense, nspawn: nspawnOk ? denseNspawn : 0, group: TOP_GROUP, settle: flag("--settle") ?? 20, made });
   }
@@ -249,7 +251,10 @@ async function cleanup(): Promise<void> {
   slots.release(peerUuid);
   const left = [...PeerGroup.removeTop(TOP_GROUP)];
   removeCgroupTree(`${TOP_GROUP}-lxc`);
+  left.push(...cgroupsLeft(`${TOP_GROUP}-lxc`));
   await removeBenchRoot(root);
+  // The zones' own groups (their systemd's subtrees included) go with halt and the root's removal.
+  left.push(...cgroupsLeft(paths.hostPrefix));
   if (left.length) console.error(`left behind: ${left.join(", ")}`);
 }
 

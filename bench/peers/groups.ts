@@ -34,8 +34,10 @@ export interface GroupMemory {
   usage: number;
   /** memory.stat's anonymous memory: total_rss (v1) or anon (v2). */
   rss: number;
-  /** memory.stat's page cache: total_cache (v1) or file (v2). */
+  /** memory.stat's page cache: total_cache (v1) or file (v2); tmpfs (journald's /run journal) included. */
   cache: number;
+  /** Of the cache, tmpfs and shared memory: total_shmem (v1) or shmem (v2). */
+  shmem: number;
 }
 
 /** Memory charged to the group at `dir` (a v1 memory or a v2 group), in bytes. */
@@ -54,6 +56,7 @@ export function groupMemory(dir: string): GroupMemory {
     usage: Number(read(v1 ? "memory.usage_in_bytes" : "memory.current").trim() || 0),
     rss: field(v1 ? "total_rss" : "anon"),
     cache: field(v1 ? "total_cache" : "file"),
+    shmem: field(v1 ? "total_shmem" : "shmem"),
   };
 }
 
@@ -103,7 +106,7 @@ export class PeerGroup {
 
   memory(): GroupMemory {
     const o = this.own.find((x) => x.memory) ?? this.own.find((x) => x.mount.endsWith("unified") || x.mount === "/sys/fs/cgroup");
-    return o ? groupMemory(this.dir(o)) : { usage: 0, rss: 0, cache: 0 };
+    return o ? groupMemory(this.dir(o)) : { usage: 0, rss: 0, cache: 0, shmem: 0 };
   }
 
   /**
