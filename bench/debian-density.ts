@@ -20,6 +20,8 @@ export interface Made {
   zones: string[];
   peers: PeerRoot[];
   nspawn: NspawnBoot[];
+  /** Uids of the uid slots taken for peers, released at cleanup. */
+  slots: string[];
 }
 
 export interface DensityOptions {
@@ -31,13 +33,18 @@ export interface DensityOptions {
   zp: (zone: string) => string;
   /** The image generation the peers boot (the zones' lower layer); "": the first density zone's. */
   tree: string;
-  /** The bench's own uid slot, shared by its peer containers. */
-  base: number;
+  /**
+   * A uid slot for peer container `j`, as each zone has its own: the kernel's per-user
+   * limits (inotify instances: 128 a uid here) would stop the 20th systemd sharing one.
+   */
+  slotBase: (j: number) => number;
   log: number;
   zones: number;
   nspawn: number;
   /** The bench's top group name (peers/groups.ts). */
   group: string;
+  /** True once the run was interrupted (SIGINT): stop starting containers. */
+  stopping: () => boolean;
   /** Seconds to let everything settle before memory is read. */
   settle: number;
   made: Made;
@@ -140,7 +147,7 @@ export async function density(o: DensityOptions): Promise<{ zone: number; nspawn
   await settle(2);
   const down = await memAvailableSteady();
   const n = Math.max(1, running);
-  report("debian zones", running, before - up, down - up, cg, secs, `zoneadmd's resident memory grew by ${mib(daemonGrowth, n)} MiB per zone`);
+  report("debian zones", running, before - up, down - up, cg, secs, `zoneadmd's resident memory: ${mib(daemonBefore, 1)} MiB before the boots, grew by ${mib(daemonGrowth, 1)} MiB (${mib(daemonGrowth, n)} per zone)`);
   const result: { zone: number; nspawn?: number } = { zone: (cg.usage + Math.max(0, daemonGrowth)) / n };
   if (o.nspawn <= 0) return result;
 
@@ -150,12 +157,14 @@ export async function density(o: DensityOptions): Promise<{ zone: number; nspawn
   const groups: PeerGroup[] = [];
   const boots: NspawnBoot[] = [];
   for (let j = 0; j < o.nspawn; j++) {
+    if (o.stopping()) throw new Error("interrupted");
     try {
-      const peer = await PeerRoot.make(path.join(o.root.dir, `dn${j}`), tree, o.base, `dn${j}`);
+      const base = o.slotBase(j);
+      const peer = await PeerRoot.make(path.join(o.root.dir, `dn${j}`), tree, base, `dn${j}`);
       o.made.peers.push(peer);
       const g = new PeerGroup(`${o.group}/dn${j}`);
       groups.push(g);
-      const nb = new NspawnBoot(peer, g, `zbd${process.pid}d${j}`, o.base, SLOT_SIZE, o.log);
+      const nb = new NspawnBoot(peer, g, `zbd${process.pid}d${j}`, base, SLOT_SIZE, o.log);
       o.made.nspawn.push(nb);
       boots.push(nb);
       nb.start();

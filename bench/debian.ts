@@ -25,7 +25,7 @@ import { zonePaths } from "../src/document/store/paths.js";
 import { SLOT_SIZE, SlotRegistry } from "../src/platform/slots.js";
 import { PeerRoot } from "./peers/overlay.js";
 import { PeerGroup } from "./peers/groups.js";
-import { LxcBoot, NspawnBoot } from "./peers/systemd.js";
+import { LxcBoot, NspawnBoot, userspaceMs } from "./peers/systemd.js";
 import { cgroupsLeft, removeCgroupTree, SubIds, sleepMs, which } from "./peers/util.js";
 import { density, type Made } from "./debian-density.js";
 
@@ -48,11 +48,14 @@ const slots = new SlotRegistry();
 const peerUuid = `bench-debian-peer-${process.pid}`;
 /** The bench's groups: nspawn's below this process's own, LXC's at each hierarchy's root (where zones' are). */
 const TOP_GROUP = `zones-bench-deb-${process.pid}`;
-const made: Made & { lxc: LxcBoot[]; ids?: SubIds } = { zones: [], peers: [], nspawn: [], lxc: [] };
+const made: Made & { lxc: LxcBoot[]; ids?: SubIds } = { zones: [], peers: [], nspawn: [], lxc: [], slots: [] };
 
 const INSTALL = "zoneadm install (from the cached image)";
 const BOOT = "zoneadm boot, to systemd running (nsenter polls)";
 const BOOT_CMD = "  of which zoneadm boot returns";
+const SD = "  of which systemd's own startup (systemd-analyze)";
+const NS_SD = "  of which systemd's own startup (nspawn peer)";
+const LXC_SD = "  of which systemd's own startup (LXC peer)";
 const BOOT_ZLOGIN = "zoneadm boot of the clone, to running (zlogin polls)";
 const LOGIN = "zlogin true";
 const SHUT = "zoneadm shutdown (systemd powers off)";
@@ -65,7 +68,22 @@ const LXC_BOOT = "lxc-start -d, to systemd running (peer)";
 const LXC_EXEC = "lxc-attach -- /bin/true (peer)";
 const LXC_OFF = "lxc-stop (SIGRTMIN+4), to stopped (peer)";
 
+/**
+ * Set by SIGINT/SIGTERM: the next command throws, so the run unwinds through the one
+ * cleanup (zones, peers, groups) instead of leaving containers running; a second signal
+ * ends the process as it stands.
+ */
+let stopping = false;
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    console.error(`${sig}: stopping after this step, then cleaning up (again to quit at once)`);
+  });
+}
+
 function sh(argv: string[], env: NodeJS.ProcessEnv = root.env): string {
+  if (stopping) throw new Error("interrupted");
   const r = spawnSync(argv[0]!, argv.slice(1), { env, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
   if (r.status !== 0) throw new Error(`${argv.join(" ")}: ${r.stderr}`);
   return r.stdout;
@@ -114,7 +132,21 @@ function sawState(who: string, state: string, failed: () => string[]): void {
   m.set(s, (m.get(s) ?? 0) + 1);
 }
 
+/** Density peer `j`'s own uid slot (bench-debian-peer-<pid>-<j>). */
+function slotBase(j: number): number {
+  const uuid = `${peerUuid}-${j}`;
+  made.slots.push(uuid);
+  return slots.allocate(uuid, paths.configDir, `debian-peer-${j}`) * SLOT_SIZE;
+}
+
+/** Record systemd's own startup time from `systemd-analyze time` output, outside any timed span. */
+function userspace(label: string, text: string): void {
+  const ms = userspaceMs(text);
+  if (ms !== null) S.add(label, ms);
+}
+
 async function nspawnRound(i: number, tree: string, base: number, log: number): Promise<void> {
+  if (stopping) throw new Error("interrupted");
   let peer: PeerRoot | undefined;
   await S.timedAsync(OVL, async () => void (peer = await PeerRoot.make(path.join(root.dir, `nsp${i}`), tree, base, `nsp${i}`)));
   made.peers.push(peer!);
@@ -127,6 +159,7 @@ async function nspawnRound(i: number, tree: string, base: number, log: number): 
     state = nb.untilRunning();
   });
   sawState("systemd-nspawn", state, () => nb.failed());
+  userspace(NS_SD, nb.analyze());
   S.timed(NS_EXEC, () => nb.exec());
   await S.timedAsync(NS_OFF, () => nb.poweroff());
   nb.propagate();
@@ -137,6 +170,7 @@ async function nspawnRound(i: number, tree: string, base: number, log: number): 
 }
 
 async function lxcRound(i: number, tree: string, base: number, log: number): Promise<void> {
+  if (stopping) throw new Error("interrupted");
   let peer: PeerRoot | undefined;
   await S.timedAsync(OVL, async () => void (peer = await PeerRoot.make(path.join(root.dir, `lxc${i}`), tree, base, `lxc${i}`)));
   made.peers.push(peer!);
@@ -148,6 +182,7 @@ async function lxcRound(i: number, tree: string, base: number, log: number): Pro
     state = lb.untilRunning();
   });
   sawState("LXC", state, () => lb.failed());
+  userspace(LXC_SD, lb.analyze());
   S.timed(LXC_EXEC, () => lb.exec());
   S.timed(LXC_OFF, () => lb.poweroff());
   lb.kill(); // stopped already: this drops its config
@@ -169,6 +204,7 @@ async function main(): Promise<void> {
   if (!nspawnOk) console.log(`  systemd-nspawn: skipped: ${peersWanted ? "systemd-nspawn or nsenter not found (apt-get install -y systemd-container util-linux)" : "--no-peers"}`);
   if (!lxcOk) console.log(`  LXC: skipped: ${peersWanted ? "lxc-start not found (apt-get install -y lxc)" : "--no-peers"}`);
   const log = fs.openSync(path.join(root.dir, "peers.log"), "a");
+  made.slots.push(peerUuid);
   const base = slots.allocate(peerUuid, paths.configDir, "debian-peer") * SLOT_SIZE;
   if (lxcOk) {
     // newuidmap (which LXC uses even as root) maps only ranges /etc/subuid grants.
@@ -200,6 +236,7 @@ async function main(): Promise<void> {
       state = untilRunning(z, "nsenter");
     });
     sawState("zone", state, () => failedUnits(z));
+    userspace(SD, out(["nsenter", "-t", String(readRun(paths, z)?.pid ?? 0), "-a", "systemd-analyze", "time"]));
     S.timed(LOGIN, () => sh([bin("zlogin"), z, "true"]));
     S.timed(SHUT, () => sh([bin("zoneadm"), "-z", z, "shutdown"]));
     booted.push(Number(sh(["du", "-sk", zp(z)]).split("\t")[0]));
@@ -217,6 +254,7 @@ async function main(): Promise<void> {
     [INSTALL, [OVL]],
     [BOOT, [NS_BOOT, LXC_BOOT]],
     [BOOT_CMD, []],
+    [SD, [NS_SD, LXC_SD]],
     [BOOT_ZLOGIN, [NS_BOOT]],
     [LOGIN, [NS_EXEC, LXC_EXEC]],
     [SHUT, [NS_OFF, LXC_OFF]],
@@ -230,7 +268,7 @@ async function main(): Promise<void> {
   const p50 = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
   if (disk.length) console.log(`disk of a zone (du -sk of its zonepath): p50 ${p50(disk)} KiB fresh, ${p50(booted)} KiB after one boot (its journal, mostly)`);
   if (dense > 0) {
-    await density({ root, paths, sh, untilRunning: (z) => untilRunning(z, "nsenter"), bin, zp, tree, base, log, zones: dense, nspawn: nspawnOk ? denseNspawn : 0, group: TOP_GROUP, settle: flag("--settle") ?? 20, made });
+    await density({ root, paths, sh, untilRunning: (z) => untilRunning(z, "nsenter"), bin, zp, tree, slotBase, log, zones: dense, nspawn: nspawnOk ? denseNspawn : 0, group: TOP_GROUP, settle: flag("--settle") ?? 20, stopping: () => stopping, made });
   }
 }
 
@@ -248,7 +286,7 @@ async function cleanup(): Promise<void> {
     release(z);
   }
   made.ids?.remove();
-  slots.release(peerUuid);
+  for (const u of made.slots) slots.release(u);
   const left = [...PeerGroup.removeTop(TOP_GROUP)];
   removeCgroupTree(`${TOP_GROUP}-lxc`);
   left.push(...cgroupsLeft(`${TOP_GROUP}-lxc`));
