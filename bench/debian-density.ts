@@ -4,7 +4,11 @@
  * before the next starts (the stagger: two CPUs would otherwise thrash), left to
  * settle, then the host's MemAvailable drop and the sum of the zones' memory cgroups,
  * per zone. Then, the zones halted, the same for M systemd-nspawn containers of the
- * same tree (each its own overlay and its own group below the bench's).
+ * same tree (each its own overlay, uid slot and group below the bench's). nspawn makes
+ * its user namespaces as host root, and the kernel charges a namespace's inotify
+ * instances to its owner as well: at 7 a container (systemd 5, dbus, logind), root's
+ * 128 stop the 19th container in "initializing". Zones' namespaces are made as their
+ * slot uid (platform/idmap.ts), so their count is each zone's own.
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -171,6 +175,12 @@ export async function density(o: DensityOptions): Promise<{ zone: number; nspawn
       nb.untilRunning();
     } catch (e) {
       console.log(`  nspawn: stopped at ${j}: ${(e as Error).message.split("\n")[0]}`);
+      // The peers' output goes with the root: its last lines say why, before they go.
+      const tail = fs.readFileSync(path.join(o.root.dir, "peers.log"), "utf8").split("\n").filter(Boolean).slice(-3);
+      for (const l of tail) console.log(`    peers.log: ${JSON.stringify(l)}`);
+      // Measured here: each container's systemd, dbus and logind hold 7 inotify instances,
+      // and a user namespace charges them to its owner too: nspawn's are all host root's.
+      console.log(`    (nspawn's user namespaces are host root's: their inotify instances count against root's fs.inotify.max_user_instances, ${fs.readFileSync("/proc/sys/fs/inotify/max_user_instances", "utf8").trim()} here; a zone's namespace is its slot uid's)`);
       break;
     }
   }
