@@ -49,7 +49,8 @@ export class Daemon {
   private timer?: NodeJS.Timeout;
   private readonly zlog: ZoneLog;
   readonly runtimeVersion: RuntimeVersion;
-  private readonly consoles: ZoneConsoles;
+  /** The zones' consoles: the admin socket's and the API's streams attach here. */
+  readonly consoles: ZoneConsoles;
   readonly broker: Broker;
   /** Every child the daemon gets, the zones' inits first (reaper.ts). */
   readonly reaper = new Reaper();

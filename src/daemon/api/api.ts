@@ -18,11 +18,16 @@ import { ApiServer } from "./http.js";
 import { Operations } from "./operations.js";
 import { Router } from "./router.js";
 import { register as registerZones, zoneUrl } from "./zones.js";
+import { register as registerExec } from "./exec.js";
+import { register as registerStreams } from "./consolews.js";
+import type { ZoneConsoles } from "../console.js";
 
 /** What the API needs of zoneadmd (server.ts Daemon). */
 export interface ApiDaemon {
   readonly paths: ZonePaths;
   readonly platform: Platform;
+  /** The zone consoles, for the console WebSocket (consolews.ts). */
+  readonly consoles: ZoneConsoles;
   readonly runtimeVersion: RuntimeVersion;
   handle(req: Request): Promise<Reply>;
   log(line: string, from?: LogSource): void;
@@ -33,7 +38,7 @@ export function apiSocketPath(runDir: string): string {
 }
 
 /** Each part's routes; a new part adds its register here. */
-const PARTS: ReadonlyArray<(router: Router, api: Api) => void> = [registerZones];
+const PARTS: ReadonlyArray<(router: Router, api: Api) => void> = [registerZones, registerExec, registerStreams];
 
 export class Api {
   readonly router = new Router();
