@@ -13,11 +13,12 @@ import { printable } from "../../native/printable.js";
 import type { LogSource } from "../log.js";
 import type { Reply, Request } from "../protocol.js";
 import { Access } from "./access.js";
-import { Events } from "./events.js";
+import { Events, register as registerEvents } from "./events.js";
 import { ApiServer } from "./http.js";
-import { Operations } from "./operations.js";
+import { Operations, register as registerOperations } from "./operations.js";
 import { Router } from "./router.js";
 import { register as registerZones, zoneUrl } from "./zones.js";
+import { register as registerState } from "./zonestate.js";
 import { register as registerExec } from "./exec.js";
 import { register as registerStreams } from "./consolews.js";
 import type { ZoneConsoles } from "../console.js";
@@ -38,7 +39,7 @@ export function apiSocketPath(runDir: string): string {
 }
 
 /** Each part's routes; a new part adds its register here. */
-const PARTS: ReadonlyArray<(router: Router, api: Api) => void> = [registerZones, registerExec, registerStreams];
+const PARTS: ReadonlyArray<(router: Router, api: Api) => void> = [registerZones, registerState, registerOperations, registerEvents, registerExec, registerStreams];
 
 export class Api {
   readonly router = new Router();
