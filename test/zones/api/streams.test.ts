@@ -120,7 +120,7 @@ test("console WebSocket: the boot output replayed, keystrokes reach the console'
 
 test("alice (login on web) execs and logs in there; bob and alice on other get 403", () => {
   const ok = as(alice, "exec", "web", JSON.stringify({ command: ["sh", "-c", "zonename; exit 4"] }));
-  assert.deepEqual([ok.status, ok.stdout, ok.return], [202, "web\n", 4]);
+  assert.deepEqual([ok.status, ok.stdout, ok.return], [202, "web\n", 4], JSON.stringify(ok));
   assert.equal(as(alice, "upgrade", "/1.0/zones/web/login").status, 101);
   const refusedExec = as(bob, "exec", "web", JSON.stringify({ command: ["zonename"] }));
   assert.equal(refusedExec.status, 403);

@@ -5,9 +5,19 @@
  */
 import { ApiClient } from "../../support/api.js";
 import { execWs, upgradeStatus } from "../../support/wsexec.js";
+import { hostApiSocketPath } from "../../../src/daemon/api/api.js";
+
+/** Host users' socket: the run directory itself is root's alone. */
+class HostApi extends ApiClient {
+  override readonly socketPath: string;
+  constructor(runDir: string) {
+    super(runDir);
+    this.socketPath = hostApiSocketPath(runDir);
+  }
+}
 
 const [runDir, what, a, b, c] = process.argv.slice(2) as [string, string, string, string | undefined, string | undefined];
-const api = new ApiClient(runDir);
+const api = new HostApi(runDir);
 const result = what === "exec" ? execWs(api, a, JSON.parse(b ?? "{}") as Record<string, unknown>, c ?? "") : upgradeStatus(api, a);
 result.then(
   (r) => {
