@@ -32,6 +32,8 @@ import { PackageProxy } from "./proxy.js";
 import { cloneZone, type ZoneOps } from "../platform/clone.js";
 import { moveZone } from "../platform/move.js";
 import { attachZone, detachZone } from "../platform/attach.js";
+import { OperationMetrics } from "./metrics.js";
+import { UsageService } from "./usageservice.js";
 import { Api } from "./api/api.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;
@@ -51,6 +53,10 @@ export class Daemon {
   readonly runtimeVersion: RuntimeVersion;
   /** The zones' consoles: the admin socket's and the API's streams attach here. */
   readonly consoles: ZoneConsoles;
+  /** Counts and latencies of every operation (metrics.ts). */
+  readonly operations = new OperationMetrics();
+  /** Zones' usage: /metrics, history, the host page (usageservice.ts). */
+  readonly usage: UsageService;
   readonly broker: Broker;
   /** Every child the daemon gets, the zones' inits first (reaper.ts). */
   readonly reaper = new Reaper();
@@ -92,7 +98,9 @@ export class Daemon {
     const network = this.platform.network;
     this.proxy = new PackageProxy(paths, (l, from) => this.log(l, from), (a) => network.zoneWith(a));
     this.platform.networkChanged = () => this.proxy.sync(network.globalAddresses());
+    this.usage = new UsageService(paths, { repo, operations: this.operations, brokerConnections: () => this.broker.connections(), consoles: this.consoles, log: (l) => this.log(l) });
     this.api = new Api(this);
+    this.api.usage = (entries) => this.usage.reader.zones(entries);
   }
 
   /** A line caused by a zone's request names it in `from` (rate-limited, see log.ts); never throws. */
@@ -116,7 +124,12 @@ export class Daemon {
     return next;
   }
 
-  async handle(req: Request): Promise<Reply> {
+  /** Every operation, timed for the metrics (the one implementation of each is dispatch). */
+  handle(req: Request): Promise<Reply> {
+    return this.operations.timed(String(req.op), () => this.dispatch(req));
+  }
+
+  private async dispatch(req: Request): Promise<Reply> {
     if (!OPERATIONS.includes(req.op)) return { ok: false, error: `unknown operation ${JSON.stringify(req.op)}` };
     if (req.op === "ping") return { ok: true, pid: process.pid, runtime: this.runtimeVersion };
     if (req.op === "stats") return { ok: true, pid: process.pid, stats: this.stats() };
@@ -338,6 +351,7 @@ export class Daemon {
       this.log(`zoneadmd ${process.pid}: ${(e as Error).message}; serving without a pid file`);
     }
     this.timer = setInterval(() => this.supervise(), SUPERVISE_MS);
+    this.usage.start();
     const v = this.runtimeVersion;
     this.log(`zoneadmd ${process.pid} serving ${sock} with ${v.name} ${v.version}${v.warning ? `; warning: ${v.warning}` : ""}`);
   }
@@ -439,6 +453,7 @@ export class Daemon {
 
   stop(): void {
     clearInterval(this.timer);
+    this.usage.stop();
     this.broker.stop();
     this.proxy.stop();
     this.server?.close();

@@ -10,6 +10,7 @@
  */
 import * as fs from "node:fs";
 import type { ZonePaths } from "../../document/store/paths.js";
+import type { IndexEntry } from "../../document/store/repository.js";
 import type { Platform } from "../../platform/platform.js";
 import type { RuntimeVersion } from "../../platform/oci/runtime.js";
 import { printable } from "../../native/printable.js";
@@ -62,8 +63,8 @@ export class Api {
   readonly operations: Operations;
   readonly access: Access;
   readonly server: ApiServer;
-  /** A zone's resource usage for its object (zones.ts), where a reader is wired in. */
-  usage?: (name: string) => unknown;
+  /** The resource usage of zones, in their order, for their objects (zones.ts), where a reader is wired in. */
+  usage?: (entries: readonly IndexEntry[]) => unknown[];
 
   constructor(readonly daemon: ApiDaemon) {
     const internal = (e: Error): void => daemon.log(`api: internal error: ${e.stack ?? e.message}`);
