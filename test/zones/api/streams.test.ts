@@ -117,6 +117,12 @@ test("console WebSocket: the boot output replayed, keystrokes reach the console'
   const from = t.text.length;
   t.type("zonename\n");
   await t.until(/\nweb\r?\n/, from);
+  // The console's own window size, set in-band.
+  t.control({ command: "window-resize", args: { width: 111, height: 33 } });
+  await new Promise((r) => setTimeout(r, 200));
+  const later = t.text.length;
+  t.type("stty size\n");
+  await t.until(/\n33 111\r?\n/, later);
   t.ws.close();
   await t.ended();
   const none = await upgradeStatus(api, "/1.0/zones/other/console");
