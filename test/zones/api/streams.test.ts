@@ -129,6 +129,20 @@ test("console WebSocket: the boot output replayed, keystrokes reach the console'
   assert.equal(none.status, 409);
 });
 
+test("another caller's exec streams are refused even with the secret", async () => {
+  const r = await api.request("POST", "/1.0/zones/web/exec", { body: { command: ["cat"], "wait-for-websocket": true } });
+  const op = r.json!.metadata as { id: string; metadata: { fds: Record<string, string> } };
+  const url = (fd: string): string => `/1.0/operations/${op.id}/websocket?secret=${op.metadata.fds[fd]}`;
+  const stolen = as(alice, "upgrade", url("1"));
+  assert.equal(stolen.status, 403);
+  assert.match(stolen.error, /no WebSocket of operation ".*" for this caller and secret/);
+  const ws = await Promise.all(["0", "1", "2"].map((fd) => WsTerminal.open(api, url(fd))));
+  assert.equal((await upgradeStatus(api, url("0"))).status, 403, "a secret is good once");
+  ws[0]!.ws.send(Buffer.alloc(0));
+  const done = await api.sync<{ metadata: { return: number } }>("GET", `/1.0/operations/${op.id}/wait?timeout=30`);
+  assert.equal(done.metadata.return, 0);
+});
+
 test("alice (login on web) execs and logs in there; bob and alice on other get 403", () => {
   const ok = as(alice, "exec", "web", JSON.stringify({ command: ["sh", "-c", "zonename; exit 4"] }));
   assert.deepEqual([ok.status, ok.stdout, ok.return], [202, "web\n", 4], JSON.stringify(ok));
