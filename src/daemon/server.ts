@@ -52,7 +52,8 @@ export class Daemon {
   private timer?: NodeJS.Timeout;
   private readonly zlog: ZoneLog;
   readonly runtimeVersion: RuntimeVersion;
-  private readonly consoles: ZoneConsoles;
+  /** The zones' consoles: the admin socket's and the API's streams attach here. */
+  readonly consoles: ZoneConsoles;
   /** Counts and latencies of every operation (metrics.ts). */
   readonly operations = new OperationMetrics();
   /** Zones' usage: /metrics, history, the host page (usageservice.ts). */

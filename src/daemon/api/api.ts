@@ -26,11 +26,16 @@ import { register as registerZones, zoneUrl } from "./zones.js";
 import { register as registerState } from "./zonestate.js";
 import { register as registerConfig } from "./zoneconfig.js";
 import { register as registerOpenApi } from "./openapi.js";
+import { register as registerExec } from "./exec.js";
+import { register as registerStreams } from "./consolews.js";
+import type { ZoneConsoles } from "../console.js";
 
 /** What the API needs of zoneadmd (server.ts Daemon). */
 export interface ApiDaemon {
   readonly paths: ZonePaths;
   readonly platform: Platform;
+  /** The zone consoles, for the console WebSocket (consolews.ts). */
+  readonly consoles: ZoneConsoles;
   readonly runtimeVersion: RuntimeVersion;
   handle(req: Request): Promise<Reply>;
   log(line: string, from?: LogSource): void;
@@ -51,7 +56,7 @@ export function hostApiSocketPath(runDir: string): string {
 }
 
 /** Each part's routes; a new part adds its register here. */
-const PARTS: ReadonlyArray<(router: Router, api: Api) => void> = [registerZones, registerConfig, registerState, registerOperations, registerEvents, registerOpenApi];
+const PARTS: ReadonlyArray<(router: Router, api: Api) => void> = [registerZones, registerConfig, registerState, registerOperations, registerEvents, registerExec, registerStreams, registerOpenApi];
 
 export class Api {
   readonly router = new Router();
