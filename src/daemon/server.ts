@@ -32,6 +32,7 @@ import { PackageProxy } from "./proxy.js";
 import { cloneZone, type ZoneOps } from "../platform/clone.js";
 import { moveZone } from "../platform/move.js";
 import { attachZone, detachZone } from "../platform/attach.js";
+import { Api } from "./api/api.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const LOCK_EX_NB = 2 | 4;
@@ -60,6 +61,8 @@ export class Daemon {
   readonly lxcfs: LxcfsService;
   /** The zones' package proxy on the bridge addresses (proxy.ts). */
   readonly proxy: PackageProxy;
+  /** The HTTP API on ${runDir}/api.sock (api/api.ts). */
+  readonly api: Api;
 
   constructor(readonly paths: ZonePaths) {
     fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
@@ -88,11 +91,13 @@ export class Daemon {
     const network = this.platform.network;
     this.proxy = new PackageProxy(paths, (l, from) => this.log(l, from), (a) => network.zoneWith(a));
     this.platform.networkChanged = () => this.proxy.sync(network.globalAddresses());
+    this.api = new Api(this);
   }
 
   /** A line caused by a zone's request names it in `from` (rate-limited, see log.ts); never throws. */
   log(line: string, from?: LogSource): void {
-    this.zlog.write(line, from);
+    // The API's event stream hears the lines the log took (within each source's budget).
+    if (this.zlog.write(line, from)) this.api?.logged(line);
   }
 
   /** Run `fn` after every earlier operation on the same zone. */
@@ -174,7 +179,7 @@ export class Daemon {
         }
       });
     } catch (e) {
-      if (e instanceof ZoneError) return { ok: false, error: e.message };
+      if (e instanceof ZoneError) return { ok: false, error: e.message, kind: e.kind };
       this.log(`internal error: ${(e as Error).stack}`);
       return { ok: false, error: `internal error: ${(e as Error).message}` };
     }
@@ -324,6 +329,7 @@ export class Daemon {
     });
     // Root's socket serves whatever happens to this one.
     await admins.listen().then(() => (this.admins = admins), (e: Error) => this.log(`admin socket not opened: ${e.message}`));
+    await this.api.start().catch((e: Error) => this.log(`API socket not opened: ${e.message}`));
     // The pid file is for people and tests (ping says the pid too): a full disk must not stop the daemon.
     try {
       writeFileAtomic(`${this.paths.runDir}/zoneadmd.pid`, `${process.pid}\n`, 0o644, false);
@@ -436,6 +442,7 @@ export class Daemon {
     this.proxy.stop();
     this.server?.close();
     this.admins?.close();
+    this.api.stop();
     fs.rmSync(socketPath(this.paths.runDir), { force: true });
     fs.rmSync(`${this.paths.runDir}/zoneadmd.pid`, { force: true });
     this.zlog.close();
