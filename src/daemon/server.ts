@@ -33,6 +33,8 @@ import { cloneZone, type ZoneOps } from "../platform/clone.js";
 import { moveZone } from "../platform/move.js";
 import { attachZone, detachZone } from "../platform/attach.js";
 import { Api } from "./api/api.js";
+import { OperationMetrics } from "./metrics.js";
+import { UsageService } from "./usageservice.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const LOCK_EX_NB = 2 | 4;
@@ -50,6 +52,10 @@ export class Daemon {
   private readonly zlog: ZoneLog;
   readonly runtimeVersion: RuntimeVersion;
   private readonly consoles: ZoneConsoles;
+  /** Counts and latencies of every operation (metrics.ts). */
+  readonly operations = new OperationMetrics();
+  /** Zones' usage: /metrics, history, the host page (usageservice.ts). */
+  readonly usage: UsageService;
   readonly broker: Broker;
   /** Every child the daemon gets, the zones' inits first (reaper.ts). */
   readonly reaper = new Reaper();
@@ -92,6 +98,7 @@ export class Daemon {
     this.proxy = new PackageProxy(paths, (l, from) => this.log(l, from), (a) => network.zoneWith(a));
     this.platform.networkChanged = () => this.proxy.sync(network.globalAddresses());
     this.api = new Api(this);
+    this.usage = new UsageService(paths, { repo, operations: this.operations, brokerConnections: () => this.broker.connections(), consoles: this.consoles, log: (l) => this.log(l) });
   }
 
   /** A line caused by a zone's request names it in `from` (rate-limited, see log.ts); never throws. */
@@ -115,7 +122,12 @@ export class Daemon {
     return next;
   }
 
-  async handle(req: Request): Promise<Reply> {
+  /** Every operation, timed for the metrics (the one implementation of each is dispatch). */
+  handle(req: Request): Promise<Reply> {
+    return this.operations.timed(String(req.op), () => this.dispatch(req));
+  }
+
+  private async dispatch(req: Request): Promise<Reply> {
     if (!OPERATIONS.includes(req.op)) return { ok: false, error: `unknown operation ${JSON.stringify(req.op)}` };
     if (req.op === "ping") return { ok: true, pid: process.pid, runtime: this.runtimeVersion };
     if (req.op === "stats") return { ok: true, pid: process.pid, stats: this.stats() };
@@ -337,6 +349,7 @@ export class Daemon {
       this.log(`zoneadmd ${process.pid}: ${(e as Error).message}; serving without a pid file`);
     }
     this.timer = setInterval(() => this.supervise(), SUPERVISE_MS);
+    this.usage.start();
     const v = this.runtimeVersion;
     this.log(`zoneadmd ${process.pid} serving ${sock} with ${v.name} ${v.version}${v.warning ? `; warning: ${v.warning}` : ""}`);
   }
@@ -438,6 +451,7 @@ export class Daemon {
 
   stop(): void {
     clearInterval(this.timer);
+    this.usage.stop();
     this.broker.stop();
     this.proxy.stop();
     this.server?.close();
