@@ -2,7 +2,7 @@
 // The dashboard: a hash router (#/ the zone list, #/zone/<name> a zone, #/host the
 // host), the events stream that keeps whatever page is shown live, and the zone list.
 import { h, bytes, seconds, sparkline, toast } from "./util.js";
-import { listZones, zoneHistory, events } from "./model.js";
+import { listZones, zoneHistory, zoneConfig, addressesOf, events } from "./model.js";
 import { zonePage } from "./zone.js";
 import { hostPage } from "./host.js";
 
@@ -21,7 +21,7 @@ const COLUMNS = [
   { key: "name", label: "Name", value: (z) => z.name, cell: (z) => [h("a", { href: `#/zone/${encodeURIComponent(z.name)}`, text: z.name, "data-zone-link": z.name })] },
   { key: "state", label: "State", value: (z) => z.state, cell: (z) => [h("span", { class: `state state-${z.state.replace(/[^a-z_]/g, "")}`, text: z.state, "data-state": z.state })] },
   { key: "brand", label: "Brand", value: (z) => z.brand, cell: (z) => [z.brand] },
-  { key: "ip", label: "IP", value: (z) => z.ip, cell: (z) => [z.ip || "–"] },
+  { key: "ip", label: "IP", value: (z) => addressOf(z.name), cell: (z) => [addressOf(z.name) || "–"] },
   { key: "cpu", label: "CPU", value: (z) => z.cpu ?? -1, cell: (z, hi) => [h("span", { class: "num", text: seconds(z.cpu) }), sparkline(hi?.cpu ?? [], { label: `${z.name} CPU, last hour` })] },
   { key: "memory", label: "Memory", value: (z) => z.memory ?? -1, cell: (z, hi) => [h("span", { class: "num", text: z.memoryCap ? `${bytes(z.memory)} / ${bytes(z.memoryCap)}` : bytes(z.memory) }), sparkline(hi?.memory ?? [], { max: z.memoryCap, label: `${z.name} memory, last hour` })] },
   { key: "net", label: "Network", value: (z) => (z.rx ?? 0) + (z.tx ?? 0), cell: (z, hi) => [h("span", { class: "num", text: z.rx === undefined ? "–" : `↓${bytes(z.rx)} ↑${bytes(z.tx)}` }), sparkline(hi?.net ?? [], { label: `${z.name} network, last hour` })] },
@@ -33,6 +33,11 @@ const view = { sort: "name", desc: false, filter: "" };
 /** @type {Map<string, { at: number, hist: History }>} */
 const histories = new Map();
 const HISTORY_MS = 60_000;
+/** Each zone's configured addresses (zone objects carry none): read from its export text, again after a change event. */
+/** @type {Map<string, string>} */
+const addresses = new Map();
+/** @param {string} name */
+const addressOf = (name) => addresses.get(name) ?? "";
 
 function listPage() {
   /** @type {Zone[]} */
@@ -70,7 +75,7 @@ function listPage() {
     const f = view.filter.trim().toLowerCase();
     const col = COLUMNS.find((c) => c.key === view.sort) ?? COLUMNS[0];
     const shown = zones
-      .filter((z) => !f || [z.name, z.state, z.brand, z.ip].some((s) => s.toLowerCase().includes(f)))
+      .filter((z) => !f || [z.name, z.state, z.brand, addressOf(z.name)].some((s) => s.toLowerCase().includes(f)))
       .sort((a, b) => {
         const x = col.value(a), y = col.value(b);
         const r = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
@@ -95,8 +100,16 @@ function listPage() {
     const now = Date.now();
     const due = zones.filter((z) => (histories.get(z.name)?.at ?? 0) + HISTORY_MS < now).slice(0, 50);
     for (const name of [...histories.keys()]) if (!zones.some((z) => z.name === name)) histories.delete(name);
-    await Promise.all(
-      due.map(async (z) => {
+    const unknown = zones.filter((z) => !addresses.has(z.name)).slice(0, 50);
+    await Promise.all([
+      ...unknown.map(async (z) => {
+        try {
+          addresses.set(z.name, addressesOf(await zoneConfig(z.name)).join(", "));
+        } catch {
+          addresses.set(z.name, "");
+        }
+      }),
+      ...due.map(async (z) => {
         try {
           histories.set(z.name, { at: now, hist: await zoneHistory(z.name) });
         } catch {
@@ -104,8 +117,8 @@ function listPage() {
           histories.set(z.name, { at: now, hist: { t: [], cpu: [], memory: [], net: [] } });
         }
       }),
-    );
-    if (!stopped && due.length) draw();
+    ]);
+    if (!stopped && (due.length || unknown.length)) draw();
   }
 
   // The numbers move without events: a slow poll keeps the columns current.
@@ -136,6 +149,8 @@ function soon() {
 const live = /** @type {HTMLElement} */ (document.getElementById("live"));
 events(
   (e) => {
+    // A configuration change may change a zone's addresses: read them again.
+    if (e.type === "lifecycle" && typeof e.metadata?.name === "string" && e.metadata.action !== "zone-state-changed") addresses.delete(e.metadata.name);
     if (e.type === "lifecycle" || e.type === "operation") soon();
   },
   (up) => {

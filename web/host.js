@@ -1,7 +1,7 @@
 // @ts-check
 // The host page: the global zone's CPUs, memory, load, what it reserves for itself, what
 // the zones of this root may use together and use now, and the zones by state.
-import { h, api, bytes, seconds, sparkline, toast } from "./util.js";
+import { h, api, bytes, sparkline, toast } from "./util.js";
 
 /** @param {unknown} v */
 const n = (v) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
@@ -10,7 +10,7 @@ const n = (v) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
 function amounts(a) {
   if (!a || typeof a !== "object") return "–";
   const parts = [];
-  for (const [k, v] of Object.entries(a)) if (typeof v === "number") parts.push(`${k} ${/mem|bytes|swap/i.test(k) ? bytes(v) : v}`);
+  for (const [k, v] of Object.entries(a)) if (typeof v === "number") parts.push(`${k.replace(/_bytes$/, "").replace(/_/g, " ")} ${/bytes/.test(k) ? bytes(v) : v}`);
   return parts.length ? parts.join(", ") : "none";
 }
 
@@ -32,30 +32,31 @@ export function hostPage(main) {
       return;
     }
     if (stopped) return;
-    const u = m.usage ?? m.host ?? m;
-    const load = Array.isArray(u.load) ? u.load.map((/** @type {number} */ x) => Number(x).toFixed(2)).join(" ") : "–";
+    const load = Array.isArray(m.load) ? m.load.map((/** @type {number} */ x) => Number(x).toFixed(2)).join(" ") : "–";
     /** @type {[string, string][]} */
     const rows = [
-      ["CPUs", String(n(u.ncpus) ?? "–")],
+      ["CPUs", `${n(m.cpus) ?? "–"}${n(m.cpu_busy) === undefined ? "" : `, ${m.cpu_busy.toFixed(2)} busy`}`],
       ["Load (1, 5, 15 min)", load],
-      ["Memory used", `${bytes(n(u.memoryUsedBytes))} of ${bytes(n(u.memoryTotalBytes))}`],
-      ["Swap used", `${bytes(n(u.swapUsedBytes))} of ${bytes(n(u.swapTotalBytes))}`],
-      ["Global zone reserve", u.reserveError ? String(u.reserveError) : amounts(u.reserve)],
-      ["Zones may use", amounts(u.zonesLimit)],
-      ["Zones use", `memory ${bytes(n(u.zonesMemoryBytes))}, ${n(u.zonesPids) ?? "–"} tasks, CPU ${seconds(n(u.zonesCpuSeconds))}`],
+      ["Memory used", `${bytes(n(m.memory_used_bytes))} of ${bytes(n(m.memory_total_bytes))}`],
+      ["Swap used", `${bytes(n(m.swap_used_bytes))} of ${bytes(n(m.swap_total_bytes))}`],
+      ["Global zone reserve", m.reserve_error ? String(m.reserve_error) : amounts(m.reserve)],
+      ["All zones may use", amounts(m.zones_limit)],
+      ["All zones use", `memory ${bytes(n(m.zones_memory_bytes))}, ${n(m.zones_pids) ?? "–"} tasks`],
     ];
     facts.replaceChildren(...rows.flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })]));
-    const by = u.zonesByState && typeof u.zonesByState === "object" ? u.zonesByState : {};
+    const by = m.zones_by_state && typeof m.zones_by_state === "object" ? m.zones_by_state : {};
     states.replaceChildren(
       h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "State" }), h("th", { scope: "col", text: "Zones" }))),
       h("tbody", {}, ...Object.entries(by).map(([s, c]) => h("tr", {}, h("td", { text: s }), h("td", { class: "num", text: String(c) })))),
     );
-    const samples = Array.isArray(m.history) ? m.history : Array.isArray(m.samples) ? m.samples : [];
-    const mem = samples.map((/** @type {any} */ s) => n(s.memoryUsedBytes) ?? n(s.memoryBytes) ?? NaN);
-    const ld = samples.map((/** @type {any} */ s) => (Array.isArray(s.load) ? Number(s.load[0]) : n(s.load1) ?? NaN));
+    const samples = Array.isArray(m.history?.samples) ? m.history.samples : [];
+    /** @param {string} k */
+    const series = (k) => samples.map((/** @type {any} */ s) => n(s?.[k]) ?? 0);
     graphs.replaceChildren(
-      h("figure", { class: "graph" }, h("figcaption", { text: "Load (1 min)" }), sparkline(ld, { width: 320, height: 64, label: "host load, last hour" })),
-      h("figure", { class: "graph" }, h("figcaption", { text: "Memory used" }), sparkline(mem, { width: 320, height: 64, max: n(u.memoryTotalBytes), label: "host memory, last hour" })),
+      h("figure", { class: "graph" }, h("figcaption", { text: "CPUs busy" }), sparkline(series("cpu_busy"), { width: 320, height: 64, max: n(m.cpus), label: "host CPUs busy, last hour" })),
+      h("figure", { class: "graph" }, h("figcaption", { text: "Load (1 min)" }), sparkline(series("load1"), { width: 320, height: 64, label: "host load, last hour" })),
+      h("figure", { class: "graph" }, h("figcaption", { text: "Memory used" }), sparkline(series("memory_used_bytes"), { width: 320, height: 64, max: n(m.memory_total_bytes), label: "host memory, last hour" })),
+      h("figure", { class: "graph" }, h("figcaption", { text: "Zones running" }), sparkline(series("running"), { width: 320, height: 64, label: "zones running, last hour" })),
     );
   }
   void refresh();

@@ -7,7 +7,7 @@
 import { api } from "./util.js";
 
 /**
- * @typedef {{ name: string, state: string, brand: string, ip: string, cpu?: number,
+ * @typedef {{ name: string, state: string, brand: string, cpu?: number,
  *   memory?: number, memoryCap?: number, rx?: number, tx?: number, pids?: number,
  *   uptime?: number, raw: Record<string, any> }} Zone
  * @typedef {{ t: number[], cpu: number[], memory: number[], net: number[] }} History
@@ -18,25 +18,16 @@ const num = (v) => (typeof v === "number" && Number.isFinite(v) ? v : undefined)
 
 /** @param {Record<string, any>} z @returns {Zone} */
 export function zoneOf(z) {
-  const u = z.usage ?? z.state_usage ?? z;
-  /** @type {string[]} */
-  const ips = [];
-  for (const n of Array.isArray(z.net) ? z.net : Array.isArray(z.networks) ? z.networks : []) {
-    const a = n?.address ?? n?.allowed_address ?? n?.["allowed-address"];
-    if (typeof a === "string" && a) ips.push(a);
-  }
-  if (typeof z.ip === "string" && z.ip) ips.push(z.ip);
-  if (Array.isArray(z.addresses)) for (const a of z.addresses) if (typeof a === "string") ips.push(a);
+  const u = z.usage && typeof z.usage === "object" ? z.usage : {};
   return {
     name: String(z.name ?? ""),
     state: String(z.state ?? z.status ?? ""),
     brand: String(z.brand ?? ""),
-    ip: [...new Set(ips)].join(", "),
-    cpu: num(u.cpuSeconds ?? u.cpu_seconds ?? u.cpu?.usage),
-    memory: num(u.memoryBytes ?? u.memory_bytes ?? u.memory?.usage),
-    memoryCap: num(u.memoryCapBytes ?? u.memory_cap_bytes ?? u.memory?.cap),
-    rx: num(u.rxBytes ?? u.rx_bytes ?? u.network?.rx),
-    tx: num(u.txBytes ?? u.tx_bytes ?? u.network?.tx),
+    cpu: num(u.cpuSeconds ?? u.cpu_seconds),
+    memory: num(u.memoryBytes ?? u.memory_bytes),
+    memoryCap: num(u.memoryCapBytes ?? u.memory_cap_bytes),
+    rx: num(u.rxBytes ?? u.rx_bytes),
+    tx: num(u.txBytes ?? u.tx_bytes),
     pids: num(u.pids),
     uptime: num(u.uptimeSeconds ?? u.uptime_seconds),
     raw: z,
@@ -55,29 +46,23 @@ export async function getZone(name) {
 }
 
 /**
- * Samples (oldest first) → rates: CPU as cores used (seconds per second), network as
- * bytes per second; memory as it is. A counter that went down (the zone rebooted)
- * counts from zero.
+ * The history route's samples (oldest first; history.ts documents the shape): CPU as
+ * CPUs used, memory in bytes, network as bytes per second in and out together. A null
+ * (no value from the kernel, or the first sample of a boot) is a gap, drawn as 0.
  * @param {any} m the route's metadata
  * @returns {History}
  */
 export function historyOf(m) {
-  const samples = Array.isArray(m) ? m : Array.isArray(m?.samples) ? m.samples : [];
+  const samples = Array.isArray(m?.samples) ? m.samples : [];
   /** @type {History} */
   const out = { t: [], cpu: [], memory: [], net: [] };
-  let prev;
   for (const s of samples) {
-    const t = Date.parse(s.time ?? s.t ?? s.at) / 1000 || num(s.ts) || num(s.timestamp);
+    const t = num(s?.t);
     if (t === undefined) continue;
-    const cur = { t, cpu: num(s.cpuSeconds) ?? 0, mem: num(s.memoryBytes) ?? 0, net: (num(s.rxBytes) ?? 0) + (num(s.txBytes) ?? 0) };
-    if (prev && cur.t > prev.t) {
-      const dt = cur.t - prev.t;
-      out.t.push(cur.t);
-      out.cpu.push(Math.max(0, cur.cpu >= prev.cpu ? cur.cpu - prev.cpu : cur.cpu) / dt);
-      out.net.push(Math.max(0, cur.net >= prev.net ? cur.net - prev.net : cur.net) / dt);
-      out.memory.push(cur.mem);
-    }
-    prev = cur;
+    out.t.push(t);
+    out.cpu.push(num(s.cpu) ?? 0);
+    out.memory.push(num(s.memory_bytes) ?? 0);
+    out.net.push((num(s.rx_bytes_per_s) ?? 0) + (num(s.tx_bytes_per_s) ?? 0));
   }
   return out;
 }
@@ -109,4 +94,31 @@ export function events(onEvent, onState) {
   es.onopen = () => onState(true);
   es.onerror = () => onState(false);
   return es;
+}
+
+/**
+ * The addresses a zone's configuration gives it (`add net` … `set address=` or
+ * `allowed-address=`), read from its export text: zone objects carry no addresses.
+ * @param {string} text
+ * @returns {string[]}
+ */
+export function addressesOf(text) {
+  const out = [];
+  let inNet = false;
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line === "add net") inNet = true;
+    else if (line === "end") inNet = false;
+    else if (inNet) {
+      const m = /^set (?:allowed-)?address=(.+)$/.exec(line);
+      if (m) out.push(m[1].replace(/^"(.*)"$/, "$1"));
+    }
+  }
+  return out;
+}
+
+/** @param {string} name @returns {Promise<string>} the zone's export text */
+export async function zoneConfig(name) {
+  const m = await api("GET", `/1.0/zones/${encodeURIComponent(name)}/config`);
+  return typeof m === "string" ? m : String(m?.export ?? "");
 }

@@ -4,7 +4,7 @@
 // answers with zonecfg's own verify messages) and a terminal on its console or a login
 // shell.
 import { h, api, bytes, seconds, duration, sparkline, toast, confirmAction } from "./util.js";
-import { getZone, zoneHistory } from "./model.js";
+import { getZone, zoneHistory, zoneConfig, addressesOf } from "./model.js";
 import { openTerminal } from "./term.js";
 
 /** @typedef {import("./model.js").Zone} Zone */
@@ -30,6 +30,8 @@ export function zonePage(main, name) {
   let busy = false;
   /** @type {Zone | undefined} */
   let zone;
+  /** The configuration's addresses (the export text's `add net`). */
+  let addresses = "";
   /** @type {{ close: () => void } | undefined} */
   let term;
 
@@ -86,7 +88,7 @@ export function zonePage(main, name) {
     /** @type {[string, string][]} */
     const rows = [
       ["Brand", zone.brand],
-      ["IP", zone.ip || "–"],
+      ["IP", addresses || "–"],
       ["IP type", String(zone.raw["ip-type"] ?? zone.raw.ip_type ?? "–")],
       ["UUID", String(zone.raw.uuid ?? "–")],
       ["Zone path", String(zone.raw.zonepath ?? zone.raw.path ?? "–")],
@@ -136,8 +138,9 @@ export function zonePage(main, name) {
   async function loadConfig(force = false) {
     if (!force && config.dataset.dirty === "1") return;
     try {
-      const m = await api("GET", `${url}/config`);
-      config.value = typeof m === "string" ? m : String(m?.export ?? m?.config ?? "");
+      config.value = await zoneConfig(name);
+      addresses = addressesOf(config.value).join(", ");
+      drawZone();
       config.dataset.dirty = "0";
     } catch (e) {
       verifyOut.textContent = /** @type {Error} */ (e).message;

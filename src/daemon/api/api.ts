@@ -18,6 +18,7 @@ import { ApiServer } from "./http.js";
 import { Operations } from "./operations.js";
 import { Router } from "./router.js";
 import { register as registerZones, zoneUrl } from "./zones.js";
+import { register as registerUi } from "./ui.js";
 
 /** What the API needs of zoneadmd (server.ts Daemon). */
 export interface ApiDaemon {
@@ -33,7 +34,7 @@ export function apiSocketPath(runDir: string): string {
 }
 
 /** Each part's routes; a new part adds its register here. */
-const PARTS: ReadonlyArray<(router: Router, api: Api) => void> = [registerZones];
+const PARTS: ReadonlyArray<(router: Router, api: Api) => void> = [registerZones, registerUi];
 
 export class Api {
   readonly router = new Router();

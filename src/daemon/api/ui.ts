@@ -8,6 +8,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { ApiRequest, ApiResult, Router } from "./router.js";
+import { ApiError } from "./errors.js";
 
 export interface UiFile {
   status: number;
@@ -96,4 +98,24 @@ export class UiFiles {
     }
     return undefined;
   }
+}
+
+/**
+ * The console's routes. Anyone may fetch them: they are the same files for everyone and
+ * hold no zone's data (the page asks the API for that, as its caller).
+ */
+export function register(router: Router): void {
+  const files = new UiFiles();
+  const serve = (r: ApiRequest, pathname: string): ApiResult => {
+    const f = files.get(pathname);
+    if (!f) throw new ApiError(404, `no such web console file ${JSON.stringify(pathname)}`);
+    r.res.writeHead(f.status, { ...f.headers, "content-length": String(f.body.length) });
+    r.res.end(r.method === "HEAD" ? undefined : f.body);
+    return { handled: true };
+  };
+  const page = { summary: "The web console's page (the dashboard)", produces: "text/html" };
+  router.add("GET", "/", "anyone", page, (r) => serve(r, "/"));
+  router.add("GET", "/ui", "anyone", page, (r) => serve(r, "/ui/"));
+  router.add("GET", "/ui/:file", "anyone", { summary: "The web console's scripts and styles", produces: "text/javascript, text/css" }, (r) => serve(r, `/ui/${r.params.file!}`));
+  router.add("GET", "/ui/vendor/:file", "anyone", { summary: "xterm.js, served from the daemon (no CDN)", produces: "text/javascript, text/css" }, (r) => serve(r, `/ui/vendor/${r.params.file!}`));
 }
