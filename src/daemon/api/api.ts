@@ -13,11 +13,12 @@ import { printable } from "../../native/printable.js";
 import type { LogSource } from "../log.js";
 import type { Reply, Request } from "../protocol.js";
 import { Access } from "./access.js";
-import { Events } from "./events.js";
+import { Events, register as registerEvents } from "./events.js";
 import { ApiServer } from "./http.js";
-import { Operations } from "./operations.js";
+import { Operations, register as registerOperations } from "./operations.js";
 import { Router } from "./router.js";
 import { register as registerZones, zoneUrl } from "./zones.js";
+import { register as registerState } from "./zonestate.js";
 import { register as registerUi } from "./ui.js";
 
 /** What the API needs of zoneadmd (server.ts Daemon). */
@@ -34,7 +35,7 @@ export function apiSocketPath(runDir: string): string {
 }
 
 /** Each part's routes; a new part adds its register here. */
-const PARTS: ReadonlyArray<(router: Router, api: Api) => void> = [registerZones, registerUi];
+const PARTS: ReadonlyArray<(router: Router, api: Api) => void> = [registerZones, registerState, registerOperations, registerEvents, registerUi];
 
 export class Api {
   readonly router = new Router();

@@ -11,6 +11,9 @@
  * MAX_BUFFERED bytes wait for it, so that a slow client cannot grow the daemon.
  */
 import type * as http from "node:http";
+import type { Api } from "./api.js";
+import { badRequest } from "./errors.js";
+import type { Router } from "./router.js";
 
 export const EVENT_TYPES = ["lifecycle", "operation", "logging"] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -93,4 +96,16 @@ export class Events {
     for (const s of this.subscribers) s.res.end();
     this.subscribers.clear();
   }
+}
+
+export function register(router: Router, api: Api): void {
+  router.add("GET", "/1.0/events", "handler", { summary: "Server-sent events: ?type=lifecycle,operation,logging (default all the caller may see)", produces: "text/event-stream" }, (r) => {
+    api.access.visible(r.caller, "follow events");
+    const asked = (r.query.get("type") ?? EVENT_TYPES.join(",")).split(",").filter((t) => t !== "");
+    const bad = asked.find((t) => !(EVENT_TYPES as readonly string[]).includes(t));
+    if (bad !== undefined) throw badRequest(`unknown event type ${JSON.stringify(bad)} (types: ${EVENT_TYPES.join(", ")})`);
+    const caller = r.caller;
+    api.events.subscribe(r.res, new Set(asked as EventType[]), (audience) => api.access.sees(caller, audience));
+    return { handled: true };
+  });
 }

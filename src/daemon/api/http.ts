@@ -150,6 +150,8 @@ function apiRequest(req: http.IncomingMessage, res: http.ServerResponse, method:
     body: text,
     async json() {
       const t = await text();
+      // No body is an empty object: POST .../detach needs none, and a missing field is named below.
+      if (t.trim() === "") return {};
       let v: unknown;
       try {
         v = JSON.parse(t);

@@ -6,8 +6,10 @@
  * and reports it.
  */
 import { randomUUID } from "node:crypto";
+import type { Api } from "./api.js";
 import { STATUS } from "./envelope.js";
-import { toApiError } from "./errors.js";
+import { ApiError, badRequest, toApiError } from "./errors.js";
+import type { Router } from "./router.js";
 
 export interface Operation {
   id: string;
@@ -119,4 +121,35 @@ export class Operations {
     const left = ended.filter((e) => this.entries.has(e.op.id));
     for (const e of left.slice(0, Math.max(0, left.length - MAX_ENDED))) this.entries.delete(e.op.id);
   }
+}
+
+/** Longest wait a client may ask (?timeout=N seconds; -1 is this long too): a wait holds a connection. */
+const MAX_WAIT_S = 3600;
+
+export function register(router: Router, api: Api): void {
+  router.add("GET", "/1.0/operations", "handler", { summary: "The caller's operations (root: all), running and recently ended; ?recursion=1 for objects" }, (r) => {
+    api.access.visible(r.caller, "see operations");
+    const ops = api.operations.list(r.caller.uid);
+    if (r.query.get("recursion") === "1") return { sync: ops };
+    return { sync: ops.map((o) => `/1.0/operations/${o.id}`) };
+  });
+  router.add("GET", "/1.0/operations/:id", "handler", { summary: "One operation: status, err, metadata" }, (r) => {
+    api.access.visible(r.caller, "see operations");
+    return { sync: found(api.operations.get(r.params.id!, r.caller.uid), r.params.id!) };
+  });
+  router.add("GET", "/1.0/operations/:id/wait", "handler", { summary: "The operation once it has ended, or after ?timeout=N seconds (-1: no bound but the server's)" }, async (r) => {
+    api.access.visible(r.caller, "see operations");
+    const t = r.query.get("timeout") ?? "-1";
+    if (!/^-1$|^[0-9]+(\.[0-9]+)?$/.test(t)) throw badRequest(`timeout must be a number of seconds or -1, not ${JSON.stringify(t)}`);
+    const seconds = Number(t) < 0 ? MAX_WAIT_S : Math.min(Number(t), MAX_WAIT_S);
+    // A client that hangs up ends its wait: nothing waits on its behalf.
+    const gone = new Promise<void>((resolve) => r.res.once("close", resolve));
+    return { sync: found(await api.operations.wait(r.params.id!, r.caller.uid, seconds * 1000, gone), r.params.id!) };
+  });
+}
+
+function found(op: Operation | undefined, id: string): Operation {
+  // Another caller's operation is as absent as one that never was.
+  if (!op) throw new ApiError(404, `no such operation ${JSON.stringify(id)}`);
+  return op;
 }

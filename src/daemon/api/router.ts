@@ -26,7 +26,7 @@ export interface ApiRequest {
   res: http.ServerResponse;
   /** The body as text, read up to the server's limit (http.ts). */
   body(): Promise<string>;
-  /** The body parsed as a JSON object; 400 for anything else. */
+  /** The body parsed as a JSON object ({} when empty); 400 for anything else. */
   json(): Promise<Record<string, unknown>>;
 }
 
