@@ -19,12 +19,17 @@ import { Operations, register as registerOperations } from "./operations.js";
 import { Router } from "./router.js";
 import { register as registerZones, zoneUrl } from "./zones.js";
 import { register as registerState } from "./zonestate.js";
+import { register as registerExec } from "./exec.js";
+import { register as registerStreams } from "./consolews.js";
+import type { ZoneConsoles } from "../console.js";
 import { register as registerUi } from "./ui.js";
 
 /** What the API needs of zoneadmd (server.ts Daemon). */
 export interface ApiDaemon {
   readonly paths: ZonePaths;
   readonly platform: Platform;
+  /** The zone consoles, for the console WebSocket (consolews.ts). */
+  readonly consoles: ZoneConsoles;
   readonly runtimeVersion: RuntimeVersion;
   handle(req: Request): Promise<Reply>;
   log(line: string, from?: LogSource): void;
@@ -35,7 +40,7 @@ export function apiSocketPath(runDir: string): string {
 }
 
 /** Each part's routes; a new part adds its register here. */
-const PARTS: ReadonlyArray<(router: Router, api: Api) => void> = [registerZones, registerState, registerOperations, registerEvents, registerUi];
+const PARTS: ReadonlyArray<(router: Router, api: Api) => void> = [registerZones, registerState, registerOperations, registerEvents, registerExec, registerStreams, registerUi];
 
 export class Api {
   readonly router = new Router();
