@@ -80,7 +80,7 @@ export async function zoneHistory(name) {
  * @returns {EventSource}
  */
 export function events(onEvent, onState) {
-  const es = new EventSource("/1.0/events", { withCredentials: true });
+  const es = new EventSource("/1.0/events?type=lifecycle,operation", { withCredentials: true });
   /** @param {MessageEvent} m */
   const deliver = (m) => {
     try {
@@ -90,7 +90,7 @@ export function events(onEvent, onState) {
     }
   };
   es.onmessage = deliver;
-  for (const type of ["lifecycle", "operation", "logging"]) es.addEventListener(type, deliver);
+  for (const type of ["lifecycle", "operation"]) es.addEventListener(type, deliver);
   es.onopen = () => onState(true);
   es.onerror = () => onState(false);
   return es;
