@@ -1,0 +1,108 @@
+/**
+ * The web console in a real browser: Debian's chromium, headless, driven by
+ * playwright-core (no browser download), on the dashboard a real zoneadmd serves at the
+ * one-time URL `zoneadm web` prints (TLS on 127.0.0.1, the login traded for a session
+ * cookie), with real minimal zones. The list shows a booted zone running; boot and halt
+ * clicked on the page change the zone's state as `zoneadm list -p` sees it; `zonename`
+ * typed into the login shell's and the console's terminal (xterm.js) answers the
+ * zone's name.
+ *
+ * ZONES_WEB_SCREENSHOT=path also saves the dashboard's list (docs/dashboard.png).
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { until } from "../support/helpers.js";
+import { ZoneTestRoot } from "../support/zones.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const root = new ZoneTestRoot("web");
+let browser: Browser | undefined;
+let page: Page;
+let url: string;
+
+after(async () => {
+  try {
+    await browser?.close();
+  } finally {
+    root.remove();
+  }
+});
+
+/** A zone's state as `zoneadm list -cp` says it. */
+function listed(name: string): string {
+  const line = root.ok("zoneadm", ["list", "-cp"]).split("\n").find((l) => l.split(":")[1] === name);
+  return line?.split(":")[2] ?? "absent";
+}
+
+/** The rows of the xterm.js terminal on the page, as text. */
+function terminalRows(p: Page): Promise<string[]> {
+  return p.$$eval(".xterm-rows > div", (ds) => ds.map((d) => (d.textContent ?? "").trim()));
+}
+
+describe("web console in chromium", { concurrency: false }, () => {
+  before(async () => {
+    assert.ok(fs.existsSync(CHROMIUM), `no ${CHROMIUM}: scripts/install-packages.sh installs chromium`);
+    for (const z of ["alpha", "beta"]) {
+      root.ok("zonecfg", ["-z", z, `create; set zonepath=${path.join(root.dir, "zones", z)}; set brand=minimal`]);
+      root.ok("zoneadm", ["-z", z, "install"]);
+    }
+    root.ok("zoneadm", ["-z", "alpha", "boot"]);
+    url = root.ok("zoneadm", ["web"]).trim();
+    assert.match(url, /^https:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+$/);
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
+    // The daemon's certificate is its own, self-signed at first start.
+    const ctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
+    page = await ctx.newPage();
+    page.setDefaultTimeout(15_000);
+  });
+
+  test("the one-time URL opens the dashboard; the list shows the booted zone running and the other installed", async () => {
+    await page.goto(url);
+    // The secret is traded for a cookie and leaves the address bar.
+    assert.doesNotMatch(page.url(), /token=/);
+    await page.waitForSelector('tr[data-zone="alpha"] [data-state="running"]');
+    await page.waitForSelector('tr[data-zone="beta"] [data-state="installed"]');
+    await page.waitForSelector("#live.up");
+    const shot = process.env.ZONES_WEB_SCREENSHOT;
+    if (shot) await page.screenshot({ path: shot });
+  });
+
+  test("boot and halt clicked on the zone page change the zone's state as zoneadm list sees it", async () => {
+    await page.click('a[data-zone-link="beta"]');
+    await page.waitForSelector('#zone-state[data-state="installed"]');
+    await page.click('[data-action="boot"]');
+    await until("zoneadm list -p to say beta is running", () => listed("beta") === "running", 20_000);
+    // The page learns it from the events stream (or its own answer), not from a reload.
+    await page.waitForSelector('#zone-state[data-state="running"]');
+    // Halt asks first; Cancel leaves the zone alone.
+    await page.click('[data-action="halt"]');
+    await page.waitForSelector("dialog#confirm[open]");
+    await page.click("#confirm-cancel");
+    await page.waitForSelector("dialog#confirm", { state: "hidden" });
+    assert.equal(listed("beta"), "running", "Cancel halted the zone");
+    await page.click('[data-action="halt"]');
+    await page.click("#confirm-ok");
+    await until("zoneadm list -p to say beta is installed", () => listed("beta") === "installed", 20_000);
+    await page.waitForSelector('#zone-state[data-state="installed"]');
+  });
+
+  test("zonename typed into the login shell's and the console's terminal shows the zone's name", async () => {
+    await page.goto(new URL("/#/zone/alpha", url).href);
+    await page.waitForSelector('#zone-state[data-state="running"]');
+    for (const kind of ["login", "console"]) {
+      await page.click(`[data-term="${kind}"]`);
+      await page.waitForSelector(`.term-state:text-is("${kind}: connected")`);
+      await page.waitForSelector(".xterm-helper-textarea:focus");
+      await page.keyboard.type("zonename\n");
+      await page
+        .waitForFunction(() => [...document.querySelectorAll(".xterm-rows > div")].some((d) => d.textContent?.trim() === "alpha"), null, { timeout: 10_000 })
+        .catch(async () => assert.fail(`${kind}: no line "alpha" in the terminal: ${JSON.stringify((await terminalRows(page)).filter(Boolean))}`));
+      // The command echoed, then its answer on a line of its own.
+      const rows = await terminalRows(page);
+      assert.ok(rows.some((r) => r.endsWith("zonename")), `${kind}: ${JSON.stringify(rows.filter(Boolean))}`);
+    }
+  });
+});
