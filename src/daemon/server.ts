@@ -33,9 +33,9 @@ import { cloneZone, type ZoneOps } from "../platform/clone.js";
 import { moveZone } from "../platform/move.js";
 import { attachZone, detachZone } from "../platform/attach.js";
 import { ApiTcp } from "./api/tcp.js";
-import { Api } from "./api/api.js";
 import { OperationMetrics } from "./metrics.js";
 import { UsageService } from "./usageservice.js";
+import { Api } from "./api/api.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const LOCK_EX_NB = 2 | 4;
@@ -101,8 +101,9 @@ export class Daemon {
     const network = this.platform.network;
     this.proxy = new PackageProxy(paths, (l, from) => this.log(l, from), (a) => network.zoneWith(a));
     this.platform.networkChanged = () => this.proxy.sync(network.globalAddresses());
-    this.api = new Api(this);
     this.usage = new UsageService(paths, { repo, operations: this.operations, brokerConnections: () => this.broker.connections(), consoles: this.consoles, log: (l) => this.log(l) });
+    this.api = new Api(this);
+    this.api.usage = (entries) => this.usage.reader.zones(entries);
   }
 
   /** A line caused by a zone's request names it in `from` (rate-limited, see log.ts); never throws. */

@@ -1,12 +1,16 @@
 /**
  * zoneadmd's HTTP API (Incus's shape: /1.0/..., sync/async/error envelopes,
- * operations, an events stream) on `${runDir}/api.sock`. This file assembles it: the
+ * operations, an events stream) on `${runDir}/api.sock` for root and on
+ * `${runDir}-admin/api.sock` for host users (hostApiSocketPath; one server, the same
+ * rule for both: access.ts). This file assembles it: the
  * router, the access rule, the operations and events, and each part's routes, every
  * part registering from a file of its own (`register(router, api)`). The work is
  * always the daemon's: lifecycle operations go through Daemon.handle(), the one
  * implementation the commands use too.
  */
+import * as fs from "node:fs";
 import type { ZonePaths } from "../../document/store/paths.js";
+import type { IndexEntry } from "../../document/store/repository.js";
 import type { Platform } from "../../platform/platform.js";
 import type { RuntimeVersion } from "../../platform/oci/runtime.js";
 import { printable } from "../../native/printable.js";
@@ -22,6 +26,8 @@ import { register as registerState } from "./zonestate.js";
 import { register as registerExec } from "./exec.js";
 import { register as registerStreams } from "./consolews.js";
 import type { ZoneConsoles } from "../console.js";
+import { register as registerConfig } from "./zoneconfig.js";
+import { register as registerOpenApi } from "./openapi.js";
 import { register as registerUi } from "./ui.js";
 
 /** What the API needs of zoneadmd (server.ts Daemon). */
@@ -35,12 +41,22 @@ export interface ApiDaemon {
   log(line: string, from?: LogSource): void;
 }
 
+/** Root's path (the run directory is 0700). */
 export function apiSocketPath(runDir: string): string {
   return `${runDir}/api.sock`;
 }
 
+/**
+ * The same API for every host user, in the admin socket's directory (0755, root's):
+ * opening the run directory itself (0711) would expose what it holds at modes made for
+ * a directory nobody else could enter (lxcfs/ and views/ 0755, broker.sock 0666).
+ */
+export function hostApiSocketPath(runDir: string): string {
+  return `${runDir}-admin/api.sock`;
+}
+
 /** Each part's routes; a new part adds its register here. */
-const PARTS: ReadonlyArray<(router: Router, api: Api) => void> = [registerZones, registerState, registerOperations, registerEvents, registerExec, registerStreams, registerUi];
+const PARTS: ReadonlyArray<(router: Router, api: Api) => void> = [registerZones, registerConfig, registerState, registerOperations, registerEvents, registerExec, registerStreams, registerUi, registerOpenApi];
 
 export class Api {
   readonly router = new Router();
@@ -48,8 +64,8 @@ export class Api {
   readonly operations: Operations;
   readonly access: Access;
   readonly server: ApiServer;
-  /** A zone's resource usage for its object (zones.ts), where a reader is wired in. */
-  usage?: (name: string) => unknown;
+  /** The resource usage of zones, in their order, for their objects (zones.ts), where a reader is wired in. */
+  usage?: (entries: readonly IndexEntry[]) => unknown[];
 
   constructor(readonly daemon: ApiDaemon) {
     const internal = (e: Error): void => daemon.log(`api: internal error: ${e.stack ?? e.message}`);
@@ -77,8 +93,18 @@ export class Api {
     this.events.publish("logging", { message: printable(line), level: "info" }, "root");
   }
 
+  /** After the admin socket (server.ts): its directory, searchable by all, is made then. */
   async start(): Promise<void> {
     await this.server.listen();
+    const door = hostApiSocketPath(this.daemon.paths.runDir);
+    const dir = door.slice(0, door.lastIndexOf("/"));
+    const st = fs.lstatSync(dir, { throwIfNoEntry: false });
+    // Only a directory of the daemon's user that nobody else can write (adminsock.ts made it so).
+    if (!st?.isDirectory() || st.uid !== process.getuid!() || (st.mode & 0o022) !== 0) {
+      this.daemon.log(`API for host users not opened: ${dir} is not zoneadmd's own directory`);
+      return;
+    }
+    await this.server.door(door);
   }
 
   stop(): void {

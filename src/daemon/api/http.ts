@@ -8,7 +8,7 @@
  */
 import * as fs from "node:fs";
 import * as http from "node:http";
-import type * as net from "node:net";
+import * as net from "node:net";
 import { peerCred, rawFd } from "../peers.js";
 import { asyncEnvelope, errorEnvelope, syncEnvelope } from "./envelope.js";
 import { ApiError, toApiError } from "./errors.js";
@@ -30,6 +30,8 @@ export interface HttpHooks {
 
 export class ApiServer {
   private server?: http.Server;
+  /** Further sockets whose connections the one server serves (the admin directory's). */
+  private readonly doors: { server: net.Server; path: string }[] = [];
   private readonly callers = new WeakMap<net.Socket, Caller>();
 
   constructor(
@@ -37,6 +39,28 @@ export class ApiServer {
     private readonly router: Router,
     private readonly hooks: HttpHooks,
   ) {}
+
+  /**
+   * Serve a second socket path too: its connections go to the same server, their
+   * callers identified the same way (the run directory is root's alone; host users
+   * reach the admin directory, protocol.ts adminSocketPath).
+   */
+  async door(path: string): Promise<void> {
+    if (!this.server) throw new Error("listen() before door()");
+    const http = this.server;
+    fs.rmSync(path, { force: true });
+    const door = net.createServer((s) => http.emit("connection", s));
+    door.maxConnections = MAX_CONNECTIONS;
+    await new Promise<void>((resolve, reject) => {
+      door.once("error", reject);
+      door.listen(path, () => {
+        door.off("error", reject);
+        resolve();
+      });
+    });
+    fs.chmodSync(path, 0o666);
+    this.doors.push({ server: door, path });
+  }
 
   async listen(): Promise<void> {
     fs.rmSync(this.path, { force: true });
@@ -74,6 +98,10 @@ export class ApiServer {
   }
 
   close(): void {
+    for (const d of this.doors.splice(0)) {
+      d.server.close();
+      fs.rmSync(d.path, { force: true });
+    }
     this.server?.close();
     this.server?.closeAllConnections();
     fs.rmSync(this.path, { force: true });

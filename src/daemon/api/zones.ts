@@ -24,7 +24,7 @@ export interface ZoneObject {
   zoneid: number | null;
   /** The host pid of the zone's init while it runs, else null. */
   pid: number | null;
-  /** Resource usage, where a reader is wired in (Api.usage); null otherwise. */
+  /** Resource usage (daemon/zoneusage.ts ZoneUsage: cpuSeconds, memoryBytes, pids, rxBytes, ...), where a reader is wired in (Api.usage); null otherwise. */
   usage: unknown;
 }
 
@@ -32,8 +32,13 @@ export const zoneUrl = (name: string): string => `/1.0/zones/${encodeURIComponen
 
 const ACTIVE: readonly ZoneState[] = ["ready", "running", "shutting_down", "down"];
 
-/** The zone object for index entry `e` (reads its run state: cheap, one small file). */
-export function zoneObject(api: Api, e: IndexEntry): ZoneObject {
+/** The zone objects of index entries `es` (each reads its run state: one small file; usage in one pass). */
+export function zoneObjects(api: Api, es: readonly IndexEntry[]): ZoneObject[] {
+  const usage = api.usage ? api.usage(es) : [];
+  return es.map((e, i) => zoneObject(api, e, usage[i]));
+}
+
+function zoneObject(api: Api, e: IndexEntry, usage: unknown): ZoneObject {
   const run = ACTIVE.includes(e.state) ? api.daemon.platform.readRun(e.name) : undefined;
   return {
     name: e.name,
@@ -44,7 +49,7 @@ export function zoneObject(api: Api, e: IndexEntry): ZoneObject {
     zonepath: e.zonepath,
     zoneid: run?.id ?? null,
     pid: run && run.pid > 0 ? run.pid : null,
-    usage: api.usage ? api.usage(e.name) : null,
+    usage: usage ?? null,
   };
 }
 
@@ -73,9 +78,9 @@ export function register(router: Router, api: Api): void {
     if (recursion !== "0" && recursion !== "1") throw badRequest(`recursion must be 0 or 1, not ${JSON.stringify(recursion)}`);
     const mine = new Set(api.access.visible(r.caller, "list zones"));
     const entries = api.daemon.platform.repo.list().filter((e) => mine.has(e.name));
-    return { sync: recursion === "1" ? entries.map((e) => zoneObject(api, e)) : entries.map((e) => zoneUrl(e.name)) };
+    return { sync: recursion === "1" ? zoneObjects(api, entries) : entries.map((e) => zoneUrl(e.name)) };
   });
   router.add("GET", "/1.0/zones/:name", { verb: "show", zone: "name" }, { summary: "One zone: state, brand, ip-type, uuid, zonepath, zoneid, pid, usage" }, (r) => ({
-    sync: zoneObject(api, entryOf(api, r.params.name!)),
+    sync: zoneObjects(api, [entryOf(api, r.params.name!)])[0],
   }));
 }

@@ -344,7 +344,7 @@ export class Repository {
     this.update((entries) => {
       const e = entries.find((x) => x.name === name);
       if (!e) throw new ZoneError(`zone '${name}' does not exist`, EXIT_ERR, "missing");
-      if (e.state !== "configured") throw new ZoneError(`zone '${name}' is ${e.state}; only a configured zone can be deleted (uninstall it first)`);
+      if (e.state !== "configured") throw new ZoneError(`zone '${name}' is ${e.state}; only a configured zone can be deleted (uninstall it first)`, EXIT_ERR, "state");
       this.writeIndex(entries.filter((x) => x !== e));
       fs.rmSync(this.zoneFile(name), { force: true });
     });

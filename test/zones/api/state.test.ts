@@ -55,9 +55,11 @@ test("install and boot are operations; wait ends with Success and zoneadm sees t
   const booted = await api.operate("PUT", "/1.0/zones/web/state", { body: { action: "boot" } });
   assert.equal(booted.status, "Success", booted.err);
   assert.equal(state(), "running");
-  const z = await api.sync<{ state: string; pid: number; zoneid: number }>("GET", "/1.0/zones/web");
+  const z = await api.sync<{ state: string; pid: number; zoneid: number; usage: { pids: number; memoryBytes: number } }>("GET", "/1.0/zones/web");
   assert.equal(z.state, "running");
   assert.ok(z.pid > 0 && z.zoneid > 0);
+  // Resource usage from the kernel (daemon/zoneusage.ts).
+  assert.ok(z.usage.pids >= 1 && z.usage.memoryBytes > 0, JSON.stringify(z.usage));
   // The operations are listed and kept after they end.
   const ops = await api.sync<string[]>("GET", "/1.0/operations");
   assert.ok(ops.includes(r.json!.operation));
@@ -84,14 +86,16 @@ test("the wrong state is 409 before an operation starts; unknown zone 404; bad a
 });
 
 test("a zone whose init is killed halts by itself, and the event stream says so", async () => {
-  const events = await api.events("lifecycle");
+  const events = await api.events("lifecycle,logging");
   streams.push(events);
   const z = await api.sync<{ pid: number }>("GET", "/1.0/zones/web");
   process.kill(z.pid, "SIGKILL");
   await until("the installed event", () => events.events.some((e) => e.metadata.name === "web" && (e.metadata.context as { state: string }).state === "installed"), 20_000);
   assert.equal(state(), "installed");
-  const seen = events.events.map((e) => (e.metadata.context as { state: string }).state);
+  const seen = events.events.filter((e) => e.type === "lifecycle").map((e) => (e.metadata.context as { state: string }).state);
   assert.deepEqual(seen.slice(-3), ["shutting_down", "down", "installed"]);
+  // The daemon's log line says why, as a logging event.
+  assert.ok(events.events.some((e) => e.type === "logging" && /zone 'web': halting: its init ended on signal 9/.test(String(e.metadata.message))), JSON.stringify(events.events.filter((e) => e.type === "logging")));
 });
 
 test("uninstall through the API; a failed operation carries the command's message", async () => {
