@@ -29,7 +29,7 @@ export function zoneOf(z) {
     rx: num(u.rxBytes ?? u.rx_bytes),
     tx: num(u.txBytes ?? u.tx_bytes),
     pids: num(u.pids),
-    uptime: num(u.uptimeSeconds ?? u.uptime_seconds),
+    uptime: num(u.uptimeSeconds ?? u.uptime_s),
     raw: z,
   };
 }

@@ -43,7 +43,6 @@ export function usageJson(u: ZoneUsage | undefined): UsageJson {
 
 export function register(router: Router, api: Api): void {
   const usage = api.daemon.usage;
-  api.usage = (name) => usageJson(usage.zoneUsage(name));
   router.add("GET", "/metrics", { verb: "metrics" }, { summary: "Every zone's usage and the daemon's counters, in Prometheus text format", produces: METRICS_TYPE }, () => ({
     text: usage.metrics(),
     type: METRICS_TYPE,
