@@ -58,7 +58,14 @@ function unfit(fd: number): string | undefined {
  * The session counts against the uid's limit until the child is gone. Returns the
  * child, or why it cannot start.
  */
-export function startLogin(paths: ZonePaths, platform: Platform, zone: string, l: LoginRequest, uid: number, stdio: StdioOptions, env: readonly string[] = []): ChildProcess | string {
+/** What the API adds to a login: environment over the template's, and a pty's first size. */
+export interface LoginExtra {
+  env?: readonly string[];
+  /** The zone pty's size from its start (OCI process.consoleSize), before the runtime's first resize. */
+  consoleSize?: { height: number; width: number };
+}
+
+export function startLogin(paths: ZonePaths, platform: Platform, zone: string, l: LoginRequest, uid: number, stdio: StdioOptions, extra: LoginExtra = {}): ChildProcess | string {
   if (typeof l !== "object" || l === null || !Array.isArray(l.argv) || !l.argv.every((a) => typeof a === "string") || typeof l.safe !== "boolean" || typeof l.terminal !== "boolean")
     return `malformed login request`;
   if (typeof l.user !== "string" || !ZONE_USER.test(l.user)) return `login: invalid user name ${q(String(l.user))}`;
@@ -70,6 +77,8 @@ export function startLogin(paths: ZonePaths, platform: Platform, zone: string, l
   try {
     const proc = loginProcess(processTemplateFile(paths, zone), { root: run.root, user: l.user, safe: l.safe, terminal: l.terminal, argv: l.argv, term: typeof l.term === "string" && TERM.test(l.term) ? l.term : "xterm" });
     // The API's environment comes last: it overrides the template's, as Incus's does.
+    const env = extra.env ?? [];
+    if (l.terminal && extra.consoleSize) proc.consoleSize = extra.consoleSize;
     proc.env = [...proc.env.filter((e) => !env.some((x) => x.slice(0, x.indexOf("=") + 1) === e.slice(0, e.indexOf("=") + 1))), ...env];
     processFile = path.join(zoneRunDir(paths, zone), `exec-admin-${process.pid}-${++sessions}.json`);
     writeFileAtomic(processFile, JSON.stringify(proc), 0o600, false);

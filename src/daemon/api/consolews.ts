@@ -95,11 +95,9 @@ function upgrade(api: Api, req: http.IncomingMessage, socket: net.Socket, head: 
       return true;
     }
     if (e.state !== "running") throw new ApiError(409, `zone is ${e.state}; login needs it running`);
-    const term = new Terminal(
-      (stdio) => startLogin(api.daemon.paths, api.daemon.platform, zone, { user: "root", safe: false, terminal: true, argv: [], term: "xterm-256color" }, caller.uid, stdio),
-      size(url.searchParams, "height", 24),
-      size(url.searchParams, "width", 80),
-    );
+    const height = size(url.searchParams, "height", 24);
+    const width = size(url.searchParams, "width", 80);
+    const term = new Terminal((stdio) => startLogin(api.daemon.paths, api.daemon.platform, zone, { user: "root", safe: false, terminal: true, argv: [], term: "xterm-256color" }, caller.uid, stdio, { consoleSize: { height, width } }), height, width);
     term.attach(acceptWebSocket(req, socket, head), true);
   } catch (e) {
     const err = toApiError(e, (x) => api.daemon.log(`api: internal error: ${x.stack ?? x.message}`));

@@ -131,7 +131,7 @@ export class Execs {
   start(zone: string, caller: Caller, req: ExecRequest): ReturnType<Api["operations"]["start"]> {
     const e = entryOf(this.api, zone);
     if (e.state !== "running") throw new ApiError(409, `zone is ${e.state}; exec needs it running`);
-    const starter: Starter = (stdio) => startLogin(this.api.daemon.paths, this.api.daemon.platform, zone, { user: "root", safe: false, terminal: req.interactive, argv: req.command, term: "xterm" }, caller.uid, stdio, req.env);
+    const starter: Starter = (stdio) => startLogin(this.api.daemon.paths, this.api.daemon.platform, zone, { user: "root", safe: false, terminal: req.interactive, argv: req.command, term: "xterm" }, caller.uid, stdio, { env: req.env, consoleSize: { height: req.height, width: req.width } });
     const session = req.waitForWebsocket ? new ExecSession(caller.uid, req) : undefined;
     let id = "";
     const op = this.api.operations.start(`Executing command`, caller.uid, { zones: [zoneUrl(zone)] }, async () => {

@@ -71,8 +71,14 @@ export class WebSocket extends EventEmitter {
     socket.on("drain", () => this.emit("drain"));
     socket.on("error", () => this.finish(1006, ""));
     socket.on("close", () => this.finish(1006, ""));
-    // The socket may already carry a frame that came with the handshake.
-    if (head.length > 0) queueMicrotask(() => this.receive(head));
+    // An http server's sockets are half-open: the peer's end would not close ours.
+    socket.on("end", () => {
+      socket.end();
+      this.finish(1006, "");
+    });
+    // The socket may already carry a frame that came with the handshake: delivered after
+    // the caller (awaiting the handshake) has put its listeners on.
+    if (head.length > 0) setImmediate(() => this.receive(head));
   }
 
   get open(): boolean {
