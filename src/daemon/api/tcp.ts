@@ -7,6 +7,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { writeFileAtomic } from "../../native/atomic.js";
 import type { ZonePaths } from "../../document/store/paths.js";
 import { SETTINGS_FILE } from "../../platform/reserve.js";
 import type { LogFn } from "../log.js";
@@ -29,7 +30,7 @@ export class ApiTcp {
   /** A promise: two `zoneadm web` at once share one listener. */
   private webOnly?: Promise<TcpListener>;
   private readonly auth: Authenticator;
-  private settings: TcpSettings = {};
+  private settings: TcpSettings = { clientPins: new Map() };
   /** start() under way: the root socket already serves, so a `zoneadm web` may come meanwhile. */
   private starting?: Promise<void>;
 
@@ -50,9 +51,11 @@ export class ApiTcp {
   private async openConfigured(): Promise<void> {
     try {
       this.settings = tcpSettings(path.join(this.paths.configDir, SETTINGS_FILE));
+      this.auth.pins = this.settings.clientPins;
       if (!this.settings.listen) return;
       this.configured = await this.open(this.settings.listen);
-      fs.writeFileSync(tcpAddressFile(this.paths), `${this.configured.url}\n`, { mode: 0o644 });
+      // Whole or absent for a reader; not durable: a host reboot makes it stale anyway.
+      writeFileAtomic(tcpAddressFile(this.paths), `${this.configured.url}\n`, 0o644, false);
     } catch (e) {
       this.log(`API over TCP not opened: ${(e as Error).message}`);
     }
@@ -62,8 +65,8 @@ export class ApiTcp {
     const s = this.settings;
     const pair = await apiKeyPair(this.paths, s, listen);
     const clientCa = s.clientCa !== undefined ? fs.readFileSync(s.clientCa) : undefined;
-    const l = await TcpListener.start({ listen, pair, clientCa, auth: this.auth, api: this.api, log: this.log });
-    this.log(`API over TCP serving ${l.url} (TLS only; certificate ${pair.source}, SHA-256 ${pair.fingerprint}${clientCa ? `; client certificates of ${s.clientCa}` : ""})`);
+    const l = await TcpListener.start({ listen, pair, clientCa, requestCert: clientCa !== undefined || s.clientPins.size > 0, auth: this.auth, api: this.api, log: this.log });
+    this.log(`API over TCP serving ${l.url} (TLS only; certificate ${pair.source}, SHA-256 ${pair.fingerprint}${clientCa ? `; client certificates of ${s.clientCa}` : ""}${s.clientPins.size ? `; ${s.clientPins.size} pinned client certificates` : ""})`);
     return l;
   }
 

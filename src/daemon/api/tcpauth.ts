@@ -1,7 +1,8 @@
 /**
  * Who a request on the API's TCP listener comes from: a bearer token (tokens.ts), the
- * web console's session cookie (weblogin.ts) or a client certificate that the CA of
- * api-client-ca signed (its CN names the host user, "root" for root). What that
+ * web console's session cookie (weblogin.ts) or a client certificate: one whose
+ * SHA-256 fingerprint api-client-fingerprint= pins acts as the user it names; else one
+ * the CA of api-client-ca signed acts as its CN's host user ("root" for root). What that
  * caller may do is then admins.ts's `refusal`, the one rule for commands and API.
  *
  * Every failed authentication is logged (the log's rate limit for the global zone's
@@ -79,6 +80,8 @@ function uidOf(name: string, passwd?: string): number | undefined {
 
 export class Authenticator {
   readonly limiter: FailureLimiter;
+  /** Pinned client certificates: fingerprint256 -> host user (tcpsettings.ts). */
+  pins: ReadonlyMap<string, string> = new Map();
 
   constructor(
     private readonly tokens: TokenStore,
@@ -140,6 +143,12 @@ export class Authenticator {
     const sock = req.socket as tls.TLSSocket;
     const peer = this.clientCerts && typeof sock.getPeerCertificate === "function" ? sock.getPeerCertificate() : undefined;
     if (peer && Object.keys(peer).length > 0) {
+      const pinned = this.pins.get(peer.fingerprint256 ?? "");
+      if (pinned !== undefined) {
+        const uid = uidOf(pinned, this.passwd);
+        if (uid === undefined) return this.failed(req, `pinned client certificate acts as user ${q(pinned)}, who is not in /etc/passwd`);
+        return { caller: { uid, via: "tls", token: `cert:${pinned}` } };
+      }
       if (!sock.authorized) return this.failed(req, `client certificate not trusted: ${String(sock.authorizationError)}`);
       const cn = typeof peer.subject?.CN === "string" ? peer.subject.CN : "";
       const uid = uidOf(cn, this.passwd);

@@ -30,6 +30,8 @@ export interface TcpListenerOptions {
   pair: KeyPair;
   /** PEM of the CA whose client certificates are accepted (api-client-ca). */
   clientCa?: Buffer;
+  /** Ask for a client certificate (a CA or pinned fingerprints are configured). */
+  requestCert: boolean;
   auth: Authenticator;
   api: ApiEntry;
   log: LogFn;
@@ -65,12 +67,14 @@ export class TcpListener {
       minVersion: "TLSv1.2",
       // A certificate is asked for only when a CA says which to trust; an untrusted one
       // is not a handshake failure, so the answer can be a 401 that says why.
-      requestCert: o.clientCa !== undefined,
+      requestCert: o.requestCert,
       rejectUnauthorized: false,
       ...(o.clientCa !== undefined ? { ca: o.clientCa } : {}),
     });
     server.maxConnections = MAX_CONNECTIONS;
     server.headersTimeout = 10_000;
+    // As on the UNIX socket (http.ts): a slow client holds no socket for long.
+    server.requestTimeout = 30_000;
     const penalize = (r: AuthResult, fn: () => void): void => {
       if ("caller" in r || r.status !== 401 || r.error.startsWith("authentication required")) fn();
       else setTimeout(fn, FAILURE_DELAY_MS).unref();

@@ -7,6 +7,9 @@
  *   api-key=/path/key.pem         without them a self-signed pair is made, tlscert.ts)
  *   api-client-ca=/path/ca.pem    client certificates this CA signed are accepted; the
  *                                 certificate's CN names the host user it acts as
+ *   api-client-fingerprint=AB:CD:… user
+ *                                 a client certificate with this SHA-256 fingerprint
+ *                                 (any issuer, self-signed too) acts as `user` (repeatable)
  *
  * Only TLS is served there (tcplistener.ts); who may do what is admins.ts's rule.
  */
@@ -26,9 +29,11 @@ export interface TcpSettings {
   cert?: string;
   key?: string;
   clientCa?: string;
+  /** SHA-256 fingerprints (as X509Certificate.fingerprint256 writes them) -> host user. */
+  clientPins: Map<string, string>;
 }
 
-const KEYS = ["api-listen", "api-cert", "api-key", "api-client-ca"];
+const KEYS = ["api-listen", "api-cert", "api-key", "api-client-ca", "api-client-fingerprint"];
 
 /** `host:port` or `[v6]:port` as the setting gives it. */
 export function parseListen(where: string, value: string): ListenAddress {
@@ -42,7 +47,7 @@ export function parseListen(where: string, value: string): ListenAddress {
 
 /** The TCP settings of `file` (zoneadmd.conf); one line per mistake. */
 export function tcpSettings(file: string): TcpSettings {
-  const s: TcpSettings = {};
+  const s: TcpSettings = { clientPins: new Map() };
   const text = readSettingFile(file);
   if (text === undefined) return s;
   text.split("\n").forEach((raw, i) => {
@@ -58,6 +63,11 @@ export function tcpSettings(file: string): TcpSettings {
       if (name === "api-cert") s.cert = value;
       else if (name === "api-key") s.key = value;
       else s.clientCa = value;
+    } else if (name === "api-client-fingerprint") {
+      const m = /^((?:[0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}|[0-9A-Fa-f]{64})\s+([A-Za-z0-9_][A-Za-z0-9_.-]{0,31})$/.exec(value);
+      if (!m) throw new ZoneError(`${where} must be a SHA-256 fingerprint (openssl x509 -fingerprint -sha256) and a host user: ${q(value)}`);
+      const hex = m[1]!.replace(/:/g, "").toUpperCase();
+      s.clientPins.set(hex.match(/../g)!.join(":"), m[2]!);
     } else if (name.startsWith("api-")) throw new ZoneError(`${file} line ${i + 1}: unknown setting ${q(name)}; known: ${KEYS.join(", ")}`);
   });
   if ((s.cert === undefined) !== (s.key === undefined)) throw new ZoneError(`${file}: api-cert and api-key go together: set both or neither`);

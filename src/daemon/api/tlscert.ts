@@ -90,7 +90,7 @@ function fingerprintOf(cert: Buffer): string {
 }
 
 /** The pair to serve: the administrator's, or the self-signed one (made when missing or stale). */
-export async function apiKeyPair(paths: ZonePaths, s: TcpSettings, listen: ListenAddress): Promise<KeyPair> {
+export async function apiKeyPair(paths: ZonePaths, s: Pick<TcpSettings, "cert" | "key">, listen: ListenAddress): Promise<KeyPair> {
   if (s.cert !== undefined && s.key !== undefined) {
     const cert = readPem(s.cert, "certificate");
     return { cert, key: readPem(s.key, "key"), source: s.cert, fingerprint: fingerprintOf(cert) };

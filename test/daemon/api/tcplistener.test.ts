@@ -4,6 +4,7 @@
  * the web console's one-time login, failures logged and limited per address.
  */
 import assert from "node:assert/strict";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -26,6 +27,7 @@ describe("API over TCP, the listener", () => {
   let client: Client;
   let ca: TestCa;
   let base: string;
+  let pinned: { cert: Buffer; key: Buffer };
 
   before(async () => {
     ca = new TestCa(fs.mkdtempSync(path.join(dir, "ca-")));
@@ -33,9 +35,11 @@ describe("API over TCP, the listener", () => {
     const pair = await apiKeyPair(paths, {}, listen);
     client = { ca: pair.cert };
     const auth = new Authenticator(tokens, web, (l) => lines.push(l), true, new FailureLimiter(8, 60_000));
+    pinned = ca.client("pinned", false);
+    auth.pins = new Map([[new crypto.X509Certificate(pinned.cert).fingerprint256, "nobody"]]);
     // A stand-in for the API's server: it answers with the caller it was given.
     const api = { serve: (_req: unknown, res: import("node:http").ServerResponse, caller: Caller): void => void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(caller)), upgrade: (_r: unknown, s: import("node:net").Socket) => s.destroy() };
-    listener = await TcpListener.start({ listen, pair, clientCa: fs.readFileSync(ca.caCert), auth, api, log: (l) => lines.push(l) });
+    listener = await TcpListener.start({ listen, pair, clientCa: fs.readFileSync(ca.caCert), requestCert: true, auth, api, log: (l) => lines.push(l) });
     base = listener.url;
   });
   after(async () => {
@@ -51,6 +55,16 @@ describe("API over TCP, the listener", () => {
     assert.equal(r.status, 401, "the handshake passed hostname verification; no credential: 401");
     assert.match(r.body, /"error_code":401,"error":"authentication required/);
     assert.equal(r.headers["www-authenticate"], 'Bearer realm="zoneadmd"');
+  });
+
+  test("a port in use is one line naming the address", async () => {
+    const a = listener.address;
+    const pair = await apiKeyPair(paths, {}, a);
+    const api = { serve: () => undefined, upgrade: () => undefined };
+    await assert.rejects(
+      TcpListener.start({ listen: a, pair, requestCert: false, auth: new Authenticator(tokens, web, () => undefined, false), api, log: () => undefined }),
+      new RegExp(`^ZoneError: cannot listen for the API on "127\\.0\\.0\\.1:${a.port}": EADDRINUSE$`),
+    );
   });
 
   test("plain HTTP gets no HTTP answer", async () => {
@@ -78,6 +92,8 @@ describe("API over TCP, the listener", () => {
   test("a client certificate of the CA acts as its CN's user; an untrusted one or an unknown CN is refused", async () => {
     const ok = await get(`${base}/1.0`, { ...client, ...ca.client("root") });
     assert.deepEqual(JSON.parse(ok.body), { uid: 0, via: "tls", token: "cert:root" });
+    const pin = await get(`${base}/1.0`, { ...client, ...pinned });
+    assert.deepEqual(JSON.parse(pin.body), { uid: 65534, via: "tls", token: "cert:nobody" }, "a pinned self-signed certificate acts as the user its pin names");
     const self = await get(`${base}/1.0`, { ...client, ...ca.client("root", false) });
     assert.equal(self.status, 401);
     assert.match(self.body, /client certificate not trusted/);

@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as https from "node:https";
 import * as net from "node:net";
 import * as path from "node:path";
+import * as tls from "node:tls";
 
 export interface Answer {
   status: number;
@@ -19,8 +20,14 @@ export interface Client {
 }
 
 export function get(url: string, c: Client, headers: Record<string, string> = {}): Promise<Answer> {
+  return request("GET", url, c, headers);
+}
+
+export function request(method: string, url: string, c: Client, headers: Record<string, string> = {}, body?: unknown): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = https.get(url, { ca: c.ca, cert: c.cert, key: c.key, headers, agent: false }, (res) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const h = data === undefined ? headers : { ...headers, "content-type": "application/json", "content-length": String(Buffer.byteLength(data)) };
+    const req = https.request(url, { method, ca: c.ca, cert: c.cert, key: c.key, headers: h, agent: false }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (d: string) => (body += d));
@@ -28,6 +35,7 @@ export function get(url: string, c: Client, headers: Record<string, string> = {}
     });
     req.on("error", reject);
     req.setTimeout(10_000, () => req.destroy(new Error(`no answer from ${url}`)));
+    req.end(data);
   });
 }
 
@@ -65,4 +73,25 @@ export class TestCa {
     }
     return { cert: fs.readFileSync(`${base}.pem`), key: fs.readFileSync(`${base}.key`) };
   }
+}
+
+/** The status line a WebSocket upgrade request over TLS gets. */
+export function upgradeStatus(host: string, port: number, c: Client, path: string, headers: Record<string, string> = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ host, port, ca: c.ca, cert: c.cert, key: c.key }, () => {
+      const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+      s.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${extra}\r\n`);
+    });
+    let got = "";
+    s.on("data", (d: Buffer) => {
+      got += d.toString("latin1");
+      if (got.includes("\r\n")) {
+        resolve(got.split("\r\n")[0]!);
+        s.destroy();
+      }
+    });
+    s.on("error", reject);
+    s.on("close", () => resolve(got.split("\r\n")[0]!));
+    s.setTimeout(10_000, () => s.destroy());
+  });
 }

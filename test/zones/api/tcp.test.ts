@@ -7,13 +7,14 @@
  * only); `zoneadm web`'s URL opens one session, once, and is root's only.
  */
 import assert from "node:assert/strict";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { HostUser } from "../../support/hostuser.js";
 import { ZoneTestRoot } from "../../support/zones.js";
 import { tcpAddressFile } from "../../../src/daemon/api/tcp.js";
-import { get, plainHttp, TestCa, type Client } from "../../daemon/api/tcpsupport.js";
+import { get, plainHttp, request, TestCa, upgradeStatus, type Client } from "../../daemon/api/tcpsupport.js";
 
 /** The inodes of the TCP sockets `pid` listens on (state 0A in /proc/net/tcp{,6}). */
 function tcpListeners(pid: number): string[] {
@@ -64,6 +65,7 @@ describe("API over TCP with api-listen=", () => {
   let ca: TestCa;
   let base: string;
   let client: Client;
+  let pinned: { cert: Buffer; key: Buffer };
   const log = (): string => fs.readFileSync(path.join(root.paths.runDir, "zoneadmd.log"), "utf8");
 
   before(() => {
@@ -71,7 +73,9 @@ describe("API over TCP with api-listen=", () => {
     users.push(alice);
     ca = new TestCa(fs.mkdtempSync(path.join(root.dir, "ca-")));
     fs.mkdirSync(root.configDir, { recursive: true });
-    fs.writeFileSync(path.join(root.configDir, "zoneadmd.conf"), `api-listen=127.0.0.1:0\napi-client-ca=${ca.caCert}\n`, { mode: 0o644 });
+    pinned = ca.client("pinned", false);
+    const fp = new crypto.X509Certificate(pinned.cert).fingerprint256;
+    fs.writeFileSync(path.join(root.configDir, "zoneadmd.conf"), `api-listen=127.0.0.1:0\napi-client-ca=${ca.caCert}\napi-client-fingerprint=${fp} ${alice.name}\n`, { mode: 0o644 });
     root.ok("zonecfg", ["-z", "web", `create; set zonepath=${path.join(root.dir, "zones/web")}; set brand=minimal; add admin; set user=${alice.name}; set auths=manage; end`]);
     root.ok("zonecfg", ["-z", "db", `create; set zonepath=${path.join(root.dir, "zones/db")}; set brand=minimal`]);
     root.ok("zoneadm", ["runtime"]);
@@ -105,6 +109,10 @@ describe("API over TCP with api-listen=", () => {
     const bad = await get(`${base}/1.0/zones`, client, { authorization: `Bearer ${tok.slice(0, -1)}x` });
     assert.equal(bad.status, 401);
     assert.match(log(), /API over TCP: failed authentication from 127\.0\.0\.1: unknown or revoked token \(GET \/1\.0\/zones\)/);
+    // WebSocket upgrades pass the same gate, then reach the API's own upgrade handlers.
+    const port = Number(base.split(":")[2]);
+    assert.match(await upgradeStatus("127.0.0.1", port, client, "/1.0/zones/web/nowhere"), /^HTTP\/1\.1 401 /);
+    assert.match(await upgradeStatus("127.0.0.1", port, client, "/1.0/zones/web/nowhere", { authorization: `Bearer ${tok}` }), /^HTTP\/1\.1 404 /);
     root.ok("zoneadm", ["token", "revoke", "ci"]);
     assert.equal((await get(`${base}/1.0/zones`, client, { authorization: `Bearer ${tok}` })).status, 401);
     assert.match(root.run("zoneadm", ["token", "revoke", "ci"]).stderr, /no token named "ci"/);
@@ -117,14 +125,20 @@ describe("API over TCP with api-listen=", () => {
     const other = await get(`${base}/1.0/zones/db`, client, h);
     assert.equal(other.status, 403);
     assert.match(JSON.parse(other.body).error, new RegExp(`user "${alice.name}" is not authorized`));
+    // manage on web: past authorization to the state check (the zone is only configured); nothing on db.
+    const boot = { action: "boot" };
+    assert.equal((await request("PUT", `${base}/1.0/zones/web/state`, client, h, boot)).status, 409);
+    assert.equal((await request("PUT", `${base}/1.0/zones/db/state`, client, h, boot)).status, 403);
     assert.match(alice.run(root.env, "zoneadm", ["token", "list"]).stderr, /zoneadm token is for root only/);
   });
 
-  test("a client certificate of api-client-ca acts as its CN; one the CA did not sign is refused", async () => {
+  test("a client certificate of api-client-ca acts as its CN, a pinned one as its pin's user; others are refused", async () => {
     const r = await get(`${base}/1.0/zones`, { ...client, ...ca.client("root") });
     assert.equal(r.status, 200, r.body);
     const u = await get(`${base}/1.0/zones/db`, { ...client, ...ca.client(alice.name) });
     assert.equal(u.status, 403, "the CN's user, not root");
+    assert.equal((await get(`${base}/1.0/zones/web`, { ...client, ...pinned })).status, 200, "a pinned certificate acts as its pin's user");
+    assert.equal((await get(`${base}/1.0/zones/db`, { ...client, ...pinned })).status, 403);
     const self = await get(`${base}/1.0/zones`, { ...client, ...ca.client("root", false) });
     assert.equal(self.status, 401);
   });
