@@ -23,7 +23,7 @@ const COLUMNS = [
   { key: "brand", label: "Brand", value: (z) => z.brand, cell: (z) => [z.brand] },
   { key: "ip", label: "IP", value: (z) => addressOf(z.name), cell: (z) => [addressOf(z.name) || "–"] },
   { key: "cpu", label: "CPU", value: (z) => z.cpu ?? -1, cell: (z, hi) => [h("span", { class: "num", text: seconds(z.cpu) }), sparkline(hi?.cpu ?? [], { label: `${z.name} CPU, last hour` })] },
-  { key: "memory", label: "Memory", value: (z) => z.memory ?? -1, cell: (z, hi) => [h("span", { class: "num", text: z.memoryCap ? `${bytes(z.memory)} / ${bytes(z.memoryCap)}` : bytes(z.memory) }), sparkline(hi?.memory ?? [], { max: z.memoryCap, label: `${z.name} memory, last hour` })] },
+  { key: "memory", label: "Memory", value: (z) => z.memory ?? -1, cell: (z, hi) => [h("span", { class: "num", text: z.memoryCap ? `${bytes(z.memory)} / ${bytes(z.memoryCap)}` : bytes(z.memory) }), sparkline(hi?.memory ?? [], { label: `${z.name} memory, last hour` })] },
   { key: "net", label: "Network", value: (z) => (z.rx ?? 0) + (z.tx ?? 0), cell: (z, hi) => [h("span", { class: "num", text: z.rx === undefined ? "–" : `↓${bytes(z.rx)} ↑${bytes(z.tx)}` }), sparkline(hi?.net ?? [], { label: `${z.name} network, last hour` })] },
 ];
 

@@ -6,6 +6,7 @@
 import { h, api, bytes, seconds, duration, sparkline, toast, confirmAction } from "./util.js";
 import { getZone, zoneHistory, zoneConfig, addressesOf } from "./model.js";
 import { openTerminal } from "./term.js";
+import { configCommands } from "./configdiff.js";
 
 /** @typedef {import("./model.js").Zone} Zone */
 
@@ -32,6 +33,8 @@ export function zonePage(main, name) {
   let zone;
   /** The configuration's addresses (the export text's `add net`). */
   let addresses = "";
+  /** The export text as loaded: an edit is saved as the commands from it to the new text (configdiff.js). */
+  let loaded = "";
   /** @type {{ close: () => void } | undefined} */
   let term;
 
@@ -40,7 +43,7 @@ export function zonePage(main, name) {
   const facts = h("dl", { class: "facts" });
   const actions = h("div", { class: "actions", role: "group", "aria-label": "Actions" });
   const graphs = h("div", { class: "graphs" });
-  const config = /** @type {HTMLTextAreaElement} */ (h("textarea", { id: "config", spellcheck: "false", rows: "14", "aria-describedby": "config-help" }));
+  const config = /** @type {HTMLTextAreaElement} */ (h("textarea", { id: "config", spellcheck: "false", wrap: "off", rows: "14", "aria-describedby": "config-help" }));
   const verifyOut = h("pre", { class: "verify", id: "verify", role: "status", "aria-live": "polite" });
   const termBox = h("div", { class: "term", id: "terminal" });
   const termState = h("span", { class: "term-state", role: "status" });
@@ -73,7 +76,7 @@ export function zonePage(main, name) {
       h("div", { class: "term-bar" }, consoleBtn, loginBtn, closeBtn, termState),
       termBox,
       h("h2", {}, h("label", { for: "config", text: "Configuration" })),
-      h("p", { id: "config-help", class: "help", text: "zonecfg commands (the export text). Save runs them as zonecfg -z zone -f does and commits." }),
+      h("p", { id: "config-help", class: "help", text: "The export text: edit it and Save (the changes run as zonecfg commands and are verified and committed), or replace it with zonecfg commands of your own." }),
       config,
       h("div", { class: "buttons" }, saveBtn, verifyBtn, reloadBtn),
       verifyOut,
@@ -126,7 +129,7 @@ export function zonePage(main, name) {
         h("figure", { class: "graph" }, h("figcaption", {}, h("span", { text: label }), h("span", { class: "num", text: now })), sparkline(vs, { width: 320, height: 64, max, label: `${label}, last hour` }));
       graphs.replaceChildren(
         graph("CPU (cores)", hi.cpu, hi.cpu.length ? hi.cpu[hi.cpu.length - 1].toFixed(2) : "–"),
-        graph("Memory", hi.memory, bytes(hi.memory[hi.memory.length - 1]), zone?.memoryCap ?? 0),
+        graph("Memory", hi.memory, bytes(hi.memory[hi.memory.length - 1])),
         graph("Network (bytes/s)", hi.net, hi.net.length ? `${bytes(hi.net[hi.net.length - 1])}/s` : "–"),
       );
     } catch (e) {
@@ -138,7 +141,7 @@ export function zonePage(main, name) {
   async function loadConfig(force = false) {
     if (!force && config.dataset.dirty === "1") return;
     try {
-      config.value = await zoneConfig(name);
+      loaded = config.value = await zoneConfig(name);
       addresses = addressesOf(config.value).join(", ");
       drawZone();
       config.dataset.dirty = "0";
@@ -150,12 +153,20 @@ export function zonePage(main, name) {
 
   async function save() {
     verifyOut.className = "verify";
+    const commands = configCommands(loaded, config.value);
+    if (commands === "") {
+      verifyOut.textContent = "No changes.";
+      return;
+    }
     verifyOut.textContent = "saving…";
     try {
-      const m = await api("PUT", `${url}/config`, config.value);
-      config.value = typeof m === "string" ? m : String(m?.export ?? config.value);
+      const m = await api("PUT", `${url}/config`, commands);
+      loaded = config.value = typeof m === "string" ? m : String(m?.export ?? config.value);
       config.dataset.dirty = "0";
-      verifyOut.textContent = "Saved.";
+      addresses = addressesOf(loaded).join(", ");
+      drawZone();
+      const said = Array.isArray(m?.output) ? m.output.map(String).join("\n") : "";
+      verifyOut.textContent = said ? `Saved.\n${said}` : "Saved.";
     } catch (e) {
       verifyOut.className = "verify error";
       verifyOut.textContent = /** @type {Error} */ (e).message;

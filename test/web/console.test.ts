@@ -73,20 +73,57 @@ describe("web console in chromium", { concurrency: false }, () => {
   test("boot and halt clicked on the zone page change the zone's state as zoneadm list sees it", async () => {
     await page.click('a[data-zone-link="beta"]');
     await page.waitForSelector('#zone-state[data-state="installed"]');
-    await page.click('[data-action="boot"]');
+    // From the keyboard: a real button, focused and pressed.
+    await page.focus('[data-action="boot"]');
+    await page.keyboard.press("Enter");
     await until("zoneadm list -p to say beta is running", () => listed("beta") === "running", 20_000);
     // The page learns it from the events stream (or its own answer), not from a reload.
     await page.waitForSelector('#zone-state[data-state="running"]');
-    // Halt asks first; Cancel leaves the zone alone.
+    // Halt asks first; Cancel (and Escape) leave the zone alone.
     await page.click('[data-action="halt"]');
     await page.waitForSelector("dialog#confirm[open]");
     await page.click("#confirm-cancel");
     await page.waitForSelector("dialog#confirm", { state: "hidden" });
-    assert.equal(listed("beta"), "running", "Cancel halted the zone");
+    await page.click('[data-action="halt"]');
+    await page.waitForSelector("dialog#confirm[open]");
+    await page.keyboard.press("Escape");
+    await page.waitForSelector("dialog#confirm", { state: "hidden" });
+    assert.equal(listed("beta"), "running", "Cancel or Escape halted the zone");
     await page.click('[data-action="halt"]');
     await page.click("#confirm-ok");
     await until("zoneadm list -p to say beta is installed", () => listed("beta") === "installed", 20_000);
     await page.waitForSelector('#zone-state[data-state="installed"]');
+  });
+
+  test("the configuration edited on the page is committed; a bad value shows zonecfg's own message and changes nothing", async () => {
+    await page.waitForFunction(() => (document.querySelector("#config") as HTMLTextAreaElement | null)?.value.startsWith("create"));
+    const text = await page.inputValue("#config");
+    assert.match(text, /^set autoboot=false$/m);
+    await page.fill("#config", text.replace("set autoboot=false", "set autoboot=true"));
+    await page.click("text=Save configuration");
+    await page.waitForSelector('#verify:text-is("Saved.")');
+    assert.match(root.ok("zonecfg", ["-z", "beta", "export"]), /^set autoboot=true$/m);
+    await page.fill("#config", `${await page.inputValue("#config")}add capped-memory\nset physical=1x\nend\n`);
+    await page.click("text=Save configuration");
+    await page.waitForSelector("#verify.error");
+    assert.match((await page.textContent("#verify")) ?? "", /capped-memory physical .*"1x"/);
+    assert.doesNotMatch(root.ok("zonecfg", ["-z", "beta", "export"]), /capped-memory/);
+  });
+
+  test("the list is filtered and sorted from the keyboard, and fits a phone's width", async () => {
+    await page.goto(new URL("/#/", url).href);
+    await page.waitForSelector('tr[data-zone="alpha"]');
+    await page.focus("#filter");
+    await page.keyboard.type("bet");
+    assert.deepEqual(await page.$$eval("tr[data-zone]", (rs) => rs.map((r) => r.getAttribute("data-zone"))), ["beta"]);
+    await page.fill("#filter", "");
+    await page.focus('button[data-sort="name"]');
+    await page.keyboard.press("Enter");
+    assert.deepEqual(await page.$$eval("tr[data-zone]", (rs) => rs.map((r) => r.getAttribute("data-zone"))), ["beta", "alpha"]);
+    assert.equal(await page.getAttribute('th:has(button[data-sort="name"])', "aria-sort"), "descending");
+    await page.setViewportSize({ width: 390, height: 844 });
+    assert.ok((await page.evaluate(() => document.documentElement.scrollWidth)) <= 390, "the list is wider than a phone");
+    await page.setViewportSize({ width: 1280, height: 800 });
   });
 
   test("zonename typed into the login shell's and the console's terminal shows the zone's name", async () => {
