@@ -192,7 +192,7 @@ export function zonePage(main, name) {
     drawZone();
     try {
       if (a.id === "delete") {
-        if (zone?.state !== "configured") await api("PUT", `${url}/state`, { action: "uninstall", force: true });
+        if (zone?.state !== "configured") await api("PUT", `${url}/state`, { action: "uninstall" });
         await api("DELETE", url);
         toast(`${name} deleted`);
         location.hash = "#/";
@@ -214,9 +214,13 @@ export function zonePage(main, name) {
     busy = true;
     drawZone();
     try {
-      // The new zone's configuration is this one's (as zonecfg create -t), then the copy.
+      // As illumos: the new zone is configured first (this one's configuration, its own
+      // zonepath beside this one's, no network: two zones must not claim one address),
+      // then installed as a copy of this one.
+      await api("POST", "/1.0/zones", { name: to, config: cloneConfig(await zoneConfig(name), to) });
       await api("POST", `/1.0/zones/${encodeURIComponent(to)}/clone`, { source: name });
-      toast(`${to} cloned from ${name}`);
+      toast(`${to} cloned from ${name}; it has no network yet: add one in its configuration`);
+      location.hash = `#/zone/${encodeURIComponent(to)}`;
     } catch (e) {
       toast(/** @type {Error} */ (e).message, true);
     } finally {
@@ -257,4 +261,21 @@ export function zonePage(main, name) {
       disconnect();
     },
   };
+}
+
+/**
+ * A clone's configuration from its source's export text: the zonepath's last component
+ * becomes the new name, `add net` blocks are left out.
+ * @param {string} text @param {string} to
+ * @returns {string}
+ */
+export function cloneConfig(text, to) {
+  const out = [];
+  let skip = false;
+  for (const line of text.split("\n")) {
+    if (line.trim() === "add net") skip = true;
+    else if (skip) skip = line.trim() !== "end";
+    else out.push(line.replace(/^set zonepath=(.*\/)[^/]+$/, (_, dir) => `set zonepath=${dir}${to}`));
+  }
+  return out.join("\n");
 }

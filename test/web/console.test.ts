@@ -5,7 +5,7 @@
  * cookie), with real minimal zones. The list shows a booted zone running; boot and halt
  * clicked on the page change the zone's state as `zoneadm list -p` sees it; `zonename`
  * typed into the login shell's and the console's terminal (xterm.js) answers the
- * zone's name.
+ * zone's name. Also the configuration editor, clone and delete, the keyboard, a phone.
  *
  * ZONES_WEB_SCREENSHOT=path also saves the dashboard's list (docs/dashboard.png).
  */
@@ -108,6 +108,20 @@ describe("web console in chromium", { concurrency: false }, () => {
     await page.waitForSelector("#verify.error");
     assert.match((await page.textContent("#verify")) ?? "", /capped-memory physical .*"1x"/);
     assert.doesNotMatch(root.ok("zonecfg", ["-z", "beta", "export"]), /capped-memory/);
+  });
+
+  test("clone makes a new installed zone from the page; delete (confirmed) uninstalls and removes it", async () => {
+    page.once("dialog", (d) => void d.accept("gamma"));
+    await page.click('[data-action="clone"]');
+    await until("zoneadm list -p to say gamma is installed", () => listed("gamma") === "installed", 30_000);
+    await page.waitForSelector('section.zone[data-zone="gamma"] #zone-state[data-state="installed"]');
+    assert.match(root.ok("zonecfg", ["-z", "gamma", "export"]), new RegExp(`^set zonepath=${path.join(root.dir, "zones", "gamma")}$`, "m"));
+    await page.click('[data-action="delete"]');
+    await page.waitForSelector("dialog#confirm[open]");
+    await page.click("#confirm-ok");
+    await until("zoneadm list -cp to lose gamma", () => listed("gamma") === "absent", 30_000);
+    await page.waitForSelector('tr[data-zone="alpha"]');
+    assert.equal(await page.$('tr[data-zone="gamma"]'), null, "the list still shows gamma");
   });
 
   test("the list is filtered and sorted from the keyboard, and fits a phone's width", async () => {
