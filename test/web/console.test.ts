@@ -124,7 +124,7 @@ describe("web console in chromium", { concurrency: false }, () => {
     assert.equal(await page.$('tr[data-zone="gamma"]'), null, "the list still shows gamma");
   });
 
-  test("the list is filtered and sorted from the keyboard, and fits a phone's width", async () => {
+  test("the list is filtered and sorted from the keyboard, follows the events stream, and fits a phone's width", async () => {
     await page.goto(new URL("/#/", url).href);
     await page.waitForSelector('tr[data-zone="alpha"]');
     await page.focus("#filter");
@@ -135,6 +135,12 @@ describe("web console in chromium", { concurrency: false }, () => {
     await page.keyboard.press("Enter");
     assert.deepEqual(await page.$$eval("tr[data-zone]", (rs) => rs.map((r) => r.getAttribute("data-zone"))), ["beta", "alpha"]);
     assert.equal(await page.getAttribute('th:has(button[data-sort="name"])', "aria-sort"), "descending");
+    // A change made elsewhere (here zoneadm) reaches the list through the events
+    // stream: well before the page's own 15 s poll.
+    root.ok("zoneadm", ["-z", "beta", "ready"]);
+    await page.waitForSelector('tr[data-zone="beta"] [data-state="ready"]', { timeout: 5_000 });
+    root.ok("zoneadm", ["-z", "beta", "halt"]);
+    await page.waitForSelector('tr[data-zone="beta"] [data-state="installed"]', { timeout: 5_000 });
     await page.setViewportSize({ width: 390, height: 844 });
     assert.ok((await page.evaluate(() => document.documentElement.scrollWidth)) <= 390, "the list is wider than a phone");
     await page.setViewportSize({ width: 1280, height: 800 });
