@@ -2,6 +2,7 @@
 // The host page: the global zone's CPUs, memory, load, what it reserves for itself, what
 // the zones of this root may use together and use now, and the zones by state.
 import { h, api, bytes, sparkline, toast } from "./util.js";
+import { spanText } from "./model.js";
 
 /** @param {unknown} v */
 const n = (v) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
@@ -20,7 +21,8 @@ export function hostPage(main) {
   const facts = h("dl", { class: "facts", id: "host-facts" });
   const states = h("table", { class: "states" });
   const graphs = h("div", { class: "graphs" });
-  main.replaceChildren(h("section", { class: "host" }, h("h1", { text: "Host" }), facts, h("h2", { text: "Last hour" }), graphs, h("h2", { text: "Zones by state" }), states));
+  const graphsTitle = h("h2", { text: "Last hour" });
+  main.replaceChildren(h("section", { class: "host" }, h("h1", { text: "Host" }), facts, graphsTitle, graphs, h("h2", { text: "Zones by state" }), states));
 
   async function refresh() {
     /** @type {Record<string, any>} */
@@ -49,6 +51,8 @@ export function hostPage(main) {
       h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "State" }), h("th", { scope: "col", text: "Zones" }))),
       h("tbody", {}, ...Object.entries(by).map(([s, c]) => h("tr", {}, h("td", { text: s }), h("td", { class: "num", text: String(c) })))),
     );
+    const span = spanText(n(m.history?.span_s));
+    graphsTitle.textContent = span[0].toUpperCase() + span.slice(1);
     const samples = Array.isArray(m.history?.samples) ? m.history.samples : [];
     /** @param {string} k */
     const series = (k) => samples.map((/** @type {any} */ s) => n(s?.[k]) ?? 0);

@@ -10,7 +10,7 @@ import { api } from "./util.js";
  * @typedef {{ name: string, state: string, brand: string, cpu?: number,
  *   memory?: number, memoryCap?: number, rx?: number, tx?: number, pids?: number,
  *   uptime?: number, raw: Record<string, any> }} Zone
- * @typedef {{ t: number[], cpu: number[], memory: number[], net: number[] }} History
+ * @typedef {{ t: number[], cpu: number[], memory: number[], net: number[], span?: number }} History
  */
 
 /** @param {unknown} v @returns {number | undefined} */
@@ -55,7 +55,7 @@ export async function getZone(name) {
 export function historyOf(m) {
   const samples = Array.isArray(m?.samples) ? m.samples : [];
   /** @type {History} */
-  const out = { t: [], cpu: [], memory: [], net: [] };
+  const out = { t: [], cpu: [], memory: [], net: [], span: num(m?.span_s) };
   for (const s of samples) {
     const t = num(s?.t);
     if (t === undefined) continue;
@@ -121,4 +121,10 @@ export function addressesOf(text) {
 export async function zoneConfig(name) {
   const m = await api("GET", `/1.0/zones/${encodeURIComponent(name)}/config`);
   return typeof m === "string" ? m : String(m?.export ?? "");
+}
+
+/** "last hour", "last 4 min": what a history's span covers. @param {number | undefined} s seconds */
+export function spanText(s) {
+  if (!s) return "last hour";
+  return s % 3600 === 0 ? (s === 3600 ? "last hour" : `last ${s / 3600} h`) : `last ${Math.round(s / 60)} min`;
 }

@@ -4,7 +4,7 @@
 // answers with zonecfg's own verify messages) and a terminal on its console or a login
 // shell.
 import { h, api, bytes, seconds, duration, sparkline, toast, confirmAction } from "./util.js";
-import { getZone, zoneHistory, zoneConfig, addressesOf } from "./model.js";
+import { getZone, zoneHistory, zoneConfig, addressesOf, spanText } from "./model.js";
 import { openTerminal } from "./term.js";
 import { configCommands } from "./configdiff.js";
 
@@ -43,6 +43,7 @@ export function zonePage(main, name) {
   const facts = h("dl", { class: "facts" });
   const actions = h("div", { class: "actions", role: "group", "aria-label": "Actions" });
   const graphs = h("div", { class: "graphs" });
+  const graphsTitle = h("h2", { text: "Resources, last hour" });
   const config = /** @type {HTMLTextAreaElement} */ (h("textarea", { id: "config", spellcheck: "false", wrap: "off", rows: "14", "aria-describedby": "config-help" }));
   const verifyOut = h("pre", { class: "verify", id: "verify", role: "status", "aria-live": "polite" });
   const termBox = h("div", { class: "term", id: "terminal" });
@@ -70,7 +71,7 @@ export function zonePage(main, name) {
       h("div", { class: "zone-head" }, title, stateBadge),
       facts,
       actions,
-      h("h2", { text: "Resources, last hour" }),
+      graphsTitle,
       graphs,
       h("h2", { text: "Terminal" }),
       h("div", { class: "term-bar" }, consoleBtn, loginBtn, closeBtn, termState),
@@ -125,8 +126,9 @@ export function zonePage(main, name) {
     try {
       const hi = await zoneHistory(name);
       if (stopped) return;
+      graphsTitle.textContent = `Resources, ${spanText(hi.span)}`;
       const graph = (/** @type {string} */ label, /** @type {number[]} */ vs, /** @type {string} */ now, /** @type {number} */ max = 0) =>
-        h("figure", { class: "graph" }, h("figcaption", {}, h("span", { text: label }), h("span", { class: "num", text: now })), sparkline(vs, { width: 320, height: 64, max, label: `${label}, last hour` }));
+        h("figure", { class: "graph" }, h("figcaption", {}, h("span", { text: label }), h("span", { class: "num", text: now })), sparkline(vs, { width: 320, height: 64, max, label: `${label}, ${spanText(hi.span)}` }));
       graphs.replaceChildren(
         graph("CPU (cores)", hi.cpu, hi.cpu.length ? hi.cpu[hi.cpu.length - 1].toFixed(2) : "–"),
         graph("Memory", hi.memory, bytes(hi.memory[hi.memory.length - 1])),
