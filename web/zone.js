@@ -143,7 +143,10 @@ export function zonePage(main, name) {
   async function loadConfig(force = false) {
     if (!force && config.dataset.dirty === "1") return;
     try {
-      loaded = config.value = await zoneConfig(name);
+      const text = await zoneConfig(name);
+      // An edit begun while the text was on its way wins over it.
+      if (!force && config.dataset.dirty === "1") return;
+      loaded = config.value = text;
       addresses = addressesOf(config.value).join(", ");
       drawZone();
       config.dataset.dirty = "0";
