@@ -20,6 +20,8 @@ export const MAX_BODY = 4 * 1024 * 1024;
 const HEADERS_MS = 10_000;
 const REQUEST_MS = 30_000;
 const MAX_CONNECTIONS = 512;
+/** Open connections of one uid other than root's (event streams and waits stay open): one user cannot crowd the others out. */
+const MAX_PER_UID = 32;
 
 export interface HttpHooks {
   /** Throws (403) unless the caller may use the route (access.ts); routes with "handler" access check themselves. */
@@ -33,6 +35,7 @@ export class ApiServer {
   /** Further sockets whose connections the one server serves (the admin directory's). */
   private readonly doors: { server: net.Server; path: string }[] = [];
   private readonly callers = new WeakMap<net.Socket, Caller>();
+  private readonly open = new Map<number, number>();
 
   constructor(
     readonly path: string,
@@ -71,11 +74,21 @@ export class ApiServer {
     });
     server.maxConnections = MAX_CONNECTIONS;
     server.on("connection", (s: net.Socket) => {
+      let uid: number;
       try {
-        this.callers.set(s, { uid: peerCred(rawFd(s)).uid, via: "unix" });
+        uid = peerCred(rawFd(s)).uid;
       } catch {
-        s.destroy();
+        return void s.destroy();
       }
+      const n = this.open.get(uid) ?? 0;
+      if (uid !== 0 && n >= MAX_PER_UID) return void s.destroy();
+      this.open.set(uid, n + 1);
+      s.once("close", () => {
+        const left = (this.open.get(uid) ?? 1) - 1;
+        if (left > 0) this.open.set(uid, left);
+        else this.open.delete(uid);
+      });
+      this.callers.set(s, { uid, via: "unix" });
     });
     server.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
       const caller = this.callers.get(socket);
