@@ -7,12 +7,7 @@ import type { Repository, IndexEntry } from "../document/store/repository.js";
 import type { ZonePaths } from "../document/store/paths.js";
 import { History, historyInterval } from "./history.js";
 import { renderMetrics, type ConsoleBytes, type OperationMetrics } from "./metrics.js";
-import { UsageReader, type ZoneUsage } from "./zoneusage.js";
-import { readNets } from "../platform/network/netrecords.js";
-import type { ZoneNet } from "../platform/network/plan.js";
-
-/** How long zone objects reuse one read of the network journal. */
-const NETS_TTL_MS = 1000;
+import { UsageReader } from "./zoneusage.js";
 
 /** What the service reads of the rest of the daemon. */
 export interface UsageSources {
@@ -27,10 +22,9 @@ export class UsageService {
   readonly reader: UsageReader;
   readonly history: History;
   private timer?: NodeJS.Timeout;
-  private nets?: { at: number; map: Map<string, ZoneNet> };
 
   constructor(
-    private readonly paths: ZonePaths,
+    paths: ZonePaths,
     private readonly src: UsageSources,
   ) {
     this.reader = new UsageReader(paths);
@@ -57,21 +51,6 @@ export class UsageService {
       brokerConnections: this.src.brokerConnections(),
       consoleBytes: this.src.consoles.bytes,
     });
-  }
-
-  /** One zone's usage now (the API's zone objects); undefined when it is not configured. */
-  zoneUsage(name: string): ZoneUsage | undefined {
-    let e: IndexEntry | undefined;
-    try {
-      e = this.src.repo.find(name);
-    } catch {
-      return undefined;
-    }
-    if (!e) return undefined;
-    // A list of many zones asks once per zone: the network journal is read at most once a second.
-    const now = Date.now();
-    if (!this.nets || now - this.nets.at > NETS_TTL_MS) this.nets = { at: now, map: new Map(readNets(this.paths).map((n) => [n.zone, n])) };
-    return this.reader.zone(e, this.nets.map.get(name), now);
   }
 
   /** The host page's JSON (history.ts documents it). */
