@@ -24,7 +24,7 @@ interface OpMeta {
 }
 
 /** POST exec with wait-for-websocket, feed `stdin`, collect the output and the exit status. */
-export async function execWs(api: ApiClient, zone: string, body: Record<string, unknown>, stdin = ""): Promise<ExecResult> {
+export async function execWs(api: ApiClient, zone: string, body: Record<string, unknown>, stdin = "", onStart?: (ws: Record<string, WebSocket>) => void): Promise<ExecResult> {
   const r = await api.request("POST", `/1.0/zones/${encodeURIComponent(zone)}/exec`, { body: { "wait-for-websocket": true, ...body } });
   if (r.status !== 202) return { status: r.status, error: r.json?.error ?? r.text, stdout: "", stderr: "" };
   const op = r.json!.metadata as OpMeta;
@@ -34,6 +34,7 @@ export async function execWs(api: ApiClient, zone: string, body: Record<string, 
   for (const fd of ["1", "2"]) ws[fd]?.on("message", (d) => out[fd]!.push(d));
   if (stdin !== "") ws["0"]!.send(Buffer.from(stdin));
   ws["0"]!.send(Buffer.alloc(0));
+  onStart?.(ws);
   const done = await api.sync<{ status: string; err: string; metadata: { return?: number } | null }>("GET", `/1.0/operations/${op.id}/wait?timeout=60`, { timeoutMs: 70_000 });
   for (const w of Object.values(ws)) w.terminate();
   return { status: 202, stdout: Buffer.concat(out["1"]!).toString(), stderr: Buffer.concat(out["2"]!).toString(), return: done.metadata?.return, err: done.err };

@@ -24,10 +24,9 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import type * as http from "node:http";
 import type * as net from "node:net";
 import type { ChildProcess, StdioOptions } from "node:child_process";
-import { startLogin } from "../login.js";
-import { shellStatus } from "../login.js";
+import { shellStatus, startLogin } from "../login.js";
 import type { Api } from "./api.js";
-import { dimension } from "./control.js";
+import { dimension, parseControl } from "./control.js";
 import { errorEnvelope } from "./envelope.js";
 import { ApiError, badRequest } from "./errors.js";
 import type { Caller, Router } from "./router.js";
@@ -108,13 +107,23 @@ class ExecSession {
     return undefined;
   }
 
+  private readonly later = new Map<string, (ws: WebSocket) => void>();
+
   connect(name: string, ws: WebSocket): void {
     this.sockets.set(name, ws);
+    this.later.get(name)?.(ws);
     if (Object.keys(this.fds).every((n) => n === "control" || this.sockets.has(n))) this.connected();
   }
 
   socket(name: string): WebSocket | undefined {
     return this.sockets.get(name);
+  }
+
+  /** `use` the stream `name` now or when it connects (control is not waited for). */
+  whenConnected(name: string, use: (ws: WebSocket) => void): void {
+    const ws = this.sockets.get(name);
+    if (ws) use(ws);
+    else this.later.set(name, use);
   }
 
   closeAll(): void {
@@ -184,26 +193,8 @@ export class Execs {
 async function interactive(starter: Starter, s: ExecSession): Promise<number> {
   const term = new Terminal(starter, s.req.height, s.req.width);
   term.attach(s.socket("0")!, false);
-  const control = (): void => {
-    const c = s.socket("control");
-    if (c) c.on("message", (d, binary) => !binary && term.control(d.toString("utf8"), c));
-  };
-  // Control may come after the start; it is not waited for.
-  control();
-  if (!s.socket("control")) void waitFor(s, "control").then(control);
+  s.whenConnected("control", (c) => c.on("message", (d, binary) => !binary && term.control(d.toString("utf8"), c)));
   return term.status;
-}
-
-function waitFor(s: ExecSession, name: string): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setInterval(() => {
-      if (s.socket(name)) {
-        clearInterval(t);
-        resolve();
-      }
-    }, 50);
-    t.unref();
-  });
 }
 
 function spawnOrThrow(starter: Starter, stdio: StdioOptions): ChildProcess {
@@ -241,16 +232,18 @@ async function piped(starter: Starter, s: ExecSession): Promise<number> {
       }
     });
   }
-  const control = s.socket("control");
-  control?.on("message", (d, binary) => {
-    if (binary) return;
-    try {
-      const c = JSON.parse(d.toString("utf8")) as { command?: unknown; signal?: unknown };
-      if (c.command === "signal" && typeof c.signal === "number" && [1, 2, 3, 10, 12, 15].includes(c.signal)) child.kill(c.signal);
-    } catch {
-      // not a control message: ignored, as window sizes are without a pty
-    }
-  });
+  // Without a pty there is no window: control carries signals only.
+  s.whenConnected("control", (control) =>
+    control.on("message", (d, binary) => {
+      if (binary) return;
+      try {
+        const c = parseControl(d.toString("utf8"));
+        if (c.command === "signal") child.kill(c.signal);
+      } catch (e) {
+        control.send(JSON.stringify({ error: (e as Error).message }));
+      }
+    }),
+  );
   return exitOf(child);
 }
 

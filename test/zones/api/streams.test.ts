@@ -57,6 +57,11 @@ test("exec over WebSockets: the zone's name, stderr apart, stdin, and the exit s
   assert.deepEqual([c.stdout, c.return], ["HELLO ZONE\n0\n", 0]);
   const env = await execWs(api, "web", { command: ["sh", "-c", 'echo "$GREETING $HOME"'], environment: { GREETING: "hi" } });
   assert.equal(env.stdout, "hi /root\n");
+  // A signal on the control socket reaches the command (through the runtime).
+  const t0 = Date.now();
+  const sig = await execWs(api, "web", { command: ["sh", "-c", "echo up; exec sleep 30"] }, "", (ws) => setTimeout(() => ws.control!.send(JSON.stringify({ command: "signal", signal: 15 })), 500));
+  assert.deepEqual([sig.stdout, sig.return], ["up\n", 143]);
+  assert.ok(Date.now() - t0 < 10_000);
 });
 
 test("exec with record-output: the output and status in the operation, no WebSocket", async () => {
@@ -112,6 +117,12 @@ test("console WebSocket: the boot output replayed, keystrokes reach the console'
   const from = t.text.length;
   t.type("zonename\n");
   await t.until(/\nweb\r?\n/, from);
+  // The console's own window size, set in-band.
+  t.control({ command: "window-resize", args: { width: 111, height: 33 } });
+  await new Promise((r) => setTimeout(r, 200));
+  const later = t.text.length;
+  t.type("stty size\n");
+  await t.until(/\n33 111\r?\n/, later);
   t.ws.close();
   await t.ended();
   const none = await upgradeStatus(api, "/1.0/zones/other/console");
