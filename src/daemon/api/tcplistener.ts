@@ -24,6 +24,8 @@ export interface ApiEntry {
 /** How long a failed authentication waits before its answer (a guesser's round trip gets longer). */
 export const FAILURE_DELAY_MS = 250;
 const MAX_CONNECTIONS = 1024;
+/** Open connections from one source address, before any authentication: one host cannot crowd the others out. */
+export const MAX_PER_ADDRESS = 64;
 
 export interface TcpListenerOptions {
   listen: ListenAddress;
@@ -72,6 +74,18 @@ export class TcpListener {
       ...(o.clientCa !== undefined ? { ca: o.clientCa } : {}),
     });
     server.maxConnections = MAX_CONNECTIONS;
+    const open = new Map<string, number>();
+    server.on("connection", (s: net.Socket) => {
+      const addr = s.remoteAddress ?? "unknown";
+      const n = open.get(addr) ?? 0;
+      if (n >= MAX_PER_ADDRESS) return void s.destroy();
+      open.set(addr, n + 1);
+      s.once("close", () => {
+        const left = (open.get(addr) ?? 1) - 1;
+        if (left > 0) open.set(addr, left);
+        else open.delete(addr);
+      });
+    });
     server.headersTimeout = 10_000;
     // As on the UNIX socket (http.ts): a slow client holds no socket for long.
     server.requestTimeout = 30_000;

@@ -11,7 +11,8 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { zonePaths } from "../../../src/document/store/paths.js";
 import { Authenticator, FailureLimiter, type Caller } from "../../../src/daemon/api/tcpauth.js";
-import { TcpListener } from "../../../src/daemon/api/tcplistener.js";
+import { MAX_PER_ADDRESS, TcpListener } from "../../../src/daemon/api/tcplistener.js";
+import * as net from "node:net";
 import { apiKeyPair, apiStateDir } from "../../../src/daemon/api/tlscert.js";
 import { TokenStore } from "../../../src/daemon/api/tokens.js";
 import { WebLogins } from "../../../src/daemon/api/weblogin.js";
@@ -65,6 +66,31 @@ describe("API over TCP, the listener", () => {
       TcpListener.start({ listen: a, pair, requestCert: false, auth: new Authenticator(tokens, web, () => undefined, false), api, log: () => undefined }),
       new RegExp(`^ZoneError: cannot listen for the API on "127\\.0\\.0\\.1:${a.port}": EADDRINUSE$`),
     );
+  });
+
+  test("one address holds at most MAX_PER_ADDRESS connections; closing one makes room", async () => {
+    const a = listener.address;
+    const socks = await Promise.all(
+      Array.from({ length: MAX_PER_ADDRESS }, () => new Promise<net.Socket>((resolve) => {
+        const s = net.connect(a.port, a.host, () => resolve(s));
+      })),
+    );
+    // The next one is accepted by the kernel and then dropped at once by the listener.
+    const extra = net.connect(a.port, a.host);
+    socks.push(extra);
+    try {
+      const ended = await new Promise<string>((resolve) => {
+        extra.on("close", () => resolve("closed"));
+        extra.on("error", () => resolve("closed"));
+        setTimeout(() => resolve("open"), 3000).unref();
+      });
+      assert.equal(ended, "closed");
+      socks.shift()!.destroy();
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal((await get(`${base}/1.0`, client)).status, 401, "room again");
+    } finally {
+      for (const s of socks) s.destroy();
+    }
   });
 
   test("plain HTTP gets no HTTP answer", async () => {
