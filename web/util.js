@@ -53,6 +53,8 @@ export async function api(method, url, body) {
   } catch {
     throw new ApiError(`${method} ${url}: HTTP ${res.status} (not JSON)`, res.status);
   }
+  // Over TLS the session cookie is the credential: gone (expired, or the daemon restarted) means a new login.
+  if (res.status === 401) throw new ApiError(`${String(env.error || "not authenticated")}: run zoneadm web for a new login URL`, 401);
   if (env.type === "error" || !res.ok) throw new ApiError(String(env.error || `${method} ${url}: HTTP ${res.status}`), env.error_code || res.status);
   if (env.type === "async") return waitOperation(env.operation || `/1.0/operations/${env.metadata?.id}`);
   return env.metadata;
