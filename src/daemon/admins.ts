@@ -25,7 +25,7 @@ type Auth = "login" | "manage";
  * What the HTTP API asks beside the protocol's operations: reading a zone (`show`),
  * and root's configuration changes and checks, named so that a refusal says which.
  */
-export type ApiVerb = "show" | "configure" | "create" | "delete" | "verify";
+export type ApiVerb = "show" | "configure" | "create" | "delete" | "verify" | "metrics";
 export type Verb = Operation | ApiVerb;
 
 /** What each verb open to users needs; "anyone" for the harmless ones, "any" for any admin entry. */

@@ -52,12 +52,12 @@ export class Daemon {
   private timer?: NodeJS.Timeout;
   private readonly zlog: ZoneLog;
   readonly runtimeVersion: RuntimeVersion;
-  /** The zones' consoles: the admin socket's and the API's streams attach here. */
-  readonly consoles: ZoneConsoles;
   /** Counts and latencies of every operation (metrics.ts). */
   readonly operations = new OperationMetrics();
   /** Zones' usage: /metrics, history, the host page (usageservice.ts). */
   readonly usage: UsageService;
+  /** The zones' consoles: the admin socket's and the API's streams attach here. */
+  readonly consoles: ZoneConsoles;
   readonly broker: Broker;
   /** Every child the daemon gets, the zones' inits first (reaper.ts). */
   readonly reaper = new Reaper();

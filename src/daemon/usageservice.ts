@@ -53,12 +53,6 @@ export class UsageService {
     });
   }
 
-  /** A zone's history; undefined when no such zone is configured. */
-  zoneHistory(name: string): ReturnType<History["zone"]> | undefined {
-    if (!this.entries().some((e) => e.name === name)) return undefined;
-    return this.history.zone(name);
-  }
-
   /** The host page's JSON (history.ts documents it). */
   host(): Record<string, unknown> {
     return this.history.hostJson(this.reader.host(this.entries()));

@@ -14,7 +14,17 @@ import type { IndexEntry } from "../document/store/repository.js";
 import { readNets } from "../platform/network/netrecords.js";
 import type { ZoneNet } from "../platform/network/plan.js";
 import { zonesLimits, type Amounts } from "../platform/reserve.js";
-import { cgroupRoots, linkBytes, readCgroupCaps, readCgroupUsage, readHostUsage, readLoad, type CgroupRoots } from "../platform/usage.js";
+import { cgroupRoots, readCgroupCaps, readCgroupUsage, readHostUsage, readLinkTable, readLoad, type CgroupCaps, type CgroupRoots } from "../platform/usage.js";
+
+/** Bytes per host link (usage.ts readLinkTable). */
+type LinkTable = ReadonlyMap<string, { rx: number; tx: number }>;
+
+/**
+ * How long a zone's caps are taken as read: limits change only by prctl -r, zoneadm
+ * apply or a boot (a new `since` reads them at once), and two reads per zone less make
+ * a scrape of hundreds of zones a third cheaper.
+ */
+const CAPS_TTL_MS = 5000;
 
 /** One zone now. Usage fields are set only while the zone is ready or running and the kernel still has them. */
 export interface ZoneUsage {
@@ -68,15 +78,16 @@ export interface HostUsageReport {
 /** States in which a zone has a run directory, a cgroup and maybe an init. */
 const LIVE: readonly ZoneState[] = ["ready", "running", "shutting_down", "down"];
 
-/** Reads usage for one root. Holds nothing per zone: a removed zone leaves no trace here. */
+/** Reads usage for one root. Holds each running zone's caps a few seconds, nothing else per zone. */
 export class UsageReader {
   private readonly roots: CgroupRoots;
+  private readonly caps = new Map<string, { since: string; at: number; caps: CgroupCaps }>();
 
   constructor(
     private readonly paths: ZonePaths,
     roots?: CgroupRoots,
-    /** Where the host's link counters are (tests point it elsewhere). */
-    private readonly sysNet = "/sys/class/net",
+    /** Where procfs is (the link table, net/dev; tests point it elsewhere). */
+    private readonly proc = "/proc",
   ) {
     // No cpuset: the metrics do not say CPUs per zone, and it is one read less.
     const all = roots ?? cgroupRoots(fs.readFileSync("/proc/self/mountinfo", "utf8"));
@@ -86,26 +97,45 @@ export class UsageReader {
   /** Every zone of `entries` (the index, read once by the caller), in their order. */
   zones(entries: readonly IndexEntry[], now = Date.now()): ZoneUsage[] {
     // The network journal is one file for the whole root: read once, not per zone.
-    const nets = entries.some((e) => LIVE.includes(e.state)) ? new Map(readNets(this.paths).map((n) => [n.zone, n])) : new Map<string, ZoneNet>();
-    return entries.map((e) => this.zone(e, nets.get(e.name), now));
+    const live = entries.some((e) => LIVE.includes(e.state));
+    const nets = live ? new Map(readNets(this.paths).map((n) => [n.zone, n])) : new Map<string, ZoneNet>();
+    const links = live ? this.links() : new Map();
+    const out = entries.map((e) => this.zone(e, nets.get(e.name), links, now));
+    // Caps of zones that left the index (or run no more) are not kept.
+    const running = new Set(entries.filter((e) => LIVE.includes(e.state)).map((e) => e.name));
+    for (const name of this.caps.keys()) if (!running.has(name)) this.caps.delete(name);
+    return out;
+  }
+
+  /** Every host link's byte counters, in one read. */
+  links(): LinkTable {
+    return readLinkTable(this.proc);
   }
 
   /** One zone; `net` is its record from the network journal, if any. */
-  zone(e: IndexEntry, net: ZoneNet | undefined, now = Date.now()): ZoneUsage {
+  zone(e: IndexEntry, net: ZoneNet | undefined, links: LinkTable, now = Date.now()): ZoneUsage {
     const u: ZoneUsage = { name: e.name, brand: e.brand, state: e.state };
-    if (!LIVE.includes(e.state)) return u;
-    const run = readRun(this.paths, e.name);
-    // Halted between the index read and now: no usage, the state the index said.
+    return LIVE.includes(e.state) ? Object.assign(u, this.counters(e.name, net, links, now)) : u;
+  }
+
+  /**
+   * The usage of zone `name` if it has a run state (ready or running), without reading
+   * the index: a zone that halted between the caller's index read and now has none.
+   */
+  counters(name: string, net: ZoneNet | undefined, links: LinkTable, now = Date.now()): Omit<ZoneUsage, "name" | "brand" | "state"> {
+    const u: Omit<ZoneUsage, "name" | "brand" | "state"> = {};
+    const run = readRun(this.paths, name);
     if (!run) return u;
-    const rel = `${this.paths.hostPrefix}/${e.name}`;
-    const c = readCgroupUsage(this.roots, rel, false);
+    const rel = `${this.paths.hostPrefix}/${name}`;
+    const c = readCgroupUsage(this.roots, rel, true);
     if (c.cpuNs !== undefined) u.cpuSeconds = c.cpuNs / 1e9;
     u.memoryBytes = c.memory;
     u.pids = c.tasks;
-    const caps = readCgroupCaps(this.roots, rel);
-    u.memoryCapBytes = caps.memory;
-    u.pidsCap = caps.pids;
-    const bytes = netBytes(net, this.sysNet);
+    let hit = this.caps.get(name);
+    if (!hit || hit.since !== run.since || now - hit.at > CAPS_TTL_MS || now < hit.at) this.caps.set(name, (hit = { since: run.since, at: now, caps: readCgroupCaps(this.roots, rel) }));
+    u.memoryCapBytes = hit.caps.memory;
+    u.pidsCap = hit.caps.pids;
+    const bytes = netBytes(net, links);
     u.rxBytes = bytes?.rx;
     u.txBytes = bytes?.tx;
     const t = Date.parse(run.since);
@@ -139,7 +169,7 @@ export class UsageReader {
     } catch (e) {
       r.reserveError = (e as Error).message;
     }
-    const z = readCgroupUsage(this.roots, this.paths.hostPrefix, false);
+    const z = readCgroupUsage(this.roots, this.paths.hostPrefix, true);
     r.zonesMemoryBytes = z.memory;
     r.zonesPids = z.tasks;
     if (z.cpuNs !== undefined) r.zonesCpuSeconds = z.cpuNs / 1e9;
@@ -152,12 +182,12 @@ export class UsageReader {
  * receives. A link moved into the zone has no host end, so the zone's bytes are then
  * not known (undefined), as in zonestat.
  */
-function netBytes(net: ZoneNet | undefined, sysNet: string): { rx: number; tx: number } | undefined {
+function netBytes(net: ZoneNet | undefined, links: LinkTable): { rx: number; tx: number } | undefined {
   if (!net || net.links.length === 0) return undefined;
   let rx = 0;
   let tx = 0;
   for (const l of net.links) {
-    const b = l.kind === "veth" ? linkBytes(l.hostIf, sysNet) : undefined;
+    const b = l.kind === "veth" ? links.get(l.hostIf) : undefined;
     if (!b) return undefined;
     rx += b.tx;
     tx += b.rx;

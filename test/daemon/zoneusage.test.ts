@@ -27,7 +27,14 @@ const roots = {
   memory: { dir: path.join(cg, "memory"), v2: false },
   pids: { dir: path.join(cg, "pids"), v2: false },
 };
-const sysNet = path.join(top, "net");
+const proc = path.join(top, "proc");
+/** The fake host's links, written to proc/net/dev as the kernel lays it out. */
+const links = new Map<string, [number, number]>();
+function writeNetDev(): void {
+  const head = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n";
+  const rows = [...links].map(([n, [rx, tx]]) => `${n.padStart(6)}: ${rx} 1 0 0 0 0 0 0 ${tx} 1 0 0 0 0 0 0`);
+  put(path.join(proc, "net/dev"), head + rows.join("\n") + "\n");
+}
 const entry = (name: string, state: IndexEntry["state"]): IndexEntry => ({ name, state, zonepath: `/zones/${name}`, uuid: "", brand: "minimal", ipType: "shared" });
 const since = "2026-01-01T00:00:00.000Z";
 
@@ -39,8 +46,8 @@ function runningZone(name: string, veth: string): void {
   put(path.join(cg, "memory", rel, "memory.limit_in_bytes"), "9223372036854771712\n");
   put(path.join(cg, "pids", rel, "pids.current"), "3\n");
   put(path.join(cg, "pids", rel, "pids.max"), "max\n");
-  put(path.join(sysNet, veth, "statistics/rx_bytes"), "100\n");
-  put(path.join(sysNet, veth, "statistics/tx_bytes"), "700\n");
+  links.set(veth, [100, 700]);
+  writeNetDev();
   const link = { physical: "zbr0", kind: "veth", bridge: "zbr0", ownBridge: true, hostIf: veth, zoneIf: "eth0", mac: "", plumb: [], allowed: [], defrouters: [], globalAddresses: [], tag: "" };
   fs.appendFileSync(path.join(paths.runDir, "net.journal"), `+${JSON.stringify({ zone: name, ipType: "shared", links: [link] })}\n`);
 }
@@ -50,14 +57,14 @@ describe("zone usage from the kernel's files", () => {
     runningZone("web", "vz1");
     put(path.join(cg, "memory", paths.hostPrefix, "web", "memory.limit_in_bytes"), "268435456\n");
     put(path.join(cg, "pids", paths.hostPrefix, "web", "pids.max"), "200\n");
-    const r = new UsageReader(paths, roots, sysNet);
+    const r = new UsageReader(paths, roots, proc);
     const [u] = r.zones([entry("web", "running")], Date.parse(since) + 90_000);
     assert.deepEqual(u, { name: "web", brand: "minimal", state: "running", cpuSeconds: 2.5, memoryBytes: 1048576, memoryCapBytes: 268435456, pids: 3, pidsCap: 200, rxBytes: 700, txBytes: 100, since, uptimeSeconds: 90 });
   });
 
   test("unlimited caps are undefined; a halted zone has a state and no usage", () => {
     runningZone("db", "vz2");
-    const r = new UsageReader(paths, roots, sysNet);
+    const r = new UsageReader(paths, roots, proc);
     const [db, off] = r.zones([entry("db", "running"), entry("off", "installed")]);
     assert.equal(db?.memoryCapBytes, undefined);
     assert.equal(db?.pidsCap, undefined);
@@ -69,8 +76,9 @@ describe("zone usage from the kernel's files", () => {
     runningZone("half", "vz4");
     fs.rmSync(path.join(paths.runDir, "zone", "gone"), { recursive: true });
     for (const c of ["cpuacct", "memory", "pids"]) fs.rmSync(path.join(cg, c, paths.hostPrefix, "half"), { recursive: true });
-    fs.rmSync(path.join(sysNet, "vz4"), { recursive: true });
-    const r = new UsageReader(paths, roots, sysNet);
+    links.delete("vz4");
+    writeNetDev();
+    const r = new UsageReader(paths, roots, proc);
     const [gone, half] = r.zones([entry("gone", "running"), entry("half", "running")]);
     assert.deepEqual(gone, { name: "gone", brand: "minimal", state: "running" });
     assert.equal(half?.cpuSeconds, undefined);
@@ -80,8 +88,28 @@ describe("zone usage from the kernel's files", () => {
     assert.equal(half?.since, since);
   });
 
+  test("cgroup v2: cpu.stat usage_usec, memory.current and memory.max, pids.max; 'max' is no cap", () => {
+    const v2 = path.join(top, "v2");
+    const rel = `${paths.hostPrefix}/v2z`;
+    put(path.join(paths.runDir, "zone", "v2z", "zone.json"), JSON.stringify({ zonename: "v2z", id: 2, pid: 1, runtime: "crun", since, root: "/", booted: true, consoleHolder: 0 }));
+    put(path.join(v2, rel, "cpu.stat"), "usage_usec 1500000\nuser_usec 1000000\n");
+    put(path.join(v2, rel, "memory.current"), "4096\n");
+    put(path.join(v2, rel, "memory.max"), "max\n");
+    put(path.join(v2, rel, "pids.current"), "2\n");
+    put(path.join(v2, rel, "pids.max"), "64\n");
+    const h = { dir: v2, v2: true };
+    const [u] = new UsageReader(paths, { cpu: h, memory: h, pids: h }, proc).zones([entry("v2z", "ready")]);
+    assert.equal(u?.cpuSeconds, 1.5);
+    assert.equal(u?.memoryBytes, 4096);
+    assert.equal(u?.memoryCapBytes, undefined);
+    assert.equal(u?.pids, 2);
+    assert.equal(u?.pidsCap, 64);
+    put(path.join(v2, rel, "memory.max"), "1048576\n");
+    assert.equal(new UsageReader(paths, { cpu: h, memory: h, pids: h }, proc).zones([entry("v2z", "ready")])[0]?.memoryCapBytes, 1048576);
+  });
+
   test("the host: sizes, load, zones by state with every state present", () => {
-    const r = new UsageReader(paths, roots, sysNet);
+    const r = new UsageReader(paths, roots, proc);
     const h = r.host([entry("a", "running"), entry("b", "running"), entry("c", "configured")]);
     assert.equal(h.zonesByState.running, 2);
     assert.equal(h.zonesByState.configured, 1);
