@@ -9,12 +9,13 @@
 # the host-side anti-spoofing filters), lxcfs (what a zone sees of its memory cap, CPUs
 # and uptime in /proc: src/daemon/lxcfs.ts), zstd (zstd layers of OCI images), umoci
 # (the tests build OCI images with it) and mmdebstrap (the debian brand's base image:
-# src/platform/images.ts). Only missing ones are installed, so a re-run
+# src/platform/images.ts) and chromium (the web console's test drives it through
+# playwright-core: test/web/). Only missing ones are installed, so a re-run
 # needs no network.
 # Node.js 20 with its own npm comes from outside Debian (NodeSource or a tarball):
 # never ask apt for Debian's npm or nodejs, which conflict with such a nodejs.
 set -euo pipefail
-packages=(ca-certificates runc crun busybox-static util-linux perl python3 iproute2 nftables curl lxcfs zstd umoci mmdebstrap)
+packages=(ca-certificates runc crun busybox-static util-linux perl python3 iproute2 nftables curl lxcfs zstd umoci mmdebstrap chromium)
 missing=()
 for p in "${packages[@]}"; do
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] || missing+=("$p")

@@ -22,6 +22,8 @@ fi
 
 bash scripts/install-packages.sh
 
+# playwright-core (the web console's browser test) drives Debian's chromium: never a downloaded browser.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 npm ci --no-audit --no-fund --loglevel=error
 npm run --silent build
 

@@ -22,6 +22,8 @@ import { applySubcommand } from "./zoneadm/apply.js";
 import { imageSubcommand } from "./zoneadm/image.js";
 import { attachSubcommand, detachSubcommand } from "./zoneadm/detach.js";
 import { installSubcommand } from "./zoneadm/install.js";
+import { tokenSubcommand } from "./zoneadm/token.js";
+import { webSubcommand } from "./zoneadm/web.js";
 
 interface Context {
   repo: Repository;
@@ -186,6 +188,8 @@ const CMDTAB: readonly Subcommand[] = [
   }),
   detachSubcommand(entryOf),
   attachSubcommand(entryOf),
+  tokenSubcommand(),
+  webSubcommand(),
   notBuilt("mark", "mark incomplete"),
   notBuilt("mount", "mount"),
   notBuilt("unmount", "unmount"),

@@ -8,8 +8,9 @@
  *   manage  boot, halt, reboot and shut the zone down
  *   (any)   see the zone: its state, configuration and events (the HTTP API's reads)
  *
- * Nothing else is open to a user: install, uninstall, ready, post and stats are
- * root's, and so is every change of configuration (the repository is root's files).
+ * Nothing else is open to a user: install, uninstall, ready, post, stats and web
+ * (zoneadm web's one-time login, a root session) are root's, and so is every change
+ * of configuration (the repository is root's files).
  * The commands and the HTTP API (src/daemon/api/access.ts) ask this same rule.
  */
 import type { Repository } from "../document/store/repository.js";

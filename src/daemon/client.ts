@@ -42,6 +42,8 @@ const OPERATION_MS: Record<Operation, number> = {
   move: 1_800_000,
   detach: 120_000,
   attach: 1_800_000,
+  /** A first `zoneadm web` may make the self-signed certificate. */
+  web: 60_000,
 };
 
 /** The accept timeout: ZONES_CLIENT_TIMEOUT_MS (milliseconds) overrides it. */

@@ -8,7 +8,9 @@
 import * as fs from "node:fs";
 import type * as net from "node:net";
 import * as path from "node:path";
+import type { Duplex } from "node:stream";
 import * as tty from "node:tty";
+import { sys } from "../native/sys.js";
 import type { ConsoleSink } from "../platform/platform.js";
 import { consoleLogFile } from "../document/store/runstate.js";
 import type { ZonePaths } from "../document/store/paths.js";
@@ -17,8 +19,10 @@ import type { ZonePaths } from "../document/store/paths.js";
 const LIMIT = 128 * 1024;
 const KEEP = 64 * 1024;
 
+const BUSY = "the console is in use by another zlogin -C; only one may attach at a time";
+
 interface Client {
-  socket: net.Socket;
+  socket: Duplex;
   detachOnHalt: boolean;
 }
 
@@ -79,14 +83,28 @@ export class ZoneConsoles implements ConsoleSink {
     if (client?.detachOnHalt) client.socket.end();
   }
 
+  /** Is a client attached to `name`'s console now? Only one may be. */
+  busy(name: string): boolean {
+    const c = this.clients.get(name);
+    return c !== undefined && !c.socket.destroyed;
+  }
+
   /** Attach a client (the request line is already read; `rest` is what followed it). */
   attach(name: string, socket: net.Socket, detachOnHalt: boolean, rest: Buffer): void {
-    const busy = this.clients.get(name);
-    if (busy && !busy.socket.destroyed) {
-      socket.end(JSON.stringify({ ok: false, error: "the console is in use by another zlogin -C; only one may attach at a time" }) + "\n");
+    if (this.busy(name)) {
+      socket.end(JSON.stringify({ ok: false, error: BUSY }) + "\n");
       return;
     }
     socket.write(JSON.stringify({ ok: true }) + "\n");
+    this.join(name, socket, detachOnHalt, rest);
+  }
+
+  /**
+   * Attach a stream that is not the daemon's line protocol (the API's WebSocket,
+   * api/consolews.ts): the log is replayed, then the console's bytes flow both ways.
+   * The caller checked busy().
+   */
+  join(name: string, socket: Duplex, detachOnHalt: boolean, rest: Buffer): void {
     try {
       socket.write(fs.readFileSync(consoleLogFile(this.paths, name)));
     } catch {
@@ -107,5 +125,11 @@ export class ZoneConsoles implements ConsoleSink {
     };
     socket.on("close", gone);
     socket.on("error", gone);
+  }
+
+  /** Set the console's window size (the API's control messages); false while the zone has no console. */
+  resize(name: string, rows: number, cols: number): boolean {
+    const c = this.consoles.get(name);
+    return c !== undefined && sys().setWinsize(c.master, rows, cols) === 0;
   }
 }

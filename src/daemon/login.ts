@@ -12,7 +12,7 @@
  * which go to the runtime, which passes them on; a client that leaves hangs the
  * session up (SIGHUP, then SIGKILL).
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
 import * as fs from "node:fs";
 import type * as net from "node:net";
 import { constants } from "node:os";
@@ -25,7 +25,7 @@ import { makeRuntime, type RuntimeName } from "../platform/oci/runtime.js";
 import { loginProcess } from "../platform/loginproc.js";
 import { memlockOfBundle, withMemlock } from "../platform/cgroups/memlock.js";
 import { writeFileAtomic } from "../native/atomic.js";
-import type { Request } from "./protocol.js";
+import type { LoginRequest, Request } from "./protocol.js";
 
 const SIGNALS = new Set(["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGWINCH"]);
 const O_PATH = 0o10000000;
@@ -51,40 +51,43 @@ function unfit(fd: number): string | undefined {
   return undefined;
 }
 
-export function serveLogin(paths: ZonePaths, platform: Platform, c: net.Socket, req: Request, fds: number[], uid: number, log: (l: string) => void): void {
-  const closeFds = (): void => void fds.splice(0).forEach((fd) => fs.closeSync(fd));
-  const reply = (o: object): boolean => c.write(JSON.stringify(o) + "\n");
-  const fail = (error: string): void => {
-    closeFds();
-    c.end(JSON.stringify({ ok: false, error }) + "\n");
-  };
-  const zone = req.zone ?? "";
-  const l = req.login;
-  if (fds.length !== 3) return fail(`login needs stdin, stdout and stderr (${fds.length} descriptors came)`);
-  for (let i = 0; i < 3; i++) {
-    const why = unfit(fds[i]!);
-    if (why !== undefined) return fail(`login: the ${STDIO[i]} passed ${why}`);
-  }
+/**
+ * Start `l` in running zone `zone` for host uid `uid` (already authorized) with `stdio`
+ * as the runtime's stdin, stdout and stderr: the one way into a zone for a delegated
+ * admin's zlogin and for the API's exec, login and console streams (src/daemon/api).
+ * The session counts against the uid's limit until the child is gone. Returns the
+ * child, or why it cannot start.
+ */
+/** What the API adds to a login: environment over the template's, and a pty's first size. */
+export interface LoginExtra {
+  env?: readonly string[];
+  /** The zone pty's size from its start (OCI process.consoleSize), before the runtime's first resize. */
+  consoleSize?: { height: number; width: number };
+}
+
+export function startLogin(paths: ZonePaths, platform: Platform, zone: string, l: LoginRequest, uid: number, stdio: StdioOptions, extra: LoginExtra = {}): ChildProcess | string {
   if (typeof l !== "object" || l === null || !Array.isArray(l.argv) || !l.argv.every((a) => typeof a === "string") || typeof l.safe !== "boolean" || typeof l.terminal !== "boolean")
-    return fail(`malformed login request`);
-  if (typeof l.user !== "string" || !ZONE_USER.test(l.user)) return fail(`login: invalid user name ${q(String(l.user))}`);
-  if ((live.get(uid) ?? 0) >= MAX_SESSIONS_PER_UID) return fail(`uid ${uid} has ${MAX_SESSIONS_PER_UID} zlogin sessions already`);
+    return `malformed login request`;
+  if (typeof l.user !== "string" || !ZONE_USER.test(l.user)) return `login: invalid user name ${q(String(l.user))}`;
+  if ((live.get(uid) ?? 0) >= MAX_SESSIONS_PER_UID) return `uid ${uid} has ${MAX_SESSIONS_PER_UID} zlogin sessions already`;
   const run = platform.readRun(zone);
-  if (!run || !run.booted || !alive(run.pid)) return fail(`zone is not running`);
+  if (!run || !run.booted || !alive(run.pid)) return `zone is not running`;
   let processFile: string;
   let argv: string[];
   try {
     const proc = loginProcess(processTemplateFile(paths, zone), { root: run.root, user: l.user, safe: l.safe, terminal: l.terminal, argv: l.argv, term: typeof l.term === "string" && TERM.test(l.term) ? l.term : "xterm" });
+    // The API's environment comes last: it overrides the template's, as Incus's does.
+    const env = extra.env ?? [];
+    if (l.terminal && extra.consoleSize) proc.consoleSize = extra.consoleSize;
+    proc.env = [...proc.env.filter((e) => !env.some((x) => x.slice(0, x.indexOf("=") + 1) === e.slice(0, e.indexOf("=") + 1))), ...env];
     processFile = path.join(zoneRunDir(paths, zone), `exec-admin-${process.pid}-${++sessions}.json`);
     writeFileAtomic(processFile, JSON.stringify(proc), 0o600, false);
     // The zone's locked-memory limit reaches the session through the runtime (memlock.ts).
     argv = withMemlock(memlockOfBundle(zoneRunDir(paths, zone)), makeRuntime(run.runtime as RuntimeName, paths.runDir).execArgv(zone, { processFile }));
   } catch (e) {
-    return fail(`${(e as Error).message}`);
+    return `${(e as Error).message}`;
   }
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: [fds[0]!, fds[1]!, fds[2]!] });
-  // The child has its copies (or failed to start): ours go at once.
-  closeFds();
+  const child = spawn(argv[0]!, argv.slice(1), { stdio });
   live.set(uid, (live.get(uid) ?? 0) + 1);
   let ended = false;
   const end = (): void => {
@@ -95,6 +98,36 @@ export function serveLogin(paths: ZonePaths, platform: Platform, c: net.Socket, 
     else live.delete(uid);
     fs.rmSync(processFile, { force: true });
   };
+  child.once("exit", end);
+  child.once("error", end);
+  return child;
+}
+
+/** The exit status as a shell reports it: the code, or 128 + the signal's number. */
+export function shellStatus(code: number | null, signal: NodeJS.Signals | null): number {
+  return code ?? 128 + (signal ? constants.signals[signal] : 0);
+}
+
+export function serveLogin(paths: ZonePaths, platform: Platform, c: net.Socket, req: Request, fds: number[], uid: number, log: (l: string) => void): void {
+  const closeFds = (): void => void fds.splice(0).forEach((fd) => fs.closeSync(fd));
+  const reply = (o: object): boolean => c.write(JSON.stringify(o) + "\n");
+  const fail = (error: string): void => {
+    closeFds();
+    c.end(JSON.stringify({ ok: false, error }) + "\n");
+  };
+  const zone = req.zone ?? "";
+  if (fds.length !== 3) return fail(`login needs stdin, stdout and stderr (${fds.length} descriptors came)`);
+  for (let i = 0; i < 3; i++) {
+    const why = unfit(fds[i]!);
+    if (why !== undefined) return fail(`login: the ${STDIO[i]} passed ${why}`);
+  }
+  const started = startLogin(paths, platform, zone, req.login as LoginRequest, uid, [fds[0]!, fds[1]!, fds[2]!]);
+  if (typeof started === "string") return fail(started);
+  const child = started;
+  // The child has its copies (or failed to start): ours go at once.
+  closeFds();
+  let ended = false;
+  const end = (): void => void (ended = true);
   const hangup = (): void => {
     if (ended) return;
     child.kill("SIGHUP");
@@ -119,13 +152,13 @@ export function serveLogin(paths: ZonePaths, platform: Platform, c: net.Socket, 
   c.on("close", hangup);
   child.on("error", (e) => {
     end();
-    log(`zone '${zone}': admin login: cannot start ${argv[0]}: ${e.message}`);
-    c.end(JSON.stringify({ ok: false, error: `cannot start ${argv[0]}: ${e.message}` }) + "\n");
+    log(`zone '${zone}': admin login: cannot start ${child.spawnfile}: ${e.message}`);
+    c.end(JSON.stringify({ ok: false, error: `cannot start ${child.spawnfile}: ${e.message}` }) + "\n");
   });
   child.on("spawn", () => reply({ ok: true, pid: child.pid }));
   child.on("exit", (code, signal) => {
     end();
-    c.end(JSON.stringify({ ok: true, status: code ?? 128 + (signal ? constants.signals[signal] : 0) }) + "\n");
+    c.end(JSON.stringify({ ok: true, status: shellStatus(code, signal) }) + "\n");
   });
   c.resume();
 }

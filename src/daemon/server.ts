@@ -32,6 +32,7 @@ import { PackageProxy } from "./proxy.js";
 import { cloneZone, type ZoneOps } from "../platform/clone.js";
 import { moveZone } from "../platform/move.js";
 import { attachZone, detachZone } from "../platform/attach.js";
+import { ApiTcp } from "./api/tcp.js";
 import { OperationMetrics } from "./metrics.js";
 import { UsageService } from "./usageservice.js";
 import { Api } from "./api/api.js";
@@ -51,11 +52,12 @@ export class Daemon {
   private timer?: NodeJS.Timeout;
   private readonly zlog: ZoneLog;
   readonly runtimeVersion: RuntimeVersion;
-  private readonly consoles: ZoneConsoles;
   /** Counts and latencies of every operation (metrics.ts). */
   readonly operations = new OperationMetrics();
   /** Zones' usage: /metrics, history, the host page (usageservice.ts). */
   readonly usage: UsageService;
+  /** The zones' consoles: the admin socket's and the API's streams attach here. */
+  readonly consoles: ZoneConsoles;
   readonly broker: Broker;
   /** Every child the daemon gets, the zones' inits first (reaper.ts). */
   readonly reaper = new Reaper();
@@ -67,6 +69,8 @@ export class Daemon {
   readonly lxcfs: LxcfsService;
   /** The zones' package proxy on the bridge addresses (proxy.ts). */
   readonly proxy: PackageProxy;
+  /** The API over TCP with TLS (api/tcp.ts): off unless zoneadmd.conf says api-listen=. */
+  private tcp?: ApiTcp;
   /** The HTTP API on ${runDir}/api.sock (api/api.ts). */
   readonly api: Api;
 
@@ -132,6 +136,7 @@ export class Daemon {
     if (!OPERATIONS.includes(req.op)) return { ok: false, error: `unknown operation ${JSON.stringify(req.op)}` };
     if (req.op === "ping") return { ok: true, pid: process.pid, runtime: this.runtimeVersion };
     if (req.op === "stats") return { ok: true, pid: process.pid, stats: this.stats() };
+    if (req.op === "web") return this.webLogin();
     if (req.op === "login") return { ok: false, error: "login is served on the admin socket (root's zlogin runs the runtime itself)" };
     if (req.op === "post") {
       // The global zone posts a fault or error event into a zone's event channel.
@@ -329,6 +334,10 @@ export class Daemon {
     } catch (e) {
       this.log(`zone event endpoints not reopened: ${(e as Error).message}`);
     }
+    // The API over TCP with TLS, when zoneadmd.conf asks for it: open before root's socket,
+    // so that a command that got an answer finds it listening.
+    this.tcp = new ApiTcp(this.paths, (l, from) => this.log(l, from), this.api.server);
+    await this.tcp.start();
     const sock = socketPath(this.paths.runDir);
     fs.rmSync(sock, { force: true });
     this.server = net.createServer((c) => this.serve(c));
@@ -420,6 +429,16 @@ export class Daemon {
     this.consoles.attach(zone, c, req.detachOnHalt === true, rest);
   }
 
+  /** zoneadm web (root's: admins.ts names no user for it): a one-time login URL on 127.0.0.1. */
+  private async webLogin(): Promise<Reply> {
+    try {
+      if (!this.tcp) return { ok: false, error: "zoneadmd is still starting; try again" };
+      return { ok: true, url: await this.tcp.web() };
+    } catch (e) {
+      return { ok: false, error: (e as Error).message };
+    }
+  }
+
   /** What the daemon holds now, after a full garbage collection where node allows one (--expose-gc). */
   private stats(): DaemonStats {
     (globalThis as { gc?: () => void }).gc?.();
@@ -457,6 +476,7 @@ export class Daemon {
     this.proxy.stop();
     this.server?.close();
     this.admins?.close();
+    void this.tcp?.close();
     this.api.stop();
     fs.rmSync(socketPath(this.paths.runDir), { force: true });
     fs.rmSync(`${this.paths.runDir}/zoneadmd.pid`, { force: true });

@@ -9,7 +9,8 @@
  *
  * Defaults: memory max(512 MiB, 10 % of MemTotal), pids max(1024, 10 % of pid_max), each
  * at most half the host. `<configDir>/zoneadmd.conf` (a root-owned regular file) may set
- * `reserve-memory=2G` and `reserve-pids=4096` (and the package proxy's `proxy-*` keys, archives.ts).
+ * `reserve-memory=2G` and `reserve-pids=4096` (and the package proxy's `proxy-*` keys, archives.ts;
+ * the API's `api-*` keys, daemon/api/tcpsettings.ts).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -87,6 +88,8 @@ export function readReserve(file: string, host: Amounts): Amounts {
     const value = line.slice(eq + 1).trim();
     // The package proxy's settings (archives.ts proxySettings reads them).
     if (name === "proxy" || name.startsWith("proxy-")) return;
+    // The API's TCP settings (daemon/api/tcpsettings.ts reads them).
+    if (name.startsWith("api-")) return;
     if (name === "reserve-memory") {
       reserve.memory = parseBytes(`${where}: reserve-memory`, value);
       if (reserve.memory >= host.memory) throw new ZoneError(`${where}: reserve-memory leaves zones no memory: the host has ${host.memory} bytes: ${q(value)}`);

@@ -24,8 +24,12 @@ import { Operations, register as registerOperations } from "./operations.js";
 import { Router } from "./router.js";
 import { register as registerZones, zoneUrl } from "./zones.js";
 import { register as registerState } from "./zonestate.js";
+import { register as registerExec } from "./exec.js";
+import { register as registerStreams } from "./consolews.js";
+import type { ZoneConsoles } from "../console.js";
 import { register as registerConfig } from "./zoneconfig.js";
 import { register as registerOpenApi } from "./openapi.js";
+import { register as registerUi } from "./ui.js";
 import { register as registerUsage } from "./usageroutes.js";
 import type { UsageService } from "../usageservice.js";
 
@@ -33,6 +37,8 @@ import type { UsageService } from "../usageservice.js";
 export interface ApiDaemon {
   readonly paths: ZonePaths;
   readonly platform: Platform;
+  /** The zone consoles, for the console WebSocket (consolews.ts). */
+  readonly consoles: ZoneConsoles;
   readonly runtimeVersion: RuntimeVersion;
   handle(req: Request): Promise<Reply>;
   /** Usage, metrics and history (usageservice.ts). */
@@ -55,7 +61,7 @@ export function hostApiSocketPath(runDir: string): string {
 }
 
 /** Each part's routes; a new part adds its register here. */
-const PARTS: ReadonlyArray<(router: Router, api: Api) => void> = [registerZones, registerConfig, registerState, registerOperations, registerEvents, registerUsage, registerOpenApi];
+const PARTS: ReadonlyArray<(router: Router, api: Api) => void> = [registerZones, registerConfig, registerState, registerOperations, registerEvents, registerExec, registerStreams, registerUsage, registerUi, registerOpenApi];
 
 export class Api {
   readonly router = new Router();

@@ -43,6 +43,8 @@ export interface OciProcess {
   capabilities?: { bounding: string[]; effective: string[]; permitted: string[] };
   rlimits?: Array<{ type: string; soft: number; hard: number }>;
   noNewPrivileges: boolean;
+  /** A terminal's size from the start (the API's pty sessions: src/daemon/login.ts). */
+  consoleSize?: { height: number; width: number };
 }
 
 export interface OciSpec {
