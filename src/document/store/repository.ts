@@ -39,6 +39,13 @@ export interface CommitOptions {
   checkChange?: (old: IndexEntry, doc: ZoneConfig, current: ZoneConfig) => void;
 }
 
+/** One zone's state change for setStates; `expected`: only if its document still reads so. */
+export interface StateChange {
+  name: string;
+  to: ZoneState;
+  expected?: ZoneConfig;
+}
+
 export interface IndexScan {
   entries: IndexEntry[];
   /** One message per bad line, naming the file and line. */
@@ -321,6 +328,34 @@ export class Repository {
       checkTransition(e.state, to);
       e.state = to;
       this.writeIndex(entries, !TRANSIENT.includes(to));
+    });
+  }
+
+  /**
+   * Several zones' state changes in one locked write (group commit, native/groupcommit.ts):
+   * each is checked as setState (or, with `expected`, setStateIfUnchanged) would check it,
+   * one refused is an Error in its place and is not applied, and the index is written
+   * once, durable if any change applied needs it. A failed write throws: none applied.
+   */
+  setStates(changes: readonly StateChange[]): (true | Error)[] {
+    return this.update((entries) => {
+      let durable = false;
+      const out = changes.map((c): true | Error => {
+        try {
+          const e = entries.find((x) => x.name === c.name);
+          if (!e) throw new ZoneError(`zone '${c.name}' does not exist`);
+          if (c.expected && serializeZone(this.load(c.name)) !== serializeZone(c.expected))
+            throw new ZoneError(`configuration changed while the ${c.to === "incomplete" ? "install" : "operation"} began; try again`);
+          checkTransition(e.state, c.to);
+          e.state = c.to;
+          durable ||= !TRANSIENT.includes(c.to);
+          return true;
+        } catch (err) {
+          return err as Error;
+        }
+      });
+      if (out.some((r) => r === true)) this.writeIndex(entries, durable);
+      return out;
     });
   }
 
