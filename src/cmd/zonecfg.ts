@@ -7,14 +7,15 @@
  * input stops at the first error and commits nothing; exit and end of input commit.
  */
 import * as readline from "node:readline";
-import { EXIT_ERR, EXIT_OK, UsageError, ZoneError } from "../native/errors.js";
-import { lex, SyntaxError } from "../document/lexer.js";
+import { EXIT_OK, UsageError } from "../native/errors.js";
+import { lex } from "../document/lexer.js";
 import { checkZoneName } from "../document/names.js";
 import { zonePaths } from "../document/store/paths.js";
 import { Repository } from "../document/store/repository.js";
-import { helpText, USAGE } from "./zonecfg/help.js";
+import { helpText, USAGE } from "../daemon/zonecfg/help.js";
 import { readCommandStream } from "./zonecfg/input.js";
-import { ZonecfgSession, type SessionIO } from "./zonecfg/session.js";
+import { ZonecfgSession, type SessionIO } from "../daemon/zonecfg/session.js";
+import { runScript as runCommandStream } from "../daemon/zonecfg/script.js";
 import { failure, printError } from "./report.js";
 
 interface Args {
@@ -59,36 +60,12 @@ function ttyConfirm(): SessionIO["confirm"] {
   };
 }
 
-/** Commands from a string or file: stop at the first error, commit at the end. */
+/** Commands from a string or file (daemon/zonecfg/script.ts, which the API runs too). */
 async function runScript(session: ZonecfgSession, prefix: string, text: string, source?: string): Promise<number> {
-  const where = (line: number): string => (source === undefined ? "" : `${source} line ${line}: `);
-  // A command stream says what it changes, so a commit re-applies it to a document
-  // another administrator changed meanwhile instead of overwriting theirs.
-  session.replayOnCommit = true;
-  let commands;
-  try {
-    commands = lex(text);
-  } catch (e) {
-    if (e instanceof SyntaxError) {
-      printError(prefix, where(e.line) + e.message);
-      return EXIT_ERR;
-    }
-    throw e;
-  }
-  for (const cmd of commands) {
-    try {
-      await session.run(cmd);
-    } catch (e) {
-      if (e instanceof ZoneError) {
-        printError(prefix, where(e instanceof SyntaxError ? e.line : cmd.line) + e.message);
-        return e.exitCode;
-      }
-      throw e;
-    }
-    if (session.exited) return EXIT_OK;
-  }
-  session.finish();
-  return EXIT_OK;
+  const r = await runCommandStream(session, text, source);
+  if (r.ok) return EXIT_OK;
+  printError(prefix, r.message);
+  return r.exitCode;
 }
 
 /**

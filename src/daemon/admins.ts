@@ -6,9 +6,11 @@
  *
  *   login   zlogin into the zone (a command or a shell) and attach to its console
  *   manage  boot, halt, reboot and shut the zone down
+ *   (any)   see the zone: its state, configuration and events (the HTTP API's reads)
  *
  * Nothing else is open to a user: install, uninstall, ready, post and stats are
  * root's, and so is every change of configuration (the repository is root's files).
+ * The commands and the HTTP API (src/daemon/api/access.ts) ask this same rule.
  */
 import type { Repository } from "../document/store/repository.js";
 import { checkZoneName } from "../document/names.js";
@@ -18,9 +20,17 @@ import type { Operation, Request } from "./protocol.js";
 
 type Auth = "login" | "manage";
 
-/** What each operation open to users needs; "anyone" for the harmless ones. */
-const NEEDS: Partial<Record<Operation, Auth | "anyone">> = {
+/**
+ * What the HTTP API asks beside the protocol's operations: reading a zone (`show`),
+ * and root's configuration changes and checks, named so that a refusal says which.
+ */
+export type ApiVerb = "show" | "configure" | "create" | "delete" | "verify";
+export type Verb = Operation | ApiVerb;
+
+/** What each verb open to users needs; "anyone" for the harmless ones, "any" for any admin entry. */
+const NEEDS: Partial<Record<Verb, Auth | "anyone" | "any">> = {
   ping: "anyone",
+  show: "any",
   boot: "manage",
   halt: "manage",
   reboot: "manage",
@@ -30,10 +40,13 @@ const NEEDS: Partial<Record<Operation, Auth | "anyone">> = {
   login: "login",
 };
 
-const VERBS: Partial<Record<Operation, string>> = { login: "log in to", console: "attach to the console of", "shutdown-reboot": "shut down and reboot" };
+const VERBS: Partial<Record<Verb, string>> = { login: "log in to", console: "attach to the console of", "shutdown-reboot": "shut down and reboot", show: "see" };
+
+/** What refusal reads of a request: the protocol's, or an API verb on a zone. */
+export type Asked = Pick<Request, "zone" | "init"> & { op: Verb };
 
 /** Why host uid `uid` may not make request `req`, or undefined when it may. */
-export function refusal(repo: Repository, uid: number, req: Request, passwd?: string): string | undefined {
+export function refusal(repo: Repository, uid: number, req: Asked, passwd?: string): string | undefined {
   if (uid === 0) return undefined;
   const op = req.op;
   const need = NEEDS[op];
@@ -53,7 +66,7 @@ export function refusal(repo: Repository, uid: number, req: Request, passwd?: st
   const denied =
     name === undefined
       ? `${who} is not authorized to ${VERBS[op] ?? op} this zone (it has no name in /etc/passwd)`
-      : `${who} is not authorized to ${VERBS[op] ?? op} this zone (that needs add admin; set user=${name}; set auths=${need})`;
+      : `${who} is not authorized to ${VERBS[op] ?? op} this zone (that needs add admin; set user=${name}${need === "any" ? "" : `; set auths=${need}`})`;
   if (name === undefined) return denied;
   let auths: string[];
   try {
@@ -64,5 +77,30 @@ export function refusal(repo: Repository, uid: number, req: Request, passwd?: st
   } catch {
     return denied;
   }
-  return auths.includes(need) ? undefined : denied;
+  return (need === "any" ? auths.length > 0 : auths.includes(need)) ? undefined : denied;
+}
+
+/**
+ * The zones whose admin resources name host uid `uid` (every zone for root): what a
+ * delegated admin sees of the repository. A zone whose document cannot be read is not
+ * hers. Costs one document read per zone; the API's lists are bounded by that.
+ */
+export function administered(repo: Repository, uid: number, passwd?: string): string[] {
+  const names = repo.list().map((e) => e.name);
+  if (uid === 0) return names;
+  const name = hostUserName(uid, passwd);
+  if (name === undefined) return [];
+  return names.filter((z) => {
+    try {
+      return repo.load(z).admin.some((a) => a.user === name && a.auths !== "");
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The one-line refusal for a caller who administers no zone at all (a stranger). */
+export function strangerRefusal(uid: number, what: string, passwd?: string): string {
+  const name = hostUserName(uid, passwd);
+  return `${name === undefined ? `uid ${uid}` : `user ${q(name)}`} is not authorized to ${what} (no zone's admin resource names it)`;
 }

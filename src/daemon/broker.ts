@@ -106,6 +106,13 @@ export class Broker {
     for (const zone of [...this.endpoints.keys()]) this.close(zone);
   }
 
+  /** Open connections over every endpoint (metrics.ts). */
+  connections(): number {
+    let n = 0;
+    for (const ep of this.endpoints.values()) n += ep.conns.size;
+    return n;
+  }
+
   /** Listen for `zone` (its platform is ready: run state and endpoint directory exist). */
   open(zone: string): void {
     const dir = zoneBrokerDir(this.paths, zone);

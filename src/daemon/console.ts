@@ -30,6 +30,8 @@ interface Console {
 export class ZoneConsoles implements ConsoleSink {
   private readonly consoles = new Map<string, Console>();
   private readonly clients = new Map<string, Client>();
+  /** Bytes each zone's console carried since the daemon started, out of the zone and in from clients (metrics.ts). */
+  readonly bytes = new Map<string, { out: number; in: number }>();
 
   constructor(private readonly paths: ZonePaths) {}
 
@@ -43,10 +45,22 @@ export class ZoneConsoles implements ConsoleSink {
     }
   }
 
+  private count(name: string): { out: number; in: number } {
+    let b = this.bytes.get(name);
+    if (!b) this.bytes.set(name, (b = { out: 0, in: 0 }));
+    return b;
+  }
+
+  /** Forget the counts of zones no longer configured (a deleted or renamed zone's name may come back as another zone). */
+  prune(keep: ReadonlySet<string>): void {
+    for (const n of this.bytes.keys()) if (!keep.has(n)) this.bytes.delete(n);
+  }
+
   opened(name: string, master: number): void {
     this.closed(name);
     const stream = new tty.ReadStream(master);
     stream.on("data", (d: Buffer) => {
+      this.count(name).out += d.length;
       this.append(name, d);
       this.clients.get(name)?.socket.write(d);
     });
@@ -82,7 +96,9 @@ export class ZoneConsoles implements ConsoleSink {
     this.clients.set(name, client);
     const input = (d: Buffer): void => {
       const c = this.consoles.get(name);
-      if (c) fs.write(c.master, d, () => undefined);
+      if (!c) return;
+      this.count(name).in += d.length;
+      fs.write(c.master, d, () => undefined);
     };
     if (rest.length > 0) input(rest);
     socket.on("data", input);

@@ -70,10 +70,11 @@ export class ZoneLog {
     this.open();
   }
 
-  /** Log `line` (raw text: it is escaped here), within `from`'s budget if it has one. */
-  write(line: string, from?: LogSource): void {
-    if (from && !this.admit(from)) return;
+  /** Log `line` (raw text: it is escaped here), within `from`'s budget if it has one; false when over it. */
+  write(line: string, from?: LogSource): boolean {
+    if (from && !this.admit(from)) return false;
     this.emit(line);
+    return true;
   }
 
   /** End every window (writing its summary) and close the file. */

@@ -7,6 +7,7 @@
  */
 import type { RuntimeVersion } from "../platform/oci/runtime.js";
 import type { RunState } from "../document/store/runstate.js";
+import type { ErrorKind } from "../native/errors.js";
 
 export const OPERATIONS = ["ping", "stats", "install", "uninstall", "ready", "boot", "halt", "reboot", "shutdown", "shutdown-reboot", "console", "post", "login", "clone", "move", "detach", "attach"] as const;
 export type Operation = (typeof OPERATIONS)[number];
@@ -63,7 +64,7 @@ export interface DaemonStats {
   inits: number;
 }
 
-export type Reply = { ok: true; pid?: number; run?: RunState; runtime?: RuntimeVersion; delivered?: number; stats?: DaemonStats; status?: number } | { ok: false; error: string };
+export type Reply = { ok: true; pid?: number; run?: RunState; runtime?: RuntimeVersion; delivered?: number; stats?: DaemonStats; status?: number } | { ok: false; error: string; kind?: ErrorKind };
 
 export function socketPath(runDir: string): string {
   return `${runDir}/zoneadmd.sock`;

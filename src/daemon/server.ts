@@ -32,6 +32,9 @@ import { PackageProxy } from "./proxy.js";
 import { cloneZone, type ZoneOps } from "../platform/clone.js";
 import { moveZone } from "../platform/move.js";
 import { attachZone, detachZone } from "../platform/attach.js";
+import { OperationMetrics } from "./metrics.js";
+import { UsageService } from "./usageservice.js";
+import { Api } from "./api/api.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const LOCK_EX_NB = 2 | 4;
@@ -49,6 +52,10 @@ export class Daemon {
   private readonly zlog: ZoneLog;
   readonly runtimeVersion: RuntimeVersion;
   private readonly consoles: ZoneConsoles;
+  /** Counts and latencies of every operation (metrics.ts). */
+  readonly operations = new OperationMetrics();
+  /** Zones' usage: /metrics, history, the host page (usageservice.ts). */
+  readonly usage: UsageService;
   readonly broker: Broker;
   /** Every child the daemon gets, the zones' inits first (reaper.ts). */
   readonly reaper = new Reaper();
@@ -60,6 +67,8 @@ export class Daemon {
   readonly lxcfs: LxcfsService;
   /** The zones' package proxy on the bridge addresses (proxy.ts). */
   readonly proxy: PackageProxy;
+  /** The HTTP API on ${runDir}/api.sock (api/api.ts). */
+  readonly api: Api;
 
   constructor(readonly paths: ZonePaths) {
     fs.mkdirSync(paths.runDir, { recursive: true, mode: 0o700 });
@@ -88,11 +97,15 @@ export class Daemon {
     const network = this.platform.network;
     this.proxy = new PackageProxy(paths, (l, from) => this.log(l, from), (a) => network.zoneWith(a));
     this.platform.networkChanged = () => this.proxy.sync(network.globalAddresses());
+    this.usage = new UsageService(paths, { repo, operations: this.operations, brokerConnections: () => this.broker.connections(), consoles: this.consoles, log: (l) => this.log(l) });
+    this.api = new Api(this);
+    this.api.usage = (entries) => this.usage.reader.zones(entries);
   }
 
   /** A line caused by a zone's request names it in `from` (rate-limited, see log.ts); never throws. */
   log(line: string, from?: LogSource): void {
-    this.zlog.write(line, from);
+    // The API's event stream hears the lines the log took (within each source's budget).
+    if (this.zlog.write(line, from)) this.api?.logged(line);
   }
 
   /** Run `fn` after every earlier operation on the same zone. */
@@ -110,7 +123,12 @@ export class Daemon {
     return next;
   }
 
-  async handle(req: Request): Promise<Reply> {
+  /** Every operation, timed for the metrics (the one implementation of each is dispatch). */
+  handle(req: Request): Promise<Reply> {
+    return this.operations.timed(String(req.op), () => this.dispatch(req));
+  }
+
+  private async dispatch(req: Request): Promise<Reply> {
     if (!OPERATIONS.includes(req.op)) return { ok: false, error: `unknown operation ${JSON.stringify(req.op)}` };
     if (req.op === "ping") return { ok: true, pid: process.pid, runtime: this.runtimeVersion };
     if (req.op === "stats") return { ok: true, pid: process.pid, stats: this.stats() };
@@ -174,7 +192,7 @@ export class Daemon {
         }
       });
     } catch (e) {
-      if (e instanceof ZoneError) return { ok: false, error: e.message };
+      if (e instanceof ZoneError) return { ok: false, error: e.message, kind: e.kind };
       this.log(`internal error: ${(e as Error).stack}`);
       return { ok: false, error: `internal error: ${(e as Error).message}` };
     }
@@ -324,6 +342,7 @@ export class Daemon {
     });
     // Root's socket serves whatever happens to this one.
     await admins.listen().then(() => (this.admins = admins), (e: Error) => this.log(`admin socket not opened: ${e.message}`));
+    await this.api.start().catch((e: Error) => this.log(`API socket not opened: ${e.message}`));
     // The pid file is for people and tests (ping says the pid too): a full disk must not stop the daemon.
     try {
       writeFileAtomic(`${this.paths.runDir}/zoneadmd.pid`, `${process.pid}\n`, 0o644, false);
@@ -331,6 +350,7 @@ export class Daemon {
       this.log(`zoneadmd ${process.pid}: ${(e as Error).message}; serving without a pid file`);
     }
     this.timer = setInterval(() => this.supervise(), SUPERVISE_MS);
+    this.usage.start();
     const v = this.runtimeVersion;
     this.log(`zoneadmd ${process.pid} serving ${sock} with ${v.name} ${v.version}${v.warning ? `; warning: ${v.warning}` : ""}`);
   }
@@ -432,10 +452,12 @@ export class Daemon {
 
   stop(): void {
     clearInterval(this.timer);
+    this.usage.stop();
     this.broker.stop();
     this.proxy.stop();
     this.server?.close();
     this.admins?.close();
+    this.api.stop();
     fs.rmSync(socketPath(this.paths.runDir), { force: true });
     fs.rmSync(`${this.paths.runDir}/zoneadmd.pid`, { force: true });
     this.zlog.close();

@@ -1,6 +1,6 @@
 /** Validation of names and paths that later reach the file system, a mount or a shell. */
 import * as path from "node:path";
-import { ZoneError, q } from "../native/errors.js";
+import { EXIT_ERR, ZoneError, q } from "../native/errors.js";
 
 const ZONE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -9,9 +9,9 @@ export const GLOBAL_ZONE = "global";
 /** Throws unless `name` can name a non-global zone. */
 export function checkZoneName(name: string): void {
   if (!ZONE_NAME.test(name))
-    throw new ZoneError(`invalid zone name ${q(name)}: must be 1-64 characters of [A-Za-z0-9_.-], starting with a letter or digit`);
-  if (name === GLOBAL_ZONE) throw new ZoneError(`zone name ${q(name)} is reserved for the global zone`);
-  if (name.startsWith("SUNW")) throw new ZoneError(`zone name ${q(name)} is reserved: names starting with SUNW belong to the system`);
+    throw new ZoneError(`invalid zone name ${q(name)}: must be 1-64 characters of [A-Za-z0-9_.-], starting with a letter or digit`, EXIT_ERR, "input");
+  if (name === GLOBAL_ZONE) throw new ZoneError(`zone name ${q(name)} is reserved for the global zone`, EXIT_ERR, "input");
+  if (name.startsWith("SUNW")) throw new ZoneError(`zone name ${q(name)} is reserved: names starting with SUNW belong to the system`, EXIT_ERR, "input");
 }
 
 /**

@@ -9,8 +9,18 @@ export const EXIT_OK = 0;
 export const EXIT_ERR = 1;
 export const EXIT_USAGE = 2;
 
+/**
+ * What an error is about, where a caller must tell kinds apart (the HTTP API answers
+ * 400, 404, 409, 409, 403 by it: src/daemon/api/errors.ts); unset is a plain failure.
+ */
+export type ErrorKind = "input" | "missing" | "state" | "conflict" | "denied";
+
 export class ZoneError extends Error {
-  constructor(message: string, readonly exitCode: number = EXIT_ERR) {
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT_ERR,
+    readonly kind?: ErrorKind,
+  ) {
     super(message);
     this.name = "ZoneError";
   }
@@ -19,7 +29,7 @@ export class ZoneError extends Error {
 /** A usage mistake: wrong flags or arguments (exit 2). */
 export class UsageError extends ZoneError {
   constructor(message: string) {
-    super(message, EXIT_USAGE);
+    super(message, EXIT_USAGE, "input");
     this.name = "UsageError";
   }
 }

@@ -17,7 +17,7 @@ import * as path from "node:path";
 import { bootCommand } from "../document/bootargs.js";
 import { writeFileAtomic } from "../native/atomic.js";
 import { brand as brandOf, type InstallOptions } from "./brands.js";
-import { ZoneError, q } from "../native/errors.js";
+import { EXIT_ERR, ZoneError, q } from "../native/errors.js";
 import { checkZonepathOnHost, verifyOnHost } from "./hostcheck.js";
 import { idmappedBinds, mappedUserns, mountsBelow, type HeldUserns, MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY } from "./idmap.js";
 import type { ZoneConfig } from "../document/model.js";
@@ -112,7 +112,7 @@ export class Platform {
 
   private entry(name: string): IndexEntry {
     const e = this.repo.find(name);
-    if (!e) throw new ZoneError("no such zone configured");
+    if (!e) throw new ZoneError("no such zone configured", EXIT_ERR, "missing");
     return e;
   }
 

@@ -138,8 +138,12 @@ function procsBelow(dir: string, seen: Set<number>, depth: number): void {
   for (const e of entries) if (e.isDirectory()) procsBelow(path.join(dir, e.name), seen, depth + 1);
 }
 
-/** The counters of the cgroup `rel` (e.g. "zones/web") in every hierarchy that has them. */
-export function readCgroupUsage(roots: CgroupRoots, rel: string): CgroupUsage {
+/**
+ * The counters of the cgroup `rel` (e.g. "zones/web") in every hierarchy that has them.
+ * `walk` false skips counting distinct processes (a walk of every group below): the
+ * daemon's metrics need tasks only, and one read per file.
+ */
+export function readCgroupUsage(roots: CgroupRoots, rel: string, walk = true): CgroupUsage {
   const u: CgroupUsage = {};
   if (roots.cpu) {
     const dir = path.join(roots.cpu.dir, rel);
@@ -163,7 +167,7 @@ export function readCgroupUsage(roots: CgroupRoots, rel: string): CgroupUsage {
   if (roots.pids) {
     const dir = path.join(roots.pids.dir, rel);
     u.tasks = readNumber(path.join(dir, "pids.current"));
-    if (u.tasks !== undefined) {
+    if (u.tasks !== undefined && walk) {
       const seen = new Set<number>();
       procsBelow(dir, seen, 0);
       u.processes = seen.size;
@@ -176,6 +180,36 @@ export function readCgroupUsage(roots: CgroupRoots, rel: string): CgroupUsage {
     if (n > 0) u.cpus = n;
   }
   return u;
+}
+
+/** A cgroup's hard limits as the kernel has them now; undefined: unlimited, or no such file. */
+export interface CgroupCaps {
+  /** memory.limit_in_bytes (v1) or memory.max (v2), bytes. */
+  memory?: number;
+  /** pids.max: tasks. */
+  pids?: number;
+}
+
+/** v1 reads back "no limit" as the page counter's maximum, near 2^63. */
+const V1_UNLIMITED = 2 ** 62;
+
+/** The hard memory and tasks limits of the cgroup `rel`, one read each. */
+export function readCgroupCaps(roots: CgroupRoots, rel: string): CgroupCaps {
+  const c: CgroupCaps = {};
+  if (roots.memory) {
+    const dir = path.join(roots.memory.dir, rel);
+    const n = readNumber(path.join(dir, roots.memory.v2 ? "memory.max" : "memory.limit_in_bytes"));
+    if (n !== undefined && n < V1_UNLIMITED) c.memory = n;
+  }
+  if (roots.pids) c.pids = readNumber(path.join(roots.pids.dir, rel, "pids.max"));
+  return c;
+}
+
+/** Load averages over 1, 5 and 15 minutes, from `proc`; zeros when unreadable. */
+export function readLoad(proc = "/proc"): [number, number, number] {
+  const f = (readText(path.join(proc, "loadavg")) ?? "").split(" ").map(Number);
+  const at = (i: number): number => (Number.isFinite(f[i]) ? (f[i] as number) : 0);
+  return [at(0), at(1), at(2)];
 }
 
 /** The host's CPU time, memory and pid limit, from `proc` (normally "/proc"). */

@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { removeStaleTemporaries, writeFileAtomic } from "../../native/atomic.js";
 import { parseZone, serializeZone } from "./document.js";
 import { escapeField, splitFields } from "./fields.js";
-import { ZoneError, q } from "../../native/errors.js";
+import { EXIT_ERR, ZoneError, q } from "../../native/errors.js";
 import { withLock } from "../../native/lock.js";
 import type { IpType, ZoneConfig } from "../model.js";
 import { checkZoneName } from "../names.js";
@@ -112,6 +112,13 @@ export class Repository {
   private keep: string[] = [];
   /** The index's text as read under the current lock (see writeIndex). */
   private lockedText: string | undefined;
+  /**
+   * Told of every change this instance commits, after its lock is released: the one
+   * place every state transition and configuration change passes (zoneadmd's events,
+   * src/daemon/api/events.ts). `from` null is a new zone, `to` null a deleted one, the
+   * same state twice a changed configuration. Must not throw.
+   */
+  observer?: (name: string, from: ZoneState | null, to: ZoneState | null) => void;
 
   constructor(readonly paths: ZonePaths) {
     this.indexFile = path.join(paths.configDir, "index");
@@ -283,14 +290,16 @@ export class Repository {
    * `checkChange` may refuse the change from the stored document to that one.
    */
   commit(z: ZoneConfig, previousName: string | null, opts: CommitOptions = {}): IndexEntry {
-    return this.update((entries) => {
+    let before: IndexEntry | undefined;
+    const entry = this.update((entries) => {
       const old = previousName === null ? undefined : entries.find((e) => e.name === previousName);
+      before = old ? { ...old } : undefined;
       if (previousName !== null && !old) throw new ZoneError(`zone '${previousName}' was deleted while it was being edited`);
       const current = old ? this.load(old.name) : undefined;
       const target = current && opts.rebase ? opts.rebase(current) : z;
       if (old && current && opts.checkChange) opts.checkChange(old, target, current);
       if (target.zonename !== previousName && entries.some((e) => e.name === target.zonename))
-        throw new ZoneError(`zone '${target.zonename}' already exists`);
+        throw new ZoneError(`zone '${target.zonename}' already exists`, EXIT_ERR, "conflict");
       // The caller's zone changes only if the commit succeeds.
       const doc = structuredClone(target);
       pairProcessLimits(doc);
@@ -311,6 +320,9 @@ export class Repository {
       target.rctl = doc.rctl;
       return entry;
     });
+    if (before && before.name !== entry.name) this.observer?.(before.name, before.state, null);
+    this.observer?.(entry.name, before && before.name === entry.name ? before.state : null, entry.state);
+    return entry;
   }
 
   /**
@@ -320,15 +332,18 @@ export class Repository {
    * repository no longer names.
    */
   setStateIfUnchanged(name: string, to: ZoneState, expected: ZoneConfig): void {
-    this.update((entries) => {
+    const from = this.update((entries) => {
       const e = entries.find((x) => x.name === name);
-      if (!e) throw new ZoneError(`zone '${name}' does not exist`);
+      if (!e) throw new ZoneError(`zone '${name}' does not exist`, EXIT_ERR, "missing");
       if (serializeZone(this.load(name)) !== serializeZone(expected))
         throw new ZoneError(`configuration changed while the ${to === "incomplete" ? "install" : "operation"} began; try again`);
+      const was = e.state;
       checkTransition(e.state, to);
       e.state = to;
       this.writeIndex(entries, !TRANSIENT.includes(to));
+      return was;
     });
+    this.observer?.(name, from, to);
   }
 
   /**
@@ -363,23 +378,27 @@ export class Repository {
   delete(name: string): void {
     this.update((entries) => {
       const e = entries.find((x) => x.name === name);
-      if (!e) throw new ZoneError(`zone '${name}' does not exist`);
-      if (e.state !== "configured") throw new ZoneError(`zone '${name}' is ${e.state}; only a configured zone can be deleted (uninstall it first)`);
+      if (!e) throw new ZoneError(`zone '${name}' does not exist`, EXIT_ERR, "missing");
+      if (e.state !== "configured") throw new ZoneError(`zone '${name}' is ${e.state}; only a configured zone can be deleted (uninstall it first)`, EXIT_ERR, "state");
       this.writeIndex(entries.filter((x) => x !== e));
       fs.rmSync(this.zoneFile(name), { force: true });
     });
+    this.observer?.(name, "configured", null);
   }
 
   /** Persist a state change, checked against the state model. */
   setState(name: string, to: ZoneState): void {
-    this.update((entries) => {
+    const from = this.update((entries) => {
       const e = entries.find((x) => x.name === name);
-      if (!e) throw new ZoneError(`zone '${name}' does not exist`);
+      if (!e) throw new ZoneError(`zone '${name}' does not exist`, EXIT_ERR, "missing");
+      const was = e.state;
       checkTransition(e.state, to);
       e.state = to;
       // Configuration and the states that outlive a host reboot are made durable; the
       // transient ones need only be replaced whole (a reboot makes them stale anyway).
       this.writeIndex(entries, !TRANSIENT.includes(to));
+      return was;
     });
+    this.observer?.(name, from, to);
   }
 }

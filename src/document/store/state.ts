@@ -3,7 +3,10 @@
  * the states, the legal transitions, and what each operation needs. Every change of
  * state goes through checkTransition, and the repository persists the result.
  */
-import { ZoneError } from "../../native/errors.js";
+import { EXIT_ERR, ZoneError } from "../../native/errors.js";
+
+/** A refusal for the zone's state (the API answers 409). */
+const wrongState = (message: string): ZoneError => new ZoneError(message, EXIT_ERR, "state");
 
 export const STATES = ["configured", "incomplete", "installed", "ready", "running", "shutting_down", "down", "mounted"] as const;
 export type ZoneState = (typeof STATES)[number];
@@ -40,7 +43,7 @@ export function canTransition(from: ZoneState, to: ZoneState): boolean {
 }
 
 export function checkTransition(from: ZoneState, to: ZoneState): void {
-  if (!canTransition(from, to)) throw new ZoneError(`cannot go from ${from} to ${to}`);
+  if (!canTransition(from, to)) throw wrongState(`cannot go from ${from} to ${to}`);
 }
 
 /** What each zoneadm/zonecfg operation needs: the states it accepts, and the one to name. */
@@ -72,8 +75,8 @@ export function checkOperation(op: string, state: ZoneState): void {
   if (!r) throw new ZoneError(`unknown operation '${op}'`);
   if (r.states.includes(state)) return;
   if (state === "incomplete" && ["install", "clone", "attach", "verify", "boot", "ready"].includes(op))
-    throw new ZoneError(`zone is incomplete: uninstall required before ${op} (zoneadm uninstall -F)`);
-  if (op === "delete") throw new ZoneError(`must be configured to be deleted (it is ${state}); uninstall it first`);
-  if (state === "running" && (op === "boot" || op === "ready")) throw new ZoneError(`zone is already running`);
-  throw new ZoneError(`must be ${r.need} before ${op} (it is ${state})`);
+    throw wrongState(`zone is incomplete: uninstall required before ${op} (zoneadm uninstall -F)`);
+  if (op === "delete") throw wrongState(`must be configured to be deleted (it is ${state}); uninstall it first`);
+  if (state === "running" && (op === "boot" || op === "ready")) throw wrongState(`zone is already running`);
+  throw wrongState(`must be ${r.need} before ${op} (it is ${state})`);
 }

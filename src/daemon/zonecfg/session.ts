@@ -5,7 +5,7 @@
  */
 import * as fs from "node:fs";
 import { applyEdit, ZoneEditor } from "../../document/editor.js";
-import { ZoneError, q } from "../../native/errors.js";
+import { EXIT_ERR, ZoneError, q } from "../../native/errors.js";
 import { exportZone } from "../../document/export.js";
 import { Cursor } from "../../document/grammar.js";
 import { infoAll, infoGlobal, infoResource } from "../../document/info.js";
@@ -26,6 +26,8 @@ export interface SessionIO {
   out(text: string): void;
   /** Ask a yes/no question; null when nobody can answer (no terminal). */
   confirm(question: string): Promise<boolean | null>;
+  /** false for the HTTP API: export -f would write a file of the daemon's host for a remote caller. */
+  writeFiles?: boolean;
 }
 
 /** Properties fixed once a zone is installed, and what to use instead. */
@@ -141,18 +143,18 @@ export class ZonecfgSession {
     const prop = cmd.tokens[1]?.text ?? "";
     if (this.state === null || this.state === "configured") return;
     const fixed = FIXED_AFTER_INSTALL[prop];
-    if (fixed) throw new ZoneError(`${prop} cannot be changed while the zone is ${this.state}: ${fixed.replace("ZONE", this.name)}`);
+    if (fixed) throw new ZoneError(`${prop} cannot be changed while the zone is ${this.state}: ${fixed.replace("ZONE", this.name)}`, EXIT_ERR, "state");
     if (prop === "zonename" && this.state !== "installed")
-      throw new ZoneError(`zone can only be renamed while configured or installed (it is ${this.state})`);
+      throw new ZoneError(`zone can only be renamed while configured or installed (it is ${this.state})`, EXIT_ERR, "state");
   }
 
   private create(c: Cursor): void {
     const flags = c.flags("Fb", "at");
     c.end("create options");
     if (this.editor && this.storedName !== null && !flags.has("F"))
-      throw new ZoneError("zone already exists; use 'create -F' to replace its configuration");
+      throw new ZoneError("zone already exists; use 'create -F' to replace its configuration", EXIT_ERR, "conflict");
     if (this.state !== null && this.state !== "configured")
-      throw new ZoneError(`zone is ${this.state}; its configuration can only be replaced while configured`);
+      throw new ZoneError(`zone is ${this.state}; its configuration can only be replaced while configured`, EXIT_ERR, "state");
     const picked = [...flags.keys()].filter((f) => f !== "F");
     if (picked.length > 1) throw new ZoneError("create takes only one of -a, -b and -t");
     if (flags.has("a")) {
@@ -188,7 +190,7 @@ export class ZonecfgSession {
     const force = c.flags("F").has("F");
     c.end("delete options");
     if (this.storedName === null) throw new ZoneError("zone has not been committed; nothing to delete");
-    if (this.state !== "configured") throw new ZoneError(`zone is ${this.state}; only a configured zone can be deleted (uninstall it first)`);
+    if (this.state !== "configured") throw new ZoneError(`zone is ${this.state}; only a configured zone can be deleted (uninstall it first)`, EXIT_ERR, "state");
     if (!(await this.confirmed(force, `Are you sure you want to delete zone ${this.storedName} (y/[n])? `, "delete"))) return;
     this.repo.delete(this.storedName);
     this.zoneName = this.storedName;
@@ -268,6 +270,7 @@ export class ZonecfgSession {
     const text = exportZone(this.zone().zone);
     const file = flags.get("f");
     if (file === undefined) this.io.out(text.replace(/\n$/, ""));
+    else if (this.io.writeFiles === false) throw new ZoneError("export -f writes a file on the daemon's host; over the API the export is in the answer", EXIT_ERR, "input");
     else {
       try {
         fs.writeFileSync(file, text);
