@@ -37,6 +37,8 @@ const zones = Number(process.argv[2] ?? 48);
 const rounds = Number(process.argv[3] ?? 3);
 const K = Number(process.argv[4] ?? 16);
 const root: BenchRoot = benchRoot("api");
+// The daemon client starts zoneadmd with this process's environment: never the host's root.
+process.env.ZONES_ROOT = root.dir;
 const paths = zonePaths(root.env);
 const bin = (c: string): string => path.join(TOP, "bin", c);
 const now = (): number => Number(process.hrtime.bigint()) / 1e6;
@@ -204,28 +206,29 @@ async function main(): Promise<void> {
   if (m.status !== 0) throw new Error(`cannot mount a tmpfs on ${root.dir}/run: ${m.stderr.trim()}`);
   const ping = await call(paths, { op: "ping" });
   if (!ping.ok) throw new Error(`zoneadmd: ${ping.error}`);
-  const peer = await RuncPeer.make(root.dir, path.join(paths.runDir, "peer-runc"), paths);
-  try {
+  const runc = (peer = await RuncPeer.make(root.dir, path.join(paths.runDir, "peer-runc"), paths));
+  {
     console.log(`create + install + boot of minimal zones; ${ping.runtime?.name} ${ping.runtime?.version}; zoneadmd ${ping.pid}`);
     for (let r = 0; r < rounds; r++) {
       await timedRound("API, one connection (pipelined waves of K)", () => apiOneConnection(`a${r}x`));
       await timedRound("API, pool of K keep-alive connections", () => apiPool(`p${r}x`));
       await timedRound("zonecfg -f + zoneadm install + boot", () => commands(`c${r}x`));
-      await timedRound("runc run -d (peer, no install)", () => parallel(zones, K, (i) => peer.run(`r${r}x${i}`)));
+      await timedRound("runc run -d (peer, no install)", () => parallel(zones, K, (i) => runc.run(`r${r}x${i}`)));
       process.stdout.write(`round ${r + 1}/${rounds} done; removing its zones\n`);
       for (const p of ["a", "p", "c"]) await removeZones(`${p}${r}x`);
-      await peer.removeAll();
+      await runc.removeAll();
     }
     summary();
-  } finally {
-    await peer.cleanup();
   }
 }
 
+let peer: RuncPeer | undefined;
 let cleaned = false;
+/** Everything goes, also after a failure or a signal: the peer's containers first (their state is on the root's tmpfs). */
 async function cleanup(): Promise<void> {
   if (cleaned) return;
   cleaned = true;
+  await peer?.cleanup().catch((e: Error) => console.error(`runc peer cleanup: ${e.message}`));
   await removeBenchRoot(root);
 }
 for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void cleanup().then(() => process.exit(130)));

@@ -23,7 +23,7 @@ interface Waiting {
 export class PipelinedConnection {
   private readonly sock: net.Socket;
   private readonly waiting: Waiting[] = [];
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private failed: Error | undefined;
   /** Requests written on this one connection, for the report. */
   sent = 0;

@@ -5,7 +5,7 @@
  * console socket (terminal off), no network, no install. Everything it makes goes in
  * cleanup(), also after a failure.
  */
-import { execFile } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { BUSYBOX_TREE, installMinimal } from "../src/platform/brands/minimal.js";
@@ -38,10 +38,24 @@ export class RuncPeer {
     return p;
   }
 
+  /**
+   * runc with its output to a log file: the container's init inherits runc's stdio, so
+   * pipes of ours would stay open as long as the container runs.
+   */
   private runc(args: string[]): Promise<void> {
-    return new Promise((resolve, reject) =>
-      execFile("runc", ["--root", this.state, ...args], (err, _o, stderr) => (err ? reject(new Error(`runc ${args.join(" ")}: ${stderr.trim() || err.message}`)) : resolve())),
-    );
+    const log = path.join(this.dir, "runc.log");
+    fs.mkdirSync(this.dir, { recursive: true });
+    const fd = fs.openSync(log, "a", 0o600);
+    return new Promise((resolve, reject) => {
+      const child = spawn("runc", ["--root", this.state, ...args], { stdio: ["ignore", fd, fd] });
+      fs.closeSync(fd);
+      child.on("error", (e) => reject(new Error(`runc ${args.join(" ")}: ${e.message}`)));
+      child.on("exit", (code) => {
+        if (code === 0) return resolve();
+        const last = fs.readFileSync(log, "utf8").trim().split("\n").pop() ?? "";
+        reject(new Error(`runc ${args.join(" ")} failed (${code}): ${last}`));
+      });
+    });
   }
 
   /** One container: its bundle is written inside the timing, as a zone's ready writes its own. */
@@ -55,7 +69,10 @@ export class RuncPeer {
     await this.runc(["run", "-d", "--bundle", bundle, id]);
   }
 
+  /** Every container of the peer's runc state, also ones started by a call cut short. */
   async removeAll(): Promise<void> {
+    const listed = spawnSync("runc", ["--root", this.state, "list", "-q"], { encoding: "utf8" }).stdout ?? "";
+    for (const id of listed.split("\n").filter(Boolean)) this.ids.add(id);
     await Promise.all(
       [...this.ids].map(async (id) => {
         await this.runc(["delete", "--force", id]).catch(() => undefined);

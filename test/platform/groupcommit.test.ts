@@ -73,6 +73,8 @@ describe("Repository.setStates", () => {
     const changed = structuredClone(zones[3]!);
     changed.autoboot = true;
     const before = fs.statSync(repo.indexFile).ino;
+    const heard: string[] = [];
+    repo.observer = (name, from, to) => heard.push(`${name}:${from}->${to}`);
     const out = repo.setStates([
       { name: "a", to: "incomplete", expected: zones[0] },
       { name: "b", to: "incomplete" },
@@ -89,6 +91,7 @@ describe("Repository.setStates", () => {
       repo.list().map((e) => `${e.name}:${e.state}`),
       ["a:incomplete", "b:incomplete", "c:configured", "d:configured"],
     );
+    assert.deepEqual(heard, ["a:configured->incomplete", "b:configured->incomplete"], "the observer (the API's events) hears each applied change");
     // One replacement of the index (atomic.ts writes a new file and renames it).
     assert.notEqual(fs.statSync(repo.indexFile).ino, before);
     const once = fs.statSync(repo.indexFile).ino;

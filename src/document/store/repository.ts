@@ -353,15 +353,17 @@ export class Repository {
    * once, durable if any change applied needs it. A failed write throws: none applied.
    */
   setStates(changes: readonly StateChange[]): (true | Error)[] {
-    return this.update((entries) => {
+    const applied: [string, ZoneState, ZoneState][] = [];
+    const out = this.update((entries) => {
       let durable = false;
-      const out = changes.map((c): true | Error => {
+      const results = changes.map((c): true | Error => {
         try {
           const e = entries.find((x) => x.name === c.name);
-          if (!e) throw new ZoneError(`zone '${c.name}' does not exist`);
+          if (!e) throw new ZoneError(`zone '${c.name}' does not exist`, EXIT_ERR, "missing");
           if (c.expected && serializeZone(this.load(c.name)) !== serializeZone(c.expected))
             throw new ZoneError(`configuration changed while the ${c.to === "incomplete" ? "install" : "operation"} began; try again`);
           checkTransition(e.state, c.to);
+          applied.push([c.name, e.state, c.to]);
           e.state = c.to;
           durable ||= !TRANSIENT.includes(c.to);
           return true;
@@ -369,9 +371,12 @@ export class Repository {
           return err as Error;
         }
       });
-      if (out.some((r) => r === true)) this.writeIndex(entries, durable);
-      return out;
+      if (applied.length > 0) this.writeIndex(entries, durable);
+      return results;
     });
+    // As setState: the observer hears each change once the write holds it and the lock is released.
+    for (const [name, from, to] of applied) this.observer?.(name, from, to);
+    return out;
   }
 
   /** Remove a configured zone (zonecfg delete). */
