@@ -54,7 +54,7 @@ export class ApiClient {
         res.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8");
           let json: ApiBody | undefined;
-          if ((res.headers["content-type"] ?? "").startsWith("application/json")) json = JSON.parse(text) as ApiBody;
+          if (text !== "" && (res.headers["content-type"] ?? "").startsWith("application/json")) json = JSON.parse(text) as ApiBody;
           resolve({ status: res.statusCode ?? 0, headers: res.headers, json, text });
         });
         res.on("error", reject);

@@ -19,6 +19,7 @@ import type { Reply, Request } from "../protocol.js";
 import { Access } from "./access.js";
 import { Events, register as registerEvents } from "./events.js";
 import { ApiServer } from "./http.js";
+import { IndexWatch } from "./indexwatch.js";
 import { Operations, register as registerOperations } from "./operations.js";
 import { Router } from "./router.js";
 import { register as registerZones, zoneUrl } from "./zones.js";
@@ -58,6 +59,7 @@ export class Api {
   readonly operations: Operations;
   readonly access: Access;
   readonly server: ApiServer;
+  private readonly watch: IndexWatch;
   /** The resource usage of zones, in their order, for their objects (zones.ts), where a reader is wired in. */
   usage?: (entries: readonly IndexEntry[]) => unknown[];
 
@@ -73,8 +75,13 @@ export class Api {
       },
       internal,
     });
-    // Every state transition the daemon makes passes the repository (repository.ts observer).
-    daemon.platform.repo.observer = (name, from, to) => this.lifecycle(name, from, to);
+    // Every state transition the daemon makes passes the repository (repository.ts
+    // observer); zonecfg's own writes are seen on the index (indexwatch.ts).
+    this.watch = new IndexWatch(daemon.platform.repo, (name, from, to) => this.lifecycle(name, from, to));
+    daemon.platform.repo.observer = (name, from, to) => {
+      this.watch.seen(name, to);
+      this.lifecycle(name, from, to);
+    };
   }
 
   private lifecycle(name: string, from: string | null, to: string | null): void {
@@ -89,6 +96,7 @@ export class Api {
 
   /** After the admin socket (server.ts): its directory, searchable by all, is made then. */
   async start(): Promise<void> {
+    this.watch.start();
     await this.server.listen();
     const door = hostApiSocketPath(this.daemon.paths.runDir);
     const dir = door.slice(0, door.lastIndexOf("/"));
@@ -102,6 +110,7 @@ export class Api {
   }
 
   stop(): void {
+    this.watch.stop();
     this.events.close();
     this.server.close();
   }

@@ -8,18 +8,22 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
+import { until } from "../../support/helpers.js";
 import { ZoneTestRoot } from "../../support/zones.js";
-import { ApiClient } from "../../support/api.js";
+import { ApiClient, type EventStream } from "../../support/api.js";
 
 const root = new ZoneTestRoot("apicfg");
 let api: ApiClient;
+let events: EventStream;
 
-before(() => {
+before(async () => {
   root.ok("zoneadm", ["runtime"]);
   api = new ApiClient(root.paths.runDir);
+  events = await api.events("lifecycle");
 });
 
 after(() => {
+  events?.close();
   api?.close();
   root.remove();
 });
@@ -92,4 +96,19 @@ test("DELETE removes a configured zone only: 409 for an installed one, 404 after
   assert.equal(root.run("zonecfg", ["-z", "copy", "info"]).status, 1);
   assert.equal((await api.request("DELETE", "/1.0/zones/copy")).status, 404);
   assert.equal((await api.request("DELETE", "/1.0/zones/web")).status, 200);
+});
+
+test("events: each change once, also those zonecfg makes on its own", async () => {
+  const told = (name: string, action: string): number => events.events.filter((e) => e.metadata.name === name && e.metadata.action === action).length;
+  // The API's own: web was created once, changed, deleted.
+  await until("web's deletion", () => told("web", "zone-deleted") === 1);
+  assert.equal(told("web", "zone-created"), 1);
+  // zonecfg writes the repository itself: the daemon sees it on the index.
+  root.ok("zonecfg", ["-z", "ext", `create; set zonepath=${zp("ext")}; set brand=minimal`]);
+  await until("ext's creation", () => told("ext", "zone-created") === 1);
+  root.ok("zonecfg", ["-z", "ext", "delete", "-F"]);
+  await until("ext's deletion", () => told("ext", "zone-deleted") === 1);
+  // copy was installed and uninstalled by zoneadm (through the daemon): told once each.
+  const copy = events.events.filter((e) => e.metadata.name === "copy").map((e) => (e.metadata.context as { state: string | null }).state);
+  assert.deepEqual(copy, ["configured", "incomplete", "installed", "incomplete", "configured", null]);
 });

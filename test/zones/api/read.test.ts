@@ -69,3 +69,13 @@ test("unknown zone 404, bad name 400, unknown path 404, wrong method 405: error 
     assert.match(r.json!.error, msg);
   }
 });
+
+test("a body over the limit is 413; HEAD answers a GET's headers without its body", async () => {
+  const big = await api.request("PUT", "/1.0/zones/web/config", { text: "#".repeat(5 * 1024 * 1024) });
+  assert.equal(big.status, 413);
+  assert.match(big.json!.error, /^request body of \d+ bytes is longer than 4194304 bytes$/);
+  const h = await api.request("HEAD", "/1.0/zones/web");
+  assert.equal(h.status, 200);
+  assert.equal(h.text, "");
+  assert.ok(Number(h.headers["content-length"]) > 0);
+});

@@ -64,6 +64,9 @@ test("install and boot are operations; wait ends with Success and zoneadm sees t
   const ops = await api.sync<string[]>("GET", "/1.0/operations");
   assert.ok(ops.includes(r.json!.operation));
   await until("the running event", () => events.events.some((e) => e.type === "lifecycle" && e.metadata.name === "web" && (e.metadata.context as { state: string }).state === "running"));
+  // Every transition, in order: install's claim (incomplete) through boot.
+  const states = events.events.filter((e) => e.type === "lifecycle" && e.metadata.name === "web").map((e) => (e.metadata.context as { state: string }).state);
+  assert.deepEqual(states, ["incomplete", "installed", "running"]);
   const mine = events.events.filter((e) => e.type === "operation" && (e.metadata.operation as { id: string }).id === op.id).map((e) => e.metadata.action);
   assert.deepEqual(mine, ["operation-created", "operation-updated"]);
 });
