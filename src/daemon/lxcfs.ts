@@ -16,7 +16,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ZonePaths } from "../document/store/paths.js";
 import { mountsBelow, unmount } from "../platform/idmap.js";
-import { bindViews, ensureStage, lxcfsDir, lxcfsMounted, stageBound, stageDir } from "../platform/views.js";
+import { bindViews, boundStage, ensureStage, lxcfsDir, lxcfsMounted, stageBound, stageDir } from "../platform/views.js";
 
 /** How often the supervisor looks at lxcfs (a /proc read: no FUSE request). */
 export const CHECK_MS = 1000;
@@ -73,8 +73,9 @@ export class LxcfsService {
    */
   async ensure(zone: string): Promise<string | undefined> {
     this.wanted = true;
-    const live = this.running() > 0 ? ensureStage(this.paths) : undefined;
-    const stage = live && stageBound(live) ? live : await this.restart();
+    // A stage not mounted or not bound is made and bound by restart, as ensureStage would.
+    const live = this.running() > 0 ? boundStage(this.paths) : undefined;
+    const stage = live ?? (await this.restart());
     if (!stage) this.log(`zone '${zone}': no lxcfs: /proc/meminfo, /proc/cpuinfo and uptime inside show the host's`);
     return stage;
   }

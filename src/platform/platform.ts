@@ -25,10 +25,11 @@ import type { OciRuntime } from "./oci/runtime.js";
 import { zoneProcess, zoneSpec } from "./oci/spec.js";
 import { removeDeviceNodes, withdrawRuntimeDefaults, zoneDevices } from "./devices.js";
 import type { ZonePaths } from "../document/store/paths.js";
-import type { IndexEntry, Repository } from "../document/store/repository.js";
+import type { IndexEntry, Repository, StateChange } from "../document/store/repository.js";
+import { GroupCommit } from "../native/groupcommit.js";
 import { consoleLogFile, haltNoteFile, processTemplateFile, readRun, runFile, runningIds, zoneRunDir, type RunState } from "../document/store/runstate.js";
 import { receiveOneFd } from "../native/fdpass.js";
-import { SLOT_SIZE, type SlotRegistry } from "./slots.js";
+import { SLOT_SIZE, type SlotRegistry, type SlotRequest } from "./slots.js";
 import { checkOperation, type ZoneState } from "../document/store/state.js";
 import { Network } from "./network/network.js";
 import { applyLimits, zonesLimits } from "./reserve.js";
@@ -77,6 +78,13 @@ export class Platform {
   networkChanged: (() => Promise<void>) | undefined;
   /** Bridges, veths, addresses and anti-spoofing filters of the zones (network.ts). */
   readonly network: Network;
+  /**
+   * The state changes and slot allocations of the zones being installed and booted at
+   * once, written together (native/groupcommit.ts): one durable write per batch, not
+   * one per zone, each operation going on only once its own change is on disk.
+   */
+  readonly stateCommits: GroupCommit<StateChange, true>;
+  readonly slotCommits: GroupCommit<SlotRequest, number>;
 
   constructor(
     readonly paths: ZonePaths,
@@ -86,6 +94,8 @@ export class Platform {
     private readonly log: (line: string) => void = () => {},
   ) {
     this.network = new Network(paths, log);
+    this.stateCommits = new GroupCommit((changes) => repo.setStates(changes));
+    this.slotCommits = new GroupCommit((reqs) => slots.allocateAll(reqs));
   }
 
   runDir(name: string): string {
@@ -121,6 +131,12 @@ export class Platform {
     this.log(`zone '${name}': ${to}`);
   }
 
+  /** setState through the group commit; with `expected`, only if the document still reads so. */
+  private async changeState(name: string, to: ZoneState, expected?: ZoneConfig): Promise<void> {
+    await this.stateCommits.submit({ name, to, expected });
+    this.log(`zone '${name}': ${to}`);
+  }
+
   async install(name: string, opts: InstallOptions = {}): Promise<void> {
     const e = this.entry(name);
     checkOperation("install", e.state);
@@ -138,9 +154,8 @@ export class Platform {
     if (fs.existsSync(z.zonepath) && fs.readdirSync(z.zonepath).length > 0) throw new ZoneError(`zonepath ${q(z.zonepath)} is not empty; install needs an empty or new directory`);
     // From here a failure or a kill leaves the zone incomplete, which says so; and
     // from here its zonepath is fixed, so it must still be the one read above.
-    this.repo.setStateIfUnchanged(name, "incomplete", z);
-    this.log(`zone '${name}': incomplete`);
-    const slot = this.slots.allocate(e.uuid, this.paths.configDir, name);
+    await this.changeState(name, "incomplete", z);
+    const slot = await this.slotCommits.submit({ uuid: e.uuid, configDir: this.paths.configDir, zonename: name });
     // Closed to host users; the zone's root group may pass, since the runtime mounts
     // the root tree from inside the zone's user namespace.
     fs.mkdirSync(path.dirname(z.zonepath), { recursive: true, mode: 0o755 });
@@ -158,7 +173,7 @@ export class Platform {
       }
       throw err;
     }
-    this.setState(name, "installed");
+    await this.changeState(name, "installed");
   }
 
   async uninstall(name: string): Promise<void> {
@@ -309,7 +324,7 @@ export class Platform {
       await this.networkChanged?.();
       if (started) return { run, started };
       writeFileAtomic(runFile(this.paths, name), JSON.stringify(run), 0o644, false);
-      this.setState(name, "ready");
+      await this.changeState(name, "ready");
       return { run, started };
     } catch (err) {
       userns?.release();
@@ -331,7 +346,7 @@ export class Platform {
     }
     run.booted = true;
     writeFileAtomic(runFile(this.paths, name), JSON.stringify(run), 0o644, false);
-    this.setState(name, "running");
+    await this.changeState(name, "running");
     return run;
   }
 

@@ -30,6 +30,13 @@ export interface SlotEntry {
   zonename: string;
 }
 
+/** What allocate takes: the zone (uuid, owning repository) and its name, for people. */
+export interface SlotRequest {
+  uuid: string;
+  configDir: string;
+  zonename: string;
+}
+
 export interface HostIdFiles {
   passwd: string;
   group: string;
@@ -100,26 +107,52 @@ export class SlotRegistry {
    * repeats uuids), since the two zones would otherwise share host ids.
    */
   allocate(uuid: string, configDir: string, zonename: string): number {
-    if (uuid === "" || CONTROL.test(uuid)) throw new ZoneError(`invalid zone uuid ${q(uuid)}`);
-    if (!path.isAbsolute(configDir) || CONTROL.test(configDir)) throw new ZoneError(`zone repository must be an absolute path without control characters: ${q(configDir)}`);
-    if (CONTROL.test(zonename)) throw new ZoneError(`zone name holds a control character: ${q(zonename)}`);
+    const r = this.allocateAll([{ uuid, configDir, zonename }])[0]!;
+    if (r instanceof Error) throw r;
+    return r;
+  }
+
+  /**
+   * allocate for several zones in one locked write (group commit: platform/slotbatch.ts):
+   * a request refused is an Error in its place; the file is written once, if anything
+   * changed. A failed write throws: no request got a slot.
+   */
+  allocateAll(reqs: readonly SlotRequest[]): (number | Error)[] {
     return this.update((entries) => {
-      const have = entries.find((e) => e.uuid === uuid);
-      if (have) {
-        if (have.configDir !== configDir)
-          throw new ZoneError(`zone uuid ${q(uuid)} already holds uid slot ${have.slot} for ${q(have.configDir)}; uninstall that zone first`);
-        if (have.zonename !== zonename) this.write(entries.map((e) => (e === have ? { ...e, zonename } : e)));
-        return have.slot;
-      }
-      const blocked = this.hostSlots();
-      for (const e of entries) blocked.add(e.slot);
-      for (let k = MIN_SLOT; k <= MAX_SLOT; k++) {
-        if (blocked.has(k)) continue;
-        // Kept in slot order so that an administrator reads the file as a table.
-        this.write([...entries, { slot: k, uuid, configDir, zonename }].sort((a, b) => a.slot - b.slot));
-        return k;
-      }
-      throw new ZoneError(`no free uid slot in ${this.file}: every slot ${MIN_SLOT}-${MAX_SLOT} is taken by a zone or by host ids`);
+      let changed = false;
+      let blocked: Set<number> | undefined;
+      const out = reqs.map(({ uuid, configDir, zonename }): number | Error => {
+        try {
+          if (uuid === "" || CONTROL.test(uuid)) throw new ZoneError(`invalid zone uuid ${q(uuid)}`);
+          if (!path.isAbsolute(configDir) || CONTROL.test(configDir)) throw new ZoneError(`zone repository must be an absolute path without control characters: ${q(configDir)}`);
+          if (CONTROL.test(zonename)) throw new ZoneError(`zone name holds a control character: ${q(zonename)}`);
+          const have = entries.find((e) => e.uuid === uuid);
+          if (have) {
+            if (have.configDir !== configDir)
+              throw new ZoneError(`zone uuid ${q(uuid)} already holds uid slot ${have.slot} for ${q(have.configDir)}; uninstall that zone first`);
+            if (have.zonename !== zonename) {
+              have.zonename = zonename;
+              changed = true;
+            }
+            return have.slot;
+          }
+          // The host's ids are read once per batch: the slots this batch hands out are added below.
+          blocked ??= this.hostSlots();
+          for (const e of entries) blocked.add(e.slot);
+          for (let k = MIN_SLOT; k <= MAX_SLOT; k++) {
+            if (blocked.has(k)) continue;
+            entries.push({ slot: k, uuid, configDir, zonename });
+            changed = true;
+            return k;
+          }
+          throw new ZoneError(`no free uid slot in ${this.file}: every slot ${MIN_SLOT}-${MAX_SLOT} is taken by a zone or by host ids`);
+        } catch (err) {
+          return err as Error;
+        }
+      });
+      // Kept in slot order so that an administrator reads the file as a table.
+      if (changed) this.write([...entries].sort((a, b) => a.slot - b.slot));
+      return out;
     });
   }
 

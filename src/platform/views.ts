@@ -101,6 +101,19 @@ export function stageBound(stage: string): boolean {
   return VIEW_FILES.every((f) => at.has(path.join(stage, f)));
 }
 
+/**
+ * The stage if it is mounted and every file of it is bound (ensureStage and stageBound
+ * both true), from one read of /proc/self/mountinfo: each zone's ready asks, and on a
+ * host with many zones that file is long (the kernel writes it out on every read).
+ */
+export function boundStage(paths: ZonePaths): string | undefined {
+  const dir = stageDir(paths);
+  const mounts = mountTypes();
+  if (!mounts.some((m) => m.at === dir && m.type === "tmpfs")) return undefined;
+  const at = new Set(mounts.map((m) => m.at));
+  return VIEW_FILES.every((f) => at.has(path.join(dir, f))) ? dir : undefined;
+}
+
 /** The zone's binds of the stage's files, after its /proc and /sys (spec.ts). */
 export function viewMounts(stage: string | undefined): OciMount[] {
   if (!stage) return [];

@@ -39,6 +39,13 @@ export interface CommitOptions {
   checkChange?: (old: IndexEntry, doc: ZoneConfig, current: ZoneConfig) => void;
 }
 
+/** One zone's state change for setStates; `expected`: only if its document still reads so. */
+export interface StateChange {
+  name: string;
+  to: ZoneState;
+  expected?: ZoneConfig;
+}
+
 export interface IndexScan {
   entries: IndexEntry[];
   /** One message per bad line, naming the file and line. */
@@ -337,6 +344,39 @@ export class Repository {
       return was;
     });
     this.observer?.(name, from, to);
+  }
+
+  /**
+   * Several zones' state changes in one locked write (group commit, native/groupcommit.ts):
+   * each is checked as setState (or, with `expected`, setStateIfUnchanged) would check it,
+   * one refused is an Error in its place and is not applied, and the index is written
+   * once, durable if any change applied needs it. A failed write throws: none applied.
+   */
+  setStates(changes: readonly StateChange[]): (true | Error)[] {
+    const applied: [string, ZoneState, ZoneState][] = [];
+    const out = this.update((entries) => {
+      let durable = false;
+      const results = changes.map((c): true | Error => {
+        try {
+          const e = entries.find((x) => x.name === c.name);
+          if (!e) throw new ZoneError(`zone '${c.name}' does not exist`, EXIT_ERR, "missing");
+          if (c.expected && serializeZone(this.load(c.name)) !== serializeZone(c.expected))
+            throw new ZoneError(`configuration changed while the ${c.to === "incomplete" ? "install" : "operation"} began; try again`);
+          checkTransition(e.state, c.to);
+          applied.push([c.name, e.state, c.to]);
+          e.state = c.to;
+          durable ||= !TRANSIENT.includes(c.to);
+          return true;
+        } catch (err) {
+          return err as Error;
+        }
+      });
+      if (applied.length > 0) this.writeIndex(entries, durable);
+      return results;
+    });
+    // As setState: the observer hears each change once the write holds it and the lock is released.
+    for (const [name, from, to] of applied) this.observer?.(name, from, to);
+    return out;
   }
 
   /** Remove a configured zone (zonecfg delete). */

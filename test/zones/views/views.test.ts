@@ -47,6 +47,10 @@ describe("in-zone views of a zone's resources", { concurrency: false }, () => {
     }
   });
 
+  test("the second zone's boot keeps the lxcfs the first one started (its stage is found mounted and bound)", () => {
+    assert.equal(log(root).split("\n").filter((l) => l.includes("serving zones' /proc views from")).length, 1, log(root));
+  });
+
   test("a zone with capped-memory physical=256m sees 256 MiB in /proc/meminfo, top and free", () => {
     assert.equal(memTotalKb(inZone("mini", "cat /proc/meminfo")), CAP_KB);
     // busybox top reads /proc/meminfo: used + free is the total.
