@@ -157,7 +157,24 @@ export function debianOwnTree(zonepath: string): string {
 export function adoptDebian(zonepath: string): void {
   const rec = record(zonepath);
   if (rec.mode !== "overlay") return;
+  takeHold(zonepath, rec, `image generation ${q(rec.tree)} of the source zone is gone; the clone cannot use it`);
+}
+
+/**
+ * At attach, before anything changes: the detached zone's hold was taken where it was
+ * installed (on another host it names nothing here); the attaching zone takes one of its
+ * own, refusing when this host lacks the generation its layer lies on, then drops the old.
+ */
+export function attachDebian(zonepath: string): void {
+  const rec = record(zonepath);
+  if (rec.mode !== "overlay") return;
+  takeHold(zonepath, rec, `the detached zone's layer lies on image generation ${q(rec.tree)}, which this host does not have; attach it where that generation is, or install the zone again`);
+  if (rec.hold !== "") releaseTree(rec.tree, rec.hold);
+}
+
+/** A new hold on `rec.tree`, recorded in the zonepath; `gone` when the generation is not here. */
+function takeHold(zonepath: string, rec: ImageRecord, gone: string): void {
   const hold = newHold();
-  if (!holdTree(rec.tree, hold)) throw new ZoneError(`image generation ${q(rec.tree)} of the source zone is gone; the clone cannot use it`);
+  if (!holdTree(rec.tree, hold)) throw new ZoneError(gone);
   fs.writeFileSync(path.join(zonepath, IMAGE_RECORD), JSON.stringify({ ...rec, hold }) + "\n", { mode: 0o600 });
 }
