@@ -2,10 +2,12 @@
  * A debian zone is a whole Debian system: systemd as its init reaches `running`, apt in
  * the zone installs packages through the global zone's package proxy (daemon/proxy.ts)
  * into the zone's own layer, the services it installs start with the zone, answer the
- * global zone at the zone's address and run again after a reboot; a clone of it is a
- * machine of its own (hostname, machine-id, SSH host keys) whose services run too; and
- * `zoneadm shutdown` powers it off through systemd. Needs the base image (built by
- * install.test.ts's first run on a machine, or here) and the host's Debian archives.
+ * global zone at the zone's address (ssh: a password chpasswd set in the zone logs a
+ * user of the zone's in, a wrong one is refused) and run again after a reboot; a clone
+ * of it is a machine of its own (hostname, machine-id, SSH host keys) whose services
+ * run too; and `zoneadm shutdown` powers it off through systemd. Needs the base image
+ * (built by install.test.ts's first run on a machine, or here), the host's Debian
+ * archives and the host's ssh client (openssh-client).
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -15,6 +17,7 @@ import { after, describe, test } from "node:test";
 import { releaseTree } from "../../../src/platform/images.js";
 import { Repository } from "../../../src/document/store/repository.js";
 import { until } from "../../support/helpers.js";
+import { sshWithPassword } from "../../support/ssh.js";
 import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("debsys");
@@ -83,6 +86,17 @@ describe("brand debian: a whole system with systemd, apt through the proxy, serv
     assert.match(await banner(`${NET}.2`, 22), /^SSH-2\.0-OpenSSH/);
     // The packages are the zone's: in its own layer, not in the image under it.
     assert.ok(fs.existsSync(path.join(zp("web"), "upper/usr/sbin/nginx")), "nginx lies in the zone's upper layer");
+  });
+
+  test("a user made in the zone logs in from the global zone over ssh with the password chpasswd set; a wrong one is refused", () => {
+    inZone("web", "useradd -m -s /bin/bash alice && echo 'alice:Zone-pass-7' | chpasswd");
+    const ok = sshWithPassword(`${NET}.2`, "alice", "Zone-pass-7", "zonename; id");
+    assert.equal(ok.status, 0, `ssh as alice: ${ok.stderr}`);
+    assert.match(ok.stdout, /^web\nuid=\d+\(alice\) gid=\d+\(alice\) groups=.*\n$/);
+    const bad = sshWithPassword(`${NET}.2`, "alice", "Zone-pass-8", "zonename");
+    assert.equal(bad.status, 255, `ssh with a wrong password: ${bad.stdout}${bad.stderr}`);
+    assert.match(bad.stderr, /Permission denied/);
+    assert.equal(bad.stdout, "");
   });
 
   test("the services run again after zoneadm reboot", async () => {
