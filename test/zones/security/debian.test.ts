@@ -1,0 +1,151 @@
+/**
+ * The security suite in a debian zone (systemd as its init, holding sys_admin for its
+ * services' mounts): the probe set (probeset.ts) and the threat-model tests that apply
+ * to a whole-root zone, all against one booted zone so that the suite grows by seconds.
+ *
+ * Where a test of the sparse suite does not apply here, and why:
+ *   - nesting.test.ts's "with nesting" cases need a zone configured with nesting: they
+ *     test the configuration, which no brand changes (seccomp and the namespace guard
+ *     are the same construction: security.ts); the "without nesting" ones run here.
+ *   - python3 (threads, vsock, the quota fillers) is the host's, shared into sparse
+ *     zones; a debian zone has only its own perl-base, so those probes use perl.
+ *   - hostile-tree.test.ts's minimal/sparse cases plant links on the host trees those
+ *     brands bind into the zone; a debian zone binds none (its root is an overlay), and
+ *     its hostile upper layer at uninstall is debian/install.test.ts's.
+ */
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { releaseTree } from "../../../src/platform/images.js";
+import { Repository } from "../../../src/document/store/repository.js";
+import { SlotRegistry } from "../../../src/platform/slots.js";
+import { BIN, until } from "../../support/helpers.js";
+import { ZoneTestRoot } from "../../support/zones.js";
+import { probeTests } from "./probeset.js";
+
+const root = new ZoneTestRoot("secdeb");
+const Z = "deb";
+const zp = path.join(root.dir, "zones", Z);
+const host = path.join(root.dir, "host");
+after(() => {
+  root.run("zoneadm", ["-z", Z, "halt"]);
+  try {
+    const rec = JSON.parse(fs.readFileSync(path.join(zp, "image.json"), "utf8")) as { tree: string; hold: string };
+    releaseTree(rec.tree, rec.hold);
+  } catch {
+    // not installed: nothing held
+  }
+  root.remove();
+});
+
+const inZone = (line: string): { status: number; out: string } => {
+  const r = root.run("zlogin", [Z, line]);
+  return { status: r.status, out: (r.stdout + r.stderr).trim() };
+};
+const base = (): number => new SlotRegistry().find(new Repository(root.paths).find(Z)!.uuid)!.slot * 65536;
+
+async function systemRunning(): Promise<void> {
+  let last = "";
+  await until(`${Z}: systemd running`, () => {
+    last = root.run("zlogin", [Z, "systemctl is-system-running"]).stdout.trim();
+    return last === "running" || last === "degraded";
+  }, 30_000);
+  assert.equal(last, "running", root.run("zlogin", [Z, "systemctl --failed --no-legend"]).stdout);
+}
+
+/** An ordinary zone user, not root (setpriv is util-linux's, in the image). */
+const AS_USER = "setpriv --reuid=1000 --regid=1000 --clear-groups";
+const REFUSED = /unshare failed: Operation not permitted/;
+const FILL_QUEUES = `perl -e 'my $i = 0; for (1..8) { defined(msgget(0, 0600)) or do { print "$i made; $!\\n"; exit }; $i++ } print "$i made\\n"'`;
+const cloneWith = (flags: number): string =>
+  `perl -MPOSIX -e 'my $r = syscall(56, ${flags} | 17, 0, 0, 0, 0); if ($r == 0) { POSIX::_exit(0) } if ($r < 0) { print "$!\\n" } else { waitpid($r, 0); print "ok\\n" }'`;
+const CLONE_NEWIPC = 0x08000000;
+const CLONE_NEWUSER = 0x10000000;
+/** inotify_init (x86_64 253) until the kernel refuses: how many, and why. */
+const INOTIFY_FILL = `perl -e '$| = 1; my $n = 0; while (syscall(253) >= 0) { $n++ } print "$n $!\\n"; <STDIN>'`;
+const INOTIFY_ONE = `perl -e 'print syscall(253) >= 0 ? "ok\\n" : "$!\\n"'`;
+
+describe("a debian zone's root cannot reach the kernel or the host", { concurrency: false }, () => {
+  before(async () => {
+    root.ok("zonecfg", ["-z", Z, `create; set zonepath=${zp}; set brand=debian; set max-lwps=200; set max-msg-ids=4`]);
+    root.ok("zoneadm", ["-z", Z, "install"]);
+    root.ok("zoneadm", ["-z", Z, "boot"]);
+    // The probes run against the system as its administrator finds it: started.
+    await systemRunning();
+  });
+  after(() => {
+    root.run("zoneadm", ["-z", Z, "halt"]);
+    root.run("zoneadm", ["-z", Z, "uninstall", "-F"]);
+  });
+
+  probeTests(root, Z, true);
+
+  test("nesting: without it, neither root nor a zone user makes a user or IPC namespace", () => {
+    for (const who of ["", `${AS_USER} `]) {
+      for (const flags of ["-Ur", "-Ui", "-U", "-i"]) {
+        const r = inZone(`${who}unshare ${flags} true`);
+        assert.notEqual(r.status, 0, `${who}unshare ${flags}`);
+        assert.match(r.out, REFUSED, `${who}unshare ${flags}`);
+      }
+      assert.equal(inZone(`${who}${cloneWith(CLONE_NEWUSER)}`).out, "Operation not permitted", `${who}clone(CLONE_NEWUSER)`);
+      assert.equal(inZone(`${who}${cloneWith(CLONE_NEWIPC)}`).out, "Operation not permitted", `${who}clone(CLONE_NEWIPC)`);
+    }
+    assert.equal(inZone(cloneWith(0)).out, "ok", "plain fork-style clone");
+    assert.equal(inZone(`perl -e 'syscall(435, 0, 0); print "$!\\n"'`).out, "Function not implemented", "clone3");
+    // AF_VSOCK (40): its ports are host-global.
+    assert.equal(inZone(`perl -e 'socket(my $s, 40, 1, 0) or print "$!\\n"'`).out, "Address family not supported by protocol", "vsock");
+  });
+
+  test("nesting: the zone's IPC limit holds for every process, zipcs shows its queues", () => {
+    const escape = inZone(`unshare -Uri ${FILL_QUEUES}`);
+    assert.notEqual(escape.status, 0, escape.out);
+    assert.match(escape.out, REFUSED);
+    assert.equal(inZone(FILL_QUEUES).out, "4 made; No space left on device");
+    assert.equal(root.ok("zipcs", ["-q", "-z", Z]).split("\n").filter((l) => /0x[0-9a-f]{8}/.test(l)).length, 4);
+  });
+
+  test("quotas: the zone's user namespace is its slot uid's; its inotify instances used up leave host root its own", async () => {
+    const init = Number(fs.readFileSync(path.join(root.paths.runDir, "zone", Z, "init.pid"), "utf8"));
+    const owner = Number(spawnSync("/usr/bin/python3", ["-c", `import array, fcntl, os\nb = array.array("I", [0])\nfcntl.ioctl(os.open("/proc/${init}/ns/user", os.O_RDONLY), 0xb704, b)\nprint(b[0])`], { encoding: "utf8" }).stdout.trim());
+    assert.equal(owner, base(), "the zone's user namespace is owned by its slot's root");
+    const holder = spawn(path.join(BIN, "zlogin"), [Z, INOTIFY_FILL], { env: root.env, stdio: ["pipe", "pipe", "inherit"] });
+    const ended = new Promise((r) => holder.on("exit", r));
+    try {
+      const filled = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        holder.stdout.on("data", (d: Buffer) => {
+          out += d.toString();
+          if (out.includes("\n")) resolve(out.trim());
+        });
+        holder.on("exit", (code) => reject(new Error(`the inotify holder in zone ${Z} ended (${code}) before filling: ${out}`)));
+      });
+      assert.match(filled, /^\d+ Too many open files$/);
+      assert.equal(inZone(INOTIFY_ONE).out, "Too many open files", "the zone has none left");
+      assert.equal(spawnSync("perl", ["-e", `print syscall(253) >= 0 ? "ok\\n" : "$!\\n"`], { encoding: "utf8" }).stdout, "ok\n", "host root has its own");
+    } finally {
+      holder.stdin.end();
+      await ended;
+    }
+  });
+
+  test("hostile tree: /etc/zonename made a link to a host file; the reboot writes a fresh file inside the zone", async () => {
+    fs.mkdirSync(host, { mode: 0o755 });
+    const victim = path.join(host, "victim");
+    fs.writeFileSync(victim, "precious\n");
+    const absent = path.join(host, "absent");
+    for (const target of [victim, absent]) {
+      root.ok("zlogin", [Z, `rm -f /etc/zonename && ln -s ${target} /etc/zonename`]);
+      root.ok("zoneadm", ["-z", Z, "reboot"]);
+      assert.equal(fs.readFileSync(victim, "utf8"), "precious\n", "the host file is unchanged");
+      assert.ok(!fs.existsSync(absent), "no host file is created");
+      // The zone's writes are in its own layer: the file is there, a regular one, the zone root's.
+      const st = fs.lstatSync(path.join(zp, "upper/etc/zonename"));
+      assert.ok(st.isFile(), "the link is replaced by a regular file");
+      assert.equal(st.uid, base());
+      assert.equal(root.ok("zlogin", [Z, "cat /etc/zonename; zonename"]), `${Z}\n${Z}\n`);
+    }
+    await systemRunning();
+  });
+});
