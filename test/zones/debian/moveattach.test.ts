@@ -9,6 +9,7 @@
  * (install.test.ts builds it once per machine).
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, describe, test } from "node:test";
@@ -22,6 +23,9 @@ const here = new ZoneTestRoot("debmv");
 const there = new ZoneTestRoot("debat");
 const first = path.join(here.dir, "zones/mv");
 const moved = path.join(here.dir, "elsewhere/mv");
+/** Another file system (tmpfs), for a move that copies. */
+const otherfs = path.join(here.dir, "otherfs");
+const far = path.join(otherfs, "mv");
 const reg = new SlotRegistry();
 /** Slots this file took in the other root to make the detached one taken there. */
 const takers: string[] = [];
@@ -37,7 +41,7 @@ const seen: Rec[] = [];
 
 after(() => {
   for (const [r, n] of [[there, "back"], [here, "mv"]] as const) r.run("zoneadm", ["-z", n, "halt"]);
-  for (const zp of [first, moved]) {
+  for (const zp of [first, moved, far]) {
     try {
       seen.push(rec(zp));
     } catch {
@@ -48,6 +52,7 @@ after(() => {
   for (const u of takers) reg.release(u);
   // The attached zone's tree lies under `here`: `there` goes first, its container with it.
   there.remove();
+  spawnSync("umount", ["-R", otherfs]);
   here.remove();
 });
 
@@ -64,17 +69,18 @@ async function running(r: ZoneTestRoot, z: string): Promise<void> {
 }
 
 /** What the zone sees of the files it wrote: owner, group and content. */
-const files = (r: ZoneTestRoot, z: string): string => r.ok("zlogin", [z, "stat -c '%u:%g %n' /var/f /var/g; cat /var/f"]);
-const FILES = "0:0 /var/f\n1000:1000 /var/g\nwritten before the move\n";
+const files = (r: ZoneTestRoot, z: string): string => r.ok("zlogin", [z, "stat -c '%u:%g %n' /var/f /var/g; cat /var/f; ls /etc/motd 2>&1 || true"]);
+/** A file of root's, one of a zone user's, and a file of the image the zone removed (an overlay whiteout). */
+const FILES = "0:0 /var/f\n1000:1000 /var/g\nwritten before the move\nls: cannot access '/etc/motd': No such file or directory\n";
 
-describe("debian zone: move, detach, attach elsewhere with its slot taken; the image holds follow", { concurrency: false }, () => {
-  test("the zone writes its files; move to a new path; it boots there with them", async () => {
+describe("debian zone: move (a rename, then across file systems), detach, attach elsewhere with its slot taken; the image holds follow", { concurrency: false }, () => {
+  test("the zone writes its files; move to a new path, then onto another file system; it boots there with them", async () => {
     here.ok("zonecfg", ["-z", "mv", `create; set zonepath=${first}; set brand=debian`]);
     here.ok("zoneadm", ["-z", "mv", "install"]);
     seen.push(rec(first));
     here.ok("zoneadm", ["-z", "mv", "boot"]);
     await running(here, "mv");
-    here.ok("zlogin", ["mv", "echo 'written before the move' > /var/f && touch /var/g && chown 1000:1000 /var/g"]);
+    here.ok("zlogin", ["mv", "echo 'written before the move' > /var/f && touch /var/g && chown 1000:1000 /var/g && rm /etc/motd"]);
     assert.equal(files(here, "mv"), FILES);
     here.ok("zoneadm", ["-z", "mv", "shutdown"]);
     const before = rec(first);
@@ -89,11 +95,22 @@ describe("debian zone: move, detach, attach elsewhere with its slot taken; the i
     await running(here, "mv");
     assert.equal(files(here, "mv"), FILES);
     here.ok("zoneadm", ["-z", "mv", "shutdown"]);
+    // Onto another file system: the layer copied (its whiteout too), the old zonepath removed.
+    fs.mkdirSync(otherfs, { mode: 0o755 });
+    assert.equal(spawnSync("mount", ["-t", "tmpfs", "-o", "mode=755,size=256m", "tmpfs", otherfs]).status, 0);
+    here.ok("zoneadm", ["-z", "mv", "move", far]);
+    assert.equal(fs.existsSync(moved), false, "the zonepath moved from is gone");
+    assert.deepEqual(fs.readdirSync(far).sort(), ["image.json", "root", "upper", "work"]);
+    assert.deepEqual(rec(far), before);
+    here.ok("zoneadm", ["-z", "mv", "boot"]);
+    await running(here, "mv");
+    assert.equal(files(here, "mv"), FILES);
+    here.ok("zoneadm", ["-z", "mv", "shutdown"]);
   });
 
   test("detach; attach in another root with the slot taken: re-owned, boots, files there; the hold follows", async () => {
     const slot = slotOf(here, "mv")!;
-    const old = rec(moved);
+    const old = rec(far);
     here.ok("zoneadm", ["-z", "mv", "detach"]);
     assert.equal(state(here, "mv"), "configured");
     // A detached zone's tree still lies on the image: its hold stays until it is attached.
@@ -107,22 +124,22 @@ describe("debian zone: move, detach, attach elsewhere with its slot taken; the i
     }
     for (const u of takers) if (reg.find(u)?.slot !== slot) reg.release(u);
     assert.ok(takers.some((u) => reg.find(u)?.slot === slot), `slot ${slot} taken in the other root`);
-    there.ok("zonecfg", ["-z", "back", `create -a ${moved}`]);
+    there.ok("zonecfg", ["-z", "back", `create -a ${far}`]);
     // A layer on a generation this host lacks (one brought from another host) is refused, changing nothing.
-    const kept = fs.readFileSync(path.join(moved, "image.json"));
-    fs.writeFileSync(path.join(moved, "image.json"), JSON.stringify({ ...old, tree: path.join(path.dirname(old.tree), "19990101T000000") }));
+    const kept = fs.readFileSync(path.join(far, "image.json"));
+    fs.writeFileSync(path.join(far, "image.json"), JSON.stringify({ ...old, tree: path.join(path.dirname(old.tree), "19990101T000000") }));
     const r = there.run("zoneadm", ["-z", "back", "attach"]);
     assert.match(r.stderr, /layer lies on image generation ".*\/19990101T000000", which this host does not have/);
     assert.equal(state(there, "back"), "configured");
-    fs.writeFileSync(path.join(moved, "image.json"), kept);
+    fs.writeFileSync(path.join(far, "image.json"), kept);
     there.ok("zoneadm", ["-z", "back", "attach"]);
     assert.equal(state(there, "back"), "installed");
     const s = slotOf(there, "back")!;
     assert.notEqual(s, slot);
     // The zone's layer is re-owned into the new slot; the image under it is mapped at mount.
-    assert.equal(fs.lstatSync(path.join(moved, "upper/var/f")).uid, s * 65536);
-    assert.equal(fs.lstatSync(path.join(moved, "upper/var/g")).uid, s * 65536 + 1000);
-    const now = rec(moved);
+    assert.equal(fs.lstatSync(path.join(far, "upper/var/f")).uid, s * 65536);
+    assert.equal(fs.lstatSync(path.join(far, "upper/var/g")).uid, s * 65536 + 1000);
+    const now = rec(far);
     seen.push(now);
     assert.equal(now.tree, old.tree);
     assert.notEqual(now.hold, old.hold, "the attaching root holds the image in a name of its own");
@@ -135,6 +152,6 @@ describe("debian zone: move, detach, attach elsewhere with its slot taken; the i
     there.ok("zoneadm", ["-z", "back", "shutdown"]);
     there.ok("zoneadm", ["-z", "back", "uninstall", "-F"]);
     assert.equal(fs.existsSync(holdFile(now)), false, "uninstall left a hold on the image");
-    assert.equal(fs.existsSync(moved), false);
+    assert.equal(fs.existsSync(far), false);
   });
 });
