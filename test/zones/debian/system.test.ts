@@ -14,7 +14,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import { after, describe, test } from "node:test";
-import { releaseTree } from "../../../src/platform/images.js";
+import { ensureDebianImage, releaseTree } from "../../../src/platform/images.js";
 import { Repository } from "../../../src/document/store/repository.js";
 import { until } from "../../support/helpers.js";
 import { sshWithPassword } from "../../support/ssh.js";
@@ -70,6 +70,8 @@ async function systemUp(z: string): Promise<string> {
 describe("brand debian: a whole system with systemd, apt through the proxy, services, clones", { concurrency: false }, () => {
   test("install and boot: systemd reaches running, the zone is its own machine", async () => {
     const addr = (n: number): string => `add net; set physical=zbr9; set address=${NET}.${n}/24; set defrouter=${NET}.1; end`;
+    // In-process, with no command's timeout: the first run on a machine builds the image (minutes).
+    ensureDebianImage({ stdio: "ignore" });
     root.ok("zonecfg", ["-z", "web", `create; set zonepath=${zp("web")}; set brand=debian; ${addr(2)}`]);
     root.ok("zonecfg", ["-z", "twin", `create; set zonepath=${zp("twin")}; set brand=debian; ${addr(3)}`]);
     root.ok("zoneadm", ["-z", "web", "install"]);

@@ -12,13 +12,16 @@
  *   - hostile-tree.test.ts's minimal/sparse cases plant links on the host trees those
  *     brands bind into the zone; a debian zone binds none (its root is an overlay), and
  *     its hostile upper layer at uninstall is debian/install.test.ts's.
+ *   - zonepath-faults, reserve and hostile-text test what the global zone does with
+ *     zonepaths, the root's cgroup share and zone-controlled text: no brand hook takes
+ *     part, so they stay on the quicker minimal and sparse zones.
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { releaseTree } from "../../../src/platform/images.js";
+import { ensureDebianImage, releaseTree } from "../../../src/platform/images.js";
 import { Repository } from "../../../src/document/store/repository.js";
 import { SlotRegistry } from "../../../src/platform/slots.js";
 import { BIN, until } from "../../support/helpers.js";
@@ -79,6 +82,8 @@ const INOTIFY_ONE = `perl -e 'print syscall(253) >= 0 ? "ok\\n" : "$!\\n"'`;
 
 describe("a debian zone's root cannot reach the kernel or the host", { concurrency: false }, () => {
   before(async () => {
+    // In-process, with no command's timeout: the first run on a machine builds the image (minutes).
+    ensureDebianImage({ stdio: "ignore" });
     root.ok("zonecfg", ["-z", Z, `create; set zonepath=${zp}; set brand=debian; set max-lwps=200; set max-msg-ids=4`]);
     root.ok("zoneadm", ["-z", Z, "install"]);
     root.ok("zoneadm", ["-z", Z, "boot"]);
