@@ -135,7 +135,16 @@ describe("debian zone: move (a rename, then across file systems), detach, attach
     const r = there.run("zoneadm", ["-z", "back", "attach"]);
     assert.match(r.stderr, /layer lies on image generation ".*\/19990101T000000", which this host does not have/);
     assert.equal(state(there, "back"), "configured");
-    fs.writeFileSync(path.join(far, "image.json"), kept);
+    // A record that is a link (to another zone's, say) is refused: no hold of another zone's is taken or dropped.
+    const other = path.join(here.dir, "other-image.json");
+    fs.writeFileSync(other, kept);
+    fs.rmSync(path.join(far, "image.json"));
+    fs.symlinkSync(other, path.join(far, "image.json"));
+    assert.match(there.run("zoneadm", ["-z", "back", "attach"]).stderr, /image\.json" is not a regular file of root's with one name; refusing it/);
+    assert.equal(state(there, "back"), "configured");
+    assert.deepEqual(fs.readFileSync(other), kept, "the link's target is unchanged");
+    fs.rmSync(path.join(far, "image.json"));
+    fs.writeFileSync(path.join(far, "image.json"), kept, { mode: 0o600 });
     there.ok("zoneadm", ["-z", "back", "attach"]);
     assert.equal(state(there, "back"), "installed");
     const s = slotOf(there, "back")!;
