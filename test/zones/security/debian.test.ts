@@ -166,4 +166,41 @@ describe("a debian zone's root cannot reach the kernel or the host", { concurren
     }
     await systemRunning();
   });
+
+  test("hostile tree: /proc, /sys, /dev or /run left a link to a host directory in the zone's layer: nothing reaches the host", () => {
+    root.ok("zoneadm", ["-z", Z, "halt"]);
+    const victim = path.join(host, "dir");
+    fs.mkdirSync(victim, { recursive: true, mode: 0o755 });
+    fs.writeFileSync(path.join(victim, "keep"), "host data\n");
+    const upper = path.join(zp, "upper");
+    const plant = (d: string): void => {
+      fs.symlinkSync(victim, path.join(upper, d));
+      fs.lchownSync(path.join(upper, d), base(), base());
+    };
+    const untouched = (d: string): void => {
+      assert.deepEqual(fs.readdirSync(victim), ["keep"], `${d}: the host directory is unchanged`);
+      assert.equal(fs.readFileSync("/proc/self/mountinfo", "utf8").includes(` ${host}`), false, `${d}: nothing mounted on the host directory`);
+    };
+    // The trees systemd's zone gets staged (systemd.ts) are checked before anything is mounted.
+    for (const d of ["proc", "sys"]) {
+      plant(d);
+      const r = root.run("zoneadm", ["-z", Z, "boot"]);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`^zoneadm: zone '${Z}': mount point "/${d}" is a symbolic link in the zone; refusing to follow it$`, "m"));
+      untouched(d);
+      fs.unlinkSync(path.join(upper, d));
+    }
+    // /dev is the runtime's: it resolves the link inside the zone's root and fails there
+    // (its message is runc's, not one line of ours: left to the platform).
+    plant("dev");
+    assert.equal(root.run("zoneadm", ["-z", Z, "boot"]).status, 1);
+    untouched("dev");
+    fs.unlinkSync(path.join(upper, "dev"));
+    // /run: the runtime's tmpfs lands at the link's target inside the zone; the boot
+    // succeeds (systemd, with a /run not where it looks, may end the zone soon after).
+    plant("run");
+    root.ok("zoneadm", ["-z", Z, "boot"]);
+    untouched("run");
+    root.run("zoneadm", ["-z", Z, "halt"]);
+  });
 });
