@@ -109,7 +109,7 @@ describe("brand debian: a whole system with systemd, apt through the proxy, serv
     assert.equal(await httpStatus(`http://${NET}.2/`), 200);
   });
 
-  test("a clone is a machine of its own: hostname, machine-id, SSH host keys, passwords; its services run", async () => {
+  test("a clone is a machine of its own: hostname, machine-id, SSH host keys; its services run", async () => {
     const id = inZone("web", "cat /etc/machine-id");
     const key = inZone("web", "cat /etc/ssh/ssh_host_ed25519_key.pub");
     root.ok("zoneadm", ["-z", "web", "shutdown"]);
@@ -130,11 +130,6 @@ describe("brand debian: a whole system with systemd, apt through the proxy, serv
     assert.equal(inZone("web", "cat /etc/machine-id"), id, "the source kept its identity");
     assert.equal(await httpStatus(`http://${NET}.3/`), 200);
     assert.match(await banner(`${NET}.3`, 22), /^SSH-2\.0-OpenSSH/);
-    // Its passwords are its own: one changed in the clone logs in there, and not in its source.
-    inZone("twin", "echo 'alice:Twin-pass-9' | chpasswd");
-    const there = sshWithPassword(`${NET}.3`, "alice", "Twin-pass-9", "zonename");
-    assert.deepEqual([there.status, there.stdout], [0, "twin\n"], there.stderr);
-    assert.equal(sshWithPassword(`${NET}.2`, "alice", "Twin-pass-9", "zonename").status, 255, "the clone's new password opens its source");
   });
 
   test("zoneadm shutdown powers the zones off through systemd", () => {
@@ -143,5 +138,20 @@ describe("brand debian: a whole system with systemd, apt through the proxy, serv
       assert.equal(state(z), "installed");
     }
     assert.match(fs.readFileSync(path.join(root.paths.runDir, "zoneadmd.log"), "utf8"), /zone 'web': shutdown: 38 to init/);
+  });
+
+  test("the clone's passwords are its own: one changed there logs in there, not in its source", async () => {
+    for (const z of ["twin", "web"]) root.ok("zoneadm", ["-z", z, "boot"]);
+    for (const z of ["twin", "web"]) assert.equal(await systemUp(z), "running");
+    inZone("twin", "echo 'alice:Twin-pass-9' | chpasswd");
+    await until("twin's sshd up", () => inZone("twin", "systemctl is-active ssh").trim() === "active", 15_000);
+    const there = sshWithPassword(`${NET}.3`, "alice", "Twin-pass-9", "zonename");
+    assert.deepEqual([there.status, there.stdout], [0, "twin\n"], there.stderr);
+    await until("web's sshd up", () => inZone("web", "systemctl is-active ssh").trim() === "active", 15_000);
+    assert.equal(sshWithPassword(`${NET}.2`, "alice", "Twin-pass-9", "zonename").status, 255, "the clone's new password opens its source");
+    // Halted, not shut down: a systemd shutdown begun seconds after an ssh login ended
+    // waits on the login's user manager (user@.service) until zoneadmd's 30 s grace ends
+    // (a known bug, not this test's subject).
+    for (const z of ["twin", "web"]) root.ok("zoneadm", ["-z", z, "halt"]);
   });
 });
