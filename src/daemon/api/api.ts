@@ -40,7 +40,8 @@ export interface ApiDaemon {
   /** The zone consoles, for the console WebSocket (consolews.ts). */
   readonly consoles: ZoneConsoles;
   readonly runtimeVersion: RuntimeVersion;
-  handle(req: Request): Promise<Reply>;
+  /** `progress` hears an operation's progress lines (an install's image build). */
+  handle(req: Request, progress?: (line: string) => void): Promise<Reply>;
   /** Usage, metrics and history (usageservice.ts). */
   readonly usage: UsageService;
   log(line: string, from?: LogSource): void;
