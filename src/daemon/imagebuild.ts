@@ -6,7 +6,8 @@
  * The build runs in a child process (zoneadmd's own script with BUILD_ARG): it spends a
  * minute in spawnSync(mmdebstrap) and may wait on the blocking flock of another root's
  * build, and neither may stall the daemon's event loop, which serves every other zone
- * meanwhile. The child writes each progress line on its stdout; the daemon hands them
+ * meanwhile. The child's lines (its progress, mmdebstrap's own output) are the daemon's
+ * progress lines, as they were the terminal's when the command built; the daemon hands them
  * to the operation's `progress` (the command's connection, the API operation's metadata)
  * and to its log (the API's logging events). An image already built costs no child:
  * the check is a readlink.
@@ -61,15 +62,21 @@ export function builderCommand(rebuild: boolean): string[] {
 export function runBuilder(argv: readonly string[], progress: (line: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+    // mmdebstrap's and tar's own lines come on stderr: progress too, but the last one is
+    // held back until the end, for it is the child's error line when it fails.
     let last = "";
     readline.createInterface({ input: child.stdout }).on("line", (l) => progress(l));
     readline.createInterface({ input: child.stderr }).on("line", (l) => {
-      if (l.trim() !== "") last = l.trim();
+      if (l.trim() === "") return;
+      if (last !== "") progress(last);
+      last = l.trim();
     });
     child.on("error", (e) => reject(new ZoneError(`cannot start the image builder ${q(argv[0]!)}: ${e.message}`)));
     child.on("close", (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new ZoneError(last !== "" ? last : `the image builder ended with ${signal ?? `status ${code}`}`));
+      if (code === 0) {
+        if (last !== "") progress(last);
+        resolve();
+      } else reject(new ZoneError(last !== "" ? last : `the image builder ended with ${signal ?? `status ${code}`}`));
     });
   });
 }
@@ -85,7 +92,8 @@ export async function ensureImage(r: ImageRequest, progress: (line: string) => v
 /** The child's side (zoneadmd BUILD_ARG [rebuild]): build, say progress on stdout, exit. */
 export function builderMain(args: readonly string[]): never {
   try {
-    ensureDebianImage({ rebuild: args[0] === "rebuild", stdio: "ignore", progress: (l) => process.stdout.write(`${l}\n`) });
+    // mmdebstrap's own output goes to this child's stderr and stdout, relayed as progress (runBuilder).
+    ensureDebianImage({ rebuild: args[0] === "rebuild", stdio: "inherit", progress: (l) => process.stdout.write(`${l}\n`) });
     process.exit(0);
   } catch (e) {
     process.stderr.write(`${(e as Error).message.split("\n")[0]}\n`);

@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
+import { until } from "../../support/helpers.js";
 import { ZoneTestRoot } from "../../support/zones.js";
 import { ApiClient, type EventStream } from "../../support/api.js";
 import { currentTree, debianImageDir } from "../../../src/platform/images.js";
@@ -26,7 +27,7 @@ const hasImage = currentTree(debianImageDir()) !== undefined;
 
 before(() => {
   // The fake: one line of arguments into calls, two progress lines, or a failure when FAIL exists.
-  fs.writeFileSync(fake, `#!/bin/sh\necho "$*" >> ${calls}\necho "fake build step 1"\necho "fake build step 2"\nif [ -e ${root.dir}/FAIL ]; then echo "the fake build failed on purpose" >&2; exit 3; fi\n`, { mode: 0o755 });
+  fs.writeFileSync(fake, `#!/bin/sh\necho "$*" >> ${calls}\necho "fake build step 1"\necho "fake build step 2"\necho "I: a line of mmdebstrap's own" >&2\nif [ -e ${root.dir}/FAIL ]; then echo "the fake build failed on purpose" >&2; exit 3; fi\n`, { mode: 0o755 });
   // The daemon inherits it from the first command (helpers.ts env spreads process.env).
   process.env.ZONES_IMAGE_BUILDER = fake;
   for (const z of ZONES) root.ok("zonecfg", ["-z", z, `create; set zonepath=${path.join(root.dir, "zones", z)}; set brand=${z === "mini" ? "minimal" : "debian"}`]);
@@ -71,8 +72,10 @@ test('"rebuild_image": true runs the daemon\'s builder; its progress is the oper
   const op = await api.operate("PUT", "/1.0/zones/deb/state", { body: { action: "install", rebuild_image: true } });
   assert.equal(op.status, "Success", op.err);
   assert.deepEqual(built(), ["rebuild"]);
-  const progress = events.events.filter((e) => e.type === "operation" && (e.metadata.operation as { id: string }).id === op.id).map((e) => (e.metadata.operation as { metadata: { progress?: string[] } | null }).metadata?.progress);
-  assert.deepEqual(progress.find((p) => p?.length === 2), ["fake build step 1", "fake build step 2"]);
+  const mine = (): Array<{ status: string; metadata: { progress?: string[] } | null }> => events.events.filter((e) => e.type === "operation" && (e.metadata.operation as { id: string }).id === op.id).map((e) => e.metadata.operation as { status: string; metadata: { progress?: string[] } | null });
+  await until("the operation's end as an event", () => mine().some((o) => o.status === "Success"));
+  // The last update before the end holds every line; the end's metadata is the result.
+  assert.deepEqual(mine().at(-2)?.metadata?.progress, ["fake build step 1", "fake build step 2", "I: a line of mmdebstrap's own"]);
   assert.ok(events.events.some((e) => e.type === "logging" && String(e.metadata.message).includes("install: fake build step 2")));
   assert.equal(state("deb"), "installed");
 });
@@ -82,7 +85,7 @@ test("zoneadm install -x rebuild-image: the same builder, its progress on zonead
   fs.rmSync(calls, { force: true });
   const r = root.run("zoneadm", ["-z", "deb", "install", "-x", "rebuild-image"], undefined, 120_000);
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stderr, /^zoneadm: fake build step 1\nzoneadm: fake build step 2\n/);
+  assert.match(r.stderr, /^zoneadm: fake build step 1\nzoneadm: fake build step 2\nzoneadm: I: a line of mmdebstrap's own\n/);
   assert.deepEqual(built(), ["rebuild"]);
   root.ok("zoneadm", ["-z", "deb", "uninstall", "-F"], undefined, 120_000);
   fs.writeFileSync(path.join(root.dir, "FAIL"), "");
