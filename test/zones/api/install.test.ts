@@ -9,10 +9,11 @@
  * and the API's operation (metadata, events), and a failed build fails the install.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
-import { until } from "../../support/helpers.js";
+import { TOP, until } from "../../support/helpers.js";
 import { ZoneTestRoot } from "../../support/zones.js";
 import { ApiClient, type EventStream } from "../../support/api.js";
 import { currentTree, debianImageDir } from "../../../src/platform/images.js";
@@ -104,4 +105,12 @@ test("-x options of another brand: the daemon's one message, from the command an
   assert.equal(op.status, "Failure");
   assert.equal(op.err, message);
   assert.equal(state("mini"), "configured");
+});
+
+test("zoneadmd --build-image is the builder child, not a daemon: with the image built it has nothing to do", { skip: !hasImage && "no Debian image in /var/lib/zones/images" }, () => {
+  const empty = fs.mkdtempSync(path.join(root.dir, "builder-"));
+  const r = spawnSync(process.execPath, [path.join(TOP, "dist/bin/zoneadmd.cjs"), "--build-image"], { env: { ...process.env, ZONES_ROOT: empty }, encoding: "utf8", timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout + r.stderr, "");
+  assert.deepEqual(fs.readdirSync(empty), [], "no daemon ran: it would have made its run directory");
 });
