@@ -25,7 +25,7 @@ import type { OciRuntime } from "./oci/runtime.js";
 import { zoneProcess, zoneSpec } from "./oci/spec.js";
 import { removeDeviceNodes, withdrawRuntimeDefaults, zoneDevices } from "./devices.js";
 import type { ZonePaths } from "../document/store/paths.js";
-import type { IndexEntry, Repository, StateChange } from "../document/store/repository.js";
+import type { ConfigCommit, IndexEntry, Repository, StateChange } from "../document/store/repository.js";
 import { GroupCommit } from "../native/groupcommit.js";
 import { consoleLogFile, haltNoteFile, processTemplateFile, readRun, runFile, runningIds, zoneRunDir, type RunState } from "../document/store/runstate.js";
 import { receiveOneFd } from "../native/fdpass.js";
@@ -85,6 +85,8 @@ export class Platform {
    */
   readonly stateCommits: GroupCommit<StateChange, true>;
   readonly slotCommits: GroupCommit<SlotRequest, number>;
+  /** The configuration commits of the API's sessions (zones created at once), likewise. */
+  readonly configCommits: GroupCommit<ConfigCommit, IndexEntry>;
 
   constructor(
     readonly paths: ZonePaths,
@@ -96,6 +98,7 @@ export class Platform {
     this.network = new Network(paths, log);
     this.stateCommits = new GroupCommit((changes) => repo.setStates(changes));
     this.slotCommits = new GroupCommit((reqs) => slots.allocateAll(reqs));
+    this.configCommits = new GroupCommit((reqs) => repo.commitAll(reqs));
   }
 
   runDir(name: string): string {
