@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { unmount, mountsBelow } from "../../src/platform/idmap.js";
 import { unmountZoneRoot } from "../../src/platform/zonefs.js";
 import { zonePaths } from "../../src/document/store/paths.js";
-import { removeCgroups } from "../../src/platform/platform.js";
+import { removeCgroups } from "../../src/platform/teardown.js";
 import { purgeNetwork } from "../../src/platform/network/network.js";
 import { Repository } from "../../src/document/store/repository.js";
 import { readRun } from "../../src/document/store/runstate.js";
