@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ZoneConfig } from "../document/model.js";
 import { removeDeviceNodes } from "./devices.js";
-import { unmountZoneRoot } from "./zonefs.js";
+import { unmountZoneRoot } from "./rootremoval.js";
 import { killHolders } from "./holders.js";
 import { releaseCpus } from "./cpusets.js";
 import type { Platform } from "./platform.js";

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { unmount, mountsBelow } from "../../src/platform/idmap.js";
-import { unmountZoneRoot } from "../../src/platform/zonefs.js";
+import { unmountZoneRoot } from "../../src/platform/rootremoval.js";
 import { zonePaths } from "../../src/document/store/paths.js";
 import { removeCgroups } from "../../src/platform/teardown.js";
 import { purgeNetwork } from "../../src/platform/network/network.js";
