@@ -28,7 +28,6 @@ import { boot, freeId, leftovers, make, ready, recoverRun } from "./ready.js";
 import { halt, reboot, recordHalted, retryUnrecorded, shutdown } from "./halt.js";
 import { teardown } from "./teardown.js";
 
-
 /** Who takes a zone's console when it appears (zoneadmd); without one it is closed. */
 export interface ConsoleSink {
   /** The zone's console pty master: the sink owns the descriptor from now on. */
