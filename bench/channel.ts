@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { mountsBelow, unmount } from "../src/platform/idmap.js";
 import { zonePaths } from "../src/document/store/paths.js";
-import { removeCgroups } from "../src/platform/platform.js";
+import { removeCgroups } from "../src/platform/teardown.js";
 import { Repository } from "../src/document/store/repository.js";
 import { SlotRegistry } from "../src/platform/slots.js";
 import { percentile } from "./stats.js";

@@ -6,7 +6,7 @@ import { mountsBelow, unmount } from "../src/platform/idmap.js";
 import { purgeNetwork } from "../src/platform/network/network.js";
 import { chooseRuntime } from "../src/platform/oci/runtime.js";
 import { zonePaths } from "../src/document/store/paths.js";
-import { removeCgroups } from "../src/platform/platform.js";
+import { removeCgroups } from "../src/platform/teardown.js";
 import { Repository } from "../src/document/store/repository.js";
 import { SlotRegistry } from "../src/platform/slots.js";
 import { stopLxcfs } from "../src/daemon/lxcfs.js";

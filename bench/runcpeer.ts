@@ -13,7 +13,7 @@ import { idmappedBind, MOUNT_ATTR_RDONLY, mountsBelow, unmount } from "../src/pl
 import { blankZone } from "../src/document/model.js";
 import { zoneSpec } from "../src/platform/oci/spec.js";
 import type { ZonePaths } from "../src/document/store/paths.js";
-import { removeCgroups } from "../src/platform/platform.js";
+import { removeCgroups } from "../src/platform/teardown.js";
 import { SLOT_SIZE, SlotRegistry } from "../src/platform/slots.js";
 
 export class RuncPeer {

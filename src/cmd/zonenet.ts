@@ -14,7 +14,7 @@ import { checkZoneName } from "../document/names.js";
 import { zoneInterfaces, type InterfaceRow } from "../platform/network/interfaces.js";
 import { readNets } from "../platform/network/netrecords.js";
 import { zonePaths } from "../document/store/paths.js";
-import { alive } from "../platform/platform.js";
+import { alive } from "../platform/halt.js";
 import { readRun } from "../document/store/runstate.js";
 import { printable } from "../native/printable.js";
 import { failure } from "./report.js";

@@ -13,7 +13,7 @@ import type { ZoneConfig } from "../document/model.js";
 import { checkOperation } from "../document/store/state.js";
 import { checkNoMounts, copyZonepath, entryOf, slotOf, type ZoneOps } from "./clone.js";
 import { verifyOnHost } from "./hostcheck.js";
-import { removeZoneRoot } from "./zonefs.js";
+import { removeZoneRoot } from "./rootremoval.js";
 import { SLOT_SIZE } from "./slots.js";
 import { claimZonepath, pinZonepath, removeInstalledTree } from "./zonepath.js";
 

@@ -12,18 +12,16 @@
  * Plain Node fs calls on /proc/self/fd paths, not openat2(2) through FFI: zlogin and
  * install then need no koffi (~20 ms to load), and with links refused outright the only
  * thing openat2 would add, resolving links scoped to the root, is not wanted.
+ *
+ * Unmounting and removing a whole root (unmountZoneRoot, removeZoneRoot) are in rootremoval.ts.
  */
 import * as fs from "node:fs";
 import { ZoneError, q } from "../native/errors.js";
-import { mountsBelowBytes } from "./idmap.js";
-import { errnoText, sys } from "../native/sys.js";
 
 /** Linux's O_PATH: a descriptor that names an inode without opening it (not in fs.constants). */
 const O_PATH = 0o10000000;
 const { O_NOFOLLOW, O_DIRECTORY, O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NONBLOCK, O_NOCTTY } = fs.constants;
 const DIR_PATH = O_PATH | O_NOFOLLOW | O_DIRECTORY;
-const MNT_DETACH = 2;
-const EINVAL = 22;
 
 /** A path relative to a zone's root, as bytes: a zone may name its files with any byte but NUL and '/'. */
 export type ZonePath = string | Buffer;
@@ -39,7 +37,7 @@ function shown(parts: readonly Buffer[]): string {
   return q("/" + parts.map((p) => p.toString()).join("/"));
 }
 
-function code(err: unknown): string {
+export function code(err: unknown): string {
   return (err as NodeJS.ErrnoException).code ?? "error";
 }
 
@@ -370,33 +368,6 @@ export class ZoneRoot {
   }
 
   /**
-   * Detach every mount at or below the root (/proc/self/mountinfo), each reached by a
-   * pinned walk. One that cannot be reached does not keep the others mounted: all are
-   * tried, then the first failure is thrown.
-   */
-  unmountAll(): void {
-    const prefix = Buffer.byteLength(this.path);
-    let failure: ZoneError | undefined;
-    for (const mp of mountsBelowBytes(this.path)) {
-      try {
-        const fd = this.mountPoint(mp.subarray(prefix));
-        try {
-          // The magic link is followed to the descriptor's own mount, never to a name.
-          if (sys().umount2(`/proc/self/fd/${fd}`, MNT_DETACH) !== 0) {
-            const e = sys().errno();
-            if (e !== EINVAL) throw new ZoneError(`cannot unmount ${q(mp.subarray(prefix).toString() || "/")} in the zone: ${errnoText(e)}`);
-          }
-        } finally {
-          fs.closeSync(fd);
-        }
-      } catch (err) {
-        failure ??= err instanceof ZoneError ? err : new ZoneError(`cannot unmount in the zone: ${code(err)}`);
-      }
-    }
-    if (failure) throw failure;
-  }
-
-  /**
    * Remove the whole tree and the root itself, then close. Links are removed, never
    * followed; a directory on another mount (compared by mount ID, since an id-mapped
    * bind of the host's own file system has the same st_dev) is refused as still mounted.
@@ -467,37 +438,4 @@ function createNew(dir: number, name: Buffer, parts: readonly Buffer[], data: st
   }
   fs.closeSync(dir);
   return true;
-}
-
-/** Detach every mount at or below zone root `root`; a root that is gone has none. */
-export function unmountZoneRoot(root: string): void {
-  if (mountsBelowBytes(root).length === 0) return;
-  const zr = ZoneRoot.open(root);
-  try {
-    zr.unmountAll();
-  } finally {
-    zr.close();
-  }
-}
-
-/** Remove zone root `root` and everything below it; an absent root is fine. */
-export function removeZoneRoot(root: string): void {
-  let zr: ZoneRoot;
-  try {
-    fs.lstatSync(root);
-  } catch {
-    return;
-  }
-  try {
-    zr = ZoneRoot.open(root);
-  } catch (err) {
-    if (fs.lstatSync(root).isDirectory()) throw err;
-    fs.unlinkSync(root); // a failed install's stray file: the zonepath is the global zone's
-    return;
-  }
-  try {
-    zr.removeTree();
-  } finally {
-    zr.close();
-  }
 }

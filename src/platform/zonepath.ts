@@ -7,7 +7,7 @@
  */
 import * as fs from "node:fs";
 import { ZoneError, q } from "../native/errors.js";
-import { removeZoneRoot } from "./zonefs.js";
+import { removeZoneRoot } from "./rootremoval.js";
 import { LAYER_DIRS } from "./overlay.js";
 
 /** Linux's O_PATH (not in fs.constants). */

@@ -14,7 +14,7 @@ import { receiveOneFd } from "../../src/native/fdpass.js";
 import { blankZone } from "../../src/document/model.js";
 import { makeRuntime, pureCgroupV2, type RuntimeName } from "../../src/platform/oci/runtime.js";
 import { zoneProcess, zoneSpec } from "../../src/platform/oci/spec.js";
-import { removeCgroups } from "../../src/platform/platform.js";
+import { removeCgroups } from "../../src/platform/teardown.js";
 import { SlotRegistry, SLOT_SIZE } from "../../src/platform/slots.js";
 import { TestRoot } from "../support/helpers.js";
 

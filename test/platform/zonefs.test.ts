@@ -11,7 +11,8 @@ import * as path from "node:path";
 import { after, beforeEach, describe, test } from "node:test";
 import { ZoneError } from "../../src/native/errors.js";
 import { mountsBelow, mountsBelowBytes, unmount } from "../../src/platform/idmap.js";
-import { removeZoneRoot, unmountZoneRoot, ZoneRoot } from "../../src/platform/zonefs.js";
+import { ZoneRoot } from "../../src/platform/zonefs.js";
+import { removeZoneRoot, unmountZoneRoot } from "../../src/platform/rootremoval.js";
 
 const top = fs.mkdtempSync(path.join(os.tmpdir(), "zones-zonefs-"));
 const root = path.join(top, "root");

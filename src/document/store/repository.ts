@@ -6,18 +6,23 @@
  * replaces files atomically, in an order that keeps the index the authority:
  * a zone's document is written before the index names it, and removed after the index
  * stops naming it. A document the index does not name is a leftover and is ignored.
+ *
+ * The index's line format and scan are in indexfile.ts, the check that a file read is
+ * root's own in ownedfile.ts.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fsyncDir, removeStaleTemporaries, writeFileAtomic } from "../../native/atomic.js";
 import { parseZone, serializeZone } from "./document.js";
-import { escapeField, splitFields } from "./fields.js";
-import { EXIT_ERR, ZoneError, q } from "../../native/errors.js";
+import { escapeField } from "./fields.js";
+import { INDEX_HEADER, scanText } from "./indexfile.js";
+import { readChecked } from "./ownedfile.js";
+import { EXIT_ERR, ZoneError } from "../../native/errors.js";
 import { withLock } from "../../native/lock.js";
 import type { IpType, ZoneConfig } from "../model.js";
 import { checkZoneName } from "../names.js";
 import type { ZonePaths } from "./paths.js";
-import { checkTransition, isState, type ZoneState } from "./state.js";
+import { checkTransition, type ZoneState } from "./state.js";
 import { commitOne, type ConfigCommit, type Heard } from "./commitbatch.js";
 
 export interface IndexEntry {
@@ -28,8 +33,6 @@ export interface IndexEntry {
   brand: string;
   ipType: IpType;
 }
-
-const INDEX_HEADER = "# Zone index: name:state:zonepath:uuid:brand:ip-type. Written by zonecfg and zoneadm; do not edit.\n";
 
 export interface CommitOptions {
   rebase?: (current: ZoneConfig) => ZoneConfig;
@@ -53,39 +56,6 @@ export interface IndexScan {
   bad: { name: string; line: string }[];
 }
 
-// Zone uuids are ours (randomUUID), but a hand-edited one is accepted if a slot line could hold it.
-const CONTROL = /[\u0000-\u001f\u007f]/;
-const FIELDS = "name:state:zonepath:uuid:brand:ip-type";
-
-/** What is wrong with one index line, or undefined; `first` holds each good name's line. */
-function checkIndexLine(fields: string[], first: ReadonlyMap<string, number>): string | undefined {
-  if (fields.length !== 6) return `expected ${FIELDS}, found ${fields.length} field${fields.length === 1 ? "" : "s"}`;
-  const [name, state, zonepath, uuid, brand, ipType] = fields as [string, string, string, string, string, string];
-  try {
-    checkZoneName(name);
-  } catch (e) {
-    return (e as Error).message;
-  }
-  const seen = first.get(name);
-  if (seen !== undefined) return `zone '${name}' is already listed at line ${seen}; this line is ignored`;
-  if (!isState(state)) return `zone '${name}': unknown state ${q(state)}`;
-  if (!path.isAbsolute(zonepath)) return `zone '${name}': zonepath ${q(zonepath)} is not an absolute path`;
-  if (uuid === "" || CONTROL.test(uuid)) return `zone '${name}': invalid uuid ${q(uuid)}`;
-  if (!/^[a-z0-9][a-z0-9_.-]*$/.test(brand)) return `zone '${name}': invalid brand ${q(brand)}`;
-  if (ipType !== "shared" && ipType !== "exclusive") return `zone '${name}': unknown ip-type ${q(ipType)}`;
-  return undefined;
-}
-
-/**
- * Refuse a repository file or directory that is not root's own (or the caller's, under
- * a ZONES_ROOT of her own) or not of its kind. A delegated admin reads root's.
- */
-function checkOwned(file: string, st: fs.Stats, kind: "a directory" | "a regular file"): void {
-  if (st.isSymbolicLink()) throw new ZoneError(`${file} is a symbolic link; refusing it`);
-  if (kind === "a directory" ? !st.isDirectory() : !st.isFile()) throw new ZoneError(`${file} is not ${kind}; refusing it`);
-  const me = process.geteuid?.() ?? 0;
-  if (st.uid !== me && st.uid !== 0) throw new ZoneError(`${file} is owned by uid ${st.uid}, not ${me === 0 ? "root" : `uid ${me}`}; refusing it`);
-}
 
 const TRANSIENT: readonly ZoneState[] = ["ready", "running", "shutting_down", "down"];
 
@@ -129,30 +99,9 @@ export class Repository {
     return this.scanText(this.readChecked(this.indexFile, true));
   }
 
+  /** The index's text as entries and bad lines (indexfile.ts). */
   private scanText(text: string | undefined): IndexScan {
-    if (text === undefined || text === "") {
-      const docs = this.documents();
-      if (docs.length > 0)
-        throw new ZoneError(`${this.indexFile} is ${text === undefined ? "missing" : "empty"} but ${docs.length} zone documents remain in ${this.paths.configDir}; zoneadmd rebuilds it at start`);
-      return { entries: [], problems: [], bad: [] };
-    }
-    const out: IndexScan = { entries: [], problems: [], bad: [] };
-    const first = new Map<string, number>();
-    // CRLF is accepted: a line edited on another system means the same zone.
-    text.split("\n").forEach((raw, i) => {
-      const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
-      if (line === "" || line.startsWith("#")) return;
-      const fields = splitFields(line);
-      const problem = checkIndexLine(fields, first);
-      if (problem === undefined) {
-        first.set(fields[0]!, i + 1);
-        out.entries.push({ name: fields[0]!, state: fields[1] as ZoneState, zonepath: fields[2]!, uuid: fields[3]!, brand: fields[4]!, ipType: fields[5] as IpType });
-        return;
-      }
-      out.problems.push(`${this.indexFile} line ${i + 1}: ${problem}`);
-      out.bad.push({ name: fields[0] ?? "", line });
-    });
-    return out;
+    return scanText.call(this, text);
   }
 
   /** Names of the zone documents (<name>.cfg) in the repository directory. */
@@ -166,40 +115,9 @@ export class Repository {
     return names.filter((n) => n.endsWith(".cfg") && !n.startsWith(".")).map((n) => n.slice(0, -4));
   }
 
-  /**
-   * A repository file's text, or undefined if it (or the directory) does not exist
-   * and `mayBeMissing`. The directory and the file must be root's own and no symbolic
-   * link: anyone else who can replace them could make zoneadmd act on their words.
-   */
+  /** A repository file's text, only if root's own (ownedfile.ts); undefined if missing and `mayBeMissing`. */
   private readChecked(file: string, mayBeMissing: boolean): string | undefined {
-    const dir = this.paths.configDir;
-    let st: fs.Stats;
-    try {
-      st = fs.lstatSync(dir);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") {
-        if (mayBeMissing) return undefined;
-        throw new ZoneError(`configuration ${file} is missing`);
-      }
-      throw new ZoneError(`cannot read ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-    checkOwned(dir, st, "a directory");
-    let fd: number;
-    try {
-      fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === "ENOENT" && mayBeMissing) return undefined;
-      if (code === "ENOENT") throw new ZoneError(`configuration ${file} is missing`);
-      if (code === "ELOOP") throw new ZoneError(`${file} is a symbolic link; refusing it`);
-      throw new ZoneError(`cannot read ${file}: ${code ?? (e as Error).message}`);
-    }
-    try {
-      checkOwned(file, fs.fstatSync(fd), "a regular file");
-      return fs.readFileSync(fd, "utf8");
-    } finally {
-      fs.closeSync(fd);
-    }
+    return readChecked.call(this, file, mayBeMissing);
   }
 
   /** A zone's entry; a zone whose index line is bad is an error naming that line. */

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { alive } from "../../../src/platform/platform.js";
+import { alive } from "../../../src/platform/halt.js";
 import { Repository } from "../../../src/document/store/repository.js";
 import { readRun } from "../../../src/document/store/runstate.js";
 import { zoneError } from "../../support/assertions.js";

@@ -13,7 +13,7 @@ import { after, before, describe, test } from "node:test";
 import { mountsBelow } from "../../../src/platform/idmap.js";
 import { Repository } from "../../../src/document/store/repository.js";
 import { SlotRegistry } from "../../../src/platform/slots.js";
-import { unmountZoneRoot } from "../../../src/platform/zonefs.js";
+import { unmountZoneRoot } from "../../../src/platform/rootremoval.js";
 import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("hostile");
