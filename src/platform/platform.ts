@@ -45,6 +45,7 @@ import { isV2 } from "./cgroups/cgroup.js";
 import { CGROUP_ROOT } from "./cgroups/limits.js";
 import { consolePeer, delegateCgroup, isSystemdInit, lockedTrees, lockZoneTrees, systemdSpec } from "./systemd.js";
 import { stageTrees } from "./masks.js";
+import { traceSpan } from "../native/trace.js";
 
 /** Who takes a zone's console when it appears (zoneadmd); without one it is closed. */
 export interface ConsoleSink {
@@ -230,6 +231,7 @@ export class Platform {
     const e = this.entry(name);
     checkOperation("ready", e.state);
     if (e.state === "ready") return { run: this.readRun(name)!, started: false };
+    const t = traceSpan(`ready ${name}`);
     const z = this.repo.load(name);
     const brand = brandOf(z.brand);
     if (!brand) throw new ZoneError(`unknown brand ${q(z.brand)}`);
@@ -245,6 +247,7 @@ export class Platform {
     const reserve = zonesLimits(this.paths);
     // A ready cut short by a kill left its objects: remove them, or binds would stack.
     if (await this.leftovers(name, z)) await this.teardown(name, z);
+    t.step("checks");
     const dir = this.runDir(name);
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     // The ID is taken and recorded before any await, so concurrent readies never share one.
@@ -259,7 +262,9 @@ export class Platform {
     views?.catch(() => undefined);
     try {
       userns = await mappedUserns(base, SLOT_SIZE);
+      t.step("userns");
       brand.mountRoot?.(z.zonepath, root, base, userns.fd);
+      t.step("root mounted");
       // The zone's tree is the zone's: mount points and /etc/zonename are reached through zonefs.
       const bootArgv = bootCommand(init, z.bootargs, image?.init ?? brand.init);
       const sd = isSystemdInit(bootArgv, brand.systemd);
@@ -274,11 +279,14 @@ export class Platform {
       } finally {
         zr.close();
       }
+      t.step("zone mounts");
       // Inter-zone broker endpoint (src/daemon/broker.ts): zoneadmd listens in it.
       const brokerDir = path.join(dir, "broker");
       fs.mkdirSync(brokerDir, { recursive: true, mode: 0o755 });
       const devices = zoneDevices(z, this.paths.root, base);
+      t.step("devices");
       const viewsDir = await views;
+      t.step("views");
       const cpus = zoneCpus(z.dedicatedCpu?.ncpus, dir, name, `${this.paths.hostPrefix}/${name}`);
       const v2 = isV2(CGROUP_ROOT);
       const spec = zoneSpec({ zone: z, base, root, init: bootArgv, image, cgroupParent: this.paths.hostPrefix, zoneId: run.id, brokerDir, userns: userns.path, zonesMemory: reserve.memory, devices, viewsDir, cpus, cgroupV2: v2 });
@@ -286,17 +294,21 @@ export class Platform {
       if (sd) systemdSpec(spec, template);
       fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(spec, null, 1));
       fs.writeFileSync(processTemplateFile(this.paths, name), JSON.stringify(template), { mode: 0o600 });
+      t.step("spec");
       const pidFile = path.join(dir, "init.pid");
       const consoleSocket = receiveOneFd(path.join(dir, "console.sock"));
       // systemd's cgroup and locked masks are made between create and start.
       const started = start && !this.network.plumbs(z) && !sd;
       try {
         applyLimits(this.paths.hostPrefix, reserve, true);
+        t.step("limits");
         await (started ? this.runtime.run : this.runtime.create).call(this.runtime, name, dir, pidFile, path.join(dir, "runtime.log"), path.join(dir, "console.sock"));
+        t.step(`runtime ${started ? "run" : "create"}`);
         // A zone halting meanwhile may have removed the empty parent and the runtime made it again, unlimited.
         applyLimits(this.paths.hostPrefix, reserve, true);
         withdrawRuntimeDefaults(this.paths.hostPrefix, name, devices);
         if (sd) delegateCgroup(spec.linux.cgroupsPath, v2, base);
+        t.step("cgroups after create");
         const master = await consoleSocket.fd;
         // The holder keeps the console open whatever happens to zoneadmd.
         // Its environment names the zone (holders.ts): a kill before zone.json records it leaks nothing.
@@ -308,11 +320,13 @@ export class Platform {
         run.consoleHolder = holder.pid ?? 0;
         if (this.consoles) this.consoles.opened(name, master);
         else fs.closeSync(master);
+        t.step("console holder");
       } finally {
         consoleSocket.close();
       }
       run.pid = Number(fs.readFileSync(pidFile, "utf8"));
       if (sd) lockZoneTrees(root, run.pid, dir, lockedTrees(spec, v2));
+      t.step("locked trees");
       this.inits?.watch(run.pid);
       // The zone's processes keep the namespace alive now; a runtime that made its own
       // instead would leave the zone's quotas on host root.
@@ -321,10 +335,13 @@ export class Platform {
       userns.release();
       // Plumbed while the zone is created and not started: its init finds its network up.
       await this.network.setup(z, run.pid);
+      t.step("network");
       await this.networkChanged?.();
+      t.step("network changed");
       if (started) return { run, started };
       writeFileAtomic(runFile(this.paths, name), JSON.stringify(run), 0o644, false);
       await this.changeState(name, "ready");
+      t.end("ready recorded");
       return { run, started };
     } catch (err) {
       userns?.release();
@@ -338,15 +355,18 @@ export class Platform {
     checkOperation("boot", state);
     fs.rmSync(haltNoteFile(this.paths, name), { force: true });
     const { run, started } = await this.make(name, init, true);
+    const t = traceSpan(`boot ${name}`);
     try {
-      if (!started) await this.runtime.start(name);
+      if (!started) await this.runtime.start(name, run.pid);
     } catch (err) {
       await this.halt(name);
       throw err;
     }
+    t.step("runtime start");
     run.booted = true;
     writeFileAtomic(runFile(this.paths, name), JSON.stringify(run), 0o644, false);
     await this.changeState(name, "running");
+    t.end("running recorded");
     return run;
   }
 
