@@ -3,7 +3,7 @@
  * host's mount namespace: no helper process per mount (two nsenter+mount runs cost
  * ~20 ms of every systemd zone's boot on a loaded host).
  * - procfs shows the pid namespace named at its creation: the `pidns` parameter
- *   (kernel >= 6.15) takes the zone's init's, through a descriptor of it.
+ *   (a recent kernel's: 6.18 here has it) takes the zone's init's, through a descriptor of it.
  * - sysfs shows the network namespace of the task that opens its context: the main
  *   thread enters the zone's for the one fsopen call and returns at once (as
  *   network/netlink.ts does for a socket); nothing else runs on it meanwhile, and a
@@ -76,26 +76,26 @@ export function mountZoneKernelFs(dir: "proc" | "sys", pid: number, scratch: str
 function procContext(pid: number, label: string): number | undefined {
   if (noPidns) return undefined;
   const s = sys();
-  const fsfd = Number(s.syscall(SYS_FSOPEN, "str", "proc", "uint", FSOPEN_CLOEXEC));
-  if (fsfd < 0) throw new ZoneError(`${label}: fsopen proc: ${errnoText(s.errno())}`);
+  const ns = openNs(pid, "pid", label);
+  let fsfd = -1;
   try {
-    const ns = openNs(pid, "pid", label);
-    try {
-      if (Number(s.syscall(SYS_FSCONFIG, "int", fsfd, "uint", FSCONFIG_SET_FD, "str", "pidns", "void *", null, "int", ns)) < 0) {
-        const errno = s.errno();
-        if (errno !== EINVAL) throw new ZoneError(`${label}: pidns refused by proc: ${errnoText(errno)}`);
-        noPidns = true;
-        fs.closeSync(fsfd);
-        return undefined;
-      }
-    } finally {
-      fs.closeSync(ns);
+    fsfd = Number(s.syscall(SYS_FSOPEN, "str", "proc", "uint", FSOPEN_CLOEXEC));
+    if (fsfd < 0) throw new ZoneError(`${label}: fsopen proc: ${errnoText(s.errno())}`);
+    if (Number(s.syscall(SYS_FSCONFIG, "int", fsfd, "uint", FSCONFIG_SET_FD, "str", "pidns", "void *", null, "int", ns)) < 0) {
+      const errno = s.errno();
+      // EINVAL: an older kernel, which has no such parameter.
+      if (errno !== EINVAL) throw new ZoneError(`${label}: pidns refused by proc: ${errnoText(errno)}`);
+      noPidns = true;
+      fs.closeSync(fsfd);
+      return undefined;
     }
+    return fsfd;
   } catch (err) {
-    if (!noPidns) fs.closeSync(fsfd);
+    if (fsfd >= 0) fs.closeSync(fsfd);
     throw err;
+  } finally {
+    fs.closeSync(ns);
   }
-  return fsfd;
 }
 
 /** A sysfs context opened in `pid`'s network namespace. */
