@@ -19,7 +19,7 @@ import { writeFileAtomic } from "../native/atomic.js";
 import { brand as brandOf, type InstallOptions } from "./brands.js";
 import { EXIT_ERR, ZoneError, q } from "../native/errors.js";
 import { checkZonepathOnHost, verifyOnHost } from "./hostcheck.js";
-import { idmappedBinds, mappedUserns, mountsBelow, type HeldUserns, MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY } from "./idmap.js";
+import { idmappedBinds, mountsBelow, type HeldUserns, MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY } from "./idmap.js";
 import type { ZoneConfig } from "../document/model.js";
 import type { OciRuntime } from "./oci/runtime.js";
 import { zoneProcess, zoneSpec } from "./oci/spec.js";
@@ -46,6 +46,7 @@ import { CGROUP_ROOT } from "./cgroups/limits.js";
 import { consolePeer, delegateCgroup, isSystemdInit, lockedTrees, lockZoneTrees, systemdSpec } from "./systemd.js";
 import { stageTrees } from "./masks.js";
 import { traceSpan } from "../native/trace.js";
+import { UsernsAhead } from "./usernsahead.js";
 
 /** Who takes a zone's console when it appears (zoneadmd); without one it is closed. */
 export interface ConsoleSink {
@@ -86,6 +87,8 @@ export class Platform {
    */
   readonly stateCommits: GroupCommit<StateChange, true>;
   readonly slotCommits: GroupCommit<SlotRequest, number>;
+  /** Each installed zone's user namespace for its next boot, made ahead (usernsahead.ts). */
+  readonly usernsAhead = new UsernsAhead();
 
   constructor(
     readonly paths: ZonePaths,
@@ -175,6 +178,7 @@ export class Platform {
       throw err;
     }
     await this.changeState(name, "installed");
+    this.usernsAhead.prepare(name, slot * SLOT_SIZE);
   }
 
   async uninstall(name: string): Promise<void> {
@@ -203,6 +207,7 @@ export class Platform {
     const release = brandOf(z.brand)?.uninstall?.(z.zonepath);
     if (slot) removeInstalledTree(z.zonepath, slot.slot * SLOT_SIZE);
     release?.();
+    this.usernsAhead.drop(name);
     this.slots.release(e.uuid, this.paths.configDir);
     fs.rmSync(consoleLogFile(this.paths, name), { force: true });
     if (unrecorded) this.recordHalted(name);
@@ -261,7 +266,7 @@ export class Platform {
     // Handled here too: a step failing before the await must not leave it an unhandled rejection.
     views?.catch(() => undefined);
     try {
-      userns = await mappedUserns(base, SLOT_SIZE);
+      userns = await this.usernsAhead.take(name, base);
       t.step("userns");
       brand.mountRoot?.(z.zonepath, root, base, userns.fd);
       t.step("root mounted");
@@ -416,6 +421,9 @@ export class Platform {
     if (reason) this.log(`zone '${name}': halting: ${reason}`);
     await this.teardown(name, this.repo.load(name));
     this.recordHalted(name);
+    // The next boot's namespace, made while nothing waits on it.
+    const slot = this.slots.find(e.uuid, this.paths.configDir);
+    if (slot) this.usernsAhead.prepare(name, slot.slot * SLOT_SIZE);
   }
 
   /** Zones torn down whose installed state could not be written yet (retryUnrecorded). */
