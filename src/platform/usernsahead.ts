@@ -49,6 +49,11 @@ export class UsernsAhead {
     return mappedUserns(base, SLOT_SIZE);
   }
 
+  /** The namespace made ahead for `name`, if any (for tests). */
+  peek(name: string): Promise<HeldUserns> | undefined {
+    return this.made.get(name)?.ns;
+  }
+
   /** The zone is uninstalled (its slot released): its namespace goes. */
   drop(name: string): void {
     const had = this.made.get(name);
