@@ -17,6 +17,8 @@
  * zones themselves are on disk. Every zone, container, mount and cgroup goes after.
  *
  *   node dist/bench/api.js [zones per round (48)] [rounds (3)] [in flight K (16)]
+ * ZONES_BENCH_PATHS=one,pool,commands,runc (the default: all) runs only those paths,
+ * for A/B runs of two builds taking turns.
  */
 import { execFile, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -195,6 +197,7 @@ function summary(): void {
     console.log(`${label.padEnd(44)} ${med(rr).toFixed(1).padStart(8)} ${range.padStart(13)} ${percentile(lat, 50).toFixed(0).padStart(8)} ${percentile(lat, 99).toFixed(0).padStart(8)} ${med(rs.map((r) => r.cpu)).toFixed(1).padStart(12)}`);
   }
   const [one, pool, cli, runc] = [...rates.values()];
+  if (rates.size < 4) return;
   console.log(`\nratios (median zones/s): API one connection / commands ${(one! / cli!).toFixed(2)}x, / runc run -d ${(one! / runc!).toFixed(2)}x;` + ` API pool / commands ${(pool! / cli!).toFixed(2)}x, / runc run -d ${(pool! / runc!).toFixed(2)}x`);
   console.log(`aim: API >= 30 zones/s: ${Math.max(one!, pool!) >= 30 ? "met" : "NOT met"} (best API path ${Math.max(one!, pool!).toFixed(1)}/s)`);
 }
@@ -209,13 +212,14 @@ async function main(): Promise<void> {
   const runc = (peer = await RuncPeer.make(root.dir, path.join(paths.runDir, "peer-runc"), paths));
   {
     console.log(`create + install + boot of minimal zones; ${ping.runtime?.name} ${ping.runtime?.version}; zoneadmd ${ping.pid}`);
+    const want = (p: string): boolean => (process.env.ZONES_BENCH_PATHS ?? "one,pool,commands,runc").split(",").includes(p);
     for (let r = 0; r < rounds; r++) {
-      await timedRound("API, one connection (pipelined waves of K)", () => apiOneConnection(`a${r}x`));
-      await timedRound("API, pool of K keep-alive connections", () => apiPool(`p${r}x`));
-      await timedRound("zonecfg -f + zoneadm install + boot", () => commands(`c${r}x`));
-      await timedRound("runc run -d (peer, no install)", () => parallel(zones, K, (i) => runc.run(`r${r}x${i}`)));
+      if (want("one")) await timedRound("API, one connection (pipelined waves of K)", () => apiOneConnection(`a${r}x`));
+      if (want("pool")) await timedRound("API, pool of K keep-alive connections", () => apiPool(`p${r}x`));
+      if (want("commands")) await timedRound("zonecfg -f + zoneadm install + boot", () => commands(`c${r}x`));
+      if (want("runc")) await timedRound("runc run -d (peer, no install)", () => parallel(zones, K, (i) => runc.run(`r${r}x${i}`)));
       process.stdout.write(`round ${r + 1}/${rounds} done; removing its zones\n`);
-      for (const p of ["a", "p", "c"]) await removeZones(`${p}${r}x`);
+      for (const [p, w] of [["a", "one"], ["p", "pool"], ["c", "commands"]] as const) if (want(w)) await removeZones(`${p}${r}x`);
       await runc.removeAll();
     }
     summary();

@@ -4,6 +4,10 @@
  */
 import { Daemon } from "../daemon/server.js";
 import { zonePaths } from "../document/store/paths.js";
+import { BUILD_ARG, builderMain } from "../daemon/imagebuild.js";
+
+// The daemon's install builds a missing base image in a child of this script (imagebuild.ts).
+if (process.argv[2] === BUILD_ARG) builderMain(process.argv.slice(3));
 
 const daemon = new Daemon(zonePaths());
 

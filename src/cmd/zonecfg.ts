@@ -120,7 +120,7 @@ async function runInteractive(session: ZonecfgSession, io: SessionIO, prefix: st
   if (!session.exited) {
     process.stdout.write("\n");
     try {
-      session.finish();
+      await session.finish();
     } catch (e) {
       return failure(prefix, e);
     }

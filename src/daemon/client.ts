@@ -64,7 +64,7 @@ const SIGNALS = { SIGINT: 130, SIGTERM: 143 } as const;
 /** A connection error the daemon's absence explains (start it and retry). */
 class Absent extends Error {}
 
-function send(sock: string, req: Request, logFile: string): Promise<Reply> {
+function send(sock: string, req: Request, logFile: string, progress?: (line: string) => void): Promise<Reply> {
   const acceptMs = acceptTimeoutMs();
   return new Promise((resolve, reject) => {
     const c = net.createConnection(sock);
@@ -102,12 +102,22 @@ function send(sock: string, req: Request, logFile: string): Promise<Reply> {
         c.write("go\n");
         arm(OPERATION_MS[req.op], `accepted the ${req.op} but did not finish it`);
       }
-      const last = lines.length > 2 ? lines[1] : undefined;
-      if (last === undefined) return;
-      try {
-        finish(JSON.parse(last) as Reply);
-      } catch {
-        finish(new ZoneError(`zoneadmd at ${sock} sent a malformed reply`));
+      // After "accepted": {"progress": line} lines (an image build, imagebuild.ts), then the reply.
+      while (lines.length > 2) {
+        const line = lines.splice(1, 1)[0]!;
+        buf = lines.join("\n");
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(line);
+        } catch {
+          return finish(new ZoneError(`zoneadmd at ${sock} sent a malformed reply`));
+        }
+        const p = (parsed as { progress?: unknown }).progress;
+        if (typeof p === "string") {
+          progress?.(p);
+          continue;
+        }
+        return finish(parsed as Reply);
       }
     });
     c.on("end", () => finish(new ZoneError(`zoneadmd at ${sock} closed the connection without a reply (see ${logFile})`)));
@@ -174,20 +184,21 @@ function notRunning(): ZoneError {
   return new ZoneError("zoneadmd is not running; ask root to start it (any zoneadm command run by root starts it)");
 }
 
-export async function call(paths: ZonePaths, req: Request): Promise<Reply> {
+/** `progress` hears the operation's progress lines (an install's image build), if any. */
+export async function call(paths: ZonePaths, req: Request, progress?: (line: string) => void): Promise<Reply> {
   const logFile = `${paths.runDir}/zoneadmd.log`;
   if (!asRoot()) {
     // No socket to see (ENOENT, or EACCES on a run directory no daemon has opened yet): none runs.
     if (!fs.existsSync(adminSocketPath(paths.runDir))) throw notRunning();
     try {
-      return await send(adminSocketPath(paths.runDir), req, logFile);
+      return await send(adminSocketPath(paths.runDir), req, logFile, progress);
     } catch (e) {
       throw e instanceof Absent ? notRunning() : e;
     }
   }
   const sock = socketPath(paths.runDir);
   try {
-    return await send(sock, req, logFile);
+    return await send(sock, req, logFile, progress);
   } catch (e) {
     if (!(e instanceof Absent)) throw e;
   }
@@ -196,7 +207,7 @@ export async function call(paths: ZonePaths, req: Request): Promise<Reply> {
   for (;;) {
     await new Promise((r) => setTimeout(r, 20));
     try {
-      return await send(sock, req, logFile);
+      return await send(sock, req, logFile, progress);
     } catch (e) {
       if (!(e instanceof Absent)) throw e;
       if (Date.now() > deadline) throw new ZoneError(`cannot reach zoneadmd at ${sock}: ${e.message} (see ${logFile})`);

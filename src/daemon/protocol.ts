@@ -19,6 +19,8 @@ export interface Request {
   init?: string[];
   /** install -x copy: a whole-root brand's private copy of its image (brands/debian.ts). */
   copy?: boolean;
+  /** install -x rebuild-image: the brand's base image fetched again first (imagebuild.ts). */
+  rebuildImage?: boolean;
   /** install -i: the OCI image (an absolute host path, PATH:TAG) a brand oci zone is made from. */
   image?: string;
   /** console: drop the connection when the zone halts (zlogin -C -d). */

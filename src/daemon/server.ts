@@ -36,6 +36,7 @@ import { ApiTcp } from "./api/tcp.js";
 import { OperationMetrics } from "./metrics.js";
 import { UsageService } from "./usageservice.js";
 import { Api } from "./api/api.js";
+import { installImage } from "./imagebuild.js";
 
 const PR_SET_CHILD_SUBREAPER = 36;
 const LOCK_EX_NB = 2 | 4;
@@ -128,11 +129,11 @@ export class Daemon {
   }
 
   /** Every operation, timed for the metrics (the one implementation of each is dispatch). */
-  handle(req: Request): Promise<Reply> {
-    return this.operations.timed(String(req.op), () => this.dispatch(req));
+  handle(req: Request, progress?: (line: string) => void): Promise<Reply> {
+    return this.operations.timed(String(req.op), () => this.dispatch(req, progress));
   }
 
-  private async dispatch(req: Request): Promise<Reply> {
+  private async dispatch(req: Request, progress?: (line: string) => void): Promise<Reply> {
     if (!OPERATIONS.includes(req.op)) return { ok: false, error: `unknown operation ${JSON.stringify(req.op)}` };
     if (req.op === "ping") return { ok: true, pid: process.pid, runtime: this.runtimeVersion };
     if (req.op === "stats") return { ok: true, pid: process.pid, stats: this.stats() };
@@ -165,6 +166,8 @@ export class Daemon {
       return await this.serialize(zone, async (): Promise<Reply> => {
         switch (req.op) {
           case "install":
+            // The brand's base image first (imagebuild.ts), then the zone's tree.
+            await installImage(this, zone, req, progress);
             await p.install(zone, { image: req.image, copy: req.copy === true });
             return { ok: true };
           case "uninstall":
@@ -404,7 +407,9 @@ export class Daemon {
       if (!d.includes(0x0a) || started) return;
       started = true;
       c.off("data", onGo);
-      void this.handle(req).then((reply) => {
+      // Progress lines (an image build) go before the reply, each a {"progress"} line (client.ts).
+      const progress = (line: string): void => void (left || c.write(JSON.stringify({ progress: line }) + "\n"));
+      void this.handle(req, progress).then((reply) => {
         if (left && req.op !== "ping") this.log(`${what}: finished after its client left: ${reply.ok ? "ok" : reply.error}`);
         if (!left) c.end(JSON.stringify(reply) + "\n");
       });

@@ -14,8 +14,10 @@ const TMP_MARK = ".tmp-";
  * `durable: false` skips the fsyncs: the file is still replaced whole (old or new after
  * any crash of ours), but a power loss may bring back the old one. For records that a
  * host reboot makes stale anyway, such as a zone being ready or running.
+ * `syncDir: false` leaves the directory's fsync to a caller writing several files of
+ * one directory, which fsyncs it once after the last (fsyncDir).
  */
-export function writeFileAtomic(file: string, data: string, mode = 0o644, durable = true): void {
+export function writeFileAtomic(file: string, data: string, mode = 0o644, durable = true, syncDir = durable): void {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}${TMP_MARK}${process.pid}`);
   try {
@@ -31,7 +33,7 @@ export function writeFileAtomic(file: string, data: string, mode = 0o644, durabl
     fs.rmSync(tmp, { force: true });
     throw new ZoneError(`cannot write ${file}: ${(e as Error).message}`);
   }
-  if (durable) fsyncDir(dir);
+  if (syncDir) fsyncDir(dir);
 }
 
 export function fsyncDir(dir: string): void {

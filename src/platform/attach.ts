@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ZoneError, q } from "../native/errors.js";
 import { checkOperation } from "../document/store/state.js";
+import { brand as brandOf } from "./brands.js";
 import { checkNoMounts, entryOf, ownTree, slotOf, type ZoneOps } from "./clone.js";
 import { hasManifest, makeManifest, manifestText, readManifest, removeManifest, writeManifest, type Manifest } from "./detach.js";
 import { verifyOnHost } from "./hostcheck.js";
@@ -102,6 +103,7 @@ export async function attachZone(ops: ZoneOps, name: string, force: boolean): Pr
   // Device nodes and hard links out of the tree (a zonepath from elsewhere may hold
   // them) are refused here, before anything changes: the zone stays configured.
   const scan = scanTree(root, "zone root", { noDevices: true });
+  brandOf(z.brand)?.attach?.(z.zonepath);
   if (e.state !== "incomplete") ops.repo.setStateIfUnchanged(name, "incomplete", z);
   ops.log(`zone '${name}': incomplete (attaching ${q(z.zonepath)})`);
   const slot = ops.slots.allocate(e.uuid, ops.paths.configDir, name);

@@ -8,7 +8,7 @@ import type { ZoneConfig } from "../document/model.js";
 import { BUSYBOX_TREE, installMinimal } from "./brands/minimal.js";
 import { installSparse, SPARSE_SHARED } from "./brands/sparse.js";
 import { installOci, readImageRecord, recordedStopSignal, type ImageRecord } from "./brands/oci.js";
-import { adoptDebian, debianOwnTree, installDebian, mountDebianRoot, uninstallDebian } from "./brands/debian.js";
+import { adoptDebian, attachDebian, debianOwnTree, installDebian, mountDebianRoot, uninstallDebian } from "./brands/debian.js";
 
 /** What `zoneadm install` asks of a brand: an OCI image (-i), a private copy (-x copy). */
 export interface InstallOptions {
@@ -47,6 +47,8 @@ export interface Brand {
   ownTree?(zonepath: string): string;
   /** After clone copied another zone's zonepath here: take what the brand holds for it (its image). */
   adopt?(zonepath: string): void;
+  /** At attach, before the zone changes state: take what the brand holds on this host for the tree (its image), or refuse. */
+  attach?(zonepath: string): void;
   /** The zone's init, unless `zoneadm boot -- -i PATH` names another. */
   init: string[];
   /** Host trees mounted read-only and id-mapped into the zone at ready. */
@@ -97,6 +99,7 @@ const TABLE: Record<BrandName, Omit<Brand, "name">> = {
     uninstall: uninstallDebian,
     ownTree: debianOwnTree,
     adopt: adoptDebian,
+    attach: attachDebian,
   },
 };
 

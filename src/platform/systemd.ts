@@ -3,9 +3,13 @@
  * - sys_admin in the zone's user namespace, for the mounts of its services' sandboxing
  *   (PrivateTmp, ProtectSystem, ...); granted only together with the locked masks of
  *   masks.ts, so the zone's root cannot lift them with it.
- * - a cgroup tree it may write: on a hybrid or v1 host the zone's group in the
- *   `name=systemd` hierarchy (systemd then runs in legacy mode, its own hierarchy
- *   only); on pure v2 the zone's delegated group, seen through the cgroup namespace.
+ * - a cgroup tree it may write: on a v1 host the zone's group in the `name=systemd`
+ *   hierarchy (systemd then runs in legacy mode, its own hierarchy only); on a hybrid
+ *   host that group and also the zone's group of the unified hierarchy at
+ *   /sys/fs/cgroup/unified (hybrid mode: without it systemd in a container never
+ *   learns that a unit's group emptied, and a unit whose last process exits after its
+ *   main one — user@.service's sd-pam at shutdown — waits out its stop timeout); on
+ *   pure v2 the zone's delegated group, seen through the cgroup namespace.
  * - /run/lock and /tmp as tmpfs, mounted before it starts (it may not mount them on
  *   top of locked mounts the zone cannot see under).
  * Keyed on the init being systemd (its path's last word), or a brand saying so: the
@@ -41,6 +45,19 @@ export function grantSystemdCaps(p: OciProcess): void {
 /** Where a v1 host mounts the `name=systemd` hierarchy. */
 export const SYSTEMD_HIERARCHY = "/sys/fs/cgroup/systemd";
 
+/** Where a hybrid host mounts the unified (cgroup v2) hierarchy beside the v1 ones. */
+export const UNIFIED_HIERARCHY = "/sys/fs/cgroup/unified";
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+
+/** Is the host hybrid: a cgroup2 mount at /sys/fs/cgroup/unified (a statfs, no mountinfo read)? */
+export function hybridUnified(): boolean {
+  try {
+    return fs.statfsSync(UNIFIED_HIERARCHY).type === CGROUP2_SUPER_MAGIC;
+  } catch {
+    return false;
+  }
+}
+
 /** The zone's group in systemd's cgroup tree on the host: name=systemd (v1) or the unified root (v2). */
 export function zoneSystemdCgroup(cgroupsPath: string, v2: boolean): string {
   return path.join(v2 ? "/sys/fs/cgroup" : SYSTEMD_HIERARCHY, cgroupsPath);
@@ -57,12 +74,14 @@ export function systemdMounts(): OciMount[] {
  * /sys/fs/cgroup and the zone's name=systemd group bound writable in it; on v2 the
  * zone's group bound at /sys/fs/cgroup (what the cgroup namespace shows as its root).
  */
-export function cgroupMounts(cgroupsPath: string, v2: boolean): OciMount[] {
+export function cgroupMounts(cgroupsPath: string, v2: boolean, hybrid = !v2 && hybridUnified()): OciMount[] {
   const group = zoneSystemdCgroup(cgroupsPath, v2);
   if (v2) return [{ destination: "/sys/fs/cgroup", type: "bind", source: group, options: ["rw"] }];
   return [
     { destination: "/sys/fs/cgroup", type: "tmpfs", source: "tmpfs", options: ["mode=755", "size=64k"] },
     { destination: SYSTEMD_HIERARCHY, type: "bind", source: group, options: ["rw"] },
+    // The runtime puts the zone in the unified hierarchy too (0::/<cgroupsPath>).
+    ...(hybrid ? [{ destination: UNIFIED_HIERARCHY, type: "bind", source: path.join(UNIFIED_HIERARCHY, cgroupsPath), options: ["rw"] }] : []),
   ];
 }
 
@@ -92,8 +111,13 @@ const V2_DELEGATED = ["cgroup.procs", "cgroup.threads", "cgroup.subtree_control"
  * v1: the directory and its files (tasks, cgroup.procs, ...); v2: the directory and
  * the delegation files only, so the limits on the group stay the host's.
  */
-export function delegateCgroup(cgroupsPath: string, v2: boolean, base: number): void {
-  const dir = zoneSystemdCgroup(cgroupsPath, v2);
+export function delegateCgroup(cgroupsPath: string, v2: boolean, base: number, hybrid = !v2 && hybridUnified()): void {
+  chownGroup(zoneSystemdCgroup(cgroupsPath, v2), v2, base);
+  // Hybrid: the unified group is delegated as on v2 (it holds no controller here: they are all v1's).
+  if (hybrid) chownGroup(path.join(UNIFIED_HIERARCHY, cgroupsPath), true, base);
+}
+
+function chownGroup(dir: string, v2: boolean, base: number): void {
   const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
   try {
     fs.fchownSync(fd, base, base);

@@ -118,6 +118,15 @@ export class ZoneRoot {
     return cur;
   }
 
+  /** An O_PATH descriptor of the last of `parts`, a directory, entered from its pinned parent `dir`. */
+  private step(dir: number, parts: readonly Buffer[], what: string): number {
+    try {
+      return fs.openSync(at(dir, parts[parts.length - 1]), DIR_PATH);
+    } catch (err) {
+      throw this.refusal(dir, parts, parts.length - 1, what, err);
+    }
+  }
+
   /** The pinned parent directory of `rel` and its last component ("" for the root itself). */
   private parent(rel: ZonePath, what: string): { dir: number; name: Buffer; parts: Buffer[] } {
     const parts = this.parts(rel);
@@ -139,7 +148,9 @@ export class ZoneRoot {
           if (code(err) !== "EEXIST") throw new ZoneError(`cannot make directory ${shown(parts)} in the zone: ${code(err)}`);
         }
       }
-      const d = name.length > 0 ? this.walk(parts, "directory") : fs.openSync(at(this.fd), O_PATH);
+      // The last step of walk(), from the parent already pinned: walking again from the
+      // root would cost an open and a close per component for the same directory.
+      const d = name.length > 0 ? this.step(dir, parts, "directory") : fs.openSync(at(this.fd), O_PATH);
       try {
         fs.chownSync(at(d), uid, gid);
         fs.chmodSync(at(d), mode); // after chown, which clears set-id bits
@@ -155,11 +166,18 @@ export class ZoneRoot {
    * Write file `rel` whole: a new file beside it in the pinned directory, owned and
    * moded through its descriptor, renamed over the old entry. Whatever was there — a
    * link into the host, a FIFO, a hard link to another file — is replaced, never
-   * written through.
+   * written through. `fresh` (an install building a new tree): created in place, no
+   * temporary to rename, unless something is there already (then replaced as above).
    */
-  writeFile(rel: ZonePath, data: string | Buffer, mode: number, uid: number, gid: number): void {
+  writeFile(rel: ZonePath, data: string | Buffer, mode: number, uid: number, gid: number, fresh = false): void {
     const { dir, name, parts } = this.parent(rel, "file");
     if (name.length === 0) throw new ZoneError("the zone root is not a file");
+    try {
+      if (fresh && createNew(dir, name, parts, data, mode, uid, gid)) return;
+    } catch (err) {
+      fs.closeSync(dir);
+      throw err;
+    }
     const tmp = Buffer.concat([Buffer.from("."), name.subarray(0, 200), Buffer.from(`.zonefs-${process.pid}-${Math.random().toString(36).slice(2)}`)]);
     try {
       const fd = fs.openSync(at(dir, tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
@@ -418,6 +436,37 @@ function mountId(fd: number): number {
   const m = /^mnt_id:\s*(\d+)$/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"));
   if (!m) throw new ZoneError(`cannot tell the mount of descriptor ${fd}`);
   return Number(m[1]);
+}
+
+/**
+ * Create file `name` in pinned directory `dir` with O_EXCL (nothing there is followed or
+ * reused), owned and moded through its descriptor; false if an entry exists already.
+ */
+function createNew(dir: number, name: Buffer, parts: readonly Buffer[], data: string | Buffer, mode: number, uid: number, gid: number): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(at(dir, name), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  } catch (err) {
+    if (code(err) === "EEXIST") return false;
+    throw new ZoneError(`cannot write ${shown(parts)} in the zone: ${code(err)}`);
+  }
+  try {
+    fs.writeFileSync(fd, data);
+    fs.fchownSync(fd, uid, gid);
+    fs.fchmodSync(fd, mode); // after chown, which clears set-id bits
+  } catch (err) {
+    // Not left half written: the install that fails is retried over this tree.
+    try {
+      fs.unlinkSync(at(dir, name));
+    } catch {
+      // gone already
+    }
+    throw new ZoneError(`cannot write ${shown(parts)} in the zone: ${code(err)}`);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.closeSync(dir);
+  return true;
 }
 
 /** Detach every mount at or below zone root `root`; a root that is gone has none. */

@@ -1,7 +1,7 @@
 /**
  * The install on a fresh machine: Node 20 from outside Debian (NodeSource's nodejs or a
  * tarball) with its own npm, and runc, crun, busybox-static, nftables, lxcfs, python3, zstd,
- * umoci and chromium absent. The Debian-package step (scripts/install-packages.sh, exactly as install.sh runs it) is
+ * umoci, chromium and openssh-client absent. The Debian-package step (scripts/install-packages.sh, exactly as install.sh runs it) is
  * rehearsed in a private mount namespace over a copy of the dpkg status without those
  * packages, with apt-get replaced by a wrapper that logs its calls and only simulates
  * (`apt-get -s`), so apt resolves the install without changing the machine.
@@ -20,7 +20,7 @@ const INSTALL_SCRIPT = path.join(TOP, "scripts/install.sh");
 const DPKG_STATUS = "/var/lib/dpkg/status";
 const APT_LISTS = "/var/lib/apt/lists";
 /** What a fresh machine of this kind lacks, and what must never be asked of apt there. */
-const FRESH_MISSING = ["runc", "crun", "busybox-static", "nftables", "lxcfs", "python3", "zstd", "umoci", "chromium"];
+const FRESH_MISSING = ["runc", "crun", "busybox-static", "nftables", "lxcfs", "python3", "zstd", "umoci", "chromium", "openssh-client"];
 const NODE_PACKAGES = ["npm", "nodejs"];
 
 const temps: string[] = [];

@@ -84,6 +84,33 @@ describe("zonefs", { concurrency: false }, () => {
     assert.deepEqual(fs.readdirSync(path.join(root, "etc")).sort(), ["dangling", "fifo", "hard", "zonename"], "no temporary file left");
   });
 
+  test("writeFile fresh (install): a new file is made in place; a link, FIFO or hard link there is replaced, never written through", () => {
+    fs.symlinkSync(path.join(outside, "file"), path.join(root, "etc/link"));
+    fs.symlinkSync(path.join(outside, "new"), path.join(root, "etc/dangling"));
+    spawnSync("mkfifo", [path.join(root, "etc/fifo")]);
+    fs.linkSync(path.join(outside, "file"), path.join(root, "etc/hard"));
+    withRoot((zr) => {
+      for (const f of ["etc/new", "etc/link", "etc/dangling", "etc/fifo", "etc/hard"]) zr.writeFile(f, "zone\n", 0o4640, 1234, 5678, true);
+      refuses(() => zr.writeFile("etc/new/x", "x", 0o644, 0, 0, true), /^file "\/etc\/new\/x": "\/etc\/new" is not a directory in the zone$/);
+    });
+    assert.equal(fs.readFileSync(path.join(outside, "file"), "utf8"), "host\n");
+    assert.ok(!fs.existsSync(path.join(outside, "new")));
+    for (const f of ["new", "link", "dangling", "fifo", "hard"]) {
+      const st = fs.lstatSync(path.join(root, "etc", f));
+      assert.ok(st.isFile(), f);
+      assert.deepEqual([st.mode & 0o7777, st.uid, st.gid, st.nlink], [0o4640, 1234, 5678, 1], f);
+      assert.equal(fs.readFileSync(path.join(root, "etc", f), "utf8"), "zone\n");
+    }
+    assert.deepEqual(fs.readdirSync(path.join(root, "etc")).sort(), ["dangling", "fifo", "hard", "link", "new"], "no temporary file left");
+  });
+
+  test("mkdir over a link at the last component refuses it, naming the path", () => {
+    fs.symlinkSync(outside, path.join(root, "etc/ssl"));
+    withRoot((zr) => refuses(() => zr.mkdir("etc/ssl", 0o755, 0, 0), /^directory "\/etc\/ssl" is a symbolic link in the zone; refusing to follow it$/));
+    assert.deepEqual(fs.statSync(outside).uid, 0);
+    assert.equal(fs.statSync(outside).mode & 0o7777, 0o755);
+  });
+
   test("a link at any directory component is refused, naming the path and the component", () => {
     fs.rmSync(path.join(root, "etc"), { recursive: true });
     fs.symlinkSync(outside, path.join(root, "etc"));

@@ -40,14 +40,15 @@ export class TestRoot {
   get env(): NodeJS.ProcessEnv {
     return { ...process.env, ZONES_ROOT: this.dir, NODE_EXTRA_CA_CERTS: "" };
   }
-  run(cmd: string, args: string[], input?: string): Result {
-    const r: SpawnSyncReturns<string> = spawnSync(path.join(BIN, cmd), args, { env: this.env, input: input ?? "", encoding: "utf8", timeout: 30_000 });
+  /** `timeoutMs`: longer for what waits on the network (apt in a zone through the package proxy). */
+  run(cmd: string, args: string[], input?: string, timeoutMs = 30_000): Result {
+    const r: SpawnSyncReturns<string> = spawnSync(path.join(BIN, cmd), args, { env: this.env, input: input ?? "", encoding: "utf8", timeout: timeoutMs });
     if (r.error) throw r.error;
     return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   }
   /** Run and insist on success, returning stdout. */
-  ok(cmd: string, args: string[], input?: string): string {
-    const r = this.run(cmd, args, input);
+  ok(cmd: string, args: string[], input?: string, timeoutMs?: number): string {
+    const r = this.run(cmd, args, input, timeoutMs);
     if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
     return r.stdout;
   }

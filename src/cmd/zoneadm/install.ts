@@ -1,8 +1,9 @@
 /**
  * zoneadm -z zone install [-i image] [-x copy] [-x rebuild-image]: the brand's tree, made by
- * zoneadmd. A `debian` zone's base image is built first, here in the command, so that
- * mmdebstrap's progress (a minute, once per host) reaches the terminal directly; the
- * build is under a host-wide lock (images.ts), so concurrent installs build it once.
+ * zoneadmd. A `debian` zone's base image is built first by zoneadmd when it is missing
+ * (daemon/imagebuild.ts, the same step as the API's install), under a host-wide lock
+ * (images.ts), so concurrent installs build it once; its progress lines come back over
+ * the connection and are printed here.
  *   -i image          brand oci: the OCI image layout the zone is made from
  *   -x copy           a full private copy of the image instead of an overlay on it
  *   -x rebuild-image  fetch the image again from the archive, then install from it
@@ -13,7 +14,7 @@ import { zonePaths } from "../../document/store/paths.js";
 import type { IndexEntry, Repository } from "../../document/store/repository.js";
 import { checkOperation } from "../../document/store/state.js";
 import { call } from "../../daemon/client.js";
-import { ensureDebianImage } from "../../platform/images.js";
+import { printable } from "../../native/printable.js";
 
 interface InstallContext {
   repo: Repository;
@@ -51,11 +52,9 @@ export function installSubcommand(entryOf: (ctx: InstallContext) => IndexEntry) 
       const e = entryOf(ctx);
       const { x, image } = parseInstallArgs(ctx.args);
       checkOperation("install", e.state);
-      const brand = ctx.repo.load(e.name).brand;
-      if (x.size > 0 && brand !== "debian") throw new ZoneError(`install -x ${[...x].join(" -x ")}: brand ${q(brand)} has no such option (the debian brand has)`);
-      // Only root may install (zoneadmd says so to anyone else) or write the host's image cache.
-      if (brand === "debian" && process.getuid?.() === 0) ensureDebianImage({ rebuild: x.has("rebuild-image"), stdio: "inherit", progress: (l) => process.stderr.write(`zoneadm: ${l}\n`) });
-      const reply = await call(zonePaths(), { op: "install", zone: ctx.zone, copy: x.has("copy"), ...(image === undefined ? {} : { image }) });
+      // zoneadmd builds a missing base image (imagebuild.ts, for the API's install too) and streams its progress here.
+      const request = { op: "install" as const, zone: ctx.zone, copy: x.has("copy"), rebuildImage: x.has("rebuild-image"), ...(image === undefined ? {} : { image }) };
+      const reply = await call(zonePaths(), request, (l) => process.stderr.write(`zoneadm: ${printable(l)}\n`));
       if (!reply.ok) throw new ZoneError(reply.error);
     },
   };

@@ -24,6 +24,7 @@ import { Operations, register as registerOperations } from "./operations.js";
 import { Router } from "./router.js";
 import { register as registerZones, zoneUrl } from "./zones.js";
 import { register as registerState } from "./zonestate.js";
+import { register as registerStatus } from "./zonestatus.js";
 import { register as registerExec } from "./exec.js";
 import { register as registerStreams } from "./consolews.js";
 import type { ZoneConsoles } from "../console.js";
@@ -40,7 +41,8 @@ export interface ApiDaemon {
   /** The zone consoles, for the console WebSocket (consolews.ts). */
   readonly consoles: ZoneConsoles;
   readonly runtimeVersion: RuntimeVersion;
-  handle(req: Request): Promise<Reply>;
+  /** `progress` hears an operation's progress lines (an install's image build). */
+  handle(req: Request, progress?: (line: string) => void): Promise<Reply>;
   /** Usage, metrics and history (usageservice.ts). */
   readonly usage: UsageService;
   log(line: string, from?: LogSource): void;
@@ -61,7 +63,7 @@ export function hostApiSocketPath(runDir: string): string {
 }
 
 /** Each part's routes; a new part adds its register here. */
-const PARTS: ReadonlyArray<(router: Router, api: Api) => void> = [registerZones, registerConfig, registerState, registerOperations, registerEvents, registerExec, registerStreams, registerUsage, registerUi, registerOpenApi];
+const PARTS: ReadonlyArray<(router: Router, api: Api) => void> = [registerZones, registerConfig, registerState, registerStatus, registerOperations, registerEvents, registerExec, registerStreams, registerUsage, registerUi, registerOpenApi];
 
 export class Api {
   readonly router = new Router();

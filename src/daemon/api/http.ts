@@ -12,6 +12,8 @@ import * as net from "node:net";
 import { peerCred, rawFd } from "../peers.js";
 import { asyncEnvelope, errorEnvelope, syncEnvelope } from "./envelope.js";
 import { ApiError, toApiError } from "./errors.js";
+import { originProblem } from "./origin.js";
+import { refuseUpgrade } from "./websocket.js";
 import type { ApiRequest, ApiResult, Caller, Route, Router } from "./router.js";
 
 /** Far above any configuration (a few KiB), far below what could hurt the daemon. */
@@ -123,6 +125,9 @@ export class ApiServer {
   /** A WebSocket upgrade: the first handler that takes it; 404 when none does. */
   upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer, caller: Caller): void {
     socket.on("error", () => undefined);
+    // A page of another origin may not open a zone's streams (origin.ts).
+    const cross = originProblem(req, socket, caller);
+    if (cross !== undefined) return refuseUpgrade(socket, 403, errorEnvelope(403, cross));
     for (const h of this.router.upgrades) {
       try {
         if (h(req, socket, head, caller)) return;

@@ -1,11 +1,15 @@
 /**
  * Changes of the repository that zoneadmd did not make: zonecfg is a command of its
- * own and writes the index itself, so a zone created or deleted there reaches the
- * event stream only through the file system. The index's directory is watched
- * (inotify); each change is compared with what the daemon last knew, and what differs
- * is told as the observer would have told it. The daemon's own commits update that
- * knowledge first (seen()), so nothing is told twice. A configuration changed in place
- * (the same zones in the same states) is not told: only the index is compared.
+ * own and writes the repository itself, so a zone it created, changed or deleted
+ * reaches the event stream only through the file system. The configuration directory
+ * is watched (inotify): the index (zones and their states) and each zone's document
+ * (<name>.cfg, replaced by a rename on every commit, so a new inode). Each change is
+ * compared with what the daemon last knew, and what differs is told as the observer
+ * would have told it: a zone created, deleted or changed state, or, for a document
+ * replaced under an unchanged state, a change in place (from === to: "zone-updated").
+ * The daemon's own commits update that knowledge first (seen()), so nothing is told
+ * twice. Watching the directory (not a notice from the zonecfg session) covers every
+ * writer, an older zonecfg or an editor's hand included, and costs the commands nothing.
  */
 import * as fs from "node:fs";
 import type { Repository } from "../../document/store/repository.js";
@@ -13,8 +17,16 @@ import type { ZoneState } from "../../document/store/state.js";
 
 const SETTLE_MS = 50;
 
+/** A document as last seen: a commit renames a new file into place. */
+type Identity = string;
+
+const DOCUMENT = /^([^.].*)\.cfg$/;
+
 export class IndexWatch {
   private known = new Map<string, ZoneState>();
+  private documents = new Map<string, Identity>();
+  /** Zones whose documents changed since the last compare. */
+  private touched = new Set<string>();
   private watcher?: fs.FSWatcher;
   private timer?: NodeJS.Timeout;
 
@@ -25,10 +37,13 @@ export class IndexWatch {
 
   start(): void {
     this.known = this.read() ?? new Map();
+    for (const name of this.known.keys()) this.documents.set(name, this.identity(name));
     try {
       fs.mkdirSync(this.repo.paths.configDir, { recursive: true, mode: 0o755 });
       this.watcher = fs.watch(this.repo.paths.configDir, { persistent: false }, (_e, file) => {
-        if (file !== null && file !== "index") return;
+        const doc = file === null ? null : DOCUMENT.exec(file);
+        if (file !== null && file !== "index" && !doc) return;
+        if (doc) this.touched.add(doc[1]!);
         clearTimeout(this.timer);
         this.timer = setTimeout(() => this.compare(), SETTLE_MS);
       });
@@ -40,8 +55,13 @@ export class IndexWatch {
 
   /** A change the daemon made and told itself. */
   seen(name: string, to: ZoneState | null): void {
-    if (to === null) this.known.delete(name);
-    else this.known.set(name, to);
+    if (to === null) {
+      this.known.delete(name);
+      this.documents.delete(name);
+    } else {
+      this.known.set(name, to);
+      this.documents.set(name, this.identity(name));
+    }
   }
 
   stop(): void {
@@ -58,13 +78,35 @@ export class IndexWatch {
     }
   }
 
+  /** The document's inode, size and mtime; "" when it cannot be read. */
+  private identity(name: string): Identity {
+    try {
+      const st = fs.statSync(this.repo.zoneFile(name));
+      return `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return "";
+    }
+  }
+
   private compare(): void {
     const now = this.read();
     // An index that cannot be read now says nothing about the zones.
     if (!now) return;
     const before = this.known;
+    const touched = this.touched;
     this.known = now;
-    for (const [name, state] of now) if (before.get(name) !== state) this.tell(name, before.get(name) ?? null, state);
-    for (const [name, state] of before) if (!now.has(name)) this.tell(name, state, null);
+    this.touched = new Set();
+    for (const [name, state] of now) {
+      const was = before.get(name);
+      const doc = was === undefined || was !== state || touched.has(name) ? this.identity(name) : undefined;
+      if (was !== state) this.tell(name, was ?? null, state);
+      else if (doc !== undefined && doc !== this.documents.get(name)) this.tell(name, state, state);
+      if (doc !== undefined) this.documents.set(name, doc);
+    }
+    for (const [name, state] of before)
+      if (!now.has(name)) {
+        this.documents.delete(name);
+        this.tell(name, state, null);
+      }
   }
 }

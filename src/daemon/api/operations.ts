@@ -39,6 +39,8 @@ interface Entry {
 /** How long an ended operation is kept, and how many ended ones at most. */
 const KEEP_MS = 5 * 60_000;
 const MAX_ENDED = 1000;
+/** The last progress lines a running operation keeps in its metadata. */
+const MAX_PROGRESS = 50;
 
 export class Operations {
   private readonly entries = new Map<string, Entry>();
@@ -50,7 +52,7 @@ export class Operations {
   ) {}
 
   /** Start `work` now; its result becomes the operation's metadata, its error the operation's err. */
-  start(description: string, owner: number, resources: Record<string, string[]>, work: () => Promise<unknown>): Operation {
+  start(description: string, owner: number, resources: Record<string, string[]>, work: (progress: (line: string) => void) => Promise<unknown>): Operation {
     this.prune();
     const now = new Date().toISOString();
     const op: Operation = {
@@ -68,7 +70,15 @@ export class Operations {
       location: "none",
     };
     const entry: Entry = { op, owner, done: Promise.resolve() };
-    entry.done = work().then(
+    // A running operation's metadata is its progress so far (an install's image build): {"progress": [lines]}.
+    const progress = (line: string): void => {
+      if (entry.ended !== undefined) return;
+      const lines = ((op.metadata as { progress?: string[] } | null)?.progress ?? []).concat(line).slice(-MAX_PROGRESS);
+      op.metadata = { progress: lines };
+      op.updated_at = new Date().toISOString();
+      this.changed(op, owner, false);
+    };
+    entry.done = work(progress).then(
       (metadata) => this.end(entry, "Success", metadata ?? null, ""),
       (e: unknown) => this.end(entry, "Failure", null, toApiError(e, this.internal).message),
     );

@@ -36,7 +36,14 @@ async function commandText(r: ApiRequest): Promise<string> {
 /** Run `text` on a session of `zone`; the export after it, or the stream's first error with its status. */
 async function configure(api: Api, zone: string, text: string): Promise<{ name: string; export: string; output: string[] }> {
   const output: string[] = [];
-  const session = new ZonecfgSession(api.daemon.platform.repo, zone, { out: (t) => output.push(t), confirm: async () => null, writeFiles: false });
+  const commits = api.daemon.platform.configCommits;
+  const session = new ZonecfgSession(api.daemon.platform.repo, zone, {
+    out: (t) => output.push(t),
+    confirm: async () => null,
+    writeFiles: false,
+    // Requests that commit in the same turn share one locked write (group commit).
+    commit: (z, previousName, opts) => commits.submit({ zone: z, previousName, opts }),
+  });
   const r = await runScript(session, text, SOURCE);
   if (!r.ok) throw new ApiError(statusOfKind(r.kind), r.message.split("\n").join("; "));
   const repo = api.daemon.platform.repo;

@@ -50,8 +50,8 @@ function operate(api: Api, r: ApiRequest, req: Request, description: string): { 
   if (op !== "halt" && !(e.state === "incomplete" && (op === "move" || op === "detach"))) checkOperation(op, e.state);
   const resources: Record<string, string[]> = { zones: [zoneUrl(zone), ...(req.source ? [zoneUrl(req.source)] : [])] };
   return {
-    async: api.operations.start(description, r.caller.uid, resources, async () => {
-      const reply = await api.daemon.handle(req);
+    async: api.operations.start(description, r.caller.uid, resources, async (progress) => {
+      const reply = await api.daemon.handle(req, progress);
       if (!reply.ok) throw new ZoneError(reply.error, 1, reply.kind);
       const now = api.daemon.platform.repo.find(zone);
       return { zone: zone, state: now?.state ?? null, pid: reply.run?.pid ?? null };
@@ -68,6 +68,7 @@ function actionRequest(zone: string, body: Record<string, unknown>): { req: Requ
   if (a === "install") {
     req.image = str(body, "image");
     req.copy = bool(body, "copy");
+    req.rebuildImage = bool(body, "rebuild_image");
   }
   if (a === "boot" || a === "ready") req.init = strings(body, "init");
   if (a === "shutdown" && bool(body, "reboot")) req.op = "shutdown-reboot";
@@ -79,7 +80,7 @@ export function register(router: Router, api: Api): void {
     "PUT",
     "/1.0/zones/:name/state",
     "handler",
-    { summary: 'Change the zone\'s state: {"action": install|uninstall|ready|boot|halt|reboot|shutdown, "reboot" (shutdown -r), "init" (boot -- ARGS), "image", "copy" (install)}', body: "json", async: true },
+    { summary: 'Change the zone\'s state: {"action": install|uninstall|ready|boot|halt|reboot|shutdown, "reboot" (shutdown -r), "init" (boot -- ARGS), "image", "copy", "rebuild_image" (install: -i, -x copy, -x rebuild-image)}', body: "json", async: true },
     async (r) => {
       const zone = r.params.name!;
       const { req, what } = actionRequest(zone, await r.json());

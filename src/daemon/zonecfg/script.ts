@@ -33,7 +33,7 @@ export async function runScript(session: ZonecfgSession, text: string, source?: 
     if (session.exited) return { ok: true };
   }
   try {
-    session.finish();
+    await session.finish();
   } catch (e) {
     if (e instanceof ZoneError) return { ok: false, message: e.message, exitCode: e.exitCode, kind: e.kind };
     throw e;

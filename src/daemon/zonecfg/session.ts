@@ -14,7 +14,7 @@ import { serializeZone } from "../../document/store/document.js";
 import { cloneZone, blankZone, type ZoneConfig } from "../../document/model.js";
 import * as path from "node:path";
 import { globalProp } from "../../document/properties.js";
-import type { Repository } from "../../document/store/repository.js";
+import type { CommitOptions, IndexEntry, Repository } from "../../document/store/repository.js";
 import { resourceSpec } from "../../document/resources.js";
 import type { ZoneState } from "../../document/store/state.js";
 import { fromTemplate } from "../../document/templates.js";
@@ -28,6 +28,12 @@ export interface SessionIO {
   confirm(question: string): Promise<boolean | null>;
   /** false for the HTTP API: export -f would write a file of the daemon's host for a remote caller. */
   writeFiles?: boolean;
+  /**
+   * How a commit reaches the repository; repo.commit when absent. zoneadmd passes its
+   * group commit (Platform.configCommits), so that the zones created at once share
+   * one locked write and its fsyncs.
+   */
+  commit?: (z: ZoneConfig, previousName: string | null, opts: CommitOptions) => IndexEntry | Promise<IndexEntry>;
 }
 
 /** Properties fixed once a zone is installed, and what to use instead. */
@@ -201,11 +207,12 @@ export class ZonecfgSession {
   }
 
   /** Verify and store; the repository re-checks fixed properties under its lock. */
-  commit(force = false): void {
+  async commit(force = false): Promise<void> {
     const ed = this.zone();
     if (ed.scope) throw new ZoneError(`the ${ed.scope.spec.type} resource is still open; 'end' or 'cancel' it before commit`);
     let stored: ZoneConfig = ed.zone;
-    const entry = this.repo.commit(ed.zone, this.storedName, {
+    const commit = this.io.commit ?? ((z, prev, opts) => this.repo.commit(z, prev, opts));
+    const entry = await commit(ed.zone, this.storedName, {
       rebase: (current) => (stored = this.rebase(current, ed.zone, force)),
       checkChange: (old, doc, current) => {
         if (old.state === "configured") return;
@@ -306,21 +313,21 @@ export class ZonecfgSession {
     if (lines.length > 0) this.io.out(lines.join("\n"));
   }
 
-  private exit(c: Cursor): void {
+  private async exit(c: Cursor): Promise<void> {
     const force = c.flags("F").has("F");
     c.end("exit options");
     if (!force) {
       if (this.editor?.scope) throw new ZoneError(`the ${this.editor.scope.spec.type} resource is still open; 'end' or 'cancel' it, or 'exit -F' to drop all changes`);
-      if (this.dirty) this.commit();
+      if (this.dirty) await this.commit();
     }
     this.exited = true;
   }
 
   /** End of input: what exit does, and an open resource is an error. */
-  finish(): void {
+  async finish(): Promise<void> {
     if (this.exited) return;
     if (this.editor?.scope) throw new ZoneError(`the ${this.editor.scope.spec.type} resource is not closed with 'end'; nothing was committed`);
-    if (this.dirty) this.commit();
+    if (this.dirty) await this.commit();
     this.exited = true;
   }
 }

@@ -12,6 +12,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ZoneError, q } from "../../native/errors.js";
+import { writeFileAtomic } from "../../native/atomic.js";
 import type { ZoneConfig } from "../../document/model.js";
 import { debianImageDir, holdCurrentTree, holdTree, isImageTree, releaseTree } from "../images.js";
 import { layerPaths, makeLayers, mountOverlayRoot } from "../overlay.js";
@@ -157,7 +158,35 @@ export function debianOwnTree(zonepath: string): string {
 export function adoptDebian(zonepath: string): void {
   const rec = record(zonepath);
   if (rec.mode !== "overlay") return;
+  takeHold(zonepath, rec, `image generation ${q(rec.tree)} of the source zone is gone; the clone cannot use it`);
+}
+
+/**
+ * At attach, before anything changes: the detached zone's hold was taken where it was
+ * installed (on another host it names nothing here); the attaching zone takes one of its
+ * own, refusing when this host lacks the generation its layer lies on, then drops the old.
+ */
+export function attachDebian(zonepath: string): void {
+  // The zonepath may come from elsewhere: a link (or a second name) for its record could
+  // make the hold taken here, and the one dropped, another zone's.
+  const file = path.join(zonepath, IMAGE_RECORD);
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(file);
+  } catch (err) {
+    throw new ZoneError(`${q(file)} cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"}); the detached zone has no image record`);
+  }
+  if (!st.isFile() || st.uid !== 0 || st.nlink !== 1) throw new ZoneError(`${q(file)} is not a regular file of root's with one name; refusing it as the detached zone's image record`);
+  const rec = record(zonepath);
+  if (rec.mode !== "overlay") return;
+  takeHold(zonepath, rec, `the detached zone's layer lies on image generation ${q(rec.tree)}, which this host does not have; attach it where that generation is, or install the zone again`);
+  if (rec.hold !== "") releaseTree(rec.tree, rec.hold);
+}
+
+/** A new hold on `rec.tree`, recorded in the zonepath; `gone` when the generation is not here. */
+function takeHold(zonepath: string, rec: ImageRecord, gone: string): void {
   const hold = newHold();
-  if (!holdTree(rec.tree, hold)) throw new ZoneError(`image generation ${q(rec.tree)} of the source zone is gone; the clone cannot use it`);
-  fs.writeFileSync(path.join(zonepath, IMAGE_RECORD), JSON.stringify({ ...rec, hold }) + "\n", { mode: 0o600 });
+  if (!holdTree(rec.tree, hold)) throw new ZoneError(gone);
+  // Replaced, never written through: whatever the name was, it becomes a file of its own.
+  writeFileAtomic(path.join(zonepath, IMAGE_RECORD), JSON.stringify({ ...rec, hold }) + "\n", 0o600);
 }

@@ -38,7 +38,8 @@ export class ZoneTree {
   }
 
   file(rel: string, content: string | Buffer, mode = 0o644, uid = 0, gid = 0): void {
-    this.zr.writeFile(rel, content, mode, shifted(this.base, uid), shifted(this.base, gid));
+    // fresh: the tree is being built, so most files are new (one rename saved each).
+    this.zr.writeFile(rel, content, mode, shifted(this.base, uid), shifted(this.base, gid), true);
   }
 
   symlink(rel: string, target: string): void {

@@ -11,6 +11,15 @@ const PERIOD_US = 100_000;
 /** What v1 memory files say for "no limit" (PAGE_COUNTER_MAX pages); -1 is how to write it. */
 const UNLIMITED = 2 ** 62;
 
+/** A file's text, or "" when it cannot be read. */
+function readOr(file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
+
 export class V1Cgroup implements ZoneCgroup {
   readonly version = 1;
   constructor(
@@ -53,7 +62,9 @@ export class V1Cgroup implements ZoneCgroup {
         // Only with swap accounting (swapaccount=1 / CONFIG_MEMCG_SWAP).
         return at("memory", "memory.memsw.limit_in_bytes");
       case "pids":
-        return at("pids", "pids.max");
+        // With no child group yet (no zone, no systemd on the host) there is none to look
+        // below: a hierarchy mounted there and the kernel's table (/proc/cgroups) say it.
+        return at("pids", "pids.max") || (fs.existsSync(path.join(this.root, "pids", "cgroup.procs")) && /^pids\s+[1-9]\d*\s+\d+\s+1$/m.test(readOr("/proc/cgroups")));
     }
   }
 

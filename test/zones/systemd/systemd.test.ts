@@ -13,6 +13,7 @@ import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { consoleLogFile, runFile } from "../../../src/document/store/runstate.js";
 import { until } from "../../support/helpers.js";
+import { hybridUnified, UNIFIED_HIERARCHY } from "../../../src/platform/systemd.js";
 import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("systemd");
@@ -89,6 +90,15 @@ describe("systemd as a zone's init", { concurrency: false }, () => {
     assert.match(inZone("journalctl -b --no-pager").out, /Startup finished/);
     // Every boot: systemd keeps no console descriptor open, the holder does (consolePeer).
     await until("systemd's boot messages on the console", () => /Welcome to .*Debian/.test(consoleLog()) && /Started .*Journal Service/.test(consoleLog()));
+  });
+
+  test("on a hybrid host systemd gets the zone's unified group too, and tracks its units there", { skip: !hybridUnified() && "the host is not hybrid" }, () => {
+    // Without it systemd runs in legacy mode and never hears that a unit's group emptied.
+    assert.equal(inZone("stat -fc %T /sys/fs/cgroup/unified").out.trim(), "cgroup2fs");
+    assert.match(inZone("grep '^0::' /proc/1/cgroup").out, /^0::\/init\.scope$/m);
+    // The zone's own group is the root it sees; the host's groups above it are not reachable.
+    const host = fs.readdirSync(UNIFIED_HIERARCHY).filter((f) => f.startsWith("zones"));
+    assert.doesNotMatch(inZone("ls /sys/fs/cgroup/unified").out, new RegExp(`^(${host.join("|")})$`, "m"));
   });
 
   test("a service's PrivateTmp and ProtectSystem work (sys_admin in the zone)", () => {

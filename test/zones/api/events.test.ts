@@ -1,0 +1,124 @@
+/**
+ * The events stream and the state view against a real zoneadmd:
+ *   - a configuration changed in place by the zonecfg command (which writes the
+ *     repository itself) is a lifecycle "zone-updated" event, once; one changed through
+ *     the API is one too, also once (indexwatch.ts);
+ *   - a delegated admin's /1.0/events shows her zone's events and nothing of another
+ *     zone, of root's operations or of the daemon's log;
+ *   - GET /1.0/zones/<name>/state: state, status, pid, uptime, usage (zonestatus.ts),
+ *     hers to read, another zone's not.
+ */
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import * as path from "node:path";
+import { after, before, test } from "node:test";
+import { TOP, until } from "../../support/helpers.js";
+import { HostUser } from "../../support/hostuser.js";
+import { ZoneTestRoot } from "../../support/zones.js";
+import { ApiClient, type EventStream, type StreamEvent } from "../../support/api.js";
+import { hostApiSocketPath } from "../../../src/daemon/api/api.js";
+
+const root = new ZoneTestRoot("apievents");
+const users: HostUser[] = [];
+const children: ChildProcess[] = [];
+const streams: EventStream[] = [];
+let alice: HostUser;
+let api: ApiClient;
+
+before(() => {
+  alice = new HostUser("ev");
+  users.push(alice);
+  root.ok("zonecfg", ["-z", "web", `create; set zonepath=${path.join(root.dir, "zones/web")}; set brand=minimal; add admin; set user=${alice.name}; set auths=login,manage; end`]);
+  root.ok("zonecfg", ["-z", "other", `create; set zonepath=${path.join(root.dir, "zones/other")}; set brand=minimal`]);
+  root.ok("zoneadm", ["runtime"]);
+  api = new ApiClient(root.paths.runDir);
+});
+
+after(() => {
+  for (const s of streams) s.close();
+  for (const c of children) c.kill("SIGKILL");
+  api?.close();
+  try {
+    for (const z of ["web", "other"]) {
+      root.run("zoneadm", ["-z", z, "halt"]);
+      root.run("zoneadm", ["-z", z, "uninstall", "-F"]);
+    }
+  } finally {
+    for (const u of users) u.remove();
+    root.remove();
+  }
+});
+
+const updates = (s: EventStream, zone: string): StreamEvent[] => s.events.filter((e) => e.type === "lifecycle" && e.metadata.name === zone && e.metadata.action === "zone-updated");
+const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+test("zonecfg changing a zone in place is one zone-updated event; so is a change through the API", async () => {
+  const s = await api.events("lifecycle");
+  streams.push(s);
+  root.ok("zonecfg", ["-z", "web", "set autoboot=true"]);
+  await until("zonecfg's change as an event", () => updates(s, "web").length > 0);
+  assert.deepEqual(updates(s, "web")[0]!.metadata.context, { from: "configured", state: "configured" });
+  const put = await api.request("PUT", "/1.0/zones/web/config", { text: "set autoboot=false" });
+  assert.equal(put.status, 200, put.text);
+  await until("the API's change as an event", () => updates(s, "web").length > 1);
+  // The watch must not tell the daemon's own commit again, nor zonecfg's twice.
+  await settle(300);
+  assert.equal(updates(s, "web").length, 2, JSON.stringify(updates(s, "web")));
+  assert.equal(updates(s, "other").length, 0);
+});
+
+test("a delegated admin's event stream shows her zone and nothing of another", async () => {
+  const [bin, ...args] = alice.argv(process.execPath, [path.join(TOP, "dist/test/zones/api/eventsuser.js"), hostApiSocketPath(root.paths.runDir)]);
+  const child = spawn(bin!, args, { env: root.env, stdio: ["ignore", "pipe", "pipe"], cwd: "/" });
+  children.push(child);
+  let out = "";
+  let err = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+  await until("alice's subscription", () => out.startsWith("subscribed\n") || err !== "");
+  assert.equal(err, "");
+  const mine = await api.events("lifecycle,operation,logging");
+  streams.push(mine);
+  // Root's work on both zones: a zonecfg change, an API install (an operation), the command's install.
+  root.ok("zonecfg", ["-z", "other", "set autoboot=true"]);
+  root.ok("zonecfg", ["-z", "web", "set autoboot=true"]);
+  const op = await api.operate("PUT", "/1.0/zones/other/state", { body: { action: "install" } });
+  assert.equal(op.status, "Success", op.err);
+  root.ok("zoneadm", ["-z", "web", "install"]);
+  await until("root's stream", () => mine.events.some((e) => e.type === "lifecycle" && e.metadata.name === "web" && (e.metadata.context as { state: string }).state === "installed"));
+  await until("alice's stream", () => out.includes('"state":"installed"'));
+  await settle(300);
+  const seen = out.trim().split("\n").slice(1).map((l) => JSON.parse(l) as StreamEvent);
+  const about = seen.map((e) => `${e.type} ${String(e.metadata.name ?? "")} ${String(e.metadata.action ?? "")} ${(e.metadata.context as { state?: string } | undefined)?.state ?? ""}`);
+  assert.deepEqual(about, ["lifecycle web zone-updated configured", "lifecycle web zone-state-changed incomplete", "lifecycle web zone-state-changed installed"]);
+  // Root's stream had all of it: the other zone, the operation, the log.
+  assert.ok(mine.events.some((e) => e.type === "lifecycle" && e.metadata.name === "other"));
+  assert.ok(mine.events.some((e) => e.type === "operation"));
+  assert.ok(mine.events.some((e) => e.type === "logging"));
+});
+
+test("GET /1.0/zones/<name>/state: state, status, pid, uptime and usage, installed and running", async () => {
+  const idle = await api.sync<{ state: string; status: string; pid: number | null; uptime_seconds: number | null }>("GET", "/1.0/zones/web/state");
+  assert.equal(idle.state, "installed");
+  assert.equal(idle.status, "Stopped");
+  assert.equal(idle.pid, null);
+  assert.equal(idle.uptime_seconds, null);
+  const booted = await api.operate("PUT", "/1.0/zones/web/state", { body: { action: "boot" } });
+  assert.equal(booted.status, "Success", booted.err);
+  await settle(1100);
+  const s = await api.sync<{ state: string; status: string; pid: number; zoneid: number; since: string; uptime_seconds: number; usage: { pids: number; memoryBytes: number } }>("GET", "/1.0/zones/web/state");
+  assert.equal(s.state, "running");
+  assert.equal(s.status, "Running");
+  assert.ok(s.pid > 0 && s.zoneid > 0, JSON.stringify(s));
+  assert.ok(s.uptime_seconds >= 1 && s.uptime_seconds < 120, JSON.stringify(s));
+  assert.ok(Date.parse(s.since) <= Date.now());
+  assert.ok(s.usage.pids >= 1 && s.usage.memoryBytes > 0, JSON.stringify(s.usage));
+  assert.equal((await api.request("GET", "/1.0/zones/nope/state")).status, 404);
+  // Hers to read, the other zone's not.
+  const r = alice.exec(root.env, process.execPath, [path.join(TOP, "dist/test/zones/api/asuser.js"), hostApiSocketPath(root.paths.runDir), JSON.stringify([{ method: "GET", path: "/1.0/zones/web/state" }, { method: "GET", path: "/1.0/zones/other/state" }])]);
+  assert.equal(r.status, 0, r.stderr);
+  const [hers, other] = JSON.parse(r.stdout) as Array<{ status: number; metadata: { state: string } }>;
+  assert.equal(hers!.status, 200);
+  assert.equal(hers!.metadata.state, "running");
+  assert.equal(other!.status, 403);
+});
