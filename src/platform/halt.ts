@@ -10,6 +10,7 @@ import { ZoneError } from "../native/errors.js";
 import type { RunState } from "../document/store/runstate.js";
 import { checkOperation } from "../document/store/state.js";
 import type { Platform } from "./platform.js";
+import { SLOT_SIZE } from "./slots.js";
 
 /** Kill every process of the zone and remove its virtual platform. */
 export async function halt(this: Platform, name: string, reason?: string): Promise<void> {
@@ -32,6 +33,9 @@ export async function halt(this: Platform, name: string, reason?: string): Promi
   if (reason) this.log(`zone '${name}': halting: ${reason}`);
   await this.teardown(name, this.repo.load(name));
   this.recordHalted(name);
+  // The next boot's namespace, made while nothing waits on it.
+  const slot = this.slots.find(e.uuid, this.paths.configDir);
+  if (slot) this.usernsAhead.prepare(name, slot.slot * SLOT_SIZE);
 }
 
 export function recordHalted(this: Platform, name: string): void {

@@ -54,6 +54,7 @@ export async function install(this: Platform, name: string, opts: InstallOptions
     throw err;
   }
   await this.changeState(name, "installed");
+  this.usernsAhead.prepare(name, slot * SLOT_SIZE);
 }
 
 export async function uninstall(this: Platform, name: string): Promise<void> {
@@ -82,6 +83,7 @@ export async function uninstall(this: Platform, name: string): Promise<void> {
   const release = brandOf(z.brand)?.uninstall?.(z.zonepath);
   if (slot) removeInstalledTree(z.zonepath, slot.slot * SLOT_SIZE);
   release?.();
+  this.usernsAhead.drop(name);
   this.slots.release(e.uuid, this.paths.configDir);
   fs.rmSync(consoleLogFile(this.paths, name), { force: true });
   if (unrecorded) this.recordHalted(name);

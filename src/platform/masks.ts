@@ -14,15 +14,15 @@
  *     /proc and /sys; the runtime's copy of the host's mounts makes the zone's copies
  *     of them slaves;
  *  2. after create, before init starts (lockTrees): a procfs of the zone's pid
- *     namespace, or a sysfs of its network namespace (mounted by a helper in that
- *     namespace, into a private host scratch tmpfs), with the masks, the read-only
+ *     namespace, or a sysfs of its network namespace (made by zoneadmd for that
+ *     namespace, kernelfs.ts, into a private host scratch tmpfs), with the masks, the read-only
  *     binds and the spec's binds below it (lxcfs views, systemd's cgroup tree); the
  *     whole tree is attached on the stage, and the kernel propagates it into the zone
  *     with every mount below its top locked;
- *  3. the runtime's own procfs and sysfs, which cover ours there, are unmounted from
- *     the zone's namespace by the host's static busybox bound in for that (no zone
- *     binary ever runs with host credentials), and the host's copies are detached (the
- *     stage made private first, so the detach does not propagate).
+ *  3. the host's copies are detached (the stage made private first, so the detach
+ *     does not propagate), and the runtime's own procfs and sysfs, which cover ours
+ *     there, are unmounted from the zone's namespace by the host's static busybox bound
+ *     in for that, both in one run (no zone binary ever runs with host credentials).
  * The zone may still unmount a whole /proc or /sys (its top), which reveals only the
  * empty stage; a new procfs or sysfs mount is then refused, as none unmasked is visible.
  */
@@ -35,6 +35,7 @@ import { ATTR_NODEV, ATTR_NOEXEC, ATTR_NOSUID, ATTR_RDONLY, cloneTree, freshMoun
 import { MASKED_PATHS, READONLY_PATHS } from "./security.js";
 import type { ZoneRoot } from "./zonefs.js";
 import type { OciMount } from "./oci/spec.js";
+import { mountZoneKernelFs } from "./kernelfs.js";
 
 const SYS_MOUNT_SETATTR = 442;
 const AT_EMPTY_PATH = 0x1000;
@@ -121,7 +122,6 @@ export interface LockedTree {
   mounts: readonly OciMount[];
 }
 
-const FS_OF = { proc: { type: "proc", ns: "--pid", options: "nosuid,nodev,noexec" }, sys: { type: "sysfs", ns: "--net", options: "ro,nosuid,nodev,noexec" } } as const;
 const LOCKED_ATTRS = ATTR_RDONLY | ATTR_NOSUID | ATTR_NODEV | ATTR_NOEXEC;
 
 /** Step 1 for each tree: the shared stages, before the runtime creates the zone. */
@@ -135,13 +135,16 @@ export function stageTrees(zr: ZoneRoot, trees: readonly LockedTree[]): void {
  */
 export function lockTrees(zr: ZoneRoot, pid: number, runDir: string, trees: readonly LockedTree[]): void {
   for (const t of trees) lockTree(zr, pid, path.join(runDir, `${t.dir}.build`), t);
-  // The helper's own bind goes last (it runs from it: a lazy unmount).
-  run("zone helper", "nsenter", ["--target", String(pid), "--mount", "--", HELPER_AT, "umount", "-l", HELPER_AT]);
+  // The runtime's mounts cover ours in the zone's namespace: removed there, all in one
+  // run, by a host binary bound in for the purpose (static: no zone library is loaded);
+  // no process of the zone runs yet, and the helper reads nothing of the zone's. The
+  // helper's own bind goes last (it runs from it: a lazy unmount).
+  const label = trees.map((t) => `zone /${t.dir}`).join(", ") || "zone helper";
+  run(label, "nsenter", ["--target", String(pid), "--mount", "--", HELPER_AT, "umount", "-l", ...trees.map((t) => `/${t.dir}`), HELPER_AT]);
 }
 
 function lockTree(zr: ZoneRoot, pid: number, scratch: string, t: LockedTree): void {
   const label = `zone /${t.dir}`;
-  const kind = FS_OF[t.dir];
   fs.mkdirSync(scratch, { recursive: true, mode: 0o700 });
   const sfd = fs.openSync(scratch, O_PATH | O_NOFOLLOW);
   try {
@@ -158,9 +161,9 @@ function lockTree(zr: ZoneRoot, pid: number, scratch: string, t: LockedTree): vo
   }
   const below = (p: string): string => path.join(scratch, p.slice(t.dir.length + 2));
   try {
-    // procfs shows the pid namespace of the process that mounts it, sysfs its network
-    // namespace: a helper in the zone's, with the host's credentials and mount namespace.
-    run(label, "nsenter", ["--target", String(pid), kind.ns, "--", "mount", "-t", kind.type, "-o", kind.options, kind.type, scratch]);
+    // procfs shows the pid namespace it is made for, sysfs the network namespace of its
+    // maker: the zone's (kernelfs.ts), mounted by host root in the host's namespace.
+    mountZoneKernelFs(t.dir, pid, scratch, label);
     for (const m of MASKED_PATHS.filter((p) => p.startsWith(`/${t.dir}/`))) {
       let dir: boolean;
       try {
@@ -199,11 +202,8 @@ function lockTree(zr: ZoneRoot, pid: number, scratch: string, t: LockedTree): vo
       } finally {
         fs.closeSync(tree);
       }
-      // The runtime's mount covers ours in the zone's namespace: remove it there, by a
-      // host binary bound in for the purpose (static: no zone library is loaded); no
-      // process of the zone runs yet, and the helper reads nothing of the zone's.
-      run(label, "nsenter", ["--target", String(pid), "--mount", "--", HELPER_AT, "umount", "-l", `/${t.dir}`]);
-      // Cut the stage's link to the zone (the descriptor still names the stage, under
+      // The runtime's mount, which covers ours in the zone, goes after every tree is
+      // attached (lockTrees). Cut the stage's link to the zone (the descriptor still names the stage, under
       // the new tree), then drop the host's copy without the detach propagating.
       propagation(stageFd, MS_PRIVATE, label);
       const top = zr.mountPoint(t.dir);

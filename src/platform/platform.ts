@@ -27,6 +27,7 @@ import { install, uninstall } from "./install.js";
 import { boot, freeId, leftovers, make, ready, recoverRun } from "./ready.js";
 import { halt, reboot, recordHalted, retryUnrecorded, shutdown } from "./halt.js";
 import { teardown } from "./teardown.js";
+import { UsernsAhead } from "./usernsahead.js";
 
 /** Who takes a zone's console when it appears (zoneadmd); without one it is closed. */
 export interface ConsoleSink {
@@ -69,6 +70,8 @@ export class Platform {
   readonly slotCommits: GroupCommit<SlotRequest, number>;
   /** The configuration commits of the API's sessions (zones created at once), likewise. */
   readonly configCommits: GroupCommit<ConfigCommit, IndexEntry>;
+  /** Each installed zone's user namespace for its next boot, made ahead (usernsahead.ts). */
+  readonly usernsAhead = new UsernsAhead();
 
   constructor(
     readonly paths: ZonePaths,

@@ -13,13 +13,14 @@ import { writeFileAtomic } from "../native/atomic.js";
 import { brand as brandOf } from "./brands.js";
 import { ZoneError, q } from "../native/errors.js";
 import { checkZonepathOnHost } from "./hostcheck.js";
-import { idmappedBinds, mappedUserns, type HeldUserns, MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY } from "./idmap.js";
+import { idmappedBinds, type HeldUserns, MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY } from "./idmap.js";
 import type { ZoneConfig } from "../document/model.js";
 import { zoneProcess, zoneSpec } from "./oci/spec.js";
 import { withdrawRuntimeDefaults, zoneDevices } from "./devices.js";
 import { haltNoteFile, processTemplateFile, runFile, type RunState } from "../document/store/runstate.js";
 import { receiveOneFd } from "../native/fdpass.js";
 import { SLOT_SIZE } from "./slots.js";
+import { traceSpan } from "../native/trace.js";
 import { checkOperation } from "../document/store/state.js";
 import { applyLimits, zonesLimits } from "./reserve.js";
 import { ZoneRoot } from "./zonefs.js";
@@ -56,6 +57,7 @@ export async function make(this: Platform, name: string, init: string[] | undefi
   const e = this.entry(name);
   checkOperation("ready", e.state);
   if (e.state === "ready") return { run: this.readRun(name)!, started: false };
+  const t = traceSpan(`ready ${name}`);
   const z = this.repo.load(name);
   const brand = brandOf(z.brand);
   if (!brand) throw new ZoneError(`unknown brand ${q(z.brand)}`);
@@ -84,7 +86,8 @@ export async function make(this: Platform, name: string, init: string[] | undefi
   // Handled here too: a step failing before the await must not leave it an unhandled rejection.
   views?.catch(() => undefined);
   try {
-    userns = await mappedUserns(base, SLOT_SIZE);
+    userns = await this.usernsAhead.take(name, base);
+    t.step("userns");
     brand.mountRoot?.(z.zonepath, root, base, userns.fd);
     // The zone's tree is the zone's: mount points and /etc/zonename are reached through zonefs.
     const bootArgv = bootCommand(init, z.bootargs, image?.init ?? brand.init);
@@ -119,6 +122,7 @@ export async function make(this: Platform, name: string, init: string[] | undefi
     try {
       applyLimits(this.paths.hostPrefix, reserve, true);
       await (started ? this.runtime.run : this.runtime.create).call(this.runtime, name, dir, pidFile, path.join(dir, "runtime.log"), path.join(dir, "console.sock"));
+      t.step(`runtime ${started ? "run" : "create"}`);
       // A zone halting meanwhile may have removed the empty parent and the runtime made it again, unlimited.
       applyLimits(this.paths.hostPrefix, reserve, true);
       withdrawRuntimeDefaults(this.paths.hostPrefix, name, devices);
@@ -139,6 +143,7 @@ export async function make(this: Platform, name: string, init: string[] | undefi
     }
     run.pid = Number(fs.readFileSync(pidFile, "utf8"));
     if (sd) lockZoneTrees(root, run.pid, dir, lockedTrees(spec, v2));
+    t.step("locked trees");
     this.inits?.watch(run.pid);
     // The zone's processes keep the namespace alive now; a runtime that made its own
     // instead would leave the zone's quotas on host root.
@@ -147,10 +152,12 @@ export async function make(this: Platform, name: string, init: string[] | undefi
     userns.release();
     // Plumbed while the zone is created and not started: its init finds its network up.
     await this.network.setup(z, run.pid);
+    t.step("network");
     await this.networkChanged?.();
     if (started) return { run, started };
     writeFileAtomic(runFile(this.paths, name), JSON.stringify(run), 0o644, false);
     await this.changeState(name, "ready");
+    t.end("ready recorded");
     return { run, started };
   } catch (err) {
     userns?.release();
@@ -165,7 +172,7 @@ export async function boot(this: Platform, name: string, init?: string[]): Promi
   fs.rmSync(haltNoteFile(this.paths, name), { force: true });
   const { run, started } = await this.make(name, init, true);
   try {
-    if (!started) await this.runtime.start(name);
+    if (!started) await this.runtime.start(name, run.pid);
   } catch (err) {
     await this.halt(name);
     throw err;

@@ -75,8 +75,10 @@ for (const name of ["runc", "crun"] as const) {
       assert.equal(created?.status, "created");
       assert.equal(created?.pid, Number(fs.readFileSync(path.join(bundle, "pid"), "utf8")));
       assert.deepEqual(await rt.list(), [id]);
-      await rt.start(id);
+      // With init's pid, runc's is started through its exec FIFO (oci/execfifo.ts), crun's by crun.
+      await rt.start(id, created?.pid);
       assert.equal((await rt.state(id))?.status, "running");
+      assert.equal(fs.existsSync(path.join(root.dir, "state", name, id, "exec.fifo")), false);
     });
 
     test("exec runs a process in the container with the caller's stdio", () => {

@@ -8,6 +8,7 @@ import { execFile, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { memlockOfBundle, withMemlock } from "../cgroups/memlock.js";
 import { ZoneError } from "../../native/errors.js";
+import { startThroughFifo } from "./execfifo.js";
 
 export type RuntimeName = "runc" | "crun";
 
@@ -38,8 +39,8 @@ export interface OciRuntime {
   create(id: string, bundle: string, pidFile: string, log: string, consoleSocket?: string): Promise<void>;
   /** create and start in one (`run -d`): for a zone with nothing to plumb between them. */
   run(id: string, bundle: string, pidFile: string, log: string, consoleSocket?: string): Promise<void>;
-  /** Let init exec. */
-  start(id: string): Promise<void>;
+  /** Let init exec; `pid`, init's host pid, lets runc's be started without runc (execfifo.ts). */
+  start(id: string, pid?: number): Promise<void>;
   state(id: string): Promise<ContainerState | undefined>;
   /** Does the runtime keep a container `id`? Its state directory, read without running the runtime. */
   exists(id: string): boolean;
@@ -119,7 +120,8 @@ class CliRuntime implements OciRuntime {
     });
   }
 
-  async start(id: string): Promise<void> {
+  async start(id: string, pid?: number): Promise<void> {
+    if (this.name === "runc" && pid !== undefined && pid > 0 && (await startThroughFifo(this.stateDir, id, pid))) return;
     await this.invoke(["start", id]);
   }
 

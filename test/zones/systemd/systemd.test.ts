@@ -134,6 +134,14 @@ describe("systemd as a zone's init", { concurrency: false }, () => {
     assert.match(inZone("grep -c ' /proc/keys \\| /sys/firmware ' /proc/self/mountinfo").out.trim(), /^2$/);
   });
 
+  test("the zone's /proc is its pid namespace's and its /sys its network namespace's", () => {
+    // zoneadmd makes both for the zone's namespaces (kernelfs.ts): the host's would show
+    // the host's pid 1 (no systemd here) and the host's interfaces.
+    assert.equal(inZone("cat /proc/1/comm").out.trim(), "systemd");
+    assert.equal(inZone("ls /sys/class/net").out.trim(), "lo");
+    assert.match(inZone("grep -E ' /(proc|sys) ' /proc/self/mountinfo | grep -c nosuid,nodev,noexec").out.trim(), /^[2-9]$/);
+  });
+
   test("shutdown powers systemd off and waits for its units to stop", async () => {
     const t0 = Date.now();
     root.ok("zoneadm", ["-z", "sd", "shutdown"]);
