@@ -235,6 +235,8 @@ async function cleanup(): Promise<void> {
   await peer?.cleanup().catch((e: Error) => console.error(`runc peer cleanup: ${e.message}`));
   await removeBenchRoot(root);
 }
+// The in-process daemon client (src/daemon/client.ts) listens for signals once per call in flight.
+process.setMaxListeners(64);
 for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => void cleanup().then(() => process.exit(130)));
 main().then(cleanup, async (e: Error) => {
   console.error(e.stack);
