@@ -14,7 +14,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { ZoneError, q } from "../native/errors.js";
 import { parseBytes } from "../document/units.js";
-import { readSettingFile } from "./reserve.js";
+import { settingLines } from "./reserve.js";
 
 /** One archive the host's apt uses. */
 export interface Archive {
@@ -161,15 +161,9 @@ const GIB = 1 << 30;
 /** The proxy's settings from `file` over the defaults; one line per mistake. */
 export function proxySettings(file: string): ProxySettings {
   const s: ProxySettings = { enabled: true, only: true, port: PROXY_PORT, fetches: 16, cache: PROXY_CACHE, cacheSize: GIB };
-  const text = readSettingFile(file);
-  if (text === undefined) return s;
-  text.split("\n").forEach((raw, i) => {
-    const line = raw.trim();
-    const eq = line.indexOf("=");
-    if (line === "" || line.startsWith("#") || eq < 0) return;
-    const name = line.slice(0, eq).trim();
-    const value = line.slice(eq + 1).trim();
-    const where = `${file} line ${i + 1}: ${name}`;
+  settingLines(file).forEach(({ name, value, where: line }) => {
+    if (name === "") return;
+    const where = `${line}: ${name}`;
     if (name === "proxy" || name === "proxy-only") {
       if (value !== "on" && value !== "off") throw new ZoneError(`${where} must be on or off: ${q(value)}`);
       if (name === "proxy") s.enabled = value === "on";
@@ -189,7 +183,7 @@ export function proxySettings(file: string): ProxySettings {
       s.cache = value === "off" ? "" : value.replace(/\/+$/, "") || "/";
     } else if (name === "proxy-cache-size") {
       s.cacheSize = parseBytes(where, value);
-    } else if (name.startsWith("proxy-")) throw new ZoneError(`${file} line ${i + 1}: unknown setting ${q(name)}; known: ${PROXY_KEYS.join(", ")}`);
+    } else if (name.startsWith("proxy-")) throw new ZoneError(`${line}: unknown setting ${q(name)}; known: ${PROXY_KEYS.join(", ")}`);
   });
   return s;
 }

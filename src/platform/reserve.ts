@@ -73,19 +73,34 @@ export function readSettingFile(file: string): string | undefined {
   }
 }
 
-/** The reserve as the setting file sets it over the defaults; one line per mistake. */
-export function readReserve(file: string, host: Amounts): Amounts {
-  const reserve = defaultReserve(host);
+/** A line of the setting file that is not blank or a comment; `name` is "" where it has no `=`. */
+export interface SettingLine {
+  name: string;
+  value: string;
+  /** The file and line, for messages. */
+  where: string;
+  text: string;
+}
+
+/** The setting file's lines (reserve, the package proxy and the API each read their keys). */
+export function settingLines(file: string): SettingLine[] {
   const text = readSettingFile(file);
-  if (text === undefined) return reserve;
+  if (text === undefined) return [];
+  const out: SettingLine[] = [];
   text.split("\n").forEach((raw, i) => {
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) return;
-    const where = `${file} line ${i + 1}`;
     const eq = line.indexOf("=");
-    if (eq < 0) throw new ZoneError(`${where}: expected name=value: ${q(line)}`);
-    const name = line.slice(0, eq).trim();
-    const value = line.slice(eq + 1).trim();
+    out.push({ name: eq < 0 ? "" : line.slice(0, eq).trim(), value: eq < 0 ? "" : line.slice(eq + 1).trim(), where: `${file} line ${i + 1}`, text: line });
+  });
+  return out;
+}
+
+/** The reserve as the setting file sets it over the defaults; one line per mistake. */
+export function readReserve(file: string, host: Amounts): Amounts {
+  const reserve = defaultReserve(host);
+  settingLines(file).forEach(({ name, value, where, text }) => {
+    if (name === "") throw new ZoneError(`${where}: expected name=value: ${q(text)}`);
     // The package proxy's settings (archives.ts proxySettings reads them).
     if (name === "proxy" || name.startsWith("proxy-")) return;
     // The API's TCP settings (daemon/api/tcpsettings.ts reads them).

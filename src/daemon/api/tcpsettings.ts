@@ -16,7 +16,7 @@
 import * as net from "node:net";
 import * as path from "node:path";
 import { ZoneError, q } from "../../native/errors.js";
-import { readSettingFile } from "../../platform/reserve.js";
+import { settingLines } from "../../platform/reserve.js";
 
 export interface ListenAddress {
   host: string;
@@ -48,15 +48,9 @@ export function parseListen(where: string, value: string): ListenAddress {
 /** The TCP settings of `file` (zoneadmd.conf); one line per mistake. */
 export function tcpSettings(file: string): TcpSettings {
   const s: TcpSettings = { clientPins: new Map() };
-  const text = readSettingFile(file);
-  if (text === undefined) return s;
-  text.split("\n").forEach((raw, i) => {
-    const line = raw.trim();
-    const eq = line.indexOf("=");
-    if (line === "" || line.startsWith("#") || eq < 0) return;
-    const name = line.slice(0, eq).trim();
-    const value = line.slice(eq + 1).trim();
-    const where = `${file} line ${i + 1}: ${name}`;
+  settingLines(file).forEach(({ name, value, where: line }) => {
+    if (name === "") return;
+    const where = `${line}: ${name}`;
     if (name === "api-listen") s.listen = value === "off" ? undefined : parseListen(where, value);
     else if (name === "api-cert" || name === "api-key" || name === "api-client-ca") {
       if (!path.isAbsolute(value) || value.includes("\0")) throw new ZoneError(`${where} must be an absolute file path: ${q(value)}`);
@@ -68,7 +62,7 @@ export function tcpSettings(file: string): TcpSettings {
       if (!m) throw new ZoneError(`${where} must be a SHA-256 fingerprint (openssl x509 -fingerprint -sha256) and a host user: ${q(value)}`);
       const hex = m[1]!.replace(/:/g, "").toUpperCase();
       s.clientPins.set(hex.match(/../g)!.join(":"), m[2]!);
-    } else if (name.startsWith("api-")) throw new ZoneError(`${file} line ${i + 1}: unknown setting ${q(name)}; known: ${KEYS.join(", ")}`);
+    } else if (name.startsWith("api-")) throw new ZoneError(`${line}: unknown setting ${q(name)}; known: ${KEYS.join(", ")}`);
   });
   if ((s.cert === undefined) !== (s.key === undefined)) throw new ZoneError(`${file}: api-cert and api-key go together: set both or neither`);
   return s;
