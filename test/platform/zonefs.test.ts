@@ -19,8 +19,13 @@ const root = path.join(top, "root");
 const outside = path.join(top, "outside");
 /** Mounts under the tree, whatever their names, then the host's own under `outside`. */
 function unmountAllBelowTop(): void {
-  if (fs.existsSync(root)) unmountZoneRoot(root);
-  for (const m of mountsBelow(top)) unmount(m);
+  try {
+    if (fs.existsSync(root)) unmountZoneRoot(root);
+    for (const m of mountsBelow(top)) unmount(m);
+  } finally {
+    // Not through the code under test alone: with it broken, a byte-named mount stayed.
+    for (const m of mountsBelowBytes(top)) spawnSync("sh", ["-c", 'umount -l "$(printf %b "$0")"', escape(m)]);
+  }
 }
 after(() => {
   try {
@@ -57,11 +62,14 @@ function refuses(fn: () => unknown, re: RegExp): void {
 /** A path of raw bytes (a JS string's chars as bytes 0-255), as a zone could name it. */
 const bytes = (s: string): Buffer => Buffer.from(s, "latin1");
 
-/** Bind `src` onto `dst`; argv is UTF-8, so raw bytes go through printf's octal escapes. */
+/** A path for printf %b: argv is UTF-8, so raw bytes go as octal escapes. */
+function escape(b: Buffer): string {
+  return [...b].map((c) => (c > 0x20 && c < 0x7f && c !== 0x5c ? String.fromCharCode(c) : `\\0${c.toString(8).padStart(3, "0")}`)).join("");
+}
+
+/** Bind `src` onto `dst` (any bytes). */
 function mount(src: string, dst: string | Buffer): void {
-  const b = typeof dst === "string" ? Buffer.from(dst) : dst;
-  const escaped = [...b].map((c) => (c > 0x20 && c < 0x7f && c !== 0x5c ? String.fromCharCode(c) : `\\0${c.toString(8).padStart(3, "0")}`)).join("");
-  const r = spawnSync("sh", ["-c", 'mount --bind "$0" "$(printf %b "$1")"', src, escaped], { encoding: "utf8" });
+  const r = spawnSync("sh", ["-c", 'mount --bind "$0" "$(printf %b "$1")"', src, escape(typeof dst === "string" ? Buffer.from(dst) : dst)], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
 }
 
