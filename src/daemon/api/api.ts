@@ -91,7 +91,7 @@ export class Api {
     // observer); zonecfg's own writes are seen on the index (indexwatch.ts).
     this.watch = new IndexWatch(daemon.platform.repo, (name, from, to) => this.lifecycle(name, from, to));
     daemon.platform.repo.observer = (name, from, to) => {
-      this.watch.seen(name, to);
+      this.watch.seen(name, from, to);
       this.lifecycle(name, from, to);
     };
   }

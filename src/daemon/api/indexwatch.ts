@@ -53,8 +53,13 @@ export class IndexWatch {
     }
   }
 
-  /** A change the daemon made and told itself. */
-  seen(name: string, to: ZoneState | null): void {
+  /**
+   * A change the daemon made and told itself. A state change leaves the document as it
+   * was: a document changed meanwhile was another writer's (zonecfg), not told yet when
+   * the watch's settle time has not run out, so it is told first, in its order.
+   */
+  seen(name: string, from: ZoneState | null, to: ZoneState | null): void {
+    if (from !== null && to !== null && from !== to && this.documents.has(name) && this.identity(name) !== this.documents.get(name)) this.tell(name, from, from);
     if (to === null) {
       this.known.delete(name);
       this.documents.delete(name);
