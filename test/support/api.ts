@@ -6,6 +6,7 @@
  */
 import * as http from "node:http";
 import { apiSocketPath } from "../../src/daemon/api/api.js";
+import { sseReader } from "./sse.js";
 
 export interface ApiReply {
   status: number;
@@ -86,18 +87,8 @@ export class ApiClient {
     return new Promise((resolve, reject) => {
       const req = http.request({ socketPath: this.socketPath, method: "GET", path: `/1.0/events?type=${types}` }, (res) => {
         const stream: EventStream = { status: res.statusCode ?? 0, events: [], close: () => req.destroy() };
-        let buf = "";
         res.setEncoding("utf8");
-        res.on("data", (d: string) => {
-          buf += d;
-          let end: number;
-          while ((end = buf.indexOf("\n\n")) >= 0) {
-            const block = buf.slice(0, end);
-            buf = buf.slice(end + 2);
-            const data = block.split("\n").find((l) => l.startsWith("data: "));
-            if (data) stream.events.push(JSON.parse(data.slice(6)) as StreamEvent);
-          }
-        });
+        res.on("data", sseReader((data) => stream.events.push(JSON.parse(data) as StreamEvent)));
         res.on("error", () => undefined);
         resolve(stream);
       });

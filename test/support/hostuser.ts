@@ -19,6 +19,13 @@ export class HostUser {
     this.uid = Number(spawnSync("id", ["-u", this.name], { encoding: "utf8" }).stdout.trim());
   }
 
+  /** A new host user, recorded in `users` for the test's after() to remove. */
+  static into(users: HostUser[], tag: string): HostUser {
+    const u = new HostUser(tag);
+    users.push(u);
+    return u;
+  }
+
   /** The argv that runs `cmd` as this user, with no supplementary groups. */
   argv(cmd: string, args: string[]): string[] {
     return ["setpriv", `--reuid=${this.uid}`, `--regid=${this.uid}`, "--clear-groups", "--", cmd, ...args];

@@ -22,6 +22,12 @@ export class ZoneTestRoot extends TestRoot {
     return zonePaths(this.env);
   }
 
+  /** Configure minimal zone `name` at <root>/zones/<name>, with one admin resource per [user, auths]. */
+  minimalZone(name: string, admins: ReadonlyArray<readonly [string, string]> = []): void {
+    const adm = admins.map(([user, auths]) => `; add admin; set user=${user}; set auths=${auths}; end`).join("");
+    this.ok("zonecfg", ["-z", name, `create; set zonepath=${path.join(this.dir, "zones", name)}; set brand=minimal${adm}`]);
+  }
+
   daemonPid(): number | undefined {
     try {
       return Number(fs.readFileSync(path.join(this.paths.runDir, "zoneadmd.pid"), "utf8"));

@@ -19,12 +19,10 @@ let alice: HostUser;
 let bob: HostUser;
 
 before(() => {
-  alice = new HostUser("a");
-  users.push(alice);
-  bob = new HostUser("b");
-  users.push(bob);
-  root.ok("zonecfg", ["-z", "web", `create; set zonepath=${path.join(root.dir, "zones/web")}; set brand=minimal; add admin; set user=${alice.name}; set auths=login,manage; end`]);
-  root.ok("zonecfg", ["-z", "other", `create; set zonepath=${path.join(root.dir, "zones/other")}; set brand=minimal`]);
+  alice = HostUser.into(users, "a");
+  bob = HostUser.into(users, "b");
+  root.minimalZone("web", [[alice.name, "login,manage"]]);
+  root.minimalZone("other");
   root.ok("zoneadm", ["-z", "web", "install"]);
   root.ok("zoneadm", ["-z", "other", "install"]);
 });

@@ -26,10 +26,9 @@ let alice: HostUser;
 let api: ApiClient;
 
 before(() => {
-  alice = new HostUser("ev");
-  users.push(alice);
-  root.ok("zonecfg", ["-z", "web", `create; set zonepath=${path.join(root.dir, "zones/web")}; set brand=minimal; add admin; set user=${alice.name}; set auths=login,manage; end`]);
-  root.ok("zonecfg", ["-z", "other", `create; set zonepath=${path.join(root.dir, "zones/other")}; set brand=minimal`]);
+  alice = HostUser.into(users, "ev");
+  root.minimalZone("web", [[alice.name, "login,manage"]]);
+  root.minimalZone("other");
   root.ok("zoneadm", ["runtime"]);
   api = new ApiClient(root.paths.runDir);
 });

@@ -4,25 +4,21 @@
  * event's data as one JSON line, until it is killed or the stream ends.
  */
 import * as http from "node:http";
+import { sseReader } from "../../support/sse.js";
 
 const req = http.request({ socketPath: process.argv[2]!, method: "GET", path: "/1.0/events" }, (res) => {
   if (res.statusCode !== 200) {
     process.stderr.write(`events: HTTP ${res.statusCode}\n`);
     process.exit(1);
   }
-  let buf = "";
   res.setEncoding("utf8");
-  res.on("data", (d: string) => {
-    buf += d;
-    let end: number;
-    while ((end = buf.indexOf("\n\n")) >= 0) {
-      const block = buf.slice(0, end);
-      buf = buf.slice(end + 2);
-      if (block === ": subscribed") process.stdout.write("subscribed\n");
-      const data = block.split("\n").find((l) => l.startsWith("data: "));
-      if (data) process.stdout.write(`${data.slice(6)}\n`);
-    }
-  });
+  res.on(
+    "data",
+    sseReader(
+      (data) => process.stdout.write(`${data}\n`),
+      (block) => block === ": subscribed" && process.stdout.write("subscribed\n"),
+    ),
+  );
   res.on("end", () => process.exit(0));
 });
 req.on("error", (e) => {
