@@ -32,6 +32,8 @@ export class LxcfsService {
   private child: ChildProcess | undefined;
   private starting: Promise<string | undefined> | undefined;
   private lastCheck = 0;
+  /** The stage last found bound, for which lxcfs, and when (ensure). */
+  private bound: { pid: number; stage: string; at: number } | undefined;
   /** After a failed start the supervisor waits this long before the next (no log flood). */
   private retryAt = 0;
 
@@ -74,7 +76,15 @@ export class LxcfsService {
   async ensure(zone: string): Promise<string | undefined> {
     this.wanted = true;
     // A stage not mounted or not bound is made and bound by restart, as ensureStage would.
-    const live = this.running() > 0 ? boundStage(this.paths) : undefined;
+    const pid = this.running();
+    const now = Date.now();
+    // The stage found bound for this same lxcfs within the last check period is taken as
+    // it is: a burst of boots reads the host's long mountinfo once, not once per zone.
+    let live = pid > 0 && this.bound?.pid === pid && now - this.bound.at < CHECK_MS ? this.bound.stage : undefined;
+    if (pid > 0 && live === undefined) {
+      live = boundStage(this.paths);
+      this.bound = live === undefined ? undefined : { pid, stage: live, at: now };
+    }
     const stage = live ?? (await this.restart());
     if (!stage) this.log(`zone '${zone}': no lxcfs: /proc/meminfo, /proc/cpuinfo and uptime inside show the host's`);
     return stage;
@@ -88,6 +98,7 @@ export class LxcfsService {
     // A start under way (the zone that wanted it failed) finishes first, then goes too.
     await this.starting;
     this.wanted = false;
+    this.bound = undefined;
     const pid = this.running();
     const child = this.child;
     this.pid = 0;
@@ -115,6 +126,7 @@ export class LxcfsService {
   }
 
   private async start(): Promise<string | undefined> {
+    this.bound = undefined;
     const dir = lxcfsDir(this.paths);
     try {
       if (!fs.existsSync(LXCFS_BIN)) throw new Error(`${LXCFS_BIN} is not installed`);

@@ -41,6 +41,8 @@ interface Libc {
   shutdown(fd: number, how: number): number;
   /** recvmsg on a worker thread, for sockets that wait long for a message. */
   recvmsgAsync(fd: number, msg: object, flags: number, cb: (err: unknown, n: number | bigint) => void): void;
+  /** buf: a Buffer of at least sizeof(struct statvfs), 112 bytes. */
+  statvfs(path: string, buf: Buffer): number;
   /** ioctl(fd, TIOCSWINSZ, {rows, cols}) */
   setWinsize(fd: number, rows: number, cols: number): number;
 }
@@ -67,6 +69,7 @@ export function sys(): Libc {
         koffi.struct("msghdr", { msg_name: "void *", msg_namelen: "uint32", msg_iov: "iovec *", msg_iovlen: "size_t", msg_control: "void *", msg_controllen: "size_t", msg_flags: "int" });
         return c.func("long recvmsg(int fd, _Inout_ msghdr *msg, int flags)") as Libc["recvmsg"];
       })(),
+      statvfs: c.func("int statvfs(const char *path, void *buf)") as Libc["statvfs"],
       socket: c.func("int socket(int domain, int type, int protocol)") as Libc["socket"],
       connect: c.func("int connect(int fd, void *addr, uint32 len)") as Libc["connect"],
       socketpair: c.func("int socketpair(int domain, int type, int protocol, void *sv)") as Libc["socketpair"],

@@ -9,8 +9,8 @@
 import { adminUserProblems } from "./hostusers.js";
 import * as fs from "node:fs";
 import { ZoneError, q } from "../native/errors.js";
+import { sys } from "../native/sys.js";
 import type { ZoneConfig } from "../document/model.js";
-import { pathWithin } from "../document/names.js";
 import type { OtherZone } from "../document/verify.js";
 import { checkZonepath, verifyZone } from "../document/verify.js";
 import { deviceProblems } from "./devices.js";
@@ -22,19 +22,21 @@ import { SLOT_SIZE, SlotRegistry } from "./slots.js";
 import { fsHostProblems } from "./fscheck.js";
 import { rctlProblems } from "./rctlcheck.js";
 
-/** Mount options of the file system holding `p` (the longest mount point above it). */
-export function mountOptionsOf(p: string): string[] {
-  let best = "";
-  let opts: string[] = [];
-  for (const line of fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
-    const f = line.split(" ");
-    const mnt = f[4]?.replace(/\\040/g, " ");
-    if (mnt === undefined || !pathWithin(p, mnt) || mnt.length < best.length) continue;
-    best = mnt;
-    opts = (f[5] ?? "").split(",");
-  }
-  return opts;
+/**
+ * Mount flags of the file system holding `p`, from statvfs(3): the kernel's answer for
+ * the very mount the path is on (a bind mount included), with no read of the host's
+ * mountinfo, which grows with every running zone's mounts.
+ */
+export function mountFlagsOf(p: string): { nosuid: boolean; nodev: boolean } {
+  const buf = Buffer.alloc(112);
+  if (sys().statvfs(p, buf) !== 0) return { nosuid: false, nodev: false };
+  // struct statvfs on 64-bit Linux: ten 8-byte fields before f_flag's.
+  const flag = Number(buf.readBigUInt64LE(72));
+  return { nosuid: (flag & ST_NOSUID) !== 0, nodev: (flag & ST_NODEV) !== 0 };
 }
+
+const ST_NOSUID = 2;
+const ST_NODEV = 4;
 
 /**
  * Each directory above the zonepath must be one only root can change (ancestorOpenTo).
@@ -128,9 +130,9 @@ function hostChecks(z: ZoneConfig): string[] {
     }
   }
   problems.push(...zonepathSearchProblems(z.zonepath, installedRootUid(z.zonename)));
-  const opts = mountOptionsOf(existing);
-  for (const bad of ["nosuid", "nodev"])
-    if (opts.includes(bad)) problems.push(`zonepath ${q(z.zonepath)} is on a file system mounted ${bad}; set-uid programs and devices must work in a zone`);
+  const flags = mountFlagsOf(existing);
+  for (const bad of ["nosuid", "nodev"] as const)
+    if (flags[bad]) problems.push(`zonepath ${q(z.zonepath)} is on a file system mounted ${bad}; set-uid programs and devices must work in a zone`);
   problems.push(...deviceProblems(z, zonePaths().root));
   for (const d of z.dataset) {
     let ok = false;

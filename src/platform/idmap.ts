@@ -5,10 +5,10 @@
  * which runc 1.1 cannot do itself; the mount is placed in the zone root before the
  * runtime creates the zone, and the runtime's recursive bind of the root carries it.
  */
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import { ZoneError, q } from "../native/errors.js";
 import { errnoText, sys } from "../native/sys.js";
+import { posixSpawn, waitExit } from "../native/posixspawn.js";
 import type { ZoneRoot } from "./zonefs.js";
 import { ATTR_IDMAP, cloneTree, moveOnto, setAttrs } from "./mountapi.js";
 
@@ -40,10 +40,16 @@ export interface HeldUserns {
  * the map goes the other way (brands/debian.ts's copy writes a slot's tree through it).
  */
 export async function mappedUserns(base: number, size: number, inverse = false): Promise<HeldUserns> {
-  const child = spawn("unshare", ["--user", "sleep", "60"], { stdio: "ignore", uid: base, gid: base, cwd: "/", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
+  // Started by posix_spawn (no fork of zoneadmd's memory): setpriv takes the slot's ids.
+  let pid: number;
+  try {
+    pid = posixSpawn("setpriv", [`--reuid=${base}`, `--regid=${base}`, "--clear-groups", "unshare", "--user", "sleep", "60"], { fds: ["null", "null", "null"], env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
+  } catch (e) {
+    throw new ZoneError(`cannot create a user namespace as uid ${base}: ${(e as Error).message}`);
+  }
+  const exit = waitExit(pid);
   let exited: string | undefined;
-  child.on("exit", (code, signal) => (exited = signal ?? `status ${code}`));
-  child.on("error", (e) => (exited = e.message));
+  void exit.then((x) => (exited = x.signal !== null ? `signal ${x.signal}` : `status ${x.code}`), (e: Error) => (exited = e.message));
   let fd: number;
   try {
     const self = fs.readlinkSync("/proc/self/ns/user");
@@ -51,7 +57,8 @@ export async function mappedUserns(base: number, size: number, inverse = false):
     for (;;) {
       if (exited !== undefined) throw new ZoneError(`cannot create a user namespace as uid ${base}: unshare ended with ${exited}`);
       try {
-        if (child.pid && fs.readlinkSync(`/proc/${child.pid}/ns/user`) !== self) break;
+        // Only unshare, which setpriv starts as the slot's ids, changes the namespace.
+        if (fs.readlinkSync(`/proc/${pid}/ns/user`) !== self) break;
       } catch {
         // not started yet
       }
@@ -61,11 +68,15 @@ export async function mappedUserns(base: number, size: number, inverse = false):
     // Inverse (base..base+size-1 inside as 0..size-1 outside): an id-mapped mount through
     // it shows the slot's files as host ids, so host root writes the slot's owners.
     const map = inverse ? `${base} 0 ${size}\n` : `0 ${base} ${size}\n`;
-    fs.writeFileSync(`/proc/${child.pid}/uid_map`, map);
-    fs.writeFileSync(`/proc/${child.pid}/gid_map`, map);
-    fd = fs.openSync(`/proc/${child.pid}/ns/user`, "r");
+    fs.writeFileSync(`/proc/${pid}/uid_map`, map);
+    fs.writeFileSync(`/proc/${pid}/gid_map`, map);
+    fd = fs.openSync(`/proc/${pid}/ns/user`, "r");
   } finally {
-    child.kill("SIGKILL");
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // ended already
+    }
   }
   let open = true;
   const release = (): void => {

@@ -14,6 +14,7 @@ import { consoleLogFile } from "../document/store/runstate.js";
 import { SLOT_SIZE } from "./slots.js";
 import { checkOperation } from "../document/store/state.js";
 import { claimZonepath, removeInstalledTree } from "./zonepath.js";
+import { markTopDir } from "./topdir.js";
 import { undoInstall, zonepathBefore } from "./installundo.js";
 import type { Platform } from "./platform.js";
 
@@ -39,6 +40,7 @@ export async function install(this: Platform, name: string, opts: InstallOptions
   // Closed to host users; the zone's root group may pass, since the runtime mounts
   // the root tree from inside the zone's user namespace.
   fs.mkdirSync(path.dirname(z.zonepath), { recursive: true, mode: 0o755 });
+  if (path.dirname(z.zonepath) === this.paths.zonesDir) markTopDir(this.paths.zonesDir);
   fs.mkdirSync(z.zonepath, { recursive: true, mode: 0o700 });
   claimZonepath(z.zonepath, slot * SLOT_SIZE);
   fs.mkdirSync(root, { mode: 0o755 });

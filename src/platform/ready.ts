@@ -5,7 +5,6 @@
  * Its own file so that the order of a ready's steps reads in one place, apart from the
  * teardown that undoes them (teardown.ts).
  */
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { bootCommand } from "../document/bootargs.js";
@@ -19,6 +18,7 @@ import { zoneProcess, zoneSpec } from "./oci/spec.js";
 import { withdrawRuntimeDefaults, zoneDevices } from "./devices.js";
 import { haltNoteFile, processTemplateFile, runFile, type RunState } from "../document/store/runstate.js";
 import { receiveOneFd } from "../native/fdpass.js";
+import { posixSpawn } from "../native/posixspawn.js";
 import { SLOT_SIZE } from "./slots.js";
 import { traceSpan } from "../native/trace.js";
 import { checkOperation } from "../document/store/state.js";
@@ -132,10 +132,10 @@ export async function make(this: Platform, name: string, init: string[] | undefi
       // Its environment names the zone (holders.ts): a kill before zone.json records it leaks nothing.
       // A systemd zone's holder keeps a slave open too (systemd.ts consolePeer).
       const peer = sd ? consolePeer(master) : undefined;
-      const holder = spawn("sleep", ["infinity"], { stdio: ["ignore", "ignore", "ignore", master, ...(peer === undefined ? [] : [peer])], detached: true, env: { [HOLDER_ENV]: dir } });
+      // posix_spawn: no fork of zoneadmd's memory; the reaper's sweep reaps it once killed.
+      const holder = posixSpawn("sleep", ["infinity"], { fds: ["null", "null", "null", master, ...(peer === undefined ? [] : [peer])], setsid: true, env: { [HOLDER_ENV]: dir } });
       if (peer !== undefined) fs.closeSync(peer);
-      holder.unref();
-      run.consoleHolder = holder.pid ?? 0;
+      run.consoleHolder = holder;
       if (this.consoles) this.consoles.opened(name, master);
       else fs.closeSync(master);
     } finally {

@@ -16,6 +16,7 @@ import { writeFileAtomic } from "../native/atomic.js";
 import { ZoneError, q } from "../native/errors.js";
 import { escapeField, splitFields } from "../document/store/fields.js";
 import { withLock } from "../native/lock.js";
+import { TextMemo } from "../native/textmemo.js";
 
 export const DEFAULT_SLOT_REGISTRY = "/var/lib/zones/slots";
 export const SLOT_SIZE = 65536;
@@ -58,14 +59,22 @@ export function hostId(slot: number, id: number): number {
   return slot * SLOT_SIZE + id;
 }
 
-/** A file's lines; a missing file has none. Any other failure is an error: guessing could hand out a host user's ids. */
-function readLines(file: string): string[] {
+/** The last parse of each registry file (a copy is the caller's: allocateAll edits entries). */
+const parsed = new TextMemo<SlotEntry[]>((entries) => entries.map((e) => ({ ...e })));
+
+/** A file's text; a missing file is empty. Any other failure is an error: guessing could hand out a host user's ids. */
+function readText(file: string): string {
   try {
-    return fs.readFileSync(file, "utf8").split("\n");
+    return fs.readFileSync(file, "utf8");
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return "";
     throw new ZoneError(`cannot read ${file}: ${(e as Error).message}`);
   }
+}
+
+/** A file's lines; a missing file has none. */
+function readLines(file: string): string[] {
+  return readText(file).split("\n");
 }
 
 export class SlotRegistry {
@@ -76,10 +85,14 @@ export class SlotRegistry {
 
   /** Every slot in use; a broken line is reported with the file and line. */
   list(): SlotEntry[] {
+    return parsed.parse(this.file, readText(this.file), (text) => this.parse(text));
+  }
+
+  private parse(text: string): SlotEntry[] {
     const out: SlotEntry[] = [];
     const slots = new Set<number>();
     const uuids = new Set<string>();
-    readLines(this.file).forEach((line, i) => {
+    text.split("\n").forEach((line, i) => {
       if (line === "" || line.startsWith("#")) return;
       const where = `${this.file} line ${i + 1}`;
       const [slot, uuid, configDir, zonename, ...rest] = splitFields(line);

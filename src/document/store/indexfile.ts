@@ -9,6 +9,7 @@ import { splitFields } from "./fields.js";
 import { ZoneError, q } from "../../native/errors.js";
 import type { IpType } from "../model.js";
 import { checkZoneName } from "../names.js";
+import { TextMemo } from "../../native/textmemo.js";
 import { isState, type ZoneState } from "./state.js";
 import type { IndexScan, Repository } from "./repository.js";
 
@@ -37,6 +38,9 @@ function checkIndexLine(fields: string[], first: ReadonlyMap<string, number>): s
   return undefined;
 }
 
+/** The last scan of each index file; a copy is the caller's own (update's fn edits its entries). */
+const scans = new TextMemo<IndexScan>((s) => ({ entries: s.entries.map((e) => ({ ...e })), problems: [...s.problems], bad: s.bad.map((b) => ({ ...b })) }));
+
 export function scanText(this: Repository, text: string | undefined): IndexScan {
   if (text === undefined || text === "") {
     const docs = this.documents();
@@ -44,6 +48,10 @@ export function scanText(this: Repository, text: string | undefined): IndexScan 
       throw new ZoneError(`${this.indexFile} is ${text === undefined ? "missing" : "empty"} but ${docs.length} zone documents remain in ${this.paths.configDir}; zoneadmd rebuilds it at start`);
     return { entries: [], problems: [], bad: [] };
   }
+  return scans.parse(this.indexFile, text, (t) => scanLines(this.indexFile, t));
+}
+
+function scanLines(indexFile: string, text: string): IndexScan {
   const out: IndexScan = { entries: [], problems: [], bad: [] };
   const first = new Map<string, number>();
   // CRLF is accepted: a line edited on another system means the same zone.
@@ -57,7 +65,7 @@ export function scanText(this: Repository, text: string | undefined): IndexScan 
       out.entries.push({ name: fields[0]!, state: fields[1] as ZoneState, zonepath: fields[2]!, uuid: fields[3]!, brand: fields[4]!, ipType: fields[5] as IpType });
       return;
     }
-    out.problems.push(`${this.indexFile} line ${i + 1}: ${problem}`);
+    out.problems.push(`${indexFile} line ${i + 1}: ${problem}`);
     out.bad.push({ name: fields[0] ?? "", line });
   });
   return out;

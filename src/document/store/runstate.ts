@@ -64,10 +64,26 @@ export function runFile(paths: ZonePaths, name: string): string {
   return path.join(zoneRunDir(paths, name), "zone.json");
 }
 
+/**
+ * The last read of each run file, by the file's identity: zoneadmd reads every running
+ * zone's run state five times a second (supervision) and all of them at each ready
+ * (the free zone ID). The file is only ever replaced whole (a rename: a new inode), so
+ * the same inode, size and change time is the same text; anything else is read again.
+ */
+const lastRun = new Map<string, { key: string; run: RunState }>();
+
 export function readRun(paths: ZonePaths, name: string): RunState | undefined {
+  const file = runFile(paths, name);
   try {
-    return JSON.parse(fs.readFileSync(runFile(paths, name), "utf8")) as RunState;
+    const st = fs.statSync(file);
+    const key = `${st.dev}:${st.ino}:${st.size}:${st.ctimeMs}`;
+    const had = lastRun.get(file);
+    if (had?.key === key) return { ...had.run };
+    const run = JSON.parse(fs.readFileSync(file, "utf8")) as RunState;
+    lastRun.set(file, { key, run: { ...run } });
+    return run;
   } catch {
+    lastRun.delete(file);
     return undefined;
   }
 }

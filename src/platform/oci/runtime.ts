@@ -4,8 +4,9 @@
  * directory (--root), so each ZONES_ROOT has its own and `runc list` of the host's
  * default root never sees zones.
  */
-import { execFile, spawn, spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import { posixSpawn, waitExit } from "../../native/posixspawn.js";
 import { memlockOfBundle, withMemlock } from "../cgroups/memlock.js";
 import { ZoneError } from "../../native/errors.js";
 import { startThroughFifo } from "./execfifo.js";
@@ -109,14 +110,20 @@ class CliRuntime implements OciRuntime {
       const console = consoleSocket ? ["--console-socket", consoleSocket] : [];
       // Under the zone's RLIMIT_MEMLOCK, which its init inherits (memlock.ts).
       const [bin, ...argv] = withMemlock(memlockOfBundle(bundle), [this.bin, "--root", this.stateDir, verb, ...flags, "--bundle", bundle, "--pid-file", pidFile, ...console, id]);
-      const child = spawn(bin!, argv, { stdio: ["ignore", fd, fd] });
-      fs.closeSync(fd);
-      child.on("error", (e) => reject(new ZoneError(`${this.name} ${verb} failed: ${e.message}`)));
-      child.on("exit", (code) => {
+      // posix_spawn: the runtime starts at every boot, and a fork of zoneadmd costs its thread more than the runtime does.
+      let pid: number;
+      try {
+        pid = posixSpawn(bin!, argv, { fds: ["null", fd, fd], env: { ...process.env } });
+      } catch (e) {
+        return reject(new ZoneError(`${this.name} ${verb} failed: ${(e as Error).message}`));
+      } finally {
+        fs.closeSync(fd);
+      }
+      waitExit(pid).then(({ code }) => {
         if (code === 0) return resolve();
         const last = fs.readFileSync(log, "utf8").trim().split("\n").pop() ?? "";
         reject(new ZoneError(`${this.name} ${verb} failed: ${last}`));
-      });
+      }, (e: Error) => reject(new ZoneError(`${this.name} ${verb} failed: ${e.message}`)));
     });
   }
 

@@ -1,0 +1,153 @@
+/**
+ * Starting a helper with glibc's posix_spawn (a vfork-style clone: the child shares the
+ * parent's memory until it execs) instead of child_process.spawn, whose fork copies
+ * zoneadmd's page tables and then pays a copy-on-write fault for each page the daemon
+ * touches before the child execs. Measured on the 2-core VM: 0.14 ms of the daemon's
+ * thread per start against 1.6 ms, and zoneadmd starts three helpers per zone boot.
+ *
+ * For helpers that need nothing of Node's ChildProcess: fixed descriptors (no pipes to
+ * read), an environment given whole, an exit status learnt by waitpid. The child gets
+ * every signal at its default and an empty signal mask (Node ignores SIGPIPE, and a
+ * helper must not inherit that); every descriptor of ours not named in `fds` is
+ * close-on-exec, as Node opens them all. A pid is in `directChildren` while someone
+ * waits for its status, so that zoneadmd's reaper (src/daemon/reaper.ts) leaves it to
+ * them; an unwatched one is reaped by that sweep like any orphan.
+ */
+import * as fs from "node:fs";
+import { errnoText, sys } from "./sys.js";
+
+export interface DirectSpawn {
+  /** Child descriptor i is fds[i]: one of ours (duplicated), or "null" for /dev/null. */
+  fds: Array<number | "null">;
+  /** The child's whole environment. */
+  env: Record<string, string | undefined>;
+  /** A session (and process group) of its own, as Node's `detached`. */
+  setsid?: boolean;
+}
+
+/** The children whose status somebody awaits (waitExit): the reaper's sweep leaves them. */
+export const directChildren = new Set<number>();
+
+interface Spawner {
+  faInit(fa: Buffer): number;
+  faDup2(fa: Buffer, fd: number, to: number): number;
+  faOpen(fa: Buffer, fd: number, path: string, flags: number, mode: number): number;
+  faClose(fa: Buffer, fd: number): number;
+  faDestroy(fa: Buffer): number;
+  atInit(at: Buffer): number;
+  atFlags(at: Buffer, flags: number): number;
+  atSigdefault(at: Buffer, set: Buffer): number;
+  atSigmask(at: Buffer, set: Buffer): number;
+  atDestroy(at: Buffer): number;
+  sigfillset(set: Buffer): number;
+  sigemptyset(set: Buffer): number;
+  spawnp(pid: number[], file: string, fa: Buffer, at: Buffer, argv: (string | null)[], envp: (string | null)[]): number;
+}
+
+let spawner: Spawner | undefined;
+
+function load(): Spawner {
+  if (spawner) return spawner;
+  const c = sys().koffi.load("libc.so.6");
+  spawner = {
+    faInit: c.func("int posix_spawn_file_actions_init(void *fa)") as Spawner["faInit"],
+    faDup2: c.func("int posix_spawn_file_actions_adddup2(void *fa, int fd, int newfd)") as Spawner["faDup2"],
+    faOpen: c.func("int posix_spawn_file_actions_addopen(void *fa, int fd, const char *path, int oflag, uint32 mode)") as Spawner["faOpen"],
+    faClose: c.func("int posix_spawn_file_actions_addclose(void *fa, int fd)") as Spawner["faClose"],
+    faDestroy: c.func("int posix_spawn_file_actions_destroy(void *fa)") as Spawner["faDestroy"],
+    atInit: c.func("int posix_spawnattr_init(void *at)") as Spawner["atInit"],
+    atFlags: c.func("int posix_spawnattr_setflags(void *at, short flags)") as Spawner["atFlags"],
+    atSigdefault: c.func("int posix_spawnattr_setsigdefault(void *at, void *set)") as Spawner["atSigdefault"],
+    atSigmask: c.func("int posix_spawnattr_setsigmask(void *at, void *set)") as Spawner["atSigmask"],
+    atDestroy: c.func("int posix_spawnattr_destroy(void *at)") as Spawner["atDestroy"],
+    sigfillset: c.func("int sigfillset(void *set)") as Spawner["sigfillset"],
+    sigemptyset: c.func("int sigemptyset(void *set)") as Spawner["sigemptyset"],
+    spawnp: c.func("int posix_spawnp(_Out_ int *pid, const char *file, void *fa, void *at, const char **argv, const char **envp)") as Spawner["spawnp"],
+  };
+  return spawner;
+}
+
+// glibc's <spawn.h>.
+const POSIX_SPAWN_SETSIGDEF = 0x04;
+const POSIX_SPAWN_SETSIGMASK = 0x08;
+const POSIX_SPAWN_SETSID = 0x80;
+
+/**
+ * Start `file` (searched in zoneadmd's PATH) with `args`; returns its pid. Throws an
+ * Error naming the program when it cannot be started (missing, not executable).
+ */
+export function posixSpawn(file: string, args: readonly string[], opts: DirectSpawn): number {
+  const s = load();
+  // Opaque glibc structures, allocated over-size (80, 336 and 128 bytes on x86_64).
+  const fa = Buffer.alloc(256);
+  const at = Buffer.alloc(512);
+  const all = Buffer.alloc(256);
+  const none = Buffer.alloc(256);
+  s.faInit(fa);
+  s.atInit(at);
+  try {
+    // Each source first to a number above all of them, then into place: a source that
+    // is itself a low number is never overwritten before it is copied.
+    const base = Math.max(2, ...opts.fds.map((f) => (f === "null" ? 0 : f))) + 1;
+    opts.fds.forEach((f, i) => {
+      if (f !== "null") s.faDup2(fa, f, base + i);
+    });
+    opts.fds.forEach((f, i) => {
+      if (f === "null") s.faOpen(fa, i, "/dev/null", fs.constants.O_RDWR, 0);
+      else {
+        s.faDup2(fa, base + i, i);
+        s.faClose(fa, base + i);
+      }
+    });
+    s.sigfillset(all);
+    s.sigemptyset(none);
+    s.atSigdefault(at, all);
+    s.atSigmask(at, none);
+    s.atFlags(at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | (opts.setsid ? POSIX_SPAWN_SETSID : 0));
+    const env = Object.entries(opts.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+    const pid = [0];
+    const err = s.spawnp(pid, file, fa, at, [file, ...args, null], [...env, null]);
+    if (err !== 0) throw new Error(`cannot start ${file}: ${errnoText(err)}`);
+    return pid[0]!;
+  } finally {
+    s.faDestroy(fa);
+    s.atDestroy(at);
+  }
+}
+
+/** How a child ended: its exit code, or the signal that ended it. */
+export interface Exit {
+  code: number | null;
+  signal: number | null;
+}
+
+const WNOHANG = 1;
+
+/**
+ * Wait for our child `pid` (from posixSpawn) to end, reaping it: polled with waitpid,
+ * every 1 ms at first and at most every 10 ms, so a helper that runs for 100 ms costs a
+ * few dozen cheap calls and no thread.
+ */
+export function waitExit(pid: number): Promise<Exit> {
+  directChildren.add(pid);
+  return new Promise((resolve, reject) => {
+    let delay = 1;
+    const poll = (): void => {
+      const status = [0];
+      const r = sys().waitpid(pid, status, WNOHANG);
+      if (r === pid) {
+        directChildren.delete(pid);
+        const st = status[0]!;
+        const sig = st & 0x7f;
+        return resolve(sig === 0 ? { code: (st >> 8) & 0xff, signal: null } : { code: null, signal: sig });
+      }
+      if (r < 0) {
+        directChildren.delete(pid);
+        return reject(new Error(`waitpid ${pid}: ${errnoText(sys().errno())}`));
+      }
+      delay = Math.min(10, delay * 2);
+      setTimeout(poll, delay);
+    };
+    setTimeout(poll, delay);
+  });
+}
