@@ -76,12 +76,28 @@ export function rmTree(dir: string): void {
   }
 }
 
+/** Give each new cpuset group from `self` down to `rel` its parent's cpus and mems. */
+function inheritCpuset(mount: string, self: string, rel: string): void {
+  let dir = path.join(mount, self);
+  for (const part of rel.split("/").filter(Boolean)) {
+    const child = path.join(dir, part);
+    for (const f of ["cpuset.cpus", "cpuset.mems"])
+      if (fs.readFileSync(path.join(child, f), "utf8").trim() === "") fs.writeFileSync(path.join(child, f), fs.readFileSync(path.join(dir, f), "utf8"));
+    dir = child;
+  }
+}
+
 export class PeerGroup {
   private readonly own = ownGroups();
 
   /** `rel`: the group's name below this process's own group, e.g. "zones-bench-deb-<pid>/n3". */
   constructor(readonly rel: string) {
-    for (const o of this.own) fs.mkdirSync(this.dir(o), { recursive: true });
+    for (const o of this.own) {
+      fs.mkdirSync(this.dir(o), { recursive: true });
+      // A v1 cpuset group starts with no CPUs and no memory nodes (unless the host set
+      // clone_children): each level takes its parent's, or no process may join it.
+      if (path.basename(o.mount) === "cpuset") inheritCpuset(o.mount, o.self, this.rel);
+    }
   }
 
   private dir(o: Own): string {

@@ -8,8 +8,9 @@
  * For helpers that need nothing of Node's ChildProcess: fixed descriptors (no pipes to
  * read), an environment given whole, an exit status learnt by waitpid. The child gets
  * every signal at its default and an empty signal mask (Node ignores SIGPIPE, and a
- * helper must not inherit that); every descriptor of ours not named in `fds` is
- * close-on-exec, as Node opens them all. A pid is in `directChildren` while someone
+ * helper must not inherit that), but glibc's two internal ones (32 and 33), which
+ * glibc's spawn leaves ignored and every glibc program sets up anew at its start; and
+ * no descriptor of ours but those named in `fds`. A pid is in `directChildren` while someone
  * waits for its status, so that zoneadmd's reaper (src/daemon/reaper.ts) leaves it to
  * them; an unwatched one is reaped by that sweep like any orphan.
  */
@@ -33,6 +34,7 @@ interface Spawner {
   faDup2(fa: Buffer, fd: number, to: number): number;
   faOpen(fa: Buffer, fd: number, path: string, flags: number, mode: number): number;
   faClose(fa: Buffer, fd: number): number;
+  faCloseFrom(fa: Buffer, from: number): number;
   faDestroy(fa: Buffer): number;
   atInit(at: Buffer): number;
   atFlags(at: Buffer, flags: number): number;
@@ -54,6 +56,7 @@ function load(): Spawner {
     faDup2: c.func("int posix_spawn_file_actions_adddup2(void *fa, int fd, int newfd)") as Spawner["faDup2"],
     faOpen: c.func("int posix_spawn_file_actions_addopen(void *fa, int fd, const char *path, int oflag, uint32 mode)") as Spawner["faOpen"],
     faClose: c.func("int posix_spawn_file_actions_addclose(void *fa, int fd)") as Spawner["faClose"],
+    faCloseFrom: c.func("int posix_spawn_file_actions_addclosefrom_np(void *fa, int from)") as Spawner["faCloseFrom"],
     faDestroy: c.func("int posix_spawn_file_actions_destroy(void *fa)") as Spawner["faDestroy"],
     atInit: c.func("int posix_spawnattr_init(void *at)") as Spawner["atInit"],
     atFlags: c.func("int posix_spawnattr_setflags(void *at, short flags)") as Spawner["atFlags"],
@@ -99,6 +102,8 @@ export function posixSpawn(file: string, args: readonly string[], opts: DirectSp
         s.faClose(fa, base + i);
       }
     });
+    // And nothing else: a descriptor someone opened without close-on-exec stays ours.
+    s.faCloseFrom(fa, opts.fds.length);
     s.sigfillset(all);
     s.sigemptyset(none);
     s.atSigdefault(at, all);
@@ -122,32 +127,48 @@ export interface Exit {
 }
 
 const WNOHANG = 1;
+/** A SIGCHLD can be lost between two polls of one waiter: each is also polled this often. */
+const FALLBACK_MS = 25;
+
+/** Each awaited child's resolution, polled at every SIGCHLD. */
+const waiters = new Map<number, (r: number, status: number) => void>();
+let timer: NodeJS.Timeout | undefined;
+
+/** Poll every waiter once; the ones that ended (or are not ours) are settled and dropped. */
+function pollAll(): void {
+  for (const [pid, settle] of waiters) {
+    const status = [0];
+    const r = sys().waitpid(pid, status, WNOHANG);
+    if (r !== 0) settle(r, status[0]!);
+  }
+  if (waiters.size === 0) {
+    process.removeListener("SIGCHLD", pollAll);
+    clearInterval(timer);
+    timer = undefined;
+  }
+}
 
 /**
- * Wait for our child `pid` (from posixSpawn) to end, reaping it: polled with waitpid,
- * every 1 ms at first and at most every 10 ms, so a helper that runs for 100 ms costs a
- * few dozen cheap calls and no thread.
+ * Wait for our child `pid` (from posixSpawn) to end, reaping it: polled with waitpid at
+ * each SIGCHLD zoneadmd gets (as libuv does for Node's own children), so a helper is
+ * reaped as soon as it ends and a zombie of ours lives no longer than one of Node's. A
+ * pid that is not our child (a holder adopted from an earlier daemon) is an error.
  */
 export function waitExit(pid: number): Promise<Exit> {
   directChildren.add(pid);
   return new Promise((resolve, reject) => {
-    let delay = 1;
-    const poll = (): void => {
-      const status = [0];
-      const r = sys().waitpid(pid, status, WNOHANG);
-      if (r === pid) {
-        directChildren.delete(pid);
-        const st = status[0]!;
-        const sig = st & 0x7f;
-        return resolve(sig === 0 ? { code: (st >> 8) & 0xff, signal: null } : { code: null, signal: sig });
-      }
-      if (r < 0) {
-        directChildren.delete(pid);
-        return reject(new Error(`waitpid ${pid}: ${errnoText(sys().errno())}`));
-      }
-      delay = Math.min(10, delay * 2);
-      setTimeout(poll, delay);
-    };
-    setTimeout(poll, delay);
+    waiters.set(pid, (r, st) => {
+      waiters.delete(pid);
+      directChildren.delete(pid);
+      if (r !== pid) return reject(new Error(`waitpid ${pid}: ${errnoText(sys().errno())}`));
+      const sig = st & 0x7f;
+      resolve(sig === 0 ? { code: (st >> 8) & 0xff, signal: null } : { code: null, signal: sig });
+    });
+    if (timer === undefined) {
+      process.on("SIGCHLD", pollAll);
+      timer = setInterval(pollAll, FALLBACK_MS);
+    }
+    // It may have ended before the listener was there.
+    setImmediate(pollAll);
   });
 }

@@ -34,15 +34,19 @@ function isHolder(pid: number, runDir: string): boolean {
 }
 
 /**
- * Kill the zone's holders. `recorded`, the holder its run state names, is checked by
- * its environment and then spares the scan of every process: a ready starts one holder.
+ * Kill the zone's holders; returns their pids. `recorded`, the holder its run state
+ * names, is checked by its environment and then spares the scan of every process: a
+ * ready starts one holder.
  */
-export function killHolders(runDir: string, recorded = 0): void {
+export function killHolders(runDir: string, recorded = 0): number[] {
+  const killed: number[] = [];
   for (const pid of recorded > 0 && isHolder(recorded, runDir) ? [recorded] : findHolders(runDir)) {
     try {
       process.kill(pid, "SIGKILL");
+      killed.push(pid);
     } catch {
       // already gone
     }
   }
+  return killed;
 }

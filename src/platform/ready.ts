@@ -147,7 +147,9 @@ export async function make(this: Platform, name: string, init: string[] | undefi
     this.inits?.watch(run.pid);
     // The zone's processes keep the namespace alive now; a runtime that made its own
     // instead would leave the zone's quotas on host root.
-    if (fs.statSync(`/proc/${run.pid}/ns/user`).ino !== fs.fstatSync(userns.fd).ino)
+    // An init that ended already (a zone whose first script reboots it) has no namespace
+    // left to show: the supervisor hears of its end, as of any other.
+    if (initNamespace(run.pid) !== fs.fstatSync(userns.fd).ino && !initEnded(run.pid))
       throw new ZoneError(`${this.runtime.name} did not join the zone's user namespace ${userns.path}`);
     userns.release();
     // Plumbed while the zone is created and not started: its init finds its network up.
@@ -221,5 +223,24 @@ function bundleZoneId(file: string): number | undefined {
     return Number.isInteger(id) && id > 0 ? id : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** The inode of `pid`'s user namespace; undefined once it has ended (a zombie has none). */
+function initNamespace(pid: number): number | undefined {
+  try {
+    return fs.statSync(`/proc/${pid}/ns/user`).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Has `pid` ended (gone, or a zombie waiting to be reaped)? */
+function initEnded(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat[stat.lastIndexOf(")") + 2] === "Z";
+  } catch {
+    return true;
   }
 }
