@@ -4,6 +4,7 @@
  * the kernel is asked, not a file that may never have been written.
  */
 import * as fs from "node:fs";
+import { killNow } from "../native/posixspawn.js";
 
 /** The environment variable naming the run directory a holder belongs to. */
 export const HOLDER_ENV = "ZONES_CONSOLE_HOLDER";
@@ -34,19 +35,10 @@ function isHolder(pid: number, runDir: string): boolean {
 }
 
 /**
- * Kill the zone's holders; returns their pids. `recorded`, the holder its run state
- * names, is checked by its environment and then spares the scan of every process: a
- * ready starts one holder.
+ * Kill the zone's holders. `recorded`, the holder its run state names, is checked by
+ * its environment and then spares the scan of every process: a ready starts one holder.
  */
-export function killHolders(runDir: string, recorded = 0): number[] {
-  const killed: number[] = [];
-  for (const pid of recorded > 0 && isHolder(recorded, runDir) ? [recorded] : findHolders(runDir)) {
-    try {
-      process.kill(pid, "SIGKILL");
-      killed.push(pid);
-    } catch {
-      // already gone
-    }
-  }
-  return killed;
+export function killHolders(runDir: string, recorded = 0): void {
+  // Reaped at once when zoneadmd's own child (posix_spawn): a halt leaves no zombie.
+  for (const pid of recorded > 0 && isHolder(recorded, runDir) ? [recorded] : findHolders(runDir)) killNow(pid);
 }

@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 import { ZoneError, q } from "../native/errors.js";
 import { errnoText, sys } from "../native/sys.js";
-import { posixSpawn, waitExit } from "../native/posixspawn.js";
+import { killNow, posixSpawn, waitExit } from "../native/posixspawn.js";
 import type { ZoneRoot } from "./zonefs.js";
 import { ATTR_IDMAP, cloneTree, moveOnto, setAttrs } from "./mountapi.js";
 
@@ -72,11 +72,7 @@ export async function mappedUserns(base: number, size: number, inverse = false):
     fs.writeFileSync(`/proc/${pid}/gid_map`, map);
     fd = fs.openSync(`/proc/${pid}/ns/user`, "r");
   } finally {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // ended already
-    }
+    killNow(pid);
   }
   let open = true;
   const release = (): void => {

@@ -59,8 +59,8 @@ export function hostId(slot: number, id: number): number {
   return slot * SLOT_SIZE + id;
 }
 
-/** The last parse of each registry file (a copy is the caller's: allocateAll edits entries). */
-const parsed = new TextMemo<SlotEntry[]>((entries) => entries.map((e) => ({ ...e })));
+/** The last parse of each registry file: frozen rows, copied by update for its writer. */
+const parsed = new TextMemo<SlotEntry>();
 
 /** A file's text; a missing file is empty. Any other failure is an error: guessing could hand out a host user's ids. */
 function readText(file: string): string {
@@ -186,7 +186,7 @@ export class SlotRegistry {
       // own are removed: other files in this directory are under other locks.
       const stale = `.${path.basename(this.file)}.tmp-`;
       for (const f of fs.readdirSync(dir)) if (f.startsWith(stale)) fs.rmSync(path.join(dir, f), { force: true });
-      return fn(this.list());
+      return fn(this.list().map((e) => ({ ...e })));
     });
   }
 

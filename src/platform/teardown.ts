@@ -10,7 +10,6 @@ import type { ZoneConfig } from "../document/model.js";
 import { removeDeviceNodes } from "./devices.js";
 import { unmountZoneRoot } from "./rootremoval.js";
 import { killHolders } from "./holders.js";
-import { waitExit } from "../native/posixspawn.js";
 import { releaseCpus } from "./cpusets.js";
 import type { Platform } from "./platform.js";
 
@@ -22,8 +21,7 @@ export async function teardown(this: Platform, name: string, z: ZoneConfig): Pro
   // Holders are known by their environment: the recorded one is checked by it (a reused
   // pid is never killed), and without one every process is asked (one recorded nowhere).
   const recorded = this.readRun(name);
-  // A holder is zoneadmd's own child (posix_spawn): reaped here, so that a halt leaves no zombie.
-  await Promise.all(killHolders(this.runDir(name), recorded?.consoleHolder).map((pid) => waitExit(pid).catch(() => undefined)));
+  killHolders(this.runDir(name), recorded?.consoleHolder);
   this.consoles?.closed(name);
   const init = recorded?.pid ?? 0;
   // Our own child, not yet reaped, is killed directly: the end of a pid namespace's init

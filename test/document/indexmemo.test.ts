@@ -1,7 +1,8 @@
 /**
  * The index and the slot registry are parsed once per text (src/native/textmemo.ts):
- * what a caller changes in the rows it got is not what the next reader gets, and a file
- * changed behind the daemon's back (same size, same second) is read as it now is.
+ * the rows a reader gets are frozen, shared, and its array its own; a writer's changes
+ * (under the lock, on copies) reach the next reader through the file; a file changed
+ * behind the daemon's back (same size, same second) is read as it now is.
  */
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
@@ -19,7 +20,7 @@ describe("parsed once per text", () => {
     repo.commit(zone(repo, "web"), null);
     repo.commit(zone(repo, "db"), null);
     const first = repo.list();
-    first[0]!.state = "running";
+    assert.throws(() => (first[0]!.state = "running"), TypeError, "a reader cannot change the shared rows");
     first.pop();
     assert.deepEqual(
       repo.list().map((e) => [e.name, e.state]),
@@ -27,10 +28,12 @@ describe("parsed once per text", () => {
     );
     // Another Repository of the same root (a command's) reads the same rows.
     assert.equal(new Repository(repo.paths).find("db")?.state, "configured");
+    repo.setState("db", "incomplete");
+    assert.equal(repo.find("db")?.state, "incomplete", "a commit's change is read back");
     // Same length, same mtime second: only the text tells, and it is what counts.
     const text = fs.readFileSync(repo.indexFile, "utf8");
     const st = fs.statSync(repo.indexFile);
-    fs.writeFileSync(repo.indexFile, text.replace("web:configured:", "web:incomplete:").replace("db:configured:", "db:installed:x"));
+    fs.writeFileSync(repo.indexFile, text.replace("web:configured:", "web:incomplete:").replace("db:incomplete:", "db:installed:x"));
     fs.utimesSync(repo.indexFile, st.atime, st.mtime);
     assert.equal(repo.find("web")?.state, "incomplete");
     assert.throws(() => repo.find("db"), /line 3: zone 'db': zonepath "x\/.*" is not an absolute path$/, "a line that went bad is bad");
@@ -45,7 +48,9 @@ describe("parsed once per text", () => {
     const a = reg.allocate("uuid-a", "/r/etc/zones", "a");
     reg.allocate("uuid-b", "/r/etc/zones", "b");
     const rows = reg.list();
-    rows[0]!.slot = 9999;
+    assert.throws(() => (rows[0]!.slot = 9999), TypeError);
+    rows.pop();
+    assert.equal(reg.list().length, 2);
     assert.equal(reg.find("uuid-a")?.slot, a);
     fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace(":a\n", ":A\n"));
     assert.equal(reg.find("uuid-a")?.zonename, "A");

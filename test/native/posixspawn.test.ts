@@ -8,7 +8,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { directChildren, posixSpawn, waitExit } from "../../src/native/posixspawn.js";
+import { directChildren, killNow, posixSpawn, waitExit } from "../../src/native/posixspawn.js";
 
 function tmp(t: { after: (fn: () => void) => void }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "posixspawn-"));
@@ -82,4 +82,17 @@ test("signals at their defaults, an empty mask, and setsid when asked", async (t
 
 test("a program that cannot be started is an error naming it", () => {
   assert.throws(() => posixSpawn("no-such-helper-here", [], { fds: ["null", "null", "null"], env: { PATH: "/usr/bin:/bin" } }), /^Error: cannot start no-such-helper-here: ENOENT$/);
+});
+
+test("killNow leaves no zombie behind it, and settles the child's waitExit", async () => {
+  const awaited = posixSpawn("sleep", ["60"], { fds: ["null", "null", "null"], env: {} });
+  const end = waitExit(awaited);
+  killNow(awaited);
+  assert.throws(() => fs.statSync(`/proc/${awaited}`), /ENOENT/, "reaped before killNow returned");
+  assert.deepEqual(await end, { code: null, signal: 9 });
+  const unawaited = posixSpawn("sleep", ["60"], { fds: ["null", "null", "null"], env: {} });
+  killNow(unawaited);
+  assert.throws(() => fs.statSync(`/proc/${unawaited}`), /ENOENT/);
+  assert.ok(!directChildren.has(awaited) && !directChildren.has(unawaited));
+  killNow(unawaited); // gone: nothing to do, no error
 });

@@ -11,7 +11,7 @@ import type { IpType } from "../model.js";
 import { checkZoneName } from "../names.js";
 import { TextMemo } from "../../native/textmemo.js";
 import { isState, type ZoneState } from "./state.js";
-import type { IndexScan, Repository } from "./repository.js";
+import type { IndexEntry, IndexScan, Repository } from "./repository.js";
 
 export const INDEX_HEADER = "# Zone index: name:state:zonepath:uuid:brand:ip-type. Written by zonecfg and zoneadm; do not edit.\n";
 
@@ -38,8 +38,10 @@ function checkIndexLine(fields: string[], first: ReadonlyMap<string, number>): s
   return undefined;
 }
 
-/** The last scan of each index file; a copy is the caller's own (update's fn edits its entries). */
-const scans = new TextMemo<IndexScan>((s) => ({ entries: s.entries.map((e) => ({ ...e })), problems: [...s.problems], bad: s.bad.map((b) => ({ ...b })) }));
+/** The last scan of each index file: one row per line, good or bad. */
+const scans = new TextMemo<ScanRow>();
+
+type ScanRow = { entry: IndexEntry } | { problem: string; bad: { name: string; line: string } };
 
 export function scanText(this: Repository, text: string | undefined): IndexScan {
   if (text === undefined || text === "") {
@@ -48,11 +50,20 @@ export function scanText(this: Repository, text: string | undefined): IndexScan 
       throw new ZoneError(`${this.indexFile} is ${text === undefined ? "missing" : "empty"} but ${docs.length} zone documents remain in ${this.paths.configDir}; zoneadmd rebuilds it at start`);
     return { entries: [], problems: [], bad: [] };
   }
-  return scans.parse(this.indexFile, text, (t) => scanLines(this.indexFile, t));
+  const out: IndexScan = { entries: [], problems: [], bad: [] };
+  for (const r of scans.parse(this.indexFile, text, (t) => scanLines(this.indexFile, t))) {
+    if ("entry" in r) out.entries.push(r.entry);
+    else {
+      out.problems.push(r.problem);
+      out.bad.push(r.bad);
+    }
+  }
+  return out;
 }
 
-function scanLines(indexFile: string, text: string): IndexScan {
-  const out: IndexScan = { entries: [], problems: [], bad: [] };
+/** Each line's row; entries are frozen (shared by every reader of the same text). */
+function scanLines(indexFile: string, text: string): ScanRow[] {
+  const out: ScanRow[] = [];
   const first = new Map<string, number>();
   // CRLF is accepted: a line edited on another system means the same zone.
   text.split("\n").forEach((raw, i) => {
@@ -62,11 +73,11 @@ function scanLines(indexFile: string, text: string): IndexScan {
     const problem = checkIndexLine(fields, first);
     if (problem === undefined) {
       first.set(fields[0]!, i + 1);
-      out.entries.push({ name: fields[0]!, state: fields[1] as ZoneState, zonepath: fields[2]!, uuid: fields[3]!, brand: fields[4]!, ipType: fields[5] as IpType });
+      const entry: IndexEntry = Object.freeze({ name: fields[0]!, state: fields[1] as ZoneState, zonepath: fields[2]!, uuid: fields[3]!, brand: fields[4]!, ipType: fields[5] as IpType });
+      out.push({ entry });
       return;
     }
-    out.problems.push(`${indexFile} line ${i + 1}: ${problem}`);
-    out.bad.push({ name: fields[0] ?? "", line });
+    out.push({ problem: `${indexFile} line ${i + 1}: ${problem}`, bad: Object.freeze({ name: fields[0] ?? "", line }) });
   });
   return out;
 }

@@ -164,7 +164,8 @@ export class Repository {
       // A bad line is kept as it is: a write for another zone must not destroy it.
       this.keep = scan.bad.map((b) => b.line);
       try {
-        return fn(scan.entries);
+        // The scan's entries are shared and frozen (indexfile.ts): fn changes copies.
+        return fn(scan.entries.map((e) => ({ ...e })));
       } finally {
         this.lockedText = undefined;
       }
