@@ -8,7 +8,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { bootCommand } from "../document/bootargs.js";
-import { writeFileAtomic } from "../native/atomic.js";
 import { brand as brandOf } from "./brands.js";
 import { ZoneError, q } from "../native/errors.js";
 import { checkZonepathOnHost } from "./hostcheck.js";
@@ -16,7 +15,7 @@ import { idmappedBinds, type HeldUserns, MOUNT_ATTR_NODEV, MOUNT_ATTR_RDONLY } f
 import type { ZoneConfig } from "../document/model.js";
 import { zoneProcess, zoneSpec } from "./oci/spec.js";
 import { withdrawRuntimeDefaults, zoneDevices } from "./devices.js";
-import { haltNoteFile, processTemplateFile, runFile, type RunState } from "../document/store/runstate.js";
+import { haltNoteFile, processTemplateFile, writeRun, type RunState } from "../document/store/runstate.js";
 import { receiveOneFd } from "../native/fdpass.js";
 import { posixSpawn } from "../native/posixspawn.js";
 import { SLOT_SIZE } from "./slots.js";
@@ -77,7 +76,7 @@ export async function make(this: Platform, name: string, init: string[] | undefi
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   // The ID is taken and recorded before any await, so concurrent readies never share one.
   const run: RunState = { zonename: name, id: this.freeId(), pid: 0, runtime: this.runtime.name, since: new Date().toISOString(), root, booted: false, consoleHolder: 0 };
-  writeFileAtomic(runFile(this.paths, name), JSON.stringify(run), 0o644, false);
+  writeRun(this.paths, name, run);
   // The zone's user namespace, owned by its slot uid so that the kernel charges the
   // zone's per-user quotas to the zone, not to host root; it also id-maps the binds.
   let userns: HeldUserns | undefined;
@@ -157,7 +156,7 @@ export async function make(this: Platform, name: string, init: string[] | undefi
     t.step("network");
     await this.networkChanged?.();
     if (started) return { run, started };
-    writeFileAtomic(runFile(this.paths, name), JSON.stringify(run), 0o644, false);
+    writeRun(this.paths, name, run);
     await this.changeState(name, "ready");
     t.end("ready recorded");
     return { run, started };
@@ -180,7 +179,7 @@ export async function boot(this: Platform, name: string, init?: string[]): Promi
     throw err;
   }
   run.booted = true;
-  writeFileAtomic(runFile(this.paths, name), JSON.stringify(run), 0o644, false);
+  writeRun(this.paths, name, run);
   await this.changeState(name, "running");
   return run;
 }
@@ -211,7 +210,7 @@ export async function recoverRun(this: Platform, name: string): Promise<RunState
   const z = this.repo.load(name);
   const id = bundleZoneId(path.join(this.runDir(name), "config.json")) ?? this.freeId();
   const run: RunState = { zonename: name, id, pid: st.pid, runtime: this.runtime.name, since: new Date().toISOString(), root: this.root(z), booted: st.status === "running", consoleHolder: findHolders(this.runDir(name))[0] ?? 0 };
-  writeFileAtomic(runFile(this.paths, name), JSON.stringify(run), 0o644, false);
+  writeRun(this.paths, name, run);
   return run;
 }
 

@@ -6,6 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { ZonePaths } from "./paths.js";
+import { writeFileAtomic } from "../../native/atomic.js";
 
 export interface RunState {
   zonename: string;
@@ -81,6 +82,7 @@ export function readRun(paths: ZonePaths, name: string): RunState | undefined {
     if (had?.key === key) return { ...had.run };
     const run = JSON.parse(fs.readFileSync(file, "utf8")) as RunState;
     lastRun.set(file, { key, run: { ...run } });
+    if (Number.isInteger(run.id)) idOf.set(file, run.id);
     return run;
   } catch {
     lastRun.delete(file);
@@ -98,10 +100,25 @@ export function runningIds(paths: ZonePaths): Map<string, number> {
     return out;
   }
   for (const n of names) {
-    const s = readRun(paths, n);
-    if (s) out.set(n, s.id);
+    // A zone's ID is fixed from the write that records it to its run directory's end.
+    const id = idOf.get(runFile(paths, n)) ?? readRun(paths, n)?.id;
+    if (id !== undefined) out.set(n, id);
   }
   return out;
+}
+
+/**
+ * The zone ID in each run file this process wrote or read: a ready's free ID looks at
+ * every running zone's, and the run directory's listing (which a halt empties) is then
+ * the one read. Only writeRun writes a run file, and zoneadmd is its root's only writer.
+ */
+const idOf = new Map<string, number>();
+
+/** Record a zone's run state (replacing the file whole, not durably: /run is a tmpfs). */
+export function writeRun(paths: ZonePaths, name: string, run: RunState): void {
+  const file = runFile(paths, name);
+  writeFileAtomic(file, JSON.stringify(run), 0o644, false);
+  idOf.set(file, run.id);
 }
 
 /**
