@@ -177,7 +177,7 @@ export function waitExit(pid: number): Promise<Exit> {
  * SIGKILL our child `pid` and reap it now, waiting at most `ms` for the kernel to end
  * it: a helper killed at the end of its work must not be seen as a zombie of
  * zoneadmd's (a command that just got its answer may look). Its waitExit, if any, is
- * settled with the status; one not reaped in time is left to its waitExit or the sweep.
+ * settled with the status; one not reaped in time is reaped at its SIGCHLD, as waitExit's.
  */
 export function killNow(pid: number, ms = 50): void {
   try {
@@ -196,7 +196,11 @@ export function killNow(pid: number, ms = 50): void {
       else directChildren.delete(pid);
       return;
     }
-    if (Date.now() > until) return;
+    if (Date.now() > until) {
+      // Not ended yet (a loaded host may not run it for a while): reaped at its SIGCHLD.
+      if (!waiters.has(pid)) waitExit(pid).catch(() => undefined);
+      return;
+    }
     Atomics.wait(pause, 0, 0, 0.2); // a fifth of a millisecond: the kill takes a few microseconds
   }
 }

@@ -96,3 +96,15 @@ test("killNow leaves no zombie behind it, and settles the child's waitExit", asy
   assert.ok(!directChildren.has(awaited) && !directChildren.has(unawaited));
   killNow(unawaited); // gone: nothing to do, no error
 });
+
+test("a child killNow could not reap in time is reaped at its SIGCHLD", async () => {
+  // A gigabyte to give back: its end takes the kernel well over the no wait allowed here.
+  const pid = posixSpawn(process.execPath, ["-e", "globalThis.a = Buffer.alloc(2 ** 30, 1); setTimeout(() => {}, 60_000)"], { fds: ["null", "null", "null"], env: {} });
+  const deadline0 = Date.now() + 20_000;
+  while (Number(/^VmRSS:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) < 1 << 20 && Date.now() < deadline0) await new Promise((r) => setTimeout(r, 20));
+  killNow(pid, 0);
+  const deadline = Date.now() + 2000;
+  while (fs.existsSync(`/proc/${pid}`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(!fs.existsSync(`/proc/${pid}`), "reaped, not left a zombie");
+  assert.ok(!directChildren.has(pid));
+});

@@ -53,14 +53,14 @@ function zoneRootUid(name: string): number {
 }
 
 
-/** Zombie children of `pid`, from ps's view (independent of the daemon's own count). */
-function zombiesOf(pid: number): number[] {
-  const out: number[] = [];
+/** Zombie children of `pid`, from ps's view (independent of the daemon's own count), as "PID (comm)". */
+function zombiesOf(pid: number): string[] {
+  const out: string[] = [];
   for (const p of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
     try {
       const stat = fs.readFileSync(`/proc/${p}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (fields[0] === "Z" && Number(fields[1]) === pid) out.push(Number(p));
+      if (fields[0] === "Z" && Number(fields[1]) === pid) out.push(stat.slice(0, stat.lastIndexOf(")") + 1));
     } catch {
       // gone meanwhile
     }
