@@ -212,7 +212,7 @@ describe("brand debian: install from the cached image", { concurrency: false }, 
     }
   });
 
-  test("two installs needing the tree at once extract it once, offline, from the kept tarball", async () => {
+  test("two installs needing the tree at once extract it once, offline, from the kept tarball", async (t) => {
     root.ok("zonecfg", ["-z", "p", `create; set zonepath=${zp("p")}; set brand=debian`]);
     root.ok("zonecfg", ["-z", "q", `create; set zonepath=${zp("q")}; set brand=debian`]);
     // As on a host that has the tarball and no tree (copied from another host): no network is used.
@@ -220,7 +220,10 @@ describe("brand debian: install from the cached image", { concurrency: false }, 
     const both = await Promise.all(["p", "q"].map((n) => collect(spawn(path.join(BIN, "zoneadm"), ["-z", n, "install"], { env: { ...root.env, http_proxy: "http://127.0.0.1:9" }, stdio: ["ignore", "pipe", "pipe"] }))));
     for (const r of both) assert.equal(r.status, 0, r.stderr);
     const extracted = both.filter((r) => /extracting the Debian \w+ base image from the kept .*image\.tar/.test(r.stderr));
-    assert.equal(extracted.length, 1, both.map((r) => r.stderr).join("|"));
+    // The image cache is the host's: a debian install of another test file's root, running
+    // meanwhile, may make the tree first (CI saw it once). Never both of these two.
+    assert.ok(extracted.length <= 1, both.map((r) => r.stderr).join("|"));
+    if (extracted.length === 0) t.diagnostic("another root's install made the tree meanwhile: the once-only extraction was not seen here");
     const now = currentTree(debianImageDir())!;
     for (const n of ["p", "q"]) assert.equal((JSON.parse(fs.readFileSync(path.join(zp(n), "image.json"), "utf8")) as { tree: string }).tree, now);
     // Zones of other roots may hold it still; held by none, it goes.
