@@ -14,10 +14,13 @@ import { sys } from "../native/sys.js";
 import type { ConsoleSink } from "../platform/platform.js";
 import { consoleLogFile } from "../document/store/runstate.js";
 import type { ZonePaths } from "../document/store/paths.js";
+import { PtyInput } from "./ptyinput.js";
 
 /** The log is cut back to KEEP bytes whenever it passes LIMIT. */
 const LIMIT = 128 * 1024;
 const KEEP = 64 * 1024;
+/** Keystrokes queued for a console whose zone does not read it; more are dropped, as a full terminal drops them. */
+const MAX_QUEUED_INPUT = 64 * 1024;
 
 const BUSY = "the console is in use by another zlogin -C; only one may attach at a time";
 
@@ -29,6 +32,7 @@ interface Client {
 interface Console {
   master: number;
   stream: tty.ReadStream;
+  input: PtyInput;
 }
 
 export class ZoneConsoles implements ConsoleSink {
@@ -70,12 +74,13 @@ export class ZoneConsoles implements ConsoleSink {
     });
     // EIO once every slave is closed: the zone's init is gone.
     stream.on("error", () => undefined);
-    this.consoles.set(name, { master, stream });
+    this.consoles.set(name, { master, stream, input: new PtyInput(master) });
   }
 
   closed(name: string): void {
     const c = this.consoles.get(name);
     if (c) {
+      c.input.end();
       c.stream.destroy(); // closes the master
       this.consoles.delete(name);
     }
@@ -114,9 +119,9 @@ export class ZoneConsoles implements ConsoleSink {
     this.clients.set(name, client);
     const input = (d: Buffer): void => {
       const c = this.consoles.get(name);
-      if (!c) return;
+      if (!c || c.input.queued + d.length > MAX_QUEUED_INPUT) return;
       this.count(name).in += d.length;
-      fs.write(c.master, d, () => undefined);
+      c.input.write(d);
     };
     if (rest.length > 0) input(rest);
     socket.on("data", input);

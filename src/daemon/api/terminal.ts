@@ -9,13 +9,14 @@ import type { ChildProcess, StdioOptions } from "node:child_process";
 import * as fs from "node:fs";
 import * as tty from "node:tty";
 import { shellStatus } from "../login.js";
+import { PtyInput } from "../ptyinput.js";
 import { parseControl } from "./control.js";
 import { ApiError } from "./errors.js";
 import { openPty, resizePty } from "./pty.js";
 import type { WebSocket } from "./websocket.js";
 
-/** Keystroke writes in flight before the client is paused. */
-const MAX_PENDING_WRITES = 8;
+/** Keystroke bytes queued for the pty before the client is paused. */
+const MAX_QUEUED = 16 * 1024;
 /** How long output may still come after the runtime exited. */
 const DRAIN_MS = 1000;
 
@@ -26,8 +27,9 @@ export class Terminal {
   private readonly child: ChildProcess;
   private readonly output: tty.ReadStream;
   private readonly master: number;
+  private readonly keys: PtyInput;
   private ended = false;
-  private pending = 0;
+  private paused = false;
   private client?: WebSocket;
 
   /** Throws with the reason the process could not start. */
@@ -47,6 +49,12 @@ export class Terminal {
     this.child = started;
     this.master = pty.master;
     this.output = new tty.ReadStream(pty.master);
+    this.keys = new PtyInput(pty.master, (queued) => {
+      if (this.paused && queued < MAX_QUEUED) {
+        this.paused = false;
+        this.client?.resume();
+      }
+    });
     const outputDone = new Promise<void>((r) => {
       this.output.on("end", r);
       this.output.on("close", r);
@@ -65,6 +73,8 @@ export class Terminal {
         });
       });
     }).then((s) => {
+      // No keystroke may be written once the master is closed and its number reused.
+      this.keys.end();
       this.output.destroy();
       return s;
     });
@@ -112,10 +122,11 @@ export class Terminal {
   }
 
   private input(d: Buffer, ws: WebSocket): void {
-    if (this.ended || d.length === 0) return;
-    if (++this.pending >= MAX_PENDING_WRITES) ws.pause();
-    fs.write(this.master, d, () => {
-      if (--this.pending < MAX_PENDING_WRITES && this.client === ws) ws.resume();
-    });
+    if (this.ended) return;
+    this.keys.write(d);
+    if (this.keys.queued >= MAX_QUEUED && !this.paused) {
+      this.paused = true;
+      ws.pause();
+    }
   }
 }

@@ -68,10 +68,43 @@ function zombiesOf(pid: number): string[] {
   return out;
 }
 
+/** What each of `pid`'s descriptors is open on ("12 -> pipe:[345]"), for a message that names a leak. */
+function fdsOf(pid: number): string[] {
+  const out: string[] = [];
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      out.push(`${fd} -> ${fs.readlinkSync(`/proc/${pid}/fd/${fd}`)}`);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * After a halt the daemon makes the zone's next user namespace in the background
+ * (usernsahead.ts): a helper is started, killed and reaped, and the namespace's
+ * descriptor kept, a moment after the reply (later on a loaded host). That is not a
+ * leak, so each count is taken once the daemon is quiet: no zombie, and the same number
+ * of descriptors for 300 ms. A zombie or descriptor that stays is still counted.
+ */
+async function quiet(pid: number): Promise<DaemonStats> {
+  await until("zoneadmd's zombies to be reaped", () => zombiesOf(pid).length === 0, 2_000).catch(() => undefined);
+  let s = await stats();
+  for (let same = 0, end = Date.now() + 3_000; same < 3 && Date.now() < end; ) {
+    await new Promise((r) => setTimeout(r, 100));
+    const next = await stats();
+    same = next.fds === s.fds ? same + 1 : 0;
+    s = next;
+  }
+  return s;
+}
+
 describe("soak: boot/halt cycles under one zoneadmd", { concurrency: false }, () => {
   let daemon = 0;
   let start: DaemonStats;
   let warm: DaemonStats | undefined;
+  let startFds: string[] = [];
   const baseKeys = new Map<string, number>();
   const keysLeft = (n: string): number => keysOf(zoneRootUid(n)) - baseKeys.get(n)!;
   before(async () => {
@@ -84,8 +117,8 @@ describe("soak: boot/halt cycles under one zoneadmd", { concurrency: false }, ()
     for (const n of names) baseKeys.set(n, keysOf(zoneRootUid(n)));
     // One cycle of each zone first: what is loaded or opened once is not a leak.
     await Promise.all(names.map(async (zone) => (await op({ op: "boot", zone }), await op({ op: "halt", zone }))));
-    await until("the first cycles' zombies to go", () => zombiesOf(daemon).length === 0).catch(() => undefined);
-    start = await stats();
+    start = await quiet(daemon);
+    startFds = fdsOf(daemon);
   });
 
   test(`${SERIAL_CYCLES} boot/halt cycles of one zone leave no zombie and no key`, async () => {
@@ -97,6 +130,7 @@ describe("soak: boot/halt cycles under one zoneadmd", { concurrency: false }, ()
       // A daemon's resident size grows to a plateau as V8 and malloc size their pools; from here it must stay.
       if (i === WARM_CYCLES - 1) warm = await stats();
     }
+    await quiet(daemon);
     assert.deepEqual(zombiesOf(daemon), [], "zombie children of zoneadmd");
     // Keys of a reaped process are collected by the kernel shortly after.
     await until(`the keys of uid ${uid} to be collected`, () => keysOf(uid) <= base).catch(() => undefined);
@@ -108,16 +142,18 @@ describe("soak: boot/halt cycles under one zoneadmd", { concurrency: false }, ()
       await Promise.all(names.map((zone) => op({ op: "boot", zone })));
       await Promise.all(names.map((zone) => op({ op: "halt", zone })));
     }
+    await quiet(daemon);
     assert.deepEqual(zombiesOf(daemon), [], "zombie children of zoneadmd");
     for (const n of names) assert.equal(new Repository(root.paths).find(n)?.state, "installed", n);
   });
 
   test("the daemon holds what it held before the cycles", async () => {
     assert.equal(root.daemonPid(), daemon, "the same zoneadmd served every cycle");
-    const now = await stats();
+    const now = await quiet(daemon);
     assert.equal(now.zombies, 0, "zombies by the daemon's own count");
     assert.equal(now.inits, 0, "inits still tracked with every zone halted");
-    assert.ok(now.fds <= start.fds, `descriptors: ${start.fds} before, ${now.fds} after`);
+    const newFds = fdsOf(daemon).filter((f) => !startFds.includes(f));
+    assert.ok(now.fds <= start.fds, `descriptors: ${start.fds} before, ${now.fds} after; new: ${newFds.slice(0, 8).join(", ")}${newFds.length > 8 ? ` and ${newFds.length - 8} more` : ""}`);
     // Counted below this root only: other roots' zones come and go meanwhile.
     assert.deepEqual(mountsBelow(root.dir), [], "mounts left below the test root");
     const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
