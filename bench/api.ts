@@ -15,6 +15,8 @@
  * client's own processes), then the ratios. As on a real host, where /run is a tmpfs,
  * the root's run directory (daemon sockets, run state, runc state) is a tmpfs; the
  * zones themselves are on disk. Every zone, container, mount and cgroup goes after.
+ * Each round starts once the host is quiet again (settle), so that the kernel's cleanup
+ * after the previous round is charged to none of the paths.
  *
  *   node dist/bench/api.js [zones per round (48)] [rounds (3)] [in flight K (16)]
  * ZONES_BENCH_PATHS=one,pool,commands,runc (the default: all) runs only those paths,
@@ -79,7 +81,30 @@ async function parallel(n: number, k: number, chain: (i: number) => Promise<void
   return lat;
 }
 
+/** The host's CPU time so far, busy and all, in ticks (/proc/stat's first line). */
+function cpuTicks(): { busy: number; all: number } {
+  const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const all = f.reduce((a, b) => a + b, 0);
+  return { busy: all - f[3]! - f[4]!, all };
+}
+
+/**
+ * Wait (at most 15 s) for the host to be quiet: what the last round's removal set off
+ * (the kernel freeing its cgroups, namespaces and inodes) must not be charged to the
+ * next path's round. Quiet: under 15 % busy over two half seconds in a row.
+ */
+async function settle(): Promise<void> {
+  let calm = 0;
+  for (const end = Date.now() + 15_000; calm < 2 && Date.now() < end; ) {
+    const a = cpuTicks();
+    await new Promise((r) => setTimeout(r, 500));
+    const b = cpuTicks();
+    calm = (b.busy - a.busy) / Math.max(1, b.all - a.all) < 0.15 ? calm + 1 : 0;
+  }
+}
+
 async function timedRound(label: string, run: () => Promise<number[]>): Promise<void> {
+  await settle();
   const d0 = cpuMs(daemonPid());
   const c0 = cpuMs("self");
   const t0 = now();
