@@ -135,6 +135,40 @@ export function toast(text, error = false) {
 }
 
 /**
+ * Ask for one line of text (a new zone's name) in the page's own dialog, not the
+ * browser's prompt: styled as the rest, and its Escape and Enter are the page's.
+ * Resolves with the text typed, or undefined when cancelled or left empty.
+ * @param {string} title @param {string} label @param {string} verb the OK button's label
+ * @returns {Promise<string | undefined>}
+ */
+export function askText(title, label, verb) {
+  const d = /** @type {HTMLDialogElement} */ (document.getElementById("ask"));
+  const form = /** @type {HTMLFormElement} */ (document.getElementById("ask-form"));
+  const input = /** @type {HTMLInputElement} */ (document.getElementById("ask-input"));
+  const cancel = /** @type {HTMLButtonElement} */ (document.getElementById("ask-cancel"));
+  /** @type {HTMLElement} */ (document.getElementById("ask-title")).textContent = title;
+  /** @type {HTMLElement} */ (document.getElementById("ask-label")).textContent = label;
+  /** @type {HTMLElement} */ (document.getElementById("ask-ok")).textContent = verb;
+  input.value = "";
+  return new Promise((resolve) => {
+    /** @param {string | undefined} v */
+    const done = (v) => {
+      form.onsubmit = cancel.onclick = d.oncancel = null;
+      d.close();
+      resolve(v);
+    };
+    form.onsubmit = (e) => {
+      e.preventDefault();
+      done(input.value.trim() || undefined);
+    };
+    cancel.onclick = () => done(undefined);
+    d.oncancel = () => done(undefined);
+    d.showModal();
+    input.focus();
+  });
+}
+
+/**
  * Ask before a destructive action; resolves true when confirmed.
  * @param {string} title @param {string} text @param {string} verb the confirm button's label
  * @returns {Promise<boolean>}

@@ -3,7 +3,7 @@
 // graphs of the last hour, its configuration (the export text, editable; the daemon
 // answers with zonecfg's own verify messages) and a terminal on its console or a login
 // shell.
-import { h, api, bytes, seconds, duration, sparkline, toast, confirmAction } from "./util.js";
+import { h, api, bytes, seconds, duration, sparkline, toast, confirmAction, askText } from "./util.js";
 import { getZone, zoneHistory, zoneConfig, addressesOf, spanText } from "./model.js";
 import { openTerminal } from "./term.js";
 import { configCommands } from "./configdiff.js";
@@ -214,7 +214,7 @@ export function zonePage(main, name) {
   }
 
   async function cloneDialog() {
-    const to = window.prompt(`Clone ${name} to a new zone named:`);
+    const to = await askText(`Clone ${name}`, "The new zone's name", "Clone");
     if (!to) return;
     busy = true;
     drawZone();

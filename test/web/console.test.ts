@@ -110,9 +110,16 @@ describe("web console in chromium", { concurrency: false }, () => {
     assert.doesNotMatch(root.ok("zonecfg", ["-z", "beta", "export"]), /capped-memory/);
   });
 
-  test("clone makes a new installed zone from the page; delete (confirmed) uninstalls and removes it", async () => {
-    page.once("dialog", (d) => void d.accept("gamma"));
+  test("clone (its name asked in the page's dialog) makes a new installed zone from the page; delete (confirmed) uninstalls and removes it", async () => {
+    // The page's own dialog, not the browser's prompt: Escape leaves everything as it was.
     await page.click('[data-action="clone"]');
+    await page.waitForSelector("dialog#ask[open]");
+    await page.keyboard.press("Escape");
+    await page.waitForSelector("dialog#ask[open]", { state: "detached" });
+    assert.equal(listed("gamma"), "absent", "a cancelled clone made a zone");
+    await page.click('[data-action="clone"]');
+    await page.waitForSelector("dialog#ask[open] #ask-input:focus");
+    await page.keyboard.type("gamma\n");
     await until("zoneadm list -p to say gamma is installed", () => listed("gamma") === "installed", 30_000);
     await page.waitForSelector('section.zone[data-zone="gamma"] #zone-state[data-state="installed"]');
     assert.match(root.ok("zonecfg", ["-z", "gamma", "export"]), new RegExp(`^set zonepath=${path.join(root.dir, "zones", "gamma")}$`, "m"));
