@@ -22,9 +22,9 @@ const COLUMNS = [
   { key: "state", label: "State", value: (z) => z.state, cell: (z) => [h("span", { class: `state state-${z.state.replace(/[^a-z_]/g, "")}`, text: z.state, "data-state": z.state })] },
   { key: "brand", label: "Brand", value: (z) => z.brand, cell: (z) => [z.brand] },
   { key: "ip", label: "IP", value: (z) => addressOf(z.name), cell: (z) => [addressOf(z.name) || "–"] },
-  { key: "cpu", label: "CPU", value: (z) => z.cpu ?? -1, cell: (z, hi) => [h("span", { class: "num", text: seconds(z.cpu) }), sparkline(hi?.cpu ?? [], { label: `${z.name} CPU, last hour` })] },
-  { key: "memory", label: "Memory", value: (z) => z.memory ?? -1, cell: (z, hi) => [h("span", { class: "num", text: z.memoryCap ? `${bytes(z.memory)} / ${bytes(z.memoryCap)}` : bytes(z.memory) }), sparkline(hi?.memory ?? [], { label: `${z.name} memory, last hour` })] },
-  { key: "net", label: "Network", value: (z) => (z.rx ?? 0) + (z.tx ?? 0), cell: (z, hi) => [h("span", { class: "num", text: z.rx === undefined ? "–" : `↓${bytes(z.rx)} ↑${bytes(z.tx)}` }), sparkline(hi?.net ?? [], { label: `${z.name} network, last hour` })] },
+  { key: "cpu", label: "CPU", value: (z) => z.cpu ?? -1, cell: (z, hi) => [h("span", { class: "num", text: seconds(z.cpu) }), sparkline(hi?.cpu ?? [], { label: `${z.name} CPU, last hour`, times: hi?.t, span: hi?.span })] },
+  { key: "memory", label: "Memory", value: (z) => z.memory ?? -1, cell: (z, hi) => [h("span", { class: "num", text: z.memoryCap ? `${bytes(z.memory)} / ${bytes(z.memoryCap)}` : bytes(z.memory) }), sparkline(hi?.memory ?? [], { label: `${z.name} memory, last hour`, times: hi?.t, span: hi?.span })] },
+  { key: "net", label: "Network", value: (z) => (z.rx ?? 0) + (z.tx ?? 0), cell: (z, hi) => [h("span", { class: "num", text: z.rx === undefined ? "–" : `↓${bytes(z.rx)} ↑${bytes(z.tx)}` }), sparkline(hi?.net ?? [], { label: `${z.name} network, last hour`, times: hi?.t, span: hi?.span })] },
 ];
 
 /** The list's sort and filter survive a refresh and a visit to a zone page. */

@@ -57,10 +57,10 @@ export function hostPage(main) {
     /** @param {string} k */
     const series = (k) => samples.map((/** @type {any} */ s) => n(s?.[k]) ?? 0);
     graphs.replaceChildren(
-      h("figure", { class: "graph" }, h("figcaption", { text: "CPUs busy" }), sparkline(series("cpu_busy"), { width: 320, height: 64, max: n(m.cpus), label: "host CPUs busy, last hour" })),
-      h("figure", { class: "graph" }, h("figcaption", { text: "Load (1 min)" }), sparkline(series("load1"), { width: 320, height: 64, label: "host load, last hour" })),
-      h("figure", { class: "graph" }, h("figcaption", { text: "Memory used" }), sparkline(series("memory_used_bytes"), { width: 320, height: 64, max: n(m.memory_total_bytes), label: "host memory, last hour" })),
-      h("figure", { class: "graph" }, h("figcaption", { text: "Zones running" }), sparkline(series("running"), { width: 320, height: 64, label: "zones running, last hour" })),
+      h("figure", { class: "graph" }, h("figcaption", { text: "CPUs busy" }), sparkline(series("cpu_busy"), { width: 320, height: 64, max: n(m.cpus), label: "host CPUs busy, last hour", times: series("t"), span: n(m.history?.span_s) })),
+      h("figure", { class: "graph" }, h("figcaption", { text: "Load (1 min)" }), sparkline(series("load1"), { width: 320, height: 64, label: "host load, last hour", times: series("t"), span: n(m.history?.span_s) })),
+      h("figure", { class: "graph" }, h("figcaption", { text: "Memory used" }), sparkline(series("memory_used_bytes"), { width: 320, height: 64, max: n(m.memory_total_bytes), label: "host memory, last hour", times: series("t"), span: n(m.history?.span_s) })),
+      h("figure", { class: "graph" }, h("figcaption", { text: "Zones running" }), sparkline(series("running"), { width: 320, height: 64, label: "zones running, last hour", times: series("t"), span: n(m.history?.span_s) })),
     );
   }
   void refresh();

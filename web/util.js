@@ -3,6 +3,8 @@
 // through textContent or an attribute, never parsed as markup), the API client (Incus
 // envelopes, operations), sparklines, formatting.
 
+import { sparkRuns } from "./sparkgeom.js";
+
 /**
  * An element. `attrs`: "class", "text" (textContent), "on<event>" (listener), anything
  * else an attribute (set with setAttribute: a value is never parsed as markup).
@@ -77,9 +79,10 @@ export async function waitOperation(op) {
 }
 
 /**
- * An SVG sparkline of `values` (oldest first); empty when fewer than two.
+ * An SVG sparkline of `values` (oldest first), placed by `times` when given
+ * (sparkgeom.js); empty when fewer than two points.
  * @param {number[]} values
- * @param {{ width?: number, height?: number, max?: number, label?: string }} [o]
+ * @param {{ width?: number, height?: number, max?: number, label?: string, times?: number[], span?: number }} [o]
  * @returns {SVGSVGElement}
  */
 export function sparkline(values, o = {}) {
@@ -92,13 +95,11 @@ export function sparkline(values, o = {}) {
   svg.setAttribute("class", "spark");
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", o.label ?? "history");
-  const vs = values.filter((v) => Number.isFinite(v));
-  if (vs.length < 2) return svg;
-  const max = Math.max(o.max ?? 0, ...vs) || 1;
-  const pts = vs.map((v, i) => `${((i / (vs.length - 1)) * (w - 2) + 1).toFixed(1)},${(ht - 1 - (v / max) * (ht - 2)).toFixed(1)}`);
-  const line = document.createElementNS(NS, "polyline");
-  line.setAttribute("points", pts.join(" "));
-  svg.append(line);
+  for (const points of sparkRuns(values, { width: w, height: ht, max: o.max, times: o.times, span: o.span })) {
+    const line = document.createElementNS(NS, "polyline");
+    line.setAttribute("points", points);
+    svg.append(line);
+  }
   return svg;
 }
 

@@ -128,7 +128,7 @@ export function zonePage(main, name) {
       if (stopped) return;
       graphsTitle.textContent = `Resources, ${spanText(hi.span)}`;
       const graph = (/** @type {string} */ label, /** @type {number[]} */ vs, /** @type {string} */ now, /** @type {number} */ max = 0) =>
-        h("figure", { class: "graph" }, h("figcaption", {}, h("span", { text: label }), h("span", { class: "num", text: now })), sparkline(vs, { width: 320, height: 64, max, label: `${label}, ${spanText(hi.span)}` }));
+        h("figure", { class: "graph" }, h("figcaption", {}, h("span", { text: label }), h("span", { class: "num", text: now })), sparkline(vs, { width: 320, height: 64, max, label: `${label}, ${spanText(hi.span)}`, times: hi.t, span: hi.span }));
       graphs.replaceChildren(
         graph("CPU (cores)", hi.cpu, hi.cpu.length ? hi.cpu[hi.cpu.length - 1].toFixed(2) : "–"),
         graph("Memory", hi.memory, bytes(hi.memory[hi.memory.length - 1])),
