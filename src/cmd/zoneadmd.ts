@@ -1,6 +1,7 @@
 /**
  * zoneadmd: the zones daemon (see src/daemon/server.ts). zoneadm and zlogin start it on
- * demand; SIGTERM stops it and leaves every zone running.
+ * demand; SIGTERM stops it and leaves every zone running; SIGHUP reads zoneadmd.conf's
+ * API settings again.
  */
 import { Daemon } from "../daemon/server.js";
 import { zonePaths } from "../document/store/paths.js";
@@ -29,6 +30,8 @@ process.on("uncaughtException", (e) => {
 
 daemon.start().then(
   () => {
+    // As other daemons: SIGHUP reads the settings again (and no longer ends the daemon).
+    process.on("SIGHUP", () => void daemon.reload());
     for (const sig of ["SIGTERM", "SIGINT"] as const)
       process.on(sig, () => {
         daemon.log(`zoneadmd ${process.pid} stopping on ${sig}; zones keep running`);

@@ -199,6 +199,12 @@ export class Daemon {
     }
   }
 
+  /** SIGHUP: settings read only at start are read again (the API over TCP's, api/tcp.ts). */
+  async reload(): Promise<void> {
+    this.log(`zoneadmd ${process.pid} reading zoneadmd.conf again on SIGHUP`);
+    await this.tcp?.reload();
+  }
+
   stop(): void {
     clearInterval(this.timer);
     this.usage.stop();

@@ -4,6 +4,8 @@
  * operation, root's only) a listener on 127.0.0.1 — the configured one when it covers
  * 127.0.0.1, else one on a free port that lives as long as the daemon — and a
  * one-time login URL for it. Both serve the same API handler as the UNIX socket.
+ * SIGHUP (reload) reads zoneadmd.conf again: a changed api-listen, certificate or client
+ * CA closes the configured listener and opens the new one; new pins apply at once.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -33,6 +35,8 @@ export class ApiTcp {
   private settings: TcpSettings = { clientPins: new Map() };
   /** start() under way: the root socket already serves, so a `zoneadm web` may come meanwhile. */
   private starting?: Promise<void>;
+  /** Reloads one after another: a second SIGHUP waits for the first's listener. */
+  private reloading: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly paths: ZonePaths,
@@ -55,6 +59,43 @@ export class ApiTcp {
       if (!this.settings.listen) return;
       this.configured = await this.open(this.settings.listen);
       // Whole or absent for a reader; not durable: a host reboot makes it stale anyway.
+      writeFileAtomic(tcpAddressFile(this.paths), `${this.configured.url}\n`, 0o644, false);
+    } catch (e) {
+      this.log(`API over TCP not opened: ${(e as Error).message}`);
+    }
+  }
+
+  /** Read the settings again (SIGHUP); never throws: a mistake is logged and changes nothing. */
+  reload(): Promise<void> {
+    const next = this.reloading.then(() => this.reloadNow());
+    this.reloading = next.catch(() => undefined);
+    return next;
+  }
+
+  private async reloadNow(): Promise<void> {
+    await this.start();
+    let next: TcpSettings;
+    try {
+      next = tcpSettings(path.join(this.paths.configDir, SETTINGS_FILE));
+    } catch (e) {
+      this.log(`API over TCP: settings not read again, keeping the last ones: ${(e as Error).message}`);
+      return;
+    }
+    const was = this.settings;
+    const shape = (t: TcpSettings): string => JSON.stringify([t.listen, t.cert, t.key, t.clientCa, t.clientPins.size > 0]);
+    // Pins are looked up at each handshake's end: a new set applies without a new listener.
+    this.auth.pins = next.clientPins;
+    this.settings = next;
+    if (shape(next) === shape(was) && (next.listen === undefined) === (this.configured === undefined)) return;
+    if (this.configured) {
+      fs.rmSync(tcpAddressFile(this.paths), { force: true });
+      await this.configured.close();
+      this.configured = undefined;
+      this.log(`API over TCP closed on ${next.listen ? "a changed setting" : "api-listen off"}`);
+    }
+    if (!next.listen) return;
+    try {
+      this.configured = await this.open(next.listen);
       writeFileAtomic(tcpAddressFile(this.paths), `${this.configured.url}\n`, 0o644, false);
     } catch (e) {
       this.log(`API over TCP not opened: ${(e as Error).message}`);

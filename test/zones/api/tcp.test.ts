@@ -12,6 +12,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { HostUser } from "../../support/hostuser.js";
+import { until } from "../../support/helpers.js";
 import { ZoneTestRoot } from "../../support/zones.js";
 import { tcpAddressFile } from "../../../src/daemon/api/tcp.js";
 import { get, plainHttp, request, TestCa, upgradeStatus, type Client } from "../../daemon/api/tcpsupport.js";
@@ -153,5 +154,45 @@ describe("API over TCP with api-listen=", () => {
     assert.equal(page.status, 200, page.body);
     assert.equal((await get(url, client)).status, 401, "used once");
     assert.match(alice.run(root.env, "zoneadm", ["web"]).stderr, /operation "web" is for root only/);
+  });
+});
+
+describe("SIGHUP reads api-listen again", () => {
+  const root = new ZoneTestRoot("tcphup");
+  after(() => root.remove());
+  const conf = (text: string): void => fs.writeFileSync(path.join(root.configDir, "zoneadmd.conf"), text, { mode: 0o644 });
+  const address = (): string | undefined => (fs.existsSync(tcpAddressFile(root.paths)) ? fs.readFileSync(tcpAddressFile(root.paths), "utf8").trim() : undefined);
+  const hup = async (pid: number, want: (a: string | undefined) => boolean, what: string): Promise<void> => {
+    process.kill(pid, "SIGHUP");
+    await until(what, () => want(address()), 10_000);
+  };
+
+  test("on: opens; another address: moves; a bad line: keeps the last; off: closes; the daemon stays", async () => {
+    root.ok("zoneadm", ["runtime"]);
+    const pid = root.daemonPid()!;
+    assert.equal(address(), undefined);
+    conf("api-listen=127.0.0.1:0\n");
+    await hup(pid, (a) => a !== undefined, "the listener to open");
+    const first = address()!;
+    assert.equal(tcpListeners(pid).length, 1);
+    assert.equal((await get(`${first}/1.0/zones`, { ca: serverCa(root) })).status, 401, "TLS and authentication as at start");
+    // Port 0 again picks another free port: the listener is opened anew only for a change.
+    process.kill(pid, "SIGHUP");
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(address(), first, "an unchanged setting reopened the listener");
+    conf("api-listen=127.0.0.2:0\n");
+    await hup(pid, (a) => a?.startsWith("https://127.0.0.2:") === true, "the listener to move to 127.0.0.2");
+    const moved = address()!;
+    assert.equal(tcpListeners(pid).length, 1, "the old listener is still open beside the new");
+    assert.equal((await get(`${moved}/1.0/zones`, { ca: serverCa(root) })).status, 401);
+    conf("api-listen=127.0.0.1:1\napi-frobnicate=1\n");
+    process.kill(pid, "SIGHUP");
+    await until("the daemon to log the bad settings", () => /settings not read again, keeping the last ones: .*api-frobnicate/.test(fs.readFileSync(path.join(root.paths.runDir, "zoneadmd.log"), "utf8")), 10_000);
+    assert.equal(address(), moved, "a bad file changed the listener");
+    conf("api-listen=off\n");
+    await hup(pid, (a) => a === undefined, "the listener to close");
+    assert.deepEqual(tcpListeners(pid), []);
+    assert.equal(root.daemonPid(), pid, "SIGHUP ended the daemon");
+    root.ok("zoneadm", ["list", "-cp"]);
   });
 });
