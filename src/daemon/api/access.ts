@@ -15,6 +15,13 @@ import type { Caller } from "./router.js";
 const ZONE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 export class Access {
+  /**
+   * Each zone's subscribers (not root) last found allowed to see it. A deleted zone's
+   * admin resource is gone with its document, so its deletion goes to these: her
+   * zones as they were when she subscribed, kept current by every event after.
+   */
+  private readonly watchers = new Map<string, Set<number>>();
+
   constructor(
     private readonly repo: Repository,
     private readonly log: (line: string, from: LogSource) => void,
@@ -37,12 +44,34 @@ export class Access {
     return names;
   }
 
+  /** `caller` follows the events (events.ts): the zones she administers now are hers to hear of. */
+  subscribed(caller: Caller): void {
+    if (caller.uid === 0) return;
+    // What she administered at an earlier subscription may have been taken from her since.
+    for (const w of this.watchers.values()) w.delete(caller.uid);
+    for (const zone of administered(this.repo, caller.uid)) this.watch(zone, caller.uid, true);
+  }
+
   /** May `caller` see an event meant for `audience` (events.ts)? */
   sees(caller: Caller, audience: Audience): boolean {
     if (caller.uid === 0) return true;
     if (audience === "root") return false;
     if ("owner" in audience) return audience.owner === caller.uid;
-    return refusal(this.repo, caller.uid, { op: "show", zone: audience.zone }) === undefined;
+    if (audience.deleted) return this.watchers.get(audience.zone)?.has(caller.uid) ?? false;
+    const ok = refusal(this.repo, caller.uid, { op: "show", zone: audience.zone }) === undefined;
+    this.watch(audience.zone, caller.uid, ok);
+    return ok;
+  }
+
+  /** A zone's deletion was told: its name may come back as another zone, with other admins. */
+  forget(zone: string): void {
+    this.watchers.delete(zone);
+  }
+
+  private watch(zone: string, uid: number, allowed: boolean): void {
+    const w = this.watchers.get(zone);
+    if (allowed) (w ?? this.watchers.set(zone, new Set()).get(zone)!).add(uid);
+    else w?.delete(uid);
   }
 
   /** Log and throw the refusal. */

@@ -98,7 +98,8 @@ export class Api {
 
   private lifecycle(name: string, from: string | null, to: string | null): void {
     const action = from === null ? "zone-created" : to === null ? "zone-deleted" : from === to ? "zone-updated" : "zone-state-changed";
-    this.events.publish("lifecycle", { action, source: zoneUrl(name), name, context: { from, state: to } }, { zone: name });
+    this.events.publish("lifecycle", { action, source: zoneUrl(name), name, context: { from, state: to } }, { zone: name, deleted: to === null });
+    if (to === null) this.access.forget(name);
   }
 
   /** A line the daemon logged (server.ts log): a logging event, for root's subscribers. */

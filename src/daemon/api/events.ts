@@ -7,7 +7,7 @@
  *   operation  an operation was created or ended (operations.ts)
  *   logging    a line zoneadmd logged (root only: lines name any zone)
  * Each subscriber sees only what it may: root everything, a delegated admin her zones'
- * lifecycle and her own operations. A subscriber that stops reading is dropped once
+ * lifecycle (their deletion too) and her own operations. A subscriber that stops reading is dropped once
  * MAX_BUFFERED bytes wait for it, so that a slow client cannot grow the daemon.
  */
 import type * as http from "node:http";
@@ -26,8 +26,11 @@ export interface ApiEvent {
   project: "";
 }
 
-/** Who an event is for: a zone's admins (lifecycle), an operation's owner, or root alone. */
-export type Audience = { zone: string } | { owner: number } | "root";
+/**
+ * Who an event is for: a zone's admins (lifecycle; for a deleted zone, those who
+ * administered it: access.ts), an operation's owner, or root alone.
+ */
+export type Audience = { zone: string; deleted?: boolean } | { owner: number } | "root";
 
 interface Subscriber {
   res: http.ServerResponse;
@@ -105,6 +108,7 @@ export function register(router: Router, api: Api): void {
     const bad = asked.find((t) => !(EVENT_TYPES as readonly string[]).includes(t));
     if (bad !== undefined) throw badRequest(`unknown event type ${JSON.stringify(bad)} (types: ${EVENT_TYPES.join(", ")})`);
     const caller = r.caller;
+    api.access.subscribed(caller);
     api.events.subscribe(r.res, new Set(asked as EventType[]), (audience) => api.access.sees(caller, audience));
     return { handled: true };
   });

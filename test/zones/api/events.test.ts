@@ -4,7 +4,8 @@
  *     repository itself) is a lifecycle "zone-updated" event, once; one changed through
  *     the API is one too, also once (indexwatch.ts);
  *   - a delegated admin's /1.0/events shows her zone's events and nothing of another
- *     zone, of root's operations or of the daemon's log;
+ *     zone, of root's operations or of the daemon's log; her zone's deletion too,
+ *     though its admin resource goes with it, but not that of a zone taken from her;
  *   - GET /1.0/zones/<name>/state: state, status, pid, uptime, usage (zonestatus.ts),
  *     hers to read, another zone's not.
  */
@@ -66,7 +67,8 @@ test("zonecfg changing a zone in place is one zone-updated event; so is a change
   assert.equal(updates(s, "other").length, 0);
 });
 
-test("a delegated admin's event stream shows her zone and nothing of another", async () => {
+/** Alice's own /1.0/events (eventsuser.ts run as her), once subscribed: what it printed so far. */
+async function followAsAlice(): Promise<{ out: () => string }> {
   const [bin, ...args] = alice.argv(process.execPath, [path.join(TOP, "dist/test/zones/api/eventsuser.js"), hostApiSocketPath(root.paths.runDir)]);
   const child = spawn(bin!, args, { env: root.env, stdio: ["ignore", "pipe", "pipe"], cwd: "/" });
   children.push(child);
@@ -76,6 +78,21 @@ test("a delegated admin's event stream shows her zone and nothing of another", a
   child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
   await until("alice's subscription", () => out.startsWith("subscribed\n") || err !== "");
   assert.equal(err, "");
+  return { out: () => out };
+}
+
+/** "type zone action state" of each event a follower printed after subscribing. */
+const summary = (out: string): string[] =>
+  out
+    .trim()
+    .split("\n")
+    .slice(1)
+    .map((l) => JSON.parse(l) as StreamEvent)
+    .map((e) => `${e.type} ${String(e.metadata.name ?? "")} ${String(e.metadata.action ?? "")} ${(e.metadata.context as { state?: string | null } | undefined)?.state ?? ""}`.trim());
+
+test("a delegated admin's event stream shows her zone and nothing of another", async () => {
+  const follower = await followAsAlice();
+  const out = (): string => follower.out();
   const mine = await api.events("lifecycle,operation,logging");
   streams.push(mine);
   // Root's work on both zones: a zonecfg change, an API install (an operation), the command's install.
@@ -85,15 +102,34 @@ test("a delegated admin's event stream shows her zone and nothing of another", a
   assert.equal(op.status, "Success", op.err);
   root.ok("zoneadm", ["-z", "web", "install"]);
   await until("root's stream", () => mine.events.some((e) => e.type === "lifecycle" && e.metadata.name === "web" && (e.metadata.context as { state: string }).state === "installed"));
-  await until("alice's stream", () => out.includes('"state":"installed"'));
+  await until("alice's stream", () => out().includes('"state":"installed"'));
   await settle(300);
-  const seen = out.trim().split("\n").slice(1).map((l) => JSON.parse(l) as StreamEvent);
-  const about = seen.map((e) => `${e.type} ${String(e.metadata.name ?? "")} ${String(e.metadata.action ?? "")} ${(e.metadata.context as { state?: string } | undefined)?.state ?? ""}`);
-  assert.deepEqual(about, ["lifecycle web zone-updated configured", "lifecycle web zone-state-changed incomplete", "lifecycle web zone-state-changed installed"]);
+  assert.deepEqual(summary(out()), ["lifecycle web zone-updated configured", "lifecycle web zone-state-changed incomplete", "lifecycle web zone-state-changed installed"]);
   // Root's stream had all of it: the other zone, the operation, the log.
   assert.ok(mine.events.some((e) => e.type === "lifecycle" && e.metadata.name === "other"));
   assert.ok(mine.events.some((e) => e.type === "operation"));
   assert.ok(mine.events.some((e) => e.type === "logging"));
+});
+
+test("a delegated admin hears of her zone's deletion, not of one taken from her before, nor of another's", async () => {
+  root.minimalZone("gone", [[alice.name, "manage"]]);
+  root.minimalZone("was", [[alice.name, "manage"]]);
+  root.minimalZone("notmine");
+  const follower = await followAsAlice();
+  // Her admin resource on "was" goes first: from then on it is not hers to hear of.
+  root.ok("zonecfg", ["-z", "was", "remove admin user=" + alice.name]);
+  const mine = await api.events("lifecycle");
+  streams.push(mine);
+  for (const z of ["was", "notmine", "gone"]) root.ok("zonecfg", ["-z", z, "delete", "-F"]);
+  await until("root's stream to see gone deleted", () => mine.events.some((e) => e.metadata.name === "gone" && e.metadata.action === "zone-deleted"));
+  await until("alice's stream to see gone deleted", () => follower.out().includes("zone-deleted")).catch((e: Error) => assert.fail(`${e.message}: ${JSON.stringify(summary(follower.out()))}`));
+  await settle(300);
+  assert.deepEqual(summary(follower.out()), ["lifecycle gone zone-deleted"]);
+  // A zone made again under the name, not hers: its events are not hers either.
+  root.minimalZone("gone");
+  root.ok("zonecfg", ["-z", "gone", "delete", "-F"]);
+  await settle(300);
+  assert.deepEqual(summary(follower.out()), ["lifecycle gone zone-deleted"]);
 });
 
 test("GET /1.0/zones/<name>/state: state, status, pid, uptime and usage, installed and running", async () => {
