@@ -71,7 +71,10 @@ function listPage() {
   }
 
   function draw() {
+    // The header is drawn anew: a live update must not take the keyboard's focus off a sort button.
+    const focused = thead.contains(document.activeElement) ? document.activeElement?.getAttribute("data-sort") : null;
     header();
+    if (focused) /** @type {HTMLElement | null} */ (thead.querySelector(`[data-sort="${focused}"]`))?.focus();
     const f = view.filter.trim().toLowerCase();
     const col = COLUMNS.find((c) => c.key === view.sort) ?? COLUMNS[0];
     const shown = zones

@@ -139,6 +139,11 @@ describe("web console in chromium", { concurrency: false }, () => {
     assert.deepEqual(await page.$$eval("tr[data-zone]", (rs) => rs.map((r) => r.getAttribute("data-zone"))), ["beta"]);
     await page.fill("#filter", "");
     await page.focus('button[data-sort="name"]');
+    // A live update redraws the list, header and all: the keyboard's focus stays where it was.
+    await page.evaluate(() => ((window as unknown as { focusedBefore: Element | null }).focusedBefore = document.activeElement));
+    root.ok("zonecfg", ["-z", "beta", "set autoboot=false"]);
+    await page.waitForFunction(() => !document.contains((window as unknown as { focusedBefore: Element }).focusedBefore), null, { timeout: 5_000 });
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("data-sort")), "name", "a redraw took the focus off the sort button");
     await page.keyboard.press("Enter");
     assert.deepEqual(await page.$$eval("tr[data-zone]", (rs) => rs.map((r) => r.getAttribute("data-zone"))), ["beta", "alpha"]);
     assert.equal(await page.getAttribute('th:has(button[data-sort="name"])', "aria-sort"), "descending");
