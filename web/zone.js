@@ -103,6 +103,8 @@ export function zonePage(main, name) {
       ["Network", zone.rx === undefined ? "–" : `in ${bytes(zone.rx)}, out ${bytes(zone.tx)}`],
     ];
     facts.replaceChildren(...rows.flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: v })]));
+    // Drawn anew at each update: the keyboard's focus stays on the same action.
+    const focused = actions.contains(document.activeElement) ? document.activeElement?.getAttribute("data-action") : null;
     actions.replaceChildren(
       ...ACTIONS.map((a) => {
         const b = h("button", { type: "button", text: a.label, "data-action": a.id, class: a.confirm ? "danger" : "", disabled: busy || !a.states.includes(zone?.state ?? "") });
@@ -110,6 +112,7 @@ export function zonePage(main, name) {
         return b;
       }),
     );
+    if (focused) /** @type {HTMLElement | null} */ (actions.querySelector(`[data-action="${focused}"]`))?.focus();
   }
 
   async function refresh() {
