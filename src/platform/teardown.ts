@@ -18,10 +18,10 @@ import type { Platform } from "./platform.js";
  * container, its mounts, its cgroups, its run directory. Safe to repeat.
  */
 export async function teardown(this: Platform, name: string, z: ZoneConfig): Promise<void> {
-  // Holders are known by their environment: the recorded one is checked by it (a reused
-  // pid is never killed), and without one every process is asked (one recorded nowhere).
+  // Holders are known by their environment (a reused pid is never killed), every one of
+  // them, recorded or not.
   const recorded = this.readRun(name);
-  killHolders(this.runDir(name), recorded?.consoleHolder);
+  killHolders(this.runDir(name));
   this.consoles?.closed(name);
   const init = recorded?.pid ?? 0;
   // Our own child, not yet reaped, is killed directly: the end of a pid namespace's init
