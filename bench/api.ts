@@ -16,7 +16,8 @@
  * the root's run directory (daemon sockets, run state, runc state) is a tmpfs; the
  * zones themselves are on disk. Every zone, container, mount and cgroup goes after.
  * Each round starts once the host is quiet again (settle), so that the kernel's cleanup
- * after the previous round is charged to none of the paths.
+ * after the previous round is charged to none of the paths. Before the first, 2K zones
+ * go through the API untimed, to warm the daemon's JIT (see main).
  *
  *   node dist/bench/api.js [zones per round (48)] [rounds (3)] [in flight K (16)]
  * ZONES_BENCH_PATHS=one,pool,commands,runc (the default: all) runs only those paths,
@@ -122,12 +123,12 @@ function ended(what: string, env: Envelope): void {
 }
 
 /** (a) One connection: waves of K zones, each step's K requests pipelined. */
-async function apiOneConnection(prefix: string): Promise<number[]> {
+async function apiOneConnection(prefix: string, count = zones): Promise<number[]> {
   const c = new PipelinedConnection(apiSocketPath(paths.runDir));
   const lat: number[] = [];
   try {
-    for (let w = 0; w < zones; w += K) {
-      const names = Array.from({ length: Math.min(K, zones - w) }, (_, i) => `${prefix}${w + i}`);
+    for (let w = 0; w < count; w += K) {
+      const names = Array.from({ length: Math.min(K, count - w) }, (_, i) => `${prefix}${w + i}`);
       const t0 = now();
       await Promise.all(names.map((n) => c.json("POST", "/1.0/zones", { name: n, config: config(n) })));
       for (const action of ["install", "boot"]) {
@@ -197,8 +198,8 @@ async function commands(prefix: string): Promise<number[]> {
 }
 
 /** Halt, uninstall and delete a round's zones through the daemon (not timed). */
-async function removeZones(prefix: string): Promise<void> {
-  await parallel(zones, K, async (i) => {
+async function removeZones(prefix: string, count = zones): Promise<void> {
+  await parallel(count, K, async (i) => {
     const zone = `${prefix}${i}`;
     for (const op of ["halt", "uninstall"] as const) {
       const r = await call(paths, { op, zone });
@@ -238,6 +239,14 @@ async function main(): Promise<void> {
   {
     console.log(`create + install + boot of minimal zones; ${ping.runtime?.name} ${ping.runtime?.version}; zoneadmd ${ping.pid}`);
     const want = (p: string): boolean => (process.env.ZONES_BENCH_PATHS ?? "one,pool,commands,runc").split(",").includes(p);
+    // Warm-up, untimed: a fresh daemon's first zones run its code unoptimized (V8 compiles
+    // it while they boot; the first round ran ~15 % slower than the next ones), and the
+    // zoneadmd a client talks to has usually been up for days. The commands start a fresh
+    // node each and runc has no JIT: they need none.
+    if (want("one") || want("pool")) {
+      await apiOneConnection("w", 2 * K);
+      await removeZones("w", 2 * K);
+    }
     for (let r = 0; r < rounds; r++) {
       if (want("one")) await timedRound("API, one connection (pipelined waves of K)", () => apiOneConnection(`a${r}x`));
       if (want("pool")) await timedRound("API, pool of K keep-alive connections", () => apiPool(`p${r}x`));

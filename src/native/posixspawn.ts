@@ -24,6 +24,8 @@ export interface DirectSpawn {
   env: Record<string, string | undefined>;
   /** A session (and process group) of its own, as Node's `detached`. */
   setsid?: boolean;
+  /** argv[0], when not `file` (a multi-call busybox picks its applet by it). */
+  argv0?: string;
 }
 
 /** The children whose status somebody awaits (waitExit): the reaper's sweep leaves them. */
@@ -111,7 +113,7 @@ export function posixSpawn(file: string, args: readonly string[], opts: DirectSp
     s.atFlags(at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | (opts.setsid ? POSIX_SPAWN_SETSID : 0));
     const env = Object.entries(opts.env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
     const pid = [0];
-    const err = s.spawnp(pid, file, fa, at, [file, ...args, null], [...env, null]);
+    const err = s.spawnp(pid, file, fa, at, [opts.argv0 ?? file, ...args, null], [...env, null]);
     if (err !== 0) throw new Error(`cannot start ${file}: ${errnoText(err)}`);
     return pid[0]!;
   } finally {

@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import { ZoneError, q } from "../native/errors.js";
 import { errnoText, sys } from "../native/sys.js";
 import { killNow, posixSpawn, waitExit } from "../native/posixspawn.js";
+import { helperArgv, setprivBin } from "./helperbins.js";
 import type { ZoneRoot } from "./zonefs.js";
 import { ATTR_IDMAP, cloneTree, moveOnto, setAttrs } from "./mountapi.js";
 
@@ -43,7 +44,8 @@ export async function mappedUserns(base: number, size: number, inverse = false):
   // Started by posix_spawn (no fork of zoneadmd's memory): setpriv takes the slot's ids.
   let pid: number;
   try {
-    pid = posixSpawn("setpriv", [`--reuid=${base}`, `--regid=${base}`, "--clear-groups", "unshare", "--user", "sleep", "60"], { fds: ["null", "null", "null"], env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
+    const argv = [`--reuid=${base}`, `--regid=${base}`, "--clear-groups", ...helperArgv("unshare", ["--user", ...helperArgv("sleep", ["60"])])];
+    pid = posixSpawn(setprivBin(), argv, { fds: ["null", "null", "null"], env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
   } catch (e) {
     throw new ZoneError(`cannot create a user namespace as uid ${base}: ${(e as Error).message}`);
   }

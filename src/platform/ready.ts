@@ -25,6 +25,7 @@ import { applyLimits, zonesLimits } from "./reserve.js";
 import { ZoneRoot } from "./zonefs.js";
 import { writeHostid } from "./hostid.js";
 import { findHolders, HOLDER_ENV } from "./holders.js";
+import { helperBin } from "./helperbins.js";
 import { mountZoneFs } from "./fsmounts.js";
 import { zoneCpus } from "./cpusets.js";
 import { checkRctlsOnHost } from "./rctlcheck.js";
@@ -132,7 +133,8 @@ export async function make(this: Platform, name: string, init: string[] | undefi
       // A systemd zone's holder keeps a slave open too (systemd.ts consolePeer).
       const peer = sd ? consolePeer(master) : undefined;
       // posix_spawn: no fork of zoneadmd's memory; the reaper's sweep reaps it once killed.
-      const holder = posixSpawn("sleep", ["infinity"], { fds: ["null", "null", "null", master, ...(peer === undefined ? [] : [peer])], setsid: true, env: { [HOLDER_ENV]: dir } });
+      const sleep = helperBin("sleep");
+      const holder = posixSpawn(sleep.file, ["infinity"], { fds: ["null", "null", "null", master, ...(peer === undefined ? [] : [peer])], setsid: true, env: { [HOLDER_ENV]: dir }, argv0: sleep.argv0 });
       if (peer !== undefined) fs.closeSync(peer);
       run.consoleHolder = holder;
       if (this.consoles) this.consoles.opened(name, master);

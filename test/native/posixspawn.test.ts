@@ -108,3 +108,17 @@ test("a child killNow could not reap in time is reaped at its SIGCHLD", async ()
   assert.ok(!fs.existsSync(`/proc/${pid}`), "reaped, not left a zombie");
   assert.ok(!directChildren.has(pid));
 });
+
+test("argv0 names the program apart from the file: a multi-call busybox runs the applet it names", { skip: !fs.existsSync("/bin/busybox") }, async () => {
+  const pid = posixSpawn("/bin/busybox", ["60"], { fds: ["null", "null", "null"], env: {}, argv0: "sleep" });
+  const exit = waitExit(pid);
+  try {
+    assert.equal(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8"), "sleep\x0060\x00");
+    // busybox has become sleep, and sleeps: alive a moment later, not ended on "applet not found".
+    await new Promise((r) => setTimeout(r, 100));
+    assert.match(fs.readFileSync(`/proc/${pid}/stat`, "utf8"), /\) S /);
+  } finally {
+    process.kill(pid, "SIGKILL");
+  }
+  assert.deepEqual(await exit, { code: null, signal: 9 });
+});

@@ -25,15 +25,13 @@ function fifoOf(id: string): string {
 describe("exec FIFO start", () => {
   test("the waiting init's byte is read and the FIFO removed", async () => {
     const fifo = fifoOf("a");
-    // As runc's init: blocks opening its end for writing, writes a byte, goes on.
-    const init = spawn("sh", ["-c", `printf 0 > ${fifo}; echo started`], { stdio: ["ignore", "pipe", "ignore"] });
-    let out = "";
-    init.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    const ended = new Promise((r) => init.on("exit", r));
+    // As runc's init: blocks opening its end for writing, writes a byte, goes on (into
+    // the zone's init, which runs on).
+    const init = spawn("sh", ["-c", `printf 0 > ${fifo}; echo started; exec sleep 30`], { stdio: ["ignore", "pipe", "ignore"] });
+    const started = new Promise<string>((r) => init.stdout.once("data", (d: Buffer) => r(d.toString())));
     try {
       assert.equal(await startThroughFifo(dir, "a", init.pid!), true);
-      await ended;
-      assert.equal(out.trim(), "started");
+      assert.equal((await started).trim(), "started");
       assert.equal(fs.existsSync(fifo), false);
     } finally {
       init.kill("SIGKILL");

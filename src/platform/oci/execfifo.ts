@@ -33,16 +33,21 @@ export async function startThroughFifo(stateDir: string, id: string, pid: number
   const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   try {
     const buf = Buffer.alloc(16);
-    const end = Date.now() + WAIT_MS;
-    for (;;) {
-      let n = 0;
+    const read = (): number => {
       try {
-        n = fs.readSync(fd, buf, 0, buf.length, null);
+        return fs.readSync(fd, buf, 0, buf.length, null);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw new ZoneError(`container ${q(id)}: reading its exec FIFO: ${(err as Error).message}`);
+        return 0;
       }
-      if (n > 0) break;
-      // Nothing yet (EAGAIN), or no writer yet (0): init has not reached its open.
+    };
+    const end = Date.now() + WAIT_MS;
+    for (;;) {
+      if (read() > 0) break;
+      // Nothing yet (EAGAIN), or no writer yet (0): init has not reached its open. Or it
+      // wrote its byte, exec'd a zone init that ended at once, all since that read: the
+      // byte is still in the FIFO, and the zone did start.
+      if (!alive(pid) && read() > 0) break;
       if (!alive(pid)) throw new ZoneError(`container ${q(id)}: its init ${pid} ended before it started`);
       if (Date.now() > end) throw new ZoneError(`container ${q(id)}: its init ${pid} did not open its exec FIFO in ${WAIT_MS / 1000} s`);
       await new Promise((r) => setTimeout(r, 1));
