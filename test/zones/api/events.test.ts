@@ -116,10 +116,13 @@ test("a delegated admin hears of her zone's deletion, not of one taken from her 
   root.minimalZone("was", [[alice.name, "manage"]]);
   root.minimalZone("notmine");
   const follower = await followAsAlice();
-  // Her admin resource on "was" goes first: from then on it is not hers to hear of.
-  root.ok("zonecfg", ["-z", "was", "remove admin user=" + alice.name]);
   const mine = await api.events("lifecycle");
   streams.push(mine);
+  // Her admin resource on "was" goes first: once the daemon has seen that (zonecfg writes
+  // the repository itself; the daemon learns of it on the file system and tells it as a
+  // change), it is not hers to hear of. Deleted before the daemon looked, it would still be.
+  root.ok("zonecfg", ["-z", "was", "remove admin user=" + alice.name]);
+  await until("root's stream to see was updated", () => mine.events.some((e) => e.metadata.name === "was" && e.metadata.action === "zone-updated"));
   for (const z of ["was", "notmine", "gone"]) root.ok("zonecfg", ["-z", z, "delete", "-F"]);
   await until("root's stream to see gone deleted", () => mine.events.some((e) => e.metadata.name === "gone" && e.metadata.action === "zone-deleted"));
   await until("alice's stream to see gone deleted", () => follower.out().includes("zone-deleted")).catch((e: Error) => assert.fail(`${e.message}: ${JSON.stringify(summary(follower.out()))}`));
