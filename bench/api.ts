@@ -239,10 +239,11 @@ async function main(): Promise<void> {
   {
     console.log(`create + install + boot of minimal zones; ${ping.runtime?.name} ${ping.runtime?.version}; zoneadmd ${ping.pid}`);
     const want = (p: string): boolean => (process.env.ZONES_BENCH_PATHS ?? "one,pool,commands,runc").split(",").includes(p);
-    // Warm-up, untimed: a fresh daemon's first zones run its code unoptimized (V8 compiles
-    // it while they boot; the first round ran ~15 % slower than the next ones), and the
-    // zoneadmd a client talks to has usually been up for days. The commands start a fresh
-    // node each and runc has no JIT: they need none.
+    // Warm-up, untimed: a fresh daemon's first zones run its code unoptimized while V8
+    // compiles it, and the zoneadmd a client talks to has usually been up for days. The
+    // effect measured small (two runs without it: a first round of 30.7 against 31.8-34.7
+    // after it, and of 41.2 against 34.6-43.7), but a slow first round is then never the
+    // compiler's. The commands start a fresh node each and runc has no JIT: none for them.
     if (want("one") || want("pool")) {
       await apiOneConnection("w", 2 * K);
       await removeZones("w", 2 * K);
