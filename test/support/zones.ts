@@ -55,14 +55,29 @@ export class ZoneTestRoot extends TestRoot {
     return hs.map((h) => path.join(h, prefix)).filter((d) => fs.existsSync(d));
   }
 
-  /** SIGKILL this root's zoneadmd, if one runs. */
+  /**
+   * SIGKILL this root's zoneadmd, if one runs, and wait (at most 5 s) for it to be gone,
+   * a zombie at most: the kill takes effect when the kernel next runs it, and until then
+   * its socket still accepts, so a command run at once could be served by the dying
+   * daemon and not by a new one.
+   */
   killDaemon(): void {
     const pid = this.daemonPid();
     if (!pid) return;
     try {
       process.kill(pid, "SIGKILL");
     } catch {
-      // already gone
+      return; // already gone
+    }
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (const end = Date.now() + 5000; Date.now() < end; Atomics.wait(pause, 0, 0, 5)) {
+      let stat: string;
+      try {
+        stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      } catch {
+        return; // reaped
+      }
+      if (stat[stat.lastIndexOf(")") + 2] === "Z") return;
     }
   }
 

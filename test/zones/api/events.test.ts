@@ -112,12 +112,15 @@ test("a delegated admin's event stream shows her zone and nothing of another", a
 });
 
 test("a delegated admin hears of her zone's deletion, not of one taken from her before, nor of another's", async () => {
+  const mine = await api.events("lifecycle");
+  streams.push(mine);
   root.minimalZone("gone", [[alice.name, "manage"]]);
   root.minimalZone("was", [[alice.name, "manage"]]);
   root.minimalZone("notmine");
+  // zonecfg writes the repository itself and the daemon learns of it on the file system
+  // a moment later: she subscribes once it has told the creations, which are not news to her.
+  await until("root's stream to see the three created", () => ["gone", "was", "notmine"].every((z) => mine.events.some((e) => e.metadata.name === z && e.metadata.action === "zone-created")));
   const follower = await followAsAlice();
-  const mine = await api.events("lifecycle");
-  streams.push(mine);
   // Her admin resource on "was" goes first: once the daemon has seen that (zonecfg writes
   // the repository itself; the daemon learns of it on the file system and tells it as a
   // change), it is not hers to hear of. Deleted before the daemon looked, it would still be.

@@ -93,7 +93,7 @@ describe("the global zone keeps a reserve", { concurrency: false }, () => {
     assert.equal(parentPids(), PID_MAX - 4096);
     // A new daemon applies the file as it is now to the zones still running.
     setConf("reserve-memory=3G\nreserve-pids=5000\n");
-    process.kill(root.daemonPid()!, "SIGKILL");
+    root.killDaemon();
     assert.equal(inZone("a", "echo up").out, "up\n");
     assert.equal(parentMemory(), pageDown(MEM_TOTAL - 3 * 1024 * MIB));
     assert.equal(parentPids(), PID_MAX - 5000);

@@ -75,7 +75,7 @@ describe("zlogin -C", { concurrency: false }, () => {
     await a.see(/after-2-reboot/);
     a.type("~.");
     await a.exited();
-    process.kill(root.daemonPid()!, "SIGKILL");
+    root.killDaemon();
     const b = attach(["cz"]);
     await b.see(/Connected/);
     b.type("echo after-$((3 + 3))-restart\n");
