@@ -8,7 +8,9 @@
  *                the address and port the client reached (the listener's; a wildcard
  *                listener's is the one connected to), or "localhost" for a loopback
  *                address. The address, not the Host header: a page whose name was
- *                rebound to the daemon's address sends its own name in both.
+ *                rebound to the daemon's address sends its own name in both. Besides
+ *                it, the origins zoneadmd.conf names (api-origin=, tcpsettings.ts): the
+ *                names the administrator's browsers reach the daemon by.
  *   UNIX socket  none: the socket serves no web origin, and a browser reaches it only
  *                through a forwarder, which would lend the page its owner's uid.
  * Anything else is 403 with a line that names the Origin and what would be accepted.
@@ -17,6 +19,13 @@ import type * as http from "node:http";
 import type * as net from "node:net";
 import type { Caller } from "./router.js";
 import { urlHost } from "./tcpsettings.js";
+
+/** api-origin= of zoneadmd.conf, as last read (tcp.ts sets it at start and at SIGHUP). */
+let configured: readonly string[] = [];
+
+export function acceptConfiguredOrigins(origins: readonly string[]): void {
+  configured = origins;
+}
 
 /** The origins the daemon serves on `socket` (a TLS connection). */
 export function servedOrigins(socket: net.Socket): string[] {
@@ -41,7 +50,7 @@ export function originProblem(req: http.IncomingMessage, socket: net.Socket, cal
   } catch {
     normal = "";
   }
-  const served = servedOrigins(socket);
+  const served = [...servedOrigins(socket), ...configured];
   if (served.includes(normal)) return undefined;
   return `WebSocket refused: Origin ${JSON.stringify(origin)} is not this server's (${served.map((s) => JSON.stringify(s)).join(" or ")})`;
 }

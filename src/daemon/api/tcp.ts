@@ -5,7 +5,8 @@
  * 127.0.0.1, else one on a free port that lives as long as the daemon — and a
  * one-time login URL for it. Both serve the same API handler as the UNIX socket.
  * SIGHUP (reload) reads zoneadmd.conf again: a changed api-listen, certificate or client
- * CA closes the configured listener and opens the new one; new pins apply at once.
+ * CA closes the configured listener and opens the new one; new pins and origins apply
+ * at once.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -16,6 +17,7 @@ import type { LogFn } from "../log.js";
 import { Authenticator } from "./tcpauth.js";
 import { TcpListener, type ApiEntry } from "./tcplistener.js";
 import { tcpSettings, type ListenAddress, type TcpSettings } from "./tcpsettings.js";
+import { acceptConfiguredOrigins } from "./origin.js";
 import { apiKeyPair } from "./tlscert.js";
 import { TokenStore } from "./tokens.js";
 import { WebLogins } from "./weblogin.js";
@@ -56,6 +58,7 @@ export class ApiTcp {
     try {
       this.settings = tcpSettings(path.join(this.paths.configDir, SETTINGS_FILE));
       this.auth.pins = this.settings.clientPins;
+      acceptConfiguredOrigins(this.settings.origins ?? []);
       if (!this.settings.listen) return;
       this.configured = await this.open(this.settings.listen);
       // Whole or absent for a reader; not durable: a host reboot makes it stale anyway.
@@ -85,6 +88,8 @@ export class ApiTcp {
     const shape = (t: TcpSettings): string => JSON.stringify([t.listen, t.cert, t.key, t.clientCa, t.clientPins.size > 0]);
     // Pins are looked up at each handshake's end: a new set applies without a new listener.
     this.auth.pins = next.clientPins;
+    // And origins at each upgrade.
+    acceptConfiguredOrigins(next.origins ?? []);
     this.settings = next;
     if (shape(next) === shape(was) && (next.listen === undefined) === (this.configured === undefined)) return;
     if (this.configured) {

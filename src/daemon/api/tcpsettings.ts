@@ -10,6 +10,10 @@
  *   api-client-fingerprint=AB:CD:… user
  *                                 a client certificate with this SHA-256 fingerprint
  *                                 (any issuer, self-signed too) acts as `user` (repeatable)
+ *   api-origin=https://zones.example:8443
+ *                                 a web origin the console's WebSockets accept besides the
+ *                                 daemon's own address (origin.ts): the name by which
+ *                                 browsers reach it (repeatable)
  *
  * Only TLS is served there (tcplistener.ts); who may do what is admins.ts's rule.
  */
@@ -31,9 +35,11 @@ export interface TcpSettings {
   clientCa?: string;
   /** SHA-256 fingerprints (as X509Certificate.fingerprint256 writes them) -> host user. */
   clientPins: Map<string, string>;
+  /** Web origins accepted besides the address served (api-origin=), normalized; absent when none. */
+  origins?: string[];
 }
 
-const KEYS = ["api-listen", "api-cert", "api-key", "api-client-ca", "api-client-fingerprint"];
+const KEYS = ["api-listen", "api-cert", "api-key", "api-client-ca", "api-client-fingerprint", "api-origin"];
 
 /** `host:port` or `[v6]:port` as the setting gives it. */
 export function parseListen(where: string, value: string): ListenAddress {
@@ -43,6 +49,20 @@ export function parseListen(where: string, value: string): ListenAddress {
   if (!m || net.isIP(host) === 0 || !(port >= 0 && port <= 65535))
     throw new ZoneError(`${where} must be an IP address and a port (127.0.0.1:8443, [::1]:8443): ${q(value)}`);
   return { host, port };
+}
+
+/** `https://name[:port]` as the setting gives it, in the form a browser sends it (URL's origin). */
+export function parseOrigin(where: string, value: string): string {
+  let u: URL | undefined;
+  try {
+    u = new URL(value);
+  } catch {
+    u = undefined;
+  }
+  // Nothing but scheme, host and port: a path or a user would never match an Origin header.
+  const bare = u !== undefined && u.protocol === "https:" && u.username === "" && u.password === "" && u.search === "" && u.hash === "" && u.pathname === "/";
+  if (!bare) throw new ZoneError(`${where} must be an https origin, a name and a port with no path (https://zones.example:8443): ${q(value)}`);
+  return u!.origin;
 }
 
 /** The TCP settings of `file` (zoneadmd.conf); one line per mistake. */
@@ -62,6 +82,8 @@ export function tcpSettings(file: string): TcpSettings {
       if (!m) throw new ZoneError(`${where} must be a SHA-256 fingerprint (openssl x509 -fingerprint -sha256) and a host user: ${q(value)}`);
       const hex = m[1]!.replace(/:/g, "").toUpperCase();
       s.clientPins.set(hex.match(/../g)!.join(":"), m[2]!);
+    } else if (name === "api-origin") {
+      s.origins = [...(s.origins ?? []), parseOrigin(where, value)];
     } else if (name.startsWith("api-")) throw new ZoneError(`${line}: unknown setting ${q(name)}; known: ${KEYS.join(", ")}`);
   });
   if ((s.cert === undefined) !== (s.key === undefined)) throw new ZoneError(`${file}: api-cert and api-key go together: set both or neither`);

@@ -32,13 +32,23 @@ test("api-listen, api-cert, api-key, api-client-ca are read; the reserve's reade
   });
 });
 
+test("api-origin is repeatable and kept as a browser writes an Origin", () => {
+  withConf("api-origin=https://Zones.Example:8443\napi-origin=https://zones.example:443/\n", (f) => {
+    assert.deepEqual(tcpSettings(f).origins, ["https://zones.example:8443", "https://zones.example"]);
+  });
+});
+
 test("mistakes are one line naming the file, the line and the value", () => {
   const cases: Array<[string, RegExp]> = [
     ["api-listen=localhost:8443", /line 1: api-listen must be an IP address and a port \(127\.0\.0\.1:8443, \[::1\]:8443\): "localhost:8443"$/],
     ["api-listen=127.0.0.1:70000", /api-listen must be an IP address and a port .*: "127\.0\.0\.1:70000"$/],
     ["api-cert=relative.pem\napi-key=/k", /line 1: api-cert must be an absolute file path: "relative\.pem"$/],
     ["api-cert=/c.pem", /api-cert and api-key go together: set both or neither$/],
-    ["\napi-lisen=1", /line 2: unknown setting "api-lisen"; known: api-listen, api-cert, api-key, api-client-ca, api-client-fingerprint$/],
+    ["\napi-lisen=1", /line 2: unknown setting "api-lisen"; known: api-listen, api-cert, api-key, api-client-ca, api-client-fingerprint, api-origin$/],
+    ["api-origin=http://zones.example:8443", /line 1: api-origin must be an https origin, a name and a port with no path .*: "http:\/\/zones\.example:8443"$/],
+    ["api-origin=https://zones.example:8443/console", /api-origin must be an https origin.*: "https:\/\/zones\.example:8443\/console"$/],
+    ["api-origin=zones.example:8443", /api-origin must be an https origin.*: "zones\.example:8443"$/],
+    ["api-origin=https://admin@zones.example", /api-origin must be an https origin.*: "https:\/\/admin@zones\.example"$/],
     ["api-client-fingerprint=AB:CD root", /api-client-fingerprint must be a SHA-256 fingerprint .* and a host user: "AB:CD root"$/],
   ];
   for (const [text, msg] of cases) withConf(text, (f) => assert.throws(() => tcpSettings(f), (e: Error) => msg.test(e.message) && !e.message.includes("\n"), text));
