@@ -12,7 +12,6 @@
  * command's. Exit 1 when the zone cannot be reached, as in illumos.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import type { Writable } from "node:stream";
 import * as fs from "node:fs";
 import { constants } from "node:os";
 import * as path from "node:path";
@@ -28,6 +27,7 @@ import { asRoot, ensureDaemon } from "../daemon/client.js";
 import { loginViaDaemon } from "./zlogin/viadaemon.js";
 import { adminSocketPath, socketPath, type Reply } from "../daemon/protocol.js";
 import { EscapeFilter } from "./zlogin/escape.js";
+import { KeyPty, rawTerminal } from "./zlogin/keypty.js";
 import type { ZonePaths } from "../document/store/paths.js";
 import { failure } from "./report.js";
 import { writeFileAtomic } from "../native/atomic.js";
@@ -124,18 +124,29 @@ async function main(argv: string[]): Promise<number> {
     // Under the zone's RLIMIT_MEMLOCK, which the process inherits (memlock.ts).
     const [bin, ...rargs] = withMemlock(memlockOfBundle(zoneRunDir(paths, a.zone)), makeRuntime(run.runtime as RuntimeName, paths.runDir).execArgv(a.zone, { processFile }));
     if (interactive && !a.quiet) process.stdout.write(`[Connected to zone '${a.zone}']\n`);
-    // With an escape character, keystrokes pass through zlogin so that `~.` can be seen;
-    // the runtime still writes straight to the terminal and follows its size (SIGWINCH
-    // reaches it as a member of our process group). With -E it reads the terminal itself.
-    const filtered = interactive && a.escape !== undefined;
-    const child = spawn(bin!, rargs, { stdio: [a.nullInput ? "ignore" : filtered ? "pipe" : "inherit", "inherit", "inherit"] });
+    // With an escape character, keystrokes pass through zlogin so that `~.` can be seen,
+    // into a host pty that is the runtime's stdin (keypty.ts); the runtime still writes
+    // straight to the terminal. With -E it reads the terminal itself and follows its
+    // size (SIGWINCH reaches it as a member of our process group).
+    const keys = interactive && a.escape !== undefined ? new KeyPty() : undefined;
+    const child = spawn(bin!, rargs, { stdio: [a.nullInput ? "ignore" : keys ? keys.slave : "inherit", "inherit", "inherit"] });
+    keys?.closeSlave();
     // The runtime passes the signals it gets to the process in the zone.
     for (const sig of ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const) process.on(sig, () => child.kill(sig));
-    if (filtered && child.stdin) relayKeys(child, child.stdin, new EscapeFilter(a.escape));
+    if (keys) {
+      // The runtime hears SIGWINCH from the terminal too, maybe before the pty has the
+      // new size: told again once it has, it reads the right one.
+      process.on("SIGWINCH", () => {
+        keys.follow();
+        child.kill("SIGWINCH");
+      });
+      relayKeys(child, keys, new EscapeFilter(a.escape));
+    }
     const code = await new Promise<number>((resolve) => {
       child.on("error", (e) => resolve(failure(prefix, new ZoneError(`cannot start ${bin}: ${e.message}`))));
       child.on("exit", (c, signal) => resolve(c ?? 128 + (signal ? constants.signals[signal] : 0)));
     });
+    keys?.close();
     fs.rmSync(processFile, { force: true });
     if (interactive && !a.quiet) process.stdout.write(`\n[Connection to zone '${a.zone}' closed]\n`);
     return code;
@@ -202,8 +213,8 @@ async function consoleSession(paths: ZonePaths, a: Args): Promise<number> {
  * `~.` the session is hung up: the runtime passes SIGHUP to the zone's shell, which
  * ends, and the runtime exits; SIGKILL follows if it does not.
  */
-function relayKeys(child: ChildProcess, sink: Writable, filter: EscapeFilter): void {
-  process.stdin.setRawMode(true);
+function relayKeys(child: ChildProcess, sink: KeyPty, filter: EscapeFilter): void {
+  rawTerminal();
   const onData = (d: Buffer): void => {
     const { out, disconnect } = filter.feed(d);
     if (out.length > 0) sink.write(out);
@@ -214,7 +225,6 @@ function relayKeys(child: ChildProcess, sink: Writable, filter: EscapeFilter): v
     }
   };
   process.stdin.on("data", onData);
-  sink.on("error", () => undefined); // the runtime went away first; its exit ends the session
   child.on("exit", () => {
     process.stdin.setRawMode(false);
     process.stdin.pause();

@@ -17,8 +17,10 @@ import { claimZonepath, removeInstalledTree } from "./zonepath.js";
 import { markTopDir } from "./topdir.js";
 import { undoInstall, zonepathBefore } from "./installundo.js";
 import type { Platform } from "./platform.js";
+import { traceSpan } from "../native/trace.js";
 
 export async function install(this: Platform, name: string, opts: InstallOptions = {}): Promise<void> {
+  const t = traceSpan(`install ${name}`);
   const e = this.entry(name);
   checkOperation("install", e.state);
   const z = this.repo.load(name);
@@ -35,8 +37,11 @@ export async function install(this: Platform, name: string, opts: InstallOptions
   if (fs.existsSync(z.zonepath) && fs.readdirSync(z.zonepath).length > 0) throw new ZoneError(`zonepath ${q(z.zonepath)} is not empty; install needs an empty or new directory`);
   // From here a failure or a kill leaves the zone incomplete, which says so; and
   // from here its zonepath is fixed, so it must still be the one read above.
+  t.step("checks");
   await this.changeState(name, "incomplete", z);
+  t.step("incomplete");
   const slot = await this.slotCommits.submit({ uuid: e.uuid, configDir: this.paths.configDir, zonename: name });
+  t.step("slot");
   // Closed to host users; the zone's root group may pass, since the runtime mounts
   // the root tree from inside the zone's user namespace.
   fs.mkdirSync(path.dirname(z.zonepath), { recursive: true, mode: 0o755 });
@@ -46,6 +51,7 @@ export async function install(this: Platform, name: string, opts: InstallOptions
   fs.mkdirSync(root, { mode: 0o755 });
   try {
     await brand.install(root, slot * SLOT_SIZE, z, opts);
+    t.step("tree");
   } catch (err) {
     // A failed image install leaves the zone configured and its zonepath as it found it.
     if (brand.image) {
@@ -57,6 +63,7 @@ export async function install(this: Platform, name: string, opts: InstallOptions
   }
   await this.changeState(name, "installed");
   this.usernsAhead.prepare(name, slot * SLOT_SIZE);
+  t.end();
 }
 
 export async function uninstall(this: Platform, name: string): Promise<void> {

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as tty from "node:tty";
-import { openPty } from "../../src/daemon/api/pty.js";
+import { openPty } from "../../src/native/pty.js";
 import { PtyInput } from "../../src/daemon/ptyinput.js";
 import { until } from "../support/helpers.js";
 

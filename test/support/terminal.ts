@@ -2,7 +2,8 @@
  * A real terminal whose keyboard a test holds: `script` gives the command a pty; the
  * test types into it and reads the screen.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
+import * as fs from "node:fs";
 
 export class Terminal {
   readonly child: ChildProcessWithoutNullStreams;
@@ -65,4 +66,24 @@ export class Terminal {
   kill(): void {
     this.child.kill("SIGKILL");
   }
+}
+
+/**
+ * The stdin of the one runtime `exec` of a zlogin session under root directory `dir`
+ * (its link, and its terminal modes by stty -a), to see what the runtime was given.
+ */
+export function runtimeExecStdin(dir: string): { link: string; modes: string } {
+  const execs: [string, string][] = [];
+  for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      if (argv.includes("exec") && argv.some((a) => a.startsWith(dir))) execs.push([pid, argv.join(" ")]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  if (execs.length !== 1) throw new Error(`not one runtime exec under ${dir}: ${JSON.stringify(execs)}`);
+  const link = fs.readlinkSync(`/proc/${execs[0]![0]}/fd/0`);
+  const modes = link.startsWith("/dev/pts/") ? spawnSync("stty", ["-F", link, "-a"], { encoding: "utf8" }).stdout : "";
+  return { link, modes };
 }

@@ -3,17 +3,17 @@
  * `login` in an admin resource; src/daemon/login.ts). Her stdin, stdout and stderr go
  * to zoneadmd in SCM_RIGHTS with the request, so the command reads and writes them
  * directly; signals she gets are sent on as messages, and zoneadmd's last line is the
- * exit status. With an escape character, keys pass through here (a socketpair is the
- * command's stdin) so that `~.` can be seen, as in root's zlogin.
+ * exit status. With an escape character, keys pass through here (a host pty is the
+ * command's stdin, keypty.ts) so that `~.` can be seen, as in root's zlogin.
  */
 import * as fs from "node:fs";
 import * as net from "node:net";
 import { ZoneError } from "../../native/errors.js";
 import { AF_UNIX, SCM_RIGHTS, SOCK_CLOEXEC, SOCK_STREAM, SOL_SOCKET, errnoText, sys } from "../../native/sys.js";
-import { socketPair } from "../../daemon/peers.js";
 import { adminSocketPath, type LoginRequest, type Reply } from "../../daemon/protocol.js";
 import type { ZonePaths } from "../../document/store/paths.js";
 import { EscapeFilter } from "./escape.js";
+import { KeyPty, rawTerminal } from "./keypty.js";
 
 const MSG_NOSIGNAL = 0x4000;
 
@@ -63,24 +63,29 @@ export async function loginViaDaemon(paths: ZonePaths, a: ViaDaemon): Promise<nu
   const fd = connect(adminSocketPath(paths.runDir));
   const filtered = a.login.terminal && a.escape !== undefined;
   const opened: number[] = [];
-  let keys: net.Socket | undefined;
+  let keys: KeyPty | undefined;
   let stdin = 0;
   if (a.nullInput) opened.push((stdin = fs.openSync("/dev/null", "r")));
-  else if (filtered) {
-    const [mine, theirs] = socketPair();
-    keys = new net.Socket({ fd: mine, readable: false, writable: true });
-    opened.push((stdin = theirs));
-  }
+  else if (filtered) stdin = (keys = new KeyPty()).slave;
   try {
     sendRequest(fd, JSON.stringify({ op: "login", zone: a.zone, login: a.login }) + "\n", [stdin, 1, 2]);
+  } catch (e) {
+    keys?.close();
+    throw e;
   } finally {
     for (const o of opened) fs.closeSync(o);
+    keys?.closeSlave();
   }
   const sock = new net.Socket({ fd, readable: true, writable: true });
   let buf = "";
   let connected = false;
   return await new Promise<number>((resolve, reject) => {
-    const sigs = (["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGWINCH"] as const).map((s) => [s, () => void sock.write(`${s}\n`)] as const);
+    // The runtime reads a new size from the pty (ours) when told: it is set there first.
+    const pass = (s: NodeJS.Signals): void => {
+      if (s === "SIGWINCH") keys?.follow();
+      sock.write(`${s}\n`);
+    };
+    const sigs = (["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGWINCH"] as const).map((s) => [s, () => pass(s)] as const);
     let finished = false;
     const done = (r: number | Error): void => {
       if (finished) return;
@@ -90,7 +95,7 @@ export async function loginViaDaemon(paths: ZonePaths, a: ViaDaemon): Promise<nu
         process.stdin.setRawMode(false);
         process.stdin.pause();
       }
-      keys?.destroy();
+      keys?.close();
       sock.destroy();
       if (connected && a.login.terminal && !a.quiet) process.stdout.write(`\n[Connection to zone '${a.zone}' closed]\n`);
       if (r instanceof Error) reject(r);
@@ -124,9 +129,8 @@ export async function loginViaDaemon(paths: ZonePaths, a: ViaDaemon): Promise<nu
 }
 
 /** Keys to the command, raw, watching for `~.`: that hangs the session up (zoneadmd kills it if it lingers). */
-function relayKeys(keys: net.Socket, sock: net.Socket, filter: EscapeFilter): void {
-  process.stdin.setRawMode(true);
-  keys.on("error", () => undefined);
+function relayKeys(keys: KeyPty, sock: net.Socket, filter: EscapeFilter): void {
+  rawTerminal();
   const onData = (d: Buffer): void => {
     const { out, disconnect } = filter.feed(d);
     if (out.length > 0) keys.write(out);

@@ -12,7 +12,7 @@ import { shellStatus } from "../login.js";
 import { PtyInput } from "../ptyinput.js";
 import { parseControl } from "./control.js";
 import { ApiError } from "./errors.js";
-import { openPty, resizePty } from "./pty.js";
+import { openPty, resizePty } from "../../native/pty.js";
 import type { WebSocket } from "./websocket.js";
 
 /** Keystroke bytes queued for the pty before the client is paused. */

@@ -8,6 +8,7 @@
  */
 import { checkOperation } from "../../document/store/state.js";
 import { ZoneError } from "../../native/errors.js";
+import { traceSpan } from "../../native/trace.js";
 import { verifyOnHost } from "../../platform/hostcheck.js";
 import type { Operation as ProtocolOp, Request } from "../protocol.js";
 import type { Api } from "./api.js";
@@ -51,7 +52,9 @@ function operate(api: Api, r: ApiRequest, req: Request, description: string): { 
   const resources: Record<string, string[]> = { zones: [zoneUrl(zone), ...(req.source ? [zoneUrl(req.source)] : [])] };
   return {
     async: api.operations.start(description, r.caller.uid, resources, async (progress) => {
+      const t = traceSpan(`operation ${req.op} ${zone}`);
       const reply = await api.daemon.handle(req, progress);
+      t.end();
       if (!reply.ok) throw new ZoneError(reply.error, 1, reply.kind);
       const now = api.daemon.platform.repo.find(zone);
       return { zone: zone, state: now?.state ?? null, pid: reply.run?.pid ?? null };

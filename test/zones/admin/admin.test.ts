@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { BIN, TOP, collect, until } from "../../support/helpers.js";
 import { HostUser } from "../../support/hostuser.js";
-import { Terminal } from "../../support/terminal.js";
+import { runtimeExecStdin, Terminal } from "../../support/terminal.js";
 import { ZoneTestRoot } from "../../support/zones.js";
 import { adminSocketPath } from "../../../src/daemon/protocol.js";
 
@@ -96,6 +96,10 @@ test("alice's interactive login has the zone's own terminal; ~. disconnects", as
   await u.see(/Connected/);
   u.type("echo a~.b\n");
   await u.see(/^a~\.b$/m);
+  // Her keys reach the runtime through a raw host pty, as root's do (crun needs a terminal there).
+  const stdin = runtimeExecStdin(root.dir);
+  assert.match(stdin.link, /^\/dev\/pts\/\d+$/);
+  assert.match(stdin.modes, /(^|\s)-icanon(\s|$)/);
   u.type("~.");
   assert.equal(await u.exited(), 129, "the shell was hung up");
   // login also opens the console (zlogin -C); ~. detaches.

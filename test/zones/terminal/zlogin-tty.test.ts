@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { BIN } from "../../support/helpers.js";
-import { Terminal } from "../../support/terminal.js";
+import { runtimeExecStdin, Terminal } from "../../support/terminal.js";
 import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("tty");
@@ -84,6 +84,19 @@ test("~. at a line start disconnects, elsewhere it is typed; -e changes the char
   let after = shells();
   for (let i = 0; i < 50 && after.length > 0; i++, await new Promise((r) => setTimeout(r, 100))) after = shells();
   assert.deepEqual(after, [], "the hung-up login shells are gone");
+});
+
+test("with ~. watched, the runtime reads the keys from a raw host terminal, not from a pipe", async () => {
+  // crun 1.8 sets up its terminal from its stdin's modes (tcgetattr): on a pipe the login
+  // never starts. runc works either way, so this looks at what the runtime was given.
+  const t = session(["-Q", "tz"]);
+  await t.typeUntil("echo in-$((3 * 3))\n", /^in-9$/m);
+  const stdin = runtimeExecStdin(root.dir);
+  assert.match(stdin.link, /^\/dev\/pts\/\d+$/, "a host pty, not the pipe of old");
+  // Raw: a cooked pty would hold the keys back until a newline and echo them.
+  for (const flag of ["-icanon", "-echo", "-isig"]) assert.match(stdin.modes, new RegExp(`(^|\\s)${flag}(\\s|$)`));
+  t.type("exit 4\n");
+  assert.equal(await t.exited(), 4);
 });
 
 test("a resize of the caller's terminal reaches the zone's terminal", async () => {

@@ -1,0 +1,101 @@
+/**
+ * The runtime's stdin in an interactive zlogin that watches for `~.`: a host pty, not a
+ * pipe. Every key must pass through zlogin, yet the runtime needs a terminal on its
+ * stdin: crun 1.8 reads and sets its modes there (tcgetattr on a pipe fails: "tcgetattr:
+ * Inappropriate ioctl for device", and the login never starts) and takes the zone pty's
+ * first size from it; runc reads the size from it at each SIGWINCH. The slave goes to
+ * the runtime; zlogin writes the filtered keys to the master, and sets the master's size
+ * from its own terminal's before the runtime is told of a change. The pty is raw, so
+ * the master gives nothing back; what it might is copied to stdout. The runtime still
+ * writes the zone's output straight to zlogin's stdout, which rawTerminal() makes raw
+ * for output too, as runc does with the terminal it finds and crun does not.
+ */
+import * as fs from "node:fs";
+import * as tty from "node:tty";
+import { makeRaw, openPty, resizePty } from "../../native/pty.js";
+import { PtyInput } from "../../daemon/ptyinput.js";
+
+/** The size of zlogin's own terminal, [rows, cols]; 24x80 when it cannot be read. */
+function terminalSize(): [number, number] {
+  const out = process.stdout;
+  if (out.isTTY) {
+    const [cols, rows] = out.getWindowSize();
+    if (rows > 0 && cols > 0) return [rows, cols];
+  }
+  return [24, 80];
+}
+
+export class KeyPty {
+  /** The runtime's stdin; close it once the runtime has its copy (closeSlave). */
+  readonly slave: number;
+  private readonly master: number;
+  private readonly keys: PtyInput;
+  private readonly echo: tty.ReadStream;
+  private slaveOpen = true;
+  private closed = false;
+
+  constructor() {
+    const [rows, cols] = terminalSize();
+    const pty = openPty(rows, cols);
+    // Raw from the start: runc leaves it as it finds it (it makes stderr, our terminal,
+    // raw), and a cooked pty would hold keys back until a newline and echo them.
+    try {
+      makeRaw(pty.slave);
+    } catch (e) {
+      fs.closeSync(pty.slave);
+      fs.closeSync(pty.master);
+      throw e;
+    }
+    this.slave = pty.slave;
+    this.master = pty.master;
+    this.echo = new tty.ReadStream(pty.master);
+    this.echo.on("data", (d: Buffer) => process.stdout.write(d));
+    // EIO once the runtime, the last holder of the slave, is gone.
+    this.echo.on("error", () => undefined);
+    this.keys = new PtyInput(pty.master);
+  }
+
+  /** Ours would keep the pty open after the runtime is gone. */
+  closeSlave(): void {
+    if (this.slaveOpen) fs.closeSync(this.slave);
+    this.slaveOpen = false;
+  }
+
+  write(d: Buffer): void {
+    if (!this.closed) this.keys.write(d);
+  }
+
+  /** The terminal's size onto the master: the runtime reads it there when told (SIGWINCH). */
+  follow(): void {
+    if (this.closed) return;
+    const [rows, cols] = terminalSize();
+    try {
+      resizePty(this.master, rows, cols);
+    } catch {
+      // the session is ending; the size no longer matters
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeSlave();
+    // No key may be written once the master is closed and its number reused.
+    this.keys.end();
+    this.echo.destroy();
+  }
+}
+
+/**
+ * zlogin's own terminal raw for the session: Node's raw mode, which restores the
+ * terminal's modes when it is switched off, then output processing off too (the zone's
+ * pty has turned each LF into CR LF already; a second pass would show CR CR LF).
+ */
+export function rawTerminal(): void {
+  process.stdin.setRawMode(true);
+  try {
+    makeRaw(0);
+  } catch {
+    // Node's raw mode holds: only output keeps its processing
+  }
+}
