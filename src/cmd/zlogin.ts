@@ -135,7 +135,7 @@ async function main(argv: string[]): Promise<number> {
     for (const sig of ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const) process.on(sig, () => child.kill(sig));
     if (keys) {
       // The runtime hears SIGWINCH from the terminal too, maybe before the pty has the
-      // new size: told again once it has, it reads the right one.
+      // new size: told again once it has, one that reads its stdin gets the right one.
       process.on("SIGWINCH", () => {
         keys.follow();
         child.kill("SIGWINCH");

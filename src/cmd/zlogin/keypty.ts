@@ -3,12 +3,14 @@
  * pipe. Every key must pass through zlogin, yet the runtime needs a terminal on its
  * stdin: crun 1.8 reads and sets its modes there (tcgetattr on a pipe fails: "tcgetattr:
  * Inappropriate ioctl for device", and the login never starts) and takes the zone pty's
- * first size from it; runc reads the size from it at each SIGWINCH. The slave goes to
- * the runtime; zlogin writes the filtered keys to the master, and sets the master's size
- * from its own terminal's before the runtime is told of a change. The pty is raw, so
- * the master gives nothing back; what it might is copied to stdout. The runtime still
- * writes the zone's output straight to zlogin's stdout, which rawTerminal() makes raw
- * for output too, as runc does with the terminal it finds and crun does not.
+ * first size from it (runc reads sizes from the first terminal among its stderr, stdout
+ * and stdin: zlogin's own). The slave goes to the runtime; zlogin writes the filtered
+ * keys to the master and keeps the master's size equal to its terminal's, set before
+ * the runtime is told of a change, so a runtime reads the right size from either. The
+ * pty is raw, so the master gives nothing back; what it might is copied to stdout. The
+ * runtime still writes the zone's output straight to zlogin's stdout, which
+ * rawTerminal() makes raw for output too, as runc does with the terminal it finds and
+ * crun does not.
  */
 import * as fs from "node:fs";
 import * as tty from "node:tty";
@@ -65,7 +67,7 @@ export class KeyPty {
     if (!this.closed) this.keys.write(d);
   }
 
-  /** The terminal's size onto the master: the runtime reads it there when told (SIGWINCH). */
+  /** The terminal's size onto the master, for a runtime that reads it from its stdin when told (SIGWINCH). */
   follow(): void {
     if (this.closed) return;
     const [rows, cols] = terminalSize();

@@ -80,7 +80,7 @@ export async function loginViaDaemon(paths: ZonePaths, a: ViaDaemon): Promise<nu
   let buf = "";
   let connected = false;
   return await new Promise<number>((resolve, reject) => {
-    // The runtime reads a new size from the pty (ours) when told: it is set there first.
+    // A runtime that reads a new size from its stdin (our pty) finds it there when told.
     const pass = (s: NodeJS.Signals): void => {
       if (s === "SIGWINCH") keys?.follow();
       sock.write(`${s}\n`);
