@@ -27,7 +27,7 @@ import { asRoot, ensureDaemon } from "../daemon/client.js";
 import { loginViaDaemon } from "./zlogin/viadaemon.js";
 import { adminSocketPath, socketPath, type Reply } from "../daemon/protocol.js";
 import { EscapeFilter } from "./zlogin/escape.js";
-import { KeyPty, rawTerminal } from "./zlogin/keypty.js";
+import { KeyPty, rawTerminal, terminalSize } from "./zlogin/keypty.js";
 import type { ZonePaths } from "../document/store/paths.js";
 import { failure } from "./report.js";
 import { writeFileAtomic } from "../native/atomic.js";
@@ -108,7 +108,10 @@ async function main(argv: string[]): Promise<number> {
     const paths = zonePaths();
     if (a.console) return await consoleSession(paths, a);
     // A delegated admin's zlogin: zoneadmd checks her `login` and runs it (viadaemon.ts).
-    if (!asRoot()) return await loginViaDaemon(paths, { zone: a.zone, nullInput: a.nullInput, quiet: a.quiet, escape: a.escape, login: { user: a.user, safe: a.safe, terminal: a.argv.length === 0 && process.stdin.isTTY === true && !a.nullInput, argv: a.argv, term: process.env.TERM || "xterm" } });
+    const interactive = a.argv.length === 0 && process.stdin.isTTY === true && !a.nullInput;
+    // The zone's pty has the terminal's size from its start (loginproc.ts).
+    const size = interactive ? terminalSize() : undefined;
+    if (!asRoot()) return await loginViaDaemon(paths, { zone: a.zone, nullInput: a.nullInput, quiet: a.quiet, escape: a.escape, login: { user: a.user, safe: a.safe, terminal: interactive, argv: a.argv, term: process.env.TERM || "xterm", size } });
     // zoneadmd must be watching the zones (it is started if not running): a login into a
     // zone nobody supervises would outlive its halt. The call is bounded (client.ts).
     await ensureDaemon(paths);
@@ -116,8 +119,7 @@ async function main(argv: string[]): Promise<number> {
     if (!run || !run.booted || !alive(run.pid)) {
       throw new ZoneError(fs.existsSync(paths.configDir) && zoneExists(paths.configDir, a.zone) ? "zone is not running" : "no such zone configured");
     }
-    const interactive = a.argv.length === 0 && process.stdin.isTTY === true && !a.nullInput;
-    const proc = loginProcess(processTemplateFile(paths, a.zone), { root: run.root, user: a.user, safe: a.safe, terminal: interactive, argv: a.argv, term: process.env.TERM || "xterm" });
+    const proc = loginProcess(processTemplateFile(paths, a.zone), { root: run.root, user: a.user, safe: a.safe, terminal: interactive, argv: a.argv, term: process.env.TERM || "xterm", size });
     const processFile = path.join(zoneRunDir(paths, a.zone), `exec-${process.pid}.json`);
     // Whole or not at all: a full disk leaves no empty file behind.
     writeFileAtomic(processFile, JSON.stringify(proc), 0o600, false);

@@ -23,7 +23,7 @@ import { processTemplateFile, zoneRunDir } from "../document/store/runstate.js";
 import type { Platform } from "../platform/platform.js";
 import { alive } from "../platform/halt.js";
 import { makeRuntime, type RuntimeName } from "../platform/oci/runtime.js";
-import { loginProcess } from "../platform/loginproc.js";
+import { loginProcess, type WindowSize } from "../platform/loginproc.js";
 import { memlockOfBundle, withMemlock } from "../platform/cgroups/memlock.js";
 import { writeFileAtomic } from "../native/atomic.js";
 import type { LoginRequest, Request } from "./protocol.js";
@@ -33,6 +33,8 @@ const O_PATH = 0o10000000;
 const ZONE_USER = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
 const TERM = /^[A-Za-z0-9._+-]{1,64}$/;
 const STDIO = ["stdin", "stdout", "stderr"];
+/** The most rows or columns a caller may ask of a terminal. */
+const SIDE_MAX = 10_000;
 let sessions = 0;
 /** Sessions of one uid at once: each is a runtime process of root's on the host. */
 const MAX_SESSIONS_PER_UID = 32;
@@ -63,23 +65,24 @@ function unfit(fd: number): string | undefined {
 export interface LoginExtra {
   env?: readonly string[];
   /** The zone pty's size from its start (OCI process.consoleSize), before the runtime's first resize. */
-  consoleSize?: { height: number; width: number };
+  consoleSize?: WindowSize;
 }
 
 export function startLogin(paths: ZonePaths, platform: Platform, zone: string, l: LoginRequest, uid: number, stdio: StdioOptions, extra: LoginExtra = {}): ChildProcess | string {
   if (typeof l !== "object" || l === null || !Array.isArray(l.argv) || !l.argv.every((a) => typeof a === "string") || typeof l.safe !== "boolean" || typeof l.terminal !== "boolean")
     return `malformed login request`;
   if (typeof l.user !== "string" || !ZONE_USER.test(l.user)) return `login: invalid user name ${q(String(l.user))}`;
+  const size = extra.consoleSize ?? l.size;
+  if (size !== undefined && !sizeFits(size)) return `login: invalid window size ${JSON.stringify(size)}: height and width must be whole numbers from 1 to ${SIDE_MAX}`;
   if ((live.get(uid) ?? 0) >= MAX_SESSIONS_PER_UID) return `uid ${uid} has ${MAX_SESSIONS_PER_UID} zlogin sessions already`;
   const run = platform.readRun(zone);
   if (!run || !run.booted || !alive(run.pid)) return `zone is not running`;
   let processFile: string;
   let argv: string[];
   try {
-    const proc = loginProcess(processTemplateFile(paths, zone), { root: run.root, user: l.user, safe: l.safe, terminal: l.terminal, argv: l.argv, term: typeof l.term === "string" && TERM.test(l.term) ? l.term : "xterm" });
+    const proc = loginProcess(processTemplateFile(paths, zone), { root: run.root, user: l.user, safe: l.safe, terminal: l.terminal, argv: l.argv, term: typeof l.term === "string" && TERM.test(l.term) ? l.term : "xterm", size });
     // The API's environment comes last: it overrides the template's, as Incus's does.
     const env = extra.env ?? [];
-    if (l.terminal && extra.consoleSize) proc.consoleSize = extra.consoleSize;
     proc.env = [...proc.env.filter((e) => !env.some((x) => x.slice(0, x.indexOf("=") + 1) === e.slice(0, e.indexOf("=") + 1))), ...env];
     processFile = path.join(zoneRunDir(paths, zone), `exec-admin-${process.pid}-${++sessions}.json`);
     writeFileAtomic(processFile, JSON.stringify(proc), 0o600, false);
@@ -102,6 +105,11 @@ export function startLogin(paths: ZonePaths, platform: Platform, zone: string, l
   child.once("exit", end);
   child.once("error", end);
   return child;
+}
+
+function sizeFits(s: unknown): s is WindowSize {
+  const side = (n: unknown): boolean => Number.isInteger(n) && (n as number) >= 1 && (n as number) <= SIDE_MAX;
+  return typeof s === "object" && s !== null && side((s as Record<string, unknown>).height) && side((s as Record<string, unknown>).width);
 }
 
 /** The exit status as a shell reports it: the code, or 128 + the signal's number. */

@@ -43,6 +43,8 @@ export interface LoginRequest {
   terminal: boolean;
   argv: string[];
   term: string;
+  /** The caller's terminal size, the zone pty's from its start (loginproc.ts). */
+  size?: { height: number; width: number };
 }
 
 /**

@@ -20,6 +20,17 @@ export interface LoginSpec {
   /** The utility and its arguments; none for a shell. */
   argv: string[];
   term: string;
+  /**
+   * The zone pty's size from its creation (OCI consoleSize). Without it the runtime
+   * sizes the pty once it has received it, which races with the process's start: a
+   * shell running keys typed ahead may find a 0x0 terminal ("stty: standard input").
+   */
+  size?: WindowSize;
+}
+
+export interface WindowSize {
+  height: number;
+  width: number;
 }
 
 export function loginProcess(templateFile: string, s: LoginSpec): OciProcess {
@@ -30,6 +41,7 @@ export function loginProcess(templateFile: string, s: LoginSpec): OciProcess {
   return {
     ...template,
     terminal: s.terminal,
+    ...(s.terminal && s.size ? { consoleSize: s.size } : {}),
     user: { uid: u.uid, gid: u.gid },
     args,
     cwd: s.terminal && isZoneDir(s.root, u.home) ? u.home : "/",

@@ -16,15 +16,16 @@ import * as fs from "node:fs";
 import * as tty from "node:tty";
 import { makeRaw, openPty, resizePty } from "../../native/pty.js";
 import { PtyInput } from "../../daemon/ptyinput.js";
+import type { WindowSize } from "../../platform/loginproc.js";
 
-/** The size of zlogin's own terminal, [rows, cols]; 24x80 when it cannot be read. */
-function terminalSize(): [number, number] {
+/** The size of zlogin's own terminal; 24x80 when it cannot be read. */
+export function terminalSize(): WindowSize {
   const out = process.stdout;
   if (out.isTTY) {
-    const [cols, rows] = out.getWindowSize();
-    if (rows > 0 && cols > 0) return [rows, cols];
+    const [width, height] = out.getWindowSize();
+    if (height > 0 && width > 0) return { height, width };
   }
-  return [24, 80];
+  return { height: 24, width: 80 };
 }
 
 export class KeyPty {
@@ -37,8 +38,8 @@ export class KeyPty {
   private closed = false;
 
   constructor() {
-    const [rows, cols] = terminalSize();
-    const pty = openPty(rows, cols);
+    const { height, width } = terminalSize();
+    const pty = openPty(height, width);
     // Raw from the start: runc leaves it as it finds it (it makes stderr, our terminal,
     // raw), and a cooked pty would hold keys back until a newline and echo them.
     try {
@@ -70,9 +71,9 @@ export class KeyPty {
   /** The terminal's size onto the master, for a runtime that reads it from its stdin when told (SIGWINCH). */
   follow(): void {
     if (this.closed) return;
-    const [rows, cols] = terminalSize();
+    const { height, width } = terminalSize();
     try {
-      resizePty(this.master, rows, cols);
+      resizePty(this.master, height, width);
     } catch {
       // the session is ending; the size no longer matters
     }

@@ -178,6 +178,9 @@ test("the admin socket reads one bounded request quickly and takes no directory 
   assert.match(raw(alice, "x".repeat(5000), "--no-newline"), /request longer than 4096 bytes/);
   assert.match(raw(alice, "{not json"), /malformed request/);
   assert.match(raw(alice, JSON.stringify({ op: "login", zone: "web", login: { user: "root", safe: false, terminal: false, argv: ["ls"], term: "x" } }), "--dir-stdin"), /the stdin passed is a directory/);
+  // The terminal size she may name for the zone's pty: whole rows and columns, bounded.
+  for (const size of [{ height: 0, width: 80 }, { height: 24, width: 1e9 }, { height: 2.5, width: 80 }, "24x80"])
+    assert.match(raw(alice, JSON.stringify({ op: "login", zone: "web", login: { user: "root", safe: false, terminal: true, argv: [], term: "x", size } }), "--stdio"), /login: invalid window size .*: height and width must be whole numbers from 1 to 10000/);
   // Clients that send nothing are dropped after 5 s; eight at once are all one uid
   // may have on the way, and meanwhile other users are served.
   const t0 = Date.now();

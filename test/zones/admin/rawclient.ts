@@ -1,8 +1,9 @@
 /**
  * A hostile client of the admin socket, run as a test's host user: it sends exactly
  * the line it is given (and, with --dir-stdin, a directory's descriptor among three
- * in SCM_RIGHTS), answers "accepted" with "go", and prints whatever comes back.
- *   node rawclient.js SOCKET LINE [--dir-stdin] [--no-newline] [--silent]
+ * in SCM_RIGHTS; with --stdio, its own three), answers "accepted" with "go", and prints
+ * whatever comes back.
+ *   node rawclient.js SOCKET LINE [--dir-stdin | --stdio] [--no-newline] [--silent]
  */
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -12,14 +13,14 @@ const [sock, line, ...flags] = process.argv.slice(2) as [string, string, ...stri
 const text = flags.includes("--no-newline") ? line : `${line}\n`;
 const out = (d: string): void => void process.stdout.write(d);
 
-if (flags.includes("--dir-stdin")) {
+if (flags.includes("--dir-stdin") || flags.includes("--stdio")) {
   const s = sys();
   const fd = s.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const addr = Buffer.alloc(110);
   addr.writeUInt16LE(AF_UNIX, 0);
   Buffer.from(sock).copy(addr, 2);
   if (s.connect(fd, addr, 2 + Buffer.byteLength(sock) + 1) !== 0) throw new Error("connect failed");
-  const dir = fs.openSync("/", fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  const dir = flags.includes("--stdio") ? 0 : fs.openSync("/", fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   const control = Buffer.alloc(32);
   control.writeBigUInt64LE(28n, 0);
   control.writeInt32LE(SOL_SOCKET, 8);
