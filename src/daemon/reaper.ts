@@ -17,7 +17,7 @@
 import { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import { sys } from "../native/sys.js";
-import { directChildren } from "../native/posixspawn.js";
+import { directChildren, spawnsInFlight } from "../native/posixspawn.js";
 
 /** Pids of the children Node spawned and has not reaped yet. */
 const nodeChildren = new Set<number>();
@@ -102,6 +102,8 @@ export class Reaper {
   sweep(): number {
     for (const [pid, status] of this.inits) if (status === undefined) this.ended(pid);
     let reaped = 0;
+    // A child started on a worker thread may have ended before its starter knows its pid.
+    if (spawnsInFlight() > 0) return reaped;
     // Inits and awaited children are known and left out before their /proc/PID/stat is read:
     // with a hundred zones running, that was a hundred reads five times a second.
     for (const pid of zombieChildren((pid) => this.inits.has(pid) || nodeChildren.has(pid) || directChildren.has(pid))) {

@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 import { ZoneError, q } from "../native/errors.js";
 import { errnoText, sys } from "../native/sys.js";
-import { killNow, posixSpawn, waitExit } from "../native/posixspawn.js";
+import { killNow, spawnWatched, type Exit } from "../native/posixspawn.js";
 import { helperArgv, setprivBin } from "./helperbins.js";
 import type { ZoneRoot } from "./zonefs.js";
 import { ATTR_IDMAP, cloneTree, moveOnto, setAttrs } from "./mountapi.js";
@@ -43,13 +43,13 @@ export interface HeldUserns {
 export async function mappedUserns(base: number, size: number, inverse = false): Promise<HeldUserns> {
   // Started by posix_spawn (no fork of zoneadmd's memory): setpriv takes the slot's ids.
   let pid: number;
+  let exit: Promise<Exit>;
   try {
     const argv = [`--reuid=${base}`, `--regid=${base}`, "--clear-groups", ...helperArgv("unshare", ["--user", ...helperArgv("sleep", ["60"])])];
-    pid = posixSpawn(setprivBin(), argv, { fds: ["null", "null", "null"], env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
+    ({ pid, exit } = await spawnWatched(setprivBin(), argv, { fds: ["null", "null", "null"], env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } }));
   } catch (e) {
     throw new ZoneError(`cannot create a user namespace as uid ${base}: ${(e as Error).message}`);
   }
-  const exit = waitExit(pid);
   let exited: string | undefined;
   void exit.then((x) => (exited = x.signal !== null ? `signal ${x.signal}` : `status ${x.code}`), (e: Error) => (exited = e.message));
   let fd: number;

@@ -134,8 +134,12 @@ export async function make(this: Platform, name: string, init: string[] | undefi
       const peer = sd ? consolePeer(master) : undefined;
       // posix_spawn: no fork of zoneadmd's memory; the reaper's sweep reaps it once killed.
       const sleep = helperBin("sleep");
-      const holder = posixSpawn(sleep.file, ["infinity"], { fds: ["null", "null", "null", master, ...(peer === undefined ? [] : [peer])], setsid: true, env: { [HOLDER_ENV]: dir }, argv0: sleep.argv0 });
-      if (peer !== undefined) fs.closeSync(peer);
+      let holder: number;
+      try {
+        holder = await posixSpawn(sleep.file, ["infinity"], { fds: ["null", "null", "null", master, ...(peer === undefined ? [] : [peer])], setsid: true, env: { [HOLDER_ENV]: dir }, argv0: sleep.argv0 });
+      } finally {
+        if (peer !== undefined) fs.closeSync(peer);
+      }
       run.consoleHolder = holder;
       if (this.consoles) this.consoles.opened(name, master);
       else fs.closeSync(master);

@@ -17,14 +17,14 @@ function tmp(t: { after: (fn: () => void) => void }): string {
 }
 
 test("exit status and signal reach waitExit, and the child is reaped", async () => {
-  const ok = posixSpawn("sh", ["-c", "exit 7"], { fds: ["null", "null", "null"], env: { PATH: "/usr/bin:/bin" } });
+  const ok = await posixSpawn("sh", ["-c", "exit 7"], { fds: ["null", "null", "null"], env: { PATH: "/usr/bin:/bin" } });
   assert.ok(directChildren.size === 0 || !directChildren.has(ok));
   const exit = waitExit(ok);
   assert.ok(directChildren.has(ok), "an awaited child is left to its waiter by the reaper");
   assert.deepEqual(await exit, { code: 7, signal: null });
   assert.ok(!directChildren.has(ok));
   assert.throws(() => fs.statSync(`/proc/${ok}`), /ENOENT/, "no zombie left");
-  const killed = posixSpawn("sleep", ["60"], { fds: ["null", "null", "null"], env: {} });
+  const killed = await posixSpawn("sleep", ["60"], { fds: ["null", "null", "null"], env: {} });
   const end = waitExit(killed);
   process.kill(killed, "SIGKILL");
   assert.deepEqual(await end, { code: null, signal: 9 });
@@ -36,7 +36,7 @@ test("descriptors land where named, low numbers included; nothing else is inheri
   const extra = fs.openSync(path.join(dir, "extra"), "w");
   // The shell's descriptors (ls lists them from outside): exactly 0-4, and no
   // descriptor of the test process (its runner's included) that lacks close-on-exec.
-  const pid = posixSpawn("sh", ["-c", 'echo to-out; echo to-four >&4; ls /proc/$$/fd; echo "env:$(env | sort | tr "\\n" " ")"'], {
+  const pid = await posixSpawn("sh", ["-c", 'echo to-out; echo to-four >&4; ls /proc/$$/fd; echo "env:$(env | sort | tr "\\n" " ")"'], {
     fds: ["null", out, out, "null", extra],
     env: { PATH: "/usr/bin:/bin", ZONE_TEST: "a b" },
   });
@@ -56,7 +56,7 @@ test("a source descriptor that is itself a target's number is copied before it i
   const a = fs.openSync(path.join(dir, "a"), "w");
   const b = fs.openSync(path.join(dir, "b"), "w");
   // Swapped: child 1 gets b and child 2 gets a, whatever numbers a and b are.
-  const pid = posixSpawn("sh", ["-c", "echo one; echo two >&2"], { fds: ["null", b, a], env: { PATH: "/usr/bin:/bin" } });
+  const pid = await posixSpawn("sh", ["-c", "echo one; echo two >&2"], { fds: ["null", b, a], env: { PATH: "/usr/bin:/bin" } });
   fs.closeSync(a);
   fs.closeSync(b);
   await waitExit(pid);
@@ -67,7 +67,7 @@ test("a source descriptor that is itself a target's number is copied before it i
 test("signals at their defaults, an empty mask, and setsid when asked", async (t) => {
   const dir = tmp(t);
   const out = fs.openSync(path.join(dir, "out"), "w");
-  const pid = posixSpawn("sh", ["-c", "grep -E '^(SigIgn|SigBlk)' /proc/self/status; echo sid=$(cut -d' ' -f6 /proc/self/stat) pid=$$"], { fds: ["null", out, out], env: { PATH: "/usr/bin:/bin" }, setsid: true });
+  const pid = await posixSpawn("sh", ["-c", "grep -E '^(SigIgn|SigBlk)' /proc/self/status; echo sid=$(cut -d' ' -f6 /proc/self/stat) pid=$$"], { fds: ["null", out, out], env: { PATH: "/usr/bin:/bin" }, setsid: true });
   fs.closeSync(out);
   await waitExit(pid);
   const text = fs.readFileSync(path.join(dir, "out"), "utf8");
@@ -80,17 +80,17 @@ test("signals at their defaults, an empty mask, and setsid when asked", async (t
   assert.equal(m[1], m[2], "its own session");
 });
 
-test("a program that cannot be started is an error naming it", () => {
-  assert.throws(() => posixSpawn("no-such-helper-here", [], { fds: ["null", "null", "null"], env: { PATH: "/usr/bin:/bin" } }), /^Error: cannot start no-such-helper-here: ENOENT$/);
+test("a program that cannot be started is an error naming it", async () => {
+  await assert.rejects(posixSpawn("no-such-helper-here", [], { fds: ["null", "null", "null"], env: { PATH: "/usr/bin:/bin" } }), /^Error: cannot start no-such-helper-here: ENOENT$/);
 });
 
 test("killNow leaves no zombie behind it, and settles the child's waitExit", async () => {
-  const awaited = posixSpawn("sleep", ["60"], { fds: ["null", "null", "null"], env: {} });
+  const awaited = await posixSpawn("sleep", ["60"], { fds: ["null", "null", "null"], env: {} });
   const end = waitExit(awaited);
   killNow(awaited);
   assert.throws(() => fs.statSync(`/proc/${awaited}`), /ENOENT/, "reaped before killNow returned");
   assert.deepEqual(await end, { code: null, signal: 9 });
-  const unawaited = posixSpawn("sleep", ["60"], { fds: ["null", "null", "null"], env: {} });
+  const unawaited = await posixSpawn("sleep", ["60"], { fds: ["null", "null", "null"], env: {} });
   killNow(unawaited);
   assert.throws(() => fs.statSync(`/proc/${unawaited}`), /ENOENT/);
   assert.ok(!directChildren.has(awaited) && !directChildren.has(unawaited));
@@ -99,7 +99,7 @@ test("killNow leaves no zombie behind it, and settles the child's waitExit", asy
 
 test("a child killNow could not reap in time is reaped at its SIGCHLD", async () => {
   // A gigabyte to give back: its end takes the kernel well over the no wait allowed here.
-  const pid = posixSpawn(process.execPath, ["-e", "globalThis.a = Buffer.alloc(2 ** 30, 1); setTimeout(() => {}, 60_000)"], { fds: ["null", "null", "null"], env: {} });
+  const pid = await posixSpawn(process.execPath, ["-e", "globalThis.a = Buffer.alloc(2 ** 30, 1); setTimeout(() => {}, 60_000)"], { fds: ["null", "null", "null"], env: {} });
   const deadline0 = Date.now() + 20_000;
   while (Number(/^VmRSS:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) < 1 << 20 && Date.now() < deadline0) await new Promise((r) => setTimeout(r, 20));
   killNow(pid, 0);
@@ -110,7 +110,7 @@ test("a child killNow could not reap in time is reaped at its SIGCHLD", async ()
 });
 
 test("argv0 names the program apart from the file: a multi-call busybox runs the applet it names", { skip: !fs.existsSync("/bin/busybox") }, async () => {
-  const pid = posixSpawn("/bin/busybox", ["60"], { fds: ["null", "null", "null"], env: {}, argv0: "sleep" });
+  const pid = await posixSpawn("/bin/busybox", ["60"], { fds: ["null", "null", "null"], env: {}, argv0: "sleep" });
   const exit = waitExit(pid);
   try {
     // posix_spawn returns once the child has left our memory, a moment before the kernel shows its new argv.

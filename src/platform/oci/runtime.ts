@@ -6,7 +6,7 @@
  */
 import { execFile, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import { posixSpawn, waitExit } from "../../native/posixspawn.js";
+import { spawnWatched, type Exit } from "../../native/posixspawn.js";
 import { memlockOfBundle, withMemlock } from "../cgroups/memlock.js";
 import { ZoneError } from "../../native/errors.js";
 import { startThroughFifo } from "./execfifo.js";
@@ -101,30 +101,33 @@ class CliRuntime implements OciRuntime {
     return this.spawnInit("run", ["--detach"], id, bundle, pidFile, log, consoleSocket);
   }
 
-  private spawnInit(verb: "create" | "run", flags: string[], id: string, bundle: string, pidFile: string, log: string, consoleSocket?: string): Promise<void> {
+  private async spawnInit(verb: "create" | "run", flags: string[], id: string, bundle: string, pidFile: string, log: string, consoleSocket?: string): Promise<void> {
     fs.mkdirSync(this.stateDir, { recursive: true, mode: 0o700 });
+    const console = consoleSocket ? ["--console-socket", consoleSocket] : [];
+    // Under the zone's RLIMIT_MEMLOCK, which its init inherits (memlock.ts).
+    const [bin, ...argv] = withMemlock(memlockOfBundle(bundle), [this.bin, "--root", this.stateDir, verb, ...flags, "--bundle", bundle, "--pid-file", pidFile, ...console, id]);
     // The container's init inherits the runtime's stdio, so it gets the zone's log file
     // and /dev/null: no pipe of ours, and nothing else, leaks into the zone.
     const fd = fs.openSync(log, "a", 0o600);
-    return new Promise((resolve, reject) => {
-      const console = consoleSocket ? ["--console-socket", consoleSocket] : [];
-      // Under the zone's RLIMIT_MEMLOCK, which its init inherits (memlock.ts).
-      const [bin, ...argv] = withMemlock(memlockOfBundle(bundle), [this.bin, "--root", this.stateDir, verb, ...flags, "--bundle", bundle, "--pid-file", pidFile, ...console, id]);
-      // posix_spawn: the runtime starts at every boot, and a fork of zoneadmd costs its thread more than the runtime does.
-      let pid: number;
-      try {
-        pid = posixSpawn(bin!, argv, { fds: ["null", fd, fd], env: { ...process.env } });
-      } catch (e) {
-        return reject(new ZoneError(`${this.name} ${verb} failed: ${(e as Error).message}`));
-      } finally {
-        fs.closeSync(fd);
-      }
-      waitExit(pid).then(({ code }) => {
-        if (code === 0) return resolve();
-        const last = fs.readFileSync(log, "utf8").trim().split("\n").pop() ?? "";
-        reject(new ZoneError(`${this.name} ${verb} failed: ${last}`));
-      }, (e: Error) => reject(new ZoneError(`${this.name} ${verb} failed: ${e.message}`)));
-    });
+    let exit: Promise<Exit>;
+    try {
+      // posix_spawn: the runtime starts at every boot, and a fork of zoneadmd costs its
+      // thread more than the runtime does; on a worker thread, as its exec may take a while.
+      ({ exit } = await spawnWatched(bin!, argv, { fds: ["null", fd, fd], env: { ...process.env } }));
+    } catch (e) {
+      throw new ZoneError(`${this.name} ${verb} failed: ${(e as Error).message}`);
+    } finally {
+      fs.closeSync(fd);
+    }
+    let code: number | null;
+    try {
+      ({ code } = await exit);
+    } catch (e) {
+      throw new ZoneError(`${this.name} ${verb} failed: ${(e as Error).message}`);
+    }
+    if (code === 0) return;
+    const last = fs.readFileSync(log, "utf8").trim().split("\n").pop() ?? "";
+    throw new ZoneError(`${this.name} ${verb} failed: ${last}`);
   }
 
   async start(id: string, pid?: number): Promise<void> {
