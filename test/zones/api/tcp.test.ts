@@ -161,7 +161,15 @@ describe("SIGHUP reads api-listen again", () => {
   const root = new ZoneTestRoot("tcphup");
   after(() => root.remove());
   const conf = (text: string): void => fs.writeFileSync(path.join(root.configDir, "zoneadmd.conf"), text, { mode: 0o644 });
-  const address = (): string | undefined => (fs.existsSync(tcpAddressFile(root.paths)) ? fs.readFileSync(tcpAddressFile(root.paths), "utf8").trim() : undefined);
+  // Read once, not checked first: a move removes the file between the old listener and the new.
+  const address = (): string | undefined => {
+    try {
+      return fs.readFileSync(tcpAddressFile(root.paths), "utf8").trim();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw e;
+    }
+  };
   const hup = async (pid: number, want: (a: string | undefined) => boolean, what: string): Promise<void> => {
     process.kill(pid, "SIGHUP");
     await until(what, () => want(address()), 10_000);
