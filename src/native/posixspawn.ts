@@ -97,10 +97,10 @@ const POSIX_SPAWN_SETSID = 0x80;
  * calling thread until the child has exec'd, and on a busy host that wait (the child's
  * turn on a CPU, then the exec of a large binary) took 3.7 ms (p50; 5.7 p90) of
  * zoneadmd's thread per start of runc, measured on the 2-core VM with both cores
- * loaded, against 0.03 ms this way. (zoneadmd gives that pool only short jobs, no read
- * that may wait, so a start never queues behind one.) The descriptors in `opts.fds` must stay open until
- * the promise settles. Nobody awaits the child's status: the reaper's sweep reaps it
- * (see spawnWatched for a child whose status matters).
+ * loaded, against 0.03 ms this way. zoneadmd gives that pool only short jobs (no read
+ * that may wait), so a start never queues behind one. The descriptors in `opts.fds`
+ * must stay open until the promise settles. Nobody awaits the child's status: the
+ * reaper's sweep reaps it (see spawnWatched for a child whose status matters).
  */
 export function posixSpawn(file: string, args: readonly string[], opts: DirectSpawn): Promise<number> {
   return start(file, args, opts, () => undefined);
