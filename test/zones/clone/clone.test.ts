@@ -153,7 +153,7 @@ describe("clone, move, detach, attach", { concurrency: false }, () => {
     assert.equal(fs.statSync(zp("src")).mode & 0o777, 0o700);
   });
 
-  test("attach in another root re-maps a taken slot; the zone's file keeps its owner inside", () => {
+  test("attach in another root re-maps a taken slot; the zone's file keeps its owner inside", async () => {
     const from = zp("src");
     const detachedSlot = JSON.parse(fs.readFileSync(path.join(from, "zone-detached.json"), "utf8")).slot as number;
     // Another zone of the other root takes the detached slot (slots are host-wide, and
@@ -161,8 +161,13 @@ describe("clone, move, detach, attach", { concurrency: false }, () => {
     // must shift the tree.
     const reg = new SlotRegistry();
     const held: string[] = [];
-    for (let i = 0; i < 64 && !held.some((u) => reg.find(u)?.slot === detachedSlot); i++) {
-      const u = `clone-test-${process.pid}-${i}`;
+    // A zone of a test running beside this one may have taken it first: wait for it to go.
+    for (let i = 0, end = Date.now() + 30_000; i < 64 && Date.now() < end && !held.some((u) => reg.find(u)?.slot === detachedSlot); ) {
+      if (reg.list().some((e) => e.slot === detachedSlot)) {
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      const u = `clone-test-${process.pid}-${i++}`;
       held.push(u);
       reg.allocate(u, other.paths.configDir, "taker");
     }
