@@ -12,7 +12,6 @@ test("a sweep running all along reaps no helper whose start has not answered yet
   const reaper = new Reaper();
   let sweeping = true;
   let sweeps = 0; // those that looked at the zombies: none was being started
-
   // As zoneadmd's: a sweep at every turn of the loop, not only at SIGCHLD.
   const loop = (): void => {
     if (!sweeping) return;
