@@ -12,10 +12,10 @@ import { parseBootWords } from "../document/bootargs.js";
 import { zonePaths } from "../document/store/paths.js";
 import { Repository, type IndexEntry } from "../document/store/repository.js";
 import { checkOperation } from "../document/store/state.js";
-import { listZones, parseListFlags } from "./zoneadm/list.js";
+import { listZones, parseListFlags, recordedActive } from "./zoneadm/list.js";
 import { verifyOnHost } from "../platform/hostcheck.js";
 import { failure } from "./report.js";
-import { call } from "../daemon/client.js";
+import { asRoot, call, ensureDaemon, serving } from "../daemon/client.js";
 import type { Operation, Request } from "../daemon/protocol.js";
 import { readHaltNote, runningIds } from "../document/store/runstate.js";
 import { applySubcommand } from "./zoneadm/apply.js";
@@ -131,8 +131,15 @@ const CMDTAB: readonly Subcommand[] = [
     name: "list",
     usage: "list [-cinpv]",
     needsZone: false,
-    run(ctx) {
+    async run(ctx) {
       const flags = parseListFlags(ctx.args);
+      // A state the index records as active is true only while zoneadmd watches the zone:
+      // after the daemon died, a zone's init may have gone too. Root starts the daemon,
+      // which reconciles before it listens; anyone else is told the states may be old.
+      if (recordedActive(ctx.repo, ctx.zone)) {
+        if (asRoot()) await ensureDaemon(zonePaths());
+        else if (!(await serving(zonePaths()))) process.stderr.write("zoneadm: warning: zoneadmd is not running: the states of running zones are as it last recorded them\n");
+      }
       ctx.out(listZones(ctx.repo, flags, ctx.zone, runningIds(zonePaths())).join("\n"));
       // The good zones are listed; each bad index line is named, so its zone is not silently missing.
       for (const problem of ctx.repo.scan().problems) process.stderr.write(`zoneadm: warning: ${problem}\n`);

@@ -175,6 +175,11 @@ export async function ensureDaemon(paths: ZonePaths): Promise<void> {
   if (!reply.ok) throw new ZoneError(reply.error);
 }
 
+/** Is a daemon listening on the socket the caller would use (root's, or the admin socket)? */
+export function serving(paths: ZonePaths): Promise<boolean> {
+  return listening(asRoot() ? socketPath(paths.runDir) : adminSocketPath(paths.runDir));
+}
+
 /** Only root talks to root's socket and starts zoneadmd; any other user has the admin socket (admins.ts). */
 export function asRoot(): boolean {
   return process.geteuid?.() === 0;

@@ -55,6 +55,11 @@ function row(e: IndexEntry, ids: ReadonlyMap<string, number>): ListRow {
   return { id: ids.get(e.name), name: e.name, state: e.state, zonepath: e.zonepath, uuid: e.uuid, brand: e.brand, ipType: e.ipType === "exclusive" ? "excl" : "shared" };
 }
 
+/** Does the index record a zone (`only`, or any) in a state only a watching zoneadmd keeps true? */
+export function recordedActive(repo: Repository, only: string | undefined): boolean {
+  return repo.list().some((e) => (only === undefined || e.name === only) && ACTIVE.includes(e.state));
+}
+
 export function listZones(repo: Repository, flags: ListFlags, only: string | undefined, ids: ReadonlyMap<string, number>): string[] {
   const rows: ListRow[] = [];
   if (!flags.noGlobal && (only === undefined || only === "global"))

@@ -1,6 +1,7 @@
 /**
  * Recovery of real zones: run state zoneadmd cannot read is rebuilt from the kernel
- * after a kill -9, and a zone that reboots itself in a loop is halted at the limit.
+ * after a kill -9, a zone whose init died with the daemon is not listed as running, and a
+ * zone that reboots itself in a loop is halted at the limit.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -51,6 +52,28 @@ test("corrupt zone.json and kill -9 of zoneadmd: the zone runs on, found again",
   assert.equal(stateOf("c"), "installed");
   assert.deepEqual(holders(), [], "no console holder left");
   assert.deepEqual(mountsBelow(path.join(root.dir, "zones", "c")), []);
+});
+
+test("a zone whose init died while zoneadmd was down is listed as installed, not running", () => {
+  const zp = path.join(root.dir, "zones", "g");
+  root.ok("zonecfg", ["-z", "g", `create; set zonepath=${zp}; set brand=minimal`]);
+  root.ok("zoneadm", ["-z", "g", "install"]);
+  root.ok("zoneadm", ["-z", "g", "boot"]);
+  try {
+    const { pid } = JSON.parse(fs.readFileSync(path.join(root.paths.runDir, "zone", "g", "zone.json"), "utf8")) as { pid: number };
+    killDaemon();
+    process.kill(pid, "SIGKILL");
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (const end = Date.now() + 5000; Date.now() < end && fs.existsSync(`/proc/${pid}/ns`); ) Atomics.wait(pause, 0, 0, 5);
+    // The index still says running; list must not repeat it: root's list starts zoneadmd,
+    // which reconciles (the init is gone: the zone is halted) before it answers.
+    assert.match(root.ok("zoneadm", ["-z", "g", "list", "-p"]), /^-:g:installed:/m);
+    assert.equal(stateOf("g"), "installed");
+  } finally {
+    if (stateOf("g") !== "installed") root.run("zoneadm", ["-z", "g", "halt"]);
+  }
+  assert.deepEqual(holders(), [], "no console holder left");
+  assert.deepEqual(mountsBelow(zp), []);
 });
 
 test("a zone whose rc script reboots it is halted after 10 reboots in 60 s", { timeout: 120_000 }, async () => {
