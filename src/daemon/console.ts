@@ -77,6 +77,11 @@ export class ZoneConsoles implements ConsoleSink {
     this.consoles.set(name, { master, stream, input: new PtyInput(master) });
   }
 
+  /** The zone's console pty master, while the zone has one; the console keeps owning it. */
+  master(name: string): number | undefined {
+    return this.consoles.get(name)?.master;
+  }
+
   closed(name: string): void {
     const c = this.consoles.get(name);
     if (c) {

@@ -5,17 +5,23 @@
  * daemon takes the running zones' consoles back. Its own file so that what the daemon
  * does on its own reads apart from what it does when asked (dispatch.ts).
  */
+import * as fs from "node:fs";
 import { ZoneError } from "../native/errors.js";
 import { alive } from "../platform/halt.js";
 import type { IndexScan } from "../document/store/repository.js";
 import { fdOfProcess } from "../native/fdpass.js";
-import { HOLDER_FD, writeHaltNote } from "../document/store/runstate.js";
+import { HOLDER_FD, writeHaltNote, writeRun } from "../document/store/runstate.js";
+import { spawnHolder } from "../platform/holders.js";
+import { consolePeer } from "../platform/systemd.js";
 import type { Daemon } from "./server.js";
 
 const SIGHUP = 1;
 /** A zone whose init reboots it more often than this in the window is halted (illumos gives up too). */
 const REBOOT_LIMIT = 10;
 const REBOOT_WINDOW_MS = 60_000;
+/** Console holders are looked at every this many supervision ticks (200 ms each). */
+const HOLDER_TICKS = 5;
+let ticks = 0;
 
 /**
  * Match the repository to the kernel: zones whose init is gone are halted, runtime
@@ -88,10 +94,12 @@ export async function reconcile(this: Daemon): Promise<void> {
 export function supervise(this: Daemon): void {
   // Halts that could not write their state (a full disk) are recorded once there is room.
   for (const name of this.platform.unrecorded) if (!this.queues.has(name)) void this.serialize(name, async () => this.platform.retryUnrecorded(name));
+  const holders = ++ticks % HOLDER_TICKS === 0;
   for (const e of this.readable()) {
     if ((e.state !== "running" && e.state !== "ready") || this.queues.has(e.name)) continue;
     const run = this.platform.readRun(e.name);
     if (!run || run.pid === 0) continue;
+    if (holders && run.consoleHolder > 0 && !alive(run.consoleHolder)) replaceHolder.call(this, e.name);
     // Reap only pids we know: waitpid(-1) would steal Node's own children's statuses.
     const end = this.reaper.ended(run.pid);
     if (end === undefined) continue;
@@ -124,6 +132,29 @@ export function supervise(this: Daemon): void {
   this.lxcfs.check();
   const orphans = this.reaper.sweep();
   if (orphans > 0) this.log(`zoneadmd ${process.pid}: reaped ${orphans} orphaned process${orphans === 1 ? "" : "es"}`);
+}
+
+/**
+ * A zone's console holder is gone while the zone runs (host root killed it: `killall
+ * sleep` reaches every holder). The pty lives on in zoneadmd's own copy of the master:
+ * a new holder takes that copy, or the console would die at the daemon's next restart.
+ */
+function replaceHolder(this: Daemon, name: string): void {
+  void this.serialize(name, async () => {
+    const run = this.platform.readRun(name);
+    const state = this.platform.repo.find(name)?.state;
+    const master = this.consoles.master(name);
+    if (!run?.consoleHolder || alive(run.consoleHolder) || (state !== "running" && state !== "ready") || master === undefined) return;
+    const peer = run.consolePeer ? consolePeer(master) : undefined;
+    let holder: number;
+    try {
+      holder = await spawnHolder(this.platform.runDir(name), master, peer);
+    } finally {
+      if (peer !== undefined) fs.closeSync(peer);
+    }
+    writeRun(this.paths, name, { ...run, consoleHolder: holder });
+    this.log(`zone '${name}': its console holder ${run.consoleHolder} is gone; holder ${holder} holds the console now`);
+  }).catch((err: Error) => this.log(`zone '${name}': console holder not replaced: ${err.message}`));
 }
 
 /** After a restart: take each running zone's console back from its holder process. */

@@ -4,7 +4,8 @@
  * the kernel is asked, not a file that may never have been written.
  */
 import * as fs from "node:fs";
-import { killNow } from "../native/posixspawn.js";
+import { killNow, posixSpawn } from "../native/posixspawn.js";
+import { helperBin } from "./helperbins.js";
 
 /** The environment variable naming the run directory a holder belongs to. */
 export const HOLDER_ENV = "ZONES_CONSOLE_HOLDER";
@@ -44,4 +45,15 @@ function isHolder(pid: number, runDir: string): boolean {
 export function killHolders(runDir: string): void {
   // Reaped at once when zoneadmd's own child (posix_spawn): a halt leaves no zombie.
   for (const pid of findHolders(runDir)) killNow(pid);
+}
+
+/**
+ * Start a holder: `sleep infinity` keeping the console's pty master as its fd 3 (and,
+ * for a systemd zone, a slave `peer` as fd 4, systemd.ts consolePeer), in a session of
+ * its own, its environment naming the run directory. By posix_spawn: no fork of
+ * zoneadmd's memory; the reaper's sweep reaps it once killed.
+ */
+export function spawnHolder(runDir: string, master: number, peer?: number): Promise<number> {
+  const sleep = helperBin("sleep");
+  return posixSpawn(sleep.file, ["infinity"], { fds: ["null", "null", "null", master, ...(peer === undefined ? [] : [peer])], setsid: true, env: { [HOLDER_ENV]: runDir }, argv0: sleep.argv0 });
 }

@@ -17,15 +17,13 @@ import { zoneProcess, zoneSpec } from "./oci/spec.js";
 import { withdrawRuntimeDefaults, zoneDevices } from "./devices.js";
 import { haltNoteFile, processTemplateFile, writeRun, type RunState } from "../document/store/runstate.js";
 import { receiveOneFd } from "../native/fdpass.js";
-import { posixSpawn } from "../native/posixspawn.js";
 import { SLOT_SIZE } from "./slots.js";
 import { traceSpan } from "../native/trace.js";
 import { checkOperation } from "../document/store/state.js";
 import { applyLimits, zonesLimits } from "./reserve.js";
 import { ZoneRoot } from "./zonefs.js";
 import { writeHostid } from "./hostid.js";
-import { findHolders, HOLDER_ENV } from "./holders.js";
-import { helperBin } from "./helperbins.js";
+import { findHolders, spawnHolder } from "./holders.js";
 import { mountZoneFs } from "./fsmounts.js";
 import { zoneCpus } from "./cpusets.js";
 import { checkRctlsOnHost } from "./rctlcheck.js";
@@ -132,15 +130,14 @@ export async function make(this: Platform, name: string, init: string[] | undefi
       // Its environment names the zone (holders.ts): a kill before zone.json records it leaks nothing.
       // A systemd zone's holder keeps a slave open too (systemd.ts consolePeer).
       const peer = sd ? consolePeer(master) : undefined;
-      // posix_spawn: no fork of zoneadmd's memory; the reaper's sweep reaps it once killed.
-      const sleep = helperBin("sleep");
       let holder: number;
       try {
-        holder = await posixSpawn(sleep.file, ["infinity"], { fds: ["null", "null", "null", master, ...(peer === undefined ? [] : [peer])], setsid: true, env: { [HOLDER_ENV]: dir }, argv0: sleep.argv0 });
+        holder = await spawnHolder(dir, master, peer);
       } finally {
         if (peer !== undefined) fs.closeSync(peer);
       }
       run.consoleHolder = holder;
+      if (sd) run.consolePeer = true;
       if (this.consoles) this.consoles.opened(name, master);
       else fs.closeSync(master);
     } finally {

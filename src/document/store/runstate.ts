@@ -24,6 +24,8 @@ export interface RunState {
    * the console outlives a zoneadmd restart; 0 when none.
    */
   consoleHolder: number;
+  /** The holder keeps a slave of the console open too (a systemd zone: systemd.ts consolePeer). */
+  consolePeer?: boolean;
 }
 
 /** fd number of the console's pty master in the holder process. */

@@ -1,9 +1,11 @@
 /**
  * The zone console (zlogin -C), driven on real terminals: the terminal of the zone's
  * init, output replayed on attach, one client at a time, ~. to detach, attached across
- * reboots, recovered after a zoneadmd SIGKILL, and -d dropping the connection at halt.
+ * reboots, recovered after a zoneadmd SIGKILL, kept by a new holder when its holder is
+ * killed, and -d dropping the connection at halt.
  */
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { EscapeFilter } from "../../../src/cmd/zlogin/escape.js";
@@ -82,6 +84,25 @@ describe("zlogin -C", { concurrency: false }, () => {
     await b.see(/after-6-restart/);
     b.type("~.");
     await b.exited();
+  });
+
+  test("a console holder killed by host root is replaced; the console survives the next zoneadmd SIGKILL", async () => {
+    const runFile = path.join(root.paths.runDir, "zone", "cz", "zone.json");
+    const holderOf = (): number => (JSON.parse(fs.readFileSync(runFile, "utf8")) as { consoleHolder: number }).consoleHolder;
+    const first = holderOf();
+    process.kill(first, "SIGKILL"); // as `killall sleep` would
+    let next = first;
+    for (const end = Date.now() + 10_000; Date.now() < end && next === first; await new Promise((r) => setTimeout(r, 100))) next = holderOf();
+    assert.notEqual(next, first, "a new holder is recorded");
+    assert.match(fs.readFileSync(`/proc/${next}/environ`, "utf8"), /^ZONES_CONSOLE_HOLDER=/);
+    // The daemon's own copy of the master goes with it: only the new holder keeps the console.
+    root.killDaemon();
+    const a = attach(["cz"]);
+    await a.see(/Connected/);
+    a.type("echo held-$((5 + 5))-again\n");
+    await a.see(/held-10-again/);
+    a.type("~.");
+    await a.exited();
   });
 
   test("-d drops the connection when the zone halts", async () => {
