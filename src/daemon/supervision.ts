@@ -162,7 +162,11 @@ export function recoverConsoles(this: Daemon): void {
   for (const e of this.readable()) {
     if (e.state !== "ready" && e.state !== "running") continue;
     const run = this.platform.readRun(e.name);
-    if (!run?.consoleHolder || !alive(run.consoleHolder)) continue;
+    if (!run?.consoleHolder) continue;
+    if (!alive(run.consoleHolder)) {
+      this.log(`zone '${e.name}': console not recovered: its holder ${run.consoleHolder} is gone (the zone has a console again at its next boot)`);
+      continue;
+    }
     try {
       this.consoles.opened(e.name, fdOfProcess(run.consoleHolder, HOLDER_FD));
     } catch (err) {

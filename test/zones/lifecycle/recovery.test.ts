@@ -1,7 +1,8 @@
 /**
  * Recovery of real zones: run state zoneadmd cannot read is rebuilt from the kernel
- * after a kill -9, a zone whose init died with the daemon is not listed as running, and a
- * zone that reboots itself in a loop is halted at the limit.
+ * after a kill -9, a zone whose init died with the daemon is not listed as running, a
+ * console lost with its holder is logged, and a zone that reboots itself in a loop is
+ * halted at the limit.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -71,6 +72,32 @@ test("a zone whose init died while zoneadmd was down is listed as installed, not
     assert.equal(stateOf("g"), "installed");
   } finally {
     if (stateOf("g") !== "installed") root.run("zoneadm", ["-z", "g", "halt"]);
+  }
+  assert.deepEqual(holders(), [], "no console holder left");
+  assert.deepEqual(mountsBelow(zp), []);
+});
+
+test("a console whose holder died with zoneadmd is logged as lost; the next boot gives the zone a console again", () => {
+  const zp = path.join(root.dir, "zones", "h");
+  root.ok("zonecfg", ["-z", "h", `create; set zonepath=${zp}; set brand=minimal`]);
+  root.ok("zoneadm", ["-z", "h", "install"]);
+  root.ok("zoneadm", ["-z", "h", "boot"]);
+  const runFile = path.join(root.paths.runDir, "zone", "h", "zone.json");
+  const holderOf = (): number => (JSON.parse(fs.readFileSync(runFile, "utf8")) as { consoleHolder: number }).consoleHolder;
+  try {
+    killDaemon();
+    const holder = holderOf();
+    process.kill(holder, "SIGKILL");
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (const end = Date.now() + 5000; Date.now() < end && fs.existsSync(`/proc/${holder}/environ`); ) Atomics.wait(pause, 0, 0, 5);
+    root.ok("zoneadm", ["list"]); // starts zoneadmd: the zone is running
+    const log = fs.readFileSync(path.join(root.paths.runDir, "zoneadmd.log"), "utf8");
+    assert.match(log, new RegExp(`zone 'h': console not recovered: its holder ${holder} is gone`));
+    root.ok("zoneadm", ["-z", "h", "reboot"]);
+    assert.notEqual(holderOf(), holder);
+    assert.ok(fs.existsSync(`/proc/${holderOf()}/environ`), "the reboot's holder runs");
+  } finally {
+    root.run("zoneadm", ["-z", "h", "halt"]);
   }
   assert.deepEqual(holders(), [], "no console holder left");
   assert.deepEqual(mountsBelow(zp), []);
