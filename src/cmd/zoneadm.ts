@@ -136,9 +136,14 @@ const CMDTAB: readonly Subcommand[] = [
       // A state the index records as active is true only while zoneadmd watches the zone:
       // after the daemon died, a zone's init may have gone too. Root starts the daemon,
       // which reconciles before it listens; anyone else is told the states may be old.
+      // A daemon that cannot be reached costs the list nothing but the warning.
       if (recordedActive(ctx.repo, ctx.zone)) {
-        if (asRoot()) await ensureDaemon(zonePaths());
-        else if (!(await serving(zonePaths()))) process.stderr.write("zoneadm: warning: zoneadmd is not running: the states of running zones are as it last recorded them\n");
+        const stale = "the states of running zones are as zoneadmd last recorded them";
+        if (!asRoot()) {
+          if (!(await serving(zonePaths()))) process.stderr.write(`zoneadm: warning: zoneadmd is not running: ${stale}\n`);
+        } else {
+          await ensureDaemon(zonePaths()).catch((e: Error) => process.stderr.write(`zoneadm: warning: ${e.message}: ${stale}\n`));
+        }
       }
       ctx.out(listZones(ctx.repo, flags, ctx.zone, runningIds(zonePaths())).join("\n"));
       // The good zones are listed; each bad index line is named, so its zone is not silently missing.

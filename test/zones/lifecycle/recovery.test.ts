@@ -7,8 +7,10 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { spawn, spawnSync } from "node:child_process";
 import { after, test } from "node:test";
 import { mountsBelow } from "../../../src/platform/idmap.js";
+import { BIN } from "../../support/helpers.js";
 import { ZoneTestRoot } from "../../support/zones.js";
 
 const root = new ZoneTestRoot("recovery");
@@ -74,6 +76,30 @@ test("a zone whose init died while zoneadmd was down is listed as installed, not
     if (stateOf("g") !== "installed") root.run("zoneadm", ["-z", "g", "halt"]);
   }
   assert.deepEqual(holders(), [], "no console holder left");
+  assert.deepEqual(mountsBelow(zp), []);
+});
+
+test("root's zoneadm list still lists, with a warning, when zoneadmd cannot be started", () => {
+  const zp = path.join(root.dir, "zones", "u");
+  root.ok("zonecfg", ["-z", "u", `create; set zonepath=${zp}; set brand=minimal`]);
+  root.ok("zoneadm", ["-z", "u", "install"]);
+  root.ok("zoneadm", ["-z", "u", "boot"]);
+  killDaemon();
+  // Another process holds the daemon's lock: each zoneadmd started exits at once.
+  const lock = path.join(root.paths.runDir, "zoneadmd.lock");
+  const holder = spawn("flock", ["-x", "-o", lock, "sleep", "60"], { stdio: "ignore" });
+  try {
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (const end = Date.now() + 5000; Date.now() < end && spawnSync("flock", ["-xn", lock, "true"]).status === 0; ) Atomics.wait(pause, 0, 0, 10);
+    const r = spawnSync(path.join(BIN, "zoneadm"), ["list", "-p"], { env: { ...root.env, ZONES_CLIENT_TIMEOUT_MS: "800" }, encoding: "utf8", timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /:u:running:/);
+    assert.match(r.stderr, /^zoneadm: warning: cannot reach zoneadmd .*: the states of running zones are as zoneadmd last recorded them$/m);
+  } finally {
+    holder.kill("SIGKILL");
+    root.run("zoneadm", ["-z", "u", "halt"]);
+  }
+  assert.equal(stateOf("u"), "installed");
   assert.deepEqual(mountsBelow(zp), []);
 });
 
