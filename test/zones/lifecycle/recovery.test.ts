@@ -87,7 +87,8 @@ test("root's zoneadm list still lists, with a warning, when zoneadmd cannot be s
   killDaemon();
   // Another process holds the daemon's lock: each zoneadmd started exits at once.
   const lock = path.join(root.paths.runDir, "zoneadmd.lock");
-  const holder = spawn("flock", ["-x", "-o", lock, "sleep", "60"], { stdio: "ignore" });
+  // In a process group of its own, so that flock and its sleep both go at the end.
+  const holder = spawn("flock", ["-x", "-o", lock, "sleep", "60"], { stdio: "ignore", detached: true });
   try {
     const pause = new Int32Array(new SharedArrayBuffer(4));
     for (const end = Date.now() + 5000; Date.now() < end && spawnSync("flock", ["-xn", lock, "true"]).status === 0; ) Atomics.wait(pause, 0, 0, 10);
@@ -96,7 +97,7 @@ test("root's zoneadm list still lists, with a warning, when zoneadmd cannot be s
     assert.match(r.stdout, /:u:running:/);
     assert.match(r.stderr, /^zoneadm: warning: cannot reach zoneadmd .*: the states of running zones are as zoneadmd last recorded them$/m);
   } finally {
-    holder.kill("SIGKILL");
+    process.kill(-holder.pid!, "SIGKILL");
     root.run("zoneadm", ["-z", "u", "halt"]);
   }
   assert.equal(stateOf("u"), "installed");
