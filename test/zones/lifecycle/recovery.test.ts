@@ -32,6 +32,15 @@ function holders(): number[] {
 
 const stateOf = (z: string): string => root.ok("zoneadm", ["list", "-cp"]).split("\n").find((l) => l.split(":")[1] === z)?.split(":")[2] ?? "";
 
+/** A minimal zone `name`, configured, installed and booted; its zonepath. */
+function bootMinimal(name: string): string {
+  const zp = path.join(root.dir, "zones", name);
+  root.ok("zonecfg", ["-z", name, `create; set zonepath=${zp}; set brand=minimal`]);
+  root.ok("zoneadm", ["-z", name, "install"]);
+  root.ok("zoneadm", ["-z", name, "boot"]);
+  return zp;
+}
+
 function killDaemon(): void {
   root.killDaemon();
 }
@@ -58,10 +67,7 @@ test("corrupt zone.json and kill -9 of zoneadmd: the zone runs on, found again",
 });
 
 test("a zone whose init died while zoneadmd was down is listed as installed, not running", () => {
-  const zp = path.join(root.dir, "zones", "g");
-  root.ok("zonecfg", ["-z", "g", `create; set zonepath=${zp}; set brand=minimal`]);
-  root.ok("zoneadm", ["-z", "g", "install"]);
-  root.ok("zoneadm", ["-z", "g", "boot"]);
+  const zp = bootMinimal("g");
   try {
     const { pid } = JSON.parse(fs.readFileSync(path.join(root.paths.runDir, "zone", "g", "zone.json"), "utf8")) as { pid: number };
     killDaemon();
@@ -80,10 +86,7 @@ test("a zone whose init died while zoneadmd was down is listed as installed, not
 });
 
 test("root's zoneadm list still lists, with a warning, when zoneadmd cannot be started", () => {
-  const zp = path.join(root.dir, "zones", "u");
-  root.ok("zonecfg", ["-z", "u", `create; set zonepath=${zp}; set brand=minimal`]);
-  root.ok("zoneadm", ["-z", "u", "install"]);
-  root.ok("zoneadm", ["-z", "u", "boot"]);
+  const zp = bootMinimal("u");
   killDaemon();
   // Another process holds the daemon's lock: each zoneadmd started exits at once.
   const lock = path.join(root.paths.runDir, "zoneadmd.lock");
@@ -105,10 +108,7 @@ test("root's zoneadm list still lists, with a warning, when zoneadmd cannot be s
 });
 
 test("a console whose holder died with zoneadmd is logged as lost; the next boot gives the zone a console again", () => {
-  const zp = path.join(root.dir, "zones", "h");
-  root.ok("zonecfg", ["-z", "h", `create; set zonepath=${zp}; set brand=minimal`]);
-  root.ok("zoneadm", ["-z", "h", "install"]);
-  root.ok("zoneadm", ["-z", "h", "boot"]);
+  const zp = bootMinimal("h");
   const runFile = path.join(root.paths.runDir, "zone", "h", "zone.json");
   const holderOf = (): number => (JSON.parse(fs.readFileSync(runFile, "utf8")) as { consoleHolder: number }).consoleHolder;
   try {
